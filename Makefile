@@ -1,0 +1,39 @@
+# Quick start: `make demo` then `make test`. Both set everything up from nothing.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.setup-done
+TINY    := build/tiny
+TINY_STAMP := $(TINY)/.done
+
+.PHONY: setup test demo tiny clean
+
+setup: $(STAMP) $(TINY_STAMP)
+
+$(STAMP): pyproject.toml setup.py build/requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch 2.13.0 CPU build lies on disk here; an unpinned torch would pull several GB of CUDA wheels
+	$(BIN)/python -m pip install -q torch==2.13.0 || $(BIN)/python -m pip install -q "torch>=2.7"
+	$(BIN)/python -m pip install -q -r build/requirements.txt
+	# Lightricks' reference (the specification for parity tests); its torchaudio pin is in the way
+	$(BIN)/python -m pip install -q --no-deps ltx-core==1.0.0 ltx-pipelines==1.0.0
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+$(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
+	$(BIN)/python build/make_tiny_checkpoints.py --out $(TINY)
+	touch $@
+
+tiny: $(TINY_STAMP)
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+demo: setup
+	$(BIN)/ltx-triton generate --model-path $(TINY)/ltx-2.3 --prompt "A red fox runs through fresh snow at dawn" \
+		--seed 10 --width 256 --height 192 --num-frames 25 --num-inference-steps 8 \
+		--save-output --output-path outputs/demo.mp4
+
+clean:
+	rm -rf $(VENV) $(TINY) outputs

@@ -1,0 +1,1 @@
+"""The ltx-triton command: generate, serve, bench; gRPC and HTTP clients."""

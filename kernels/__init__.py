@@ -1,0 +1,1 @@
+"""Fused Triton kernels, each beside its PyTorch reference, behind one dispatch point."""
