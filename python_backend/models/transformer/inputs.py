@@ -1,0 +1,79 @@
+"""What the audio+video transformer is called with: one ModalityInput per stream, and perturbations.
+
+The contract between the denoising loop (sampling/) and the model (models/transformer/). It carries
+the same information as ltx-core's ``Modality`` and ``BatchedPerturbationConfig``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModalityInput:
+    """One stream (video or audio) of one transformer call.
+
+    latent:         [B, T, C]   patchified tokens (noisy tokens, then any keyframe tokens)
+    sigma:          [B]         the step's sigma (drives the audio<->video cross-attention AdaLN)
+    timesteps:      [B, T]      per-token sigma: sigma * denoise_mask (0 for clean conditioning tokens)
+    positions:      [B, 3, T, 2] video (time, height, width) / [B, 1, T, 2] audio: each token's
+                                [start, end) bounds in seconds / pixels, as ltx-core builds them
+    context:        [B, S, D]   text embeddings for this stream
+    context_mask:   [B, S]      1 where the text token is real, 0 for padding (None: all real)
+    attention_mask: [B, T, T]   optional self-attention weights in [0, 1] (None: full attention)
+    enabled:        False runs the model without this stream's output
+    """
+
+    latent: torch.Tensor
+    sigma: torch.Tensor
+    timesteps: torch.Tensor
+    positions: torch.Tensor
+    context: torch.Tensor
+    context_mask: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
+    enabled: bool = True
+
+
+class Skip(Enum):
+    """An attention a guidance pass switches off (STG: self-attention; modality guidance: cross-modal)."""
+
+    VIDEO_SELF_ATTN = "skip_video_self_attn"
+    AUDIO_SELF_ATTN = "skip_audio_self_attn"
+    A2V_CROSS_ATTN = "skip_a2v_cross_attn"  # video stream attending to audio
+    V2A_CROSS_ATTN = "skip_v2a_cross_attn"  # audio stream attending to video
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    skip: Skip
+    blocks: tuple[int, ...] | None = None  # None: every block
+
+    def applies(self, skip: Skip, block: int) -> bool:
+        return self.skip == skip and (self.blocks is None or block in self.blocks)
+
+
+@dataclass(frozen=True)
+class BatchPerturbations:
+    """Per batch element, the perturbations of that guidance pass (empty tuple: a plain pass)."""
+
+    per_sample: tuple[tuple[Perturbation, ...], ...]
+
+    @staticmethod
+    def none(batch_size: int) -> BatchPerturbations:
+        return BatchPerturbations(tuple(() for _ in range(batch_size)))
+
+    def skipped(self, skip: Skip, block: int) -> list[bool]:
+        return [any(p.applies(skip, block) for p in sample) for sample in self.per_sample]
+
+    def any(self, skip: Skip, block: int) -> bool:
+        return any(self.skipped(skip, block))
+
+    def all(self, skip: Skip, block: int) -> bool:
+        return all(self.skipped(skip, block))
+
+    def keep_mask(self, skip: Skip, block: int, like: torch.Tensor) -> torch.Tensor:
+        """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept."""
+        keep = torch.tensor([0.0 if s else 1.0 for s in self.skipped(skip, block)], device=like.device, dtype=like.dtype)
+        return keep.view(-1, *([1] * (like.dim() - 1)))
