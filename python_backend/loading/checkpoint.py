@@ -1,0 +1,99 @@
+"""The official single-file checkpoint: metadata (config, model version) and per-component weight loading.
+
+A component is built on the meta device from the metadata config, then its tensors are read from the
+file straight onto the target device and dtype (safetensors memory-maps the file, so no second full
+copy is made in RAM) and assigned into the module. Missing or unexpected keys are an error naming them.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+KeyMap = Callable[[str], "str | None"]
+Builder = Callable[[dict], torch.nn.Module]
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: Path
+    config: dict  # the metadata "config" JSON: sections transformer, vae, audio_vae, vocoder
+    model_version: str  # "2" or "2.3" (normalised)
+    raw_model_version: str  # as written in the metadata
+
+
+def model_version_from_metadata(raw: str) -> str:
+    """LTX-2 vs LTX-2.3, decided by metadata `model_version` alone (as ltx-pipelines' detect_params does)."""
+    return "2.3" if raw.startswith("2.3") else "2"
+
+
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    if "config" not in metadata:
+        raise CheckpointError(f"checkpoint {path} has no 'config' in its safetensors metadata (not an official LTX-2 file)")
+    config = json.loads(metadata["config"])
+    raw = metadata.get("model_version", "")
+    return CheckpointInfo(path, config, model_version_from_metadata(raw), raw)
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on accelerators, fp32 on CPU."""
+    return torch.float32 if device.type == "cpu" else torch.bfloat16
+
+
+def load_module(
+    files: str | Path | list[Path],
+    build: Builder,
+    config: dict,
+    key_map: KeyMap,
+    device: torch.device,
+    dtype: torch.dtype,
+    name: str,
+) -> torch.nn.Module:
+    """Build `name` on meta from `config`, load the keys `key_map` claims from `files`; strict."""
+    with torch.device("meta"):
+        module = build(config)
+    expected = set(module.state_dict().keys())
+    state: dict[str, torch.Tensor] = {}
+    for file in [files] if isinstance(files, (str, Path)) else files:
+        with safe_open(str(file), framework="pt", device=str(device)) as f:
+            for key in f.keys():
+                target = key_map(key)
+                if target is None:
+                    continue
+                tensor = f.get_tensor(key)
+                state[target] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+    missing = sorted(expected - state.keys())
+    unexpected = sorted(state.keys() - expected)
+    if missing or unexpected:
+        raise CheckpointError(f"{name}: {_describe(missing, 'missing')}{'; ' if missing and unexpected else ''}{_describe(unexpected, 'unexpected')}")
+    module.load_state_dict(state, strict=True, assign=True)
+    _check_no_meta_buffers(module, name)
+    return module.eval().requires_grad_(False)
+
+
+def _check_no_meta_buffers(module: torch.nn.Module, name: str) -> None:
+    """Non-persistent buffers get no value from a checkpoint: model code must not keep any."""
+    leftovers = [n for n, b in module.named_buffers() if b.is_meta]
+    if leftovers:
+        raise CheckpointError(f"{name}: buffers {leftovers[:5]} have no value after loading (non-persistent buffers are not allowed)")
+
+
+def _describe(keys: list[str], what: str) -> str:
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+    return f"{len(keys)} {what} key(s): {shown}"
