@@ -1,0 +1,105 @@
+"""Write tiny random-weight LTX-2 and LTX-2.3 checkpoints in the official single-file layout.
+
+    build/tiny/ltx-2/ltx-2-tiny.safetensors      transformer + connectors + VAEs + vocoder, config in metadata
+    build/tiny/ltx-2/text_encoder/, tokenizer/   a tiny Gemma 3 and a SentencePiece tokenizer
+    build/tiny/ltx-2.3/...                       the same for LTX-2.3
+
+Weights are seeded and deterministic: the same command writes byte-identical files. Every component is
+built from its tiny config by our own model code, filled with scaled random values (so no output is
+trivially zero), and written under the key names the reference's loaders expect; the reference loads
+these files (tests/test_checkpoint_loading.py checks it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ltx_backend.loading.components import COMPONENTS  # noqa: E402
+from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
+
+VERSIONS = {"2": "2.0.0-tiny", "2.3": "2.3.0-tiny"}
+CANDIDATE_PREFIXES = (
+    "model.diffusion_model.",
+    "text_embedding_projection.",
+    "vae.",
+    "vae.encoder.",
+    "vae.decoder.",
+    "audio_vae.",
+    "audio_vae.decoder.",
+    "vocoder.",
+    "",
+)
+
+
+def randomize_(module: torch.nn.Module, generator: torch.Generator) -> None:
+    """Fill every parameter and float buffer with seeded values of a sensible scale.
+
+    Matrices and kernels: N(0, 1/fan_in); norm weights and standard deviations: around 1; other
+    vectors (biases, shifts, tables, means): N(0, 0.05^2). Buffers keep their computed values (filters,
+    windows) except the VAEs' per-channel latent statistics, which are learned in real checkpoints.
+    """
+    buffers = [(n, b) for n, b in module.named_buffers() if "statistics" in n]
+    for name, tensor in list(module.named_parameters()) + buffers:
+        if not tensor.is_floating_point():
+            continue
+        with torch.no_grad():
+            if tensor.dim() >= 2:
+                fan_in = math.prod(tensor.shape[1:])
+                value = torch.randn(tensor.shape, generator=generator) / math.sqrt(fan_in)
+            elif any(tag in name for tag in ("norm", "std", "scale_factor")) and "bias" not in name:
+                value = 1.0 + 0.05 * torch.randn(tensor.shape, generator=generator)
+            else:
+                value = 0.05 * torch.randn(tensor.shape, generator=generator)
+            tensor.copy_(value.to(tensor.dtype))
+
+
+def checkpoint_key(module_key: str, key_map) -> str:
+    for prefix in CANDIDATE_PREFIXES:
+        candidate = prefix + module_key
+        if key_map(candidate) == module_key:
+            return candidate
+    raise KeyError(f"no checkpoint key maps to module key {module_key!r}")
+
+
+def make_checkpoint(out_dir: Path, version: str, seed: int) -> Path:
+    from tiny_gemma import make_tiny_gemma
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = tiny_checkpoint_config(version)
+    tensors: dict[str, torch.Tensor] = {}
+    for index, spec in enumerate(COMPONENTS.values()):
+        generator = torch.Generator().manual_seed(seed * 1000 + index)
+        module = spec.build(config)
+        randomize_(module, generator)
+        for key, value in module.state_dict().items():
+            ckey = checkpoint_key(key, spec.key_map)
+            # keys shared by two components (the VAE's per-channel statistics) are written once
+            tensors.setdefault(ckey, value.detach().contiguous().clone())
+    name = "ltx-2-tiny" if version == "2" else "ltx-2.3-tiny"
+    path = out_dir / f"{name}.safetensors"
+    save_file(tensors, str(path), metadata={"config": json.dumps(config, sort_keys=True), "model_version": VERSIONS[version]})
+    make_tiny_gemma(out_dir, seed=seed)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="build/tiny", type=Path)
+    parser.add_argument("--seed", default=0, type=int)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    for version in VERSIONS:
+        path = make_checkpoint(args.out / ("ltx-2" if version == "2" else "ltx-2.3"), version, args.seed)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

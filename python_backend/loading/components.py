@@ -1,0 +1,51 @@
+"""The components of the official single-file checkpoint: how each is built and which keys it takes.
+
+One entry per module the pipelines load from the checkpoint file. `load_component` builds it on the
+meta device and assigns its weights straight from the file (see loading/checkpoint.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ltx_backend.loading.checkpoint import Builder, CheckpointInfo, KeyMap, load_module
+from ltx_backend.models.audio_vae.config import audio_decoder_key, build_audio_decoder, build_vocoder, vocoder_key
+from ltx_backend.models.text_encoder.config import build_embeddings_processor, embeddings_processor_key
+from ltx_backend.models.transformer.config import build_transformer, transformer_key
+from ltx_backend.models.video_vae.config import build_video_decoder, build_video_encoder, video_decoder_key, video_encoder_key
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    build: Builder
+    key_map: KeyMap
+
+
+COMPONENTS: dict[str, ComponentSpec] = {
+    spec.name: spec
+    for spec in (
+        ComponentSpec("transformer", build_transformer, transformer_key),
+        ComponentSpec("embeddings_processor", build_embeddings_processor, embeddings_processor_key),
+        ComponentSpec("video_encoder", build_video_encoder, video_encoder_key),
+        ComponentSpec("video_decoder", build_video_decoder, video_decoder_key),
+        ComponentSpec("audio_decoder", build_audio_decoder, audio_decoder_key),
+        ComponentSpec("vocoder", build_vocoder, vocoder_key),
+    )
+}
+
+# Keys of the official file that belong to components no pipeline here uses (audio-to-video encoding).
+UNUSED_PREFIXES = ("audio_vae.encoder.",)
+
+
+def load_component(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    spec = COMPONENTS[name]
+    return load_module(info.path, spec.build, info.config, spec.key_map, device, dtype, name)
+
+
+def unclaimed_keys(keys: list[str]) -> list[str]:
+    """Keys of a checkpoint that no component loads: a file from an unknown model variant has some."""
+    return [
+        k for k in keys if not k.startswith(UNUSED_PREFIXES) and all(spec.key_map(k) is None for spec in COMPONENTS.values())
+    ]
