@@ -1,0 +1,108 @@
+"""Conditioning items: edits of a freshly created (patchified, un-noised) video state.
+
+Applied in order before noising, as ltx-pipelines' state_with_conditionings; the noiser then keeps
+conditioned tokens (mask 0) clean and partially noises partial ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from ltx_backend.latents.layout import LatentLayout, VideoLatentLayout
+from ltx_backend.latents.positions import video_positions
+from ltx_backend.latents.shapes import VideoLatentShape
+from ltx_backend.latents.state import LatentState
+
+
+class ConditioningError(ValueError):
+    pass
+
+
+class ConditioningItem(Protocol):
+    def apply_to(self, state: LatentState, layout: LatentLayout) -> LatentState:
+        """Return the conditioned state. Items that add tokens append them after the existing ones."""
+
+
+def apply_conditionings(state: LatentState, items: Sequence[ConditioningItem], layout: LatentLayout) -> LatentState:
+    for item in items:
+        state = item.apply_to(state, layout)
+    return state
+
+
+class LatentIndexCondition:
+    """Replace the latent frames from `latent_idx` on with `latent` [B, C, F', H, W] (an encoded image at
+    frame 0); those tokens get denoise strength 1 - strength (strength 1: kept exactly)."""
+
+    def __init__(self, latent: torch.Tensor, strength: float, latent_idx: int):
+        self.latent = latent
+        self.strength = strength
+        self.latent_idx = latent_idx
+
+    def apply_to(self, state: LatentState, layout: VideoLatentLayout) -> LatentState:
+        b, c, _, h, w = self.latent.shape
+        target = layout.shape
+        if (b, c, h, w) != (target.batch, target.channels, target.height, target.width):
+            raise ConditioningError(
+                f"Can't apply image conditioning item to latent with shape {target}: conditioning latent has shape "
+                f"{tuple(self.latent.shape)}. Make sure the image and latent have the same spatial shape."
+            )
+        tokens = layout.patchify(self.latent)
+        start = self.latent_idx * target.height * target.width // layout.patch_size**2
+        stop = start + tokens.shape[1]
+        state = state.clone()
+        state.latent[:, start:stop] = tokens
+        state.clean_latent[:, start:stop] = tokens
+        state.denoise_mask[:, start:stop] = 1.0 - self.strength
+        return state
+
+
+class KeyframeCondition:
+    """Append `keyframes` [B, C, F', H, W] as extra tokens placed at pixel frame `frame_idx`, with denoise
+    strength 1 - strength. They are dropped again by layout.clear_conditioning."""
+
+    def __init__(self, keyframes: torch.Tensor, frame_idx: int, strength: float):
+        self.keyframes = keyframes
+        self.frame_idx = frame_idx
+        self.strength = strength
+
+    def apply_to(self, state: LatentState, layout: VideoLatentLayout) -> LatentState:
+        tokens = layout.patchify(self.keyframes)
+        positions = video_positions(
+            VideoLatentShape.from_torch_shape(self.keyframes.shape),
+            layout.fps,
+            layout.patch_size,
+            layout.scale_factors,
+            causal_fix=layout.causal_fix and self.frame_idx == 0,
+            frame_offset=self.frame_idx,
+            device=self.keyframes.device,
+        )
+        mask = torch.full(
+            (*tokens.shape[:2], 1), 1.0 - self.strength, device=self.keyframes.device, dtype=self.keyframes.dtype
+        )
+        return LatentState(
+            latent=torch.cat([state.latent, tokens], dim=1),
+            denoise_mask=torch.cat([state.denoise_mask, mask], dim=1),
+            positions=torch.cat([state.positions, positions], dim=2),
+            clean_latent=torch.cat([state.clean_latent, tokens], dim=1),
+            attention_mask=_extend_attention_mask(
+                state.attention_mask, layout.token_count, tokens.shape[1], self.keyframes.dtype
+            ),
+        )
+
+
+def _extend_attention_mask(
+    mask: torch.Tensor | None, num_noisy: int, num_new: int, dtype: torch.dtype
+) -> torch.Tensor | None:
+    """Grow an existing [B, N, N] self-attention mask by `num_new` tokens that attend fully to themselves
+    and to the generated tokens (the first num_noisy) but not to earlier conditioning tokens."""
+    if mask is None:
+        return None
+    b, n, _ = mask.shape
+    grown = torch.zeros(b, n + num_new, n + num_new, device=mask.device, dtype=dtype)
+    grown[:, :n, :n] = mask
+    grown[:, n:, n:] = 1.0
+    grown[:, :num_noisy, n:] = 1.0
+    grown[:, n:, :num_noisy] = 1.0
+    return grown

@@ -1,0 +1,119 @@
+"""Gemma 3 (text tower only, through transformers) -> all hidden states of left-padded prompts.
+
+ltx-core runs the full Gemma3ForConditionalGeneration's inner model on text only; for text input that
+is exactly the text tower (Gemma3TextModel) with the same masks, so the vision tower is not loaded.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from torch import nn
+from transformers import AutoTokenizer, Gemma3Config, Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerBase
+
+from .config import gemma_text_key
+
+PROMPT_TOKENS = 1024  # every prompt is left-padded (or truncated) to this many tokens
+TEXT_ENCODER_DIR = "text_encoder"
+TOKENIZER_DIR = "tokenizer"
+
+
+def load_gemma_tokenizer(tokenizer_dir: Path | str) -> PreTrainedTokenizerBase:
+    """Gemma's tokenizer set up as ltx-core's LTXVGemmaTokenizer: left padding, pad = eos if missing."""
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True, model_max_length=PROMPT_TOKENS)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_gemma_text_config(text_encoder_dir: Path | str) -> Gemma3TextConfig:
+    """The text tower's config from a Gemma3ForConditionalGeneration (or text-only) config.json."""
+    raw = json.loads((Path(text_encoder_dir) / "config.json").read_text())
+    if "text_config" in raw:
+        return Gemma3Config.from_dict(raw).text_config
+    return Gemma3TextConfig.from_dict(raw)
+
+
+def _weight_files(text_encoder_dir: Path) -> list[Path]:
+    index = text_encoder_dir / "model.safetensors.index.json"
+    if index.exists():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return [text_encoder_dir / shard for shard in shards]
+    files = sorted(text_encoder_dir.glob("model*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no model*.safetensors in {text_encoder_dir}")
+    return files
+
+
+def read_gemma_text_weights(text_encoder_dir: Path | str, device: torch.device, dtype: torch.dtype) -> dict:
+    """language_model.model.* tensors, renamed to Gemma3TextModel keys."""
+    weights = {}
+    for path in _weight_files(Path(text_encoder_dir)):
+        with safe_open(str(path), framework="pt", device=str(device)) as file:
+            for key in file.keys():
+                name = gemma_text_key(key)
+                if name is not None:
+                    weights[name] = file.get_tensor(key).to(dtype)
+    return weights
+
+
+def _materialize_non_persistent_buffers(model: Gemma3TextModel, device: torch.device) -> None:
+    """Buffers that are not in checkpoints (built on the meta device): embedding scale and RoPE tables."""
+    scale = torch.tensor(model.config.hidden_size**0.5, device=device)
+    model.embed_tokens.register_buffer("embed_scale", scale, persistent=False)
+    for rotary in (model.rotary_emb, model.rotary_emb_local):
+        inv_freq, rotary.attention_scaling = rotary.rope_init_fn(rotary.config, device)
+        rotary.register_buffer("inv_freq", inv_freq, persistent=False)
+        rotary.original_inv_freq = inv_freq
+
+
+class GemmaEncoder(nn.Module):
+    """Tokenizer + Gemma 3 text tower: prompts -> (hidden states of every layer, attention mask)."""
+
+    def __init__(self, model: Gemma3TextModel, tokenizer: PreTrainedTokenizerBase):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @property
+    def config(self) -> Gemma3TextConfig:
+        return self.model.config
+
+    def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> input_ids, attention_mask, both [B, PROMPT_TOKENS] int64 (left-padded, truncated)."""
+        encoded = self.tokenizer(
+            [prompt.strip() for prompt in prompts],
+            padding="max_length",
+            max_length=PROMPT_TOKENS,
+            truncation=True,
+            return_tensors="pt",
+        )
+        return encoded.input_ids, encoded.attention_mask
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """-> num_hidden_layers + 1 tensors [B, T, hidden] (embeddings, each layer; the last one normed)."""
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False
+        )
+        return outputs.hidden_states
+
+    def encode(self, prompts: list[str]) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        device = self.model.embed_tokens.weight.device
+        input_ids, attention_mask = (t.to(device) for t in self.tokenize(prompts))
+        return self(input_ids, attention_mask), attention_mask
+
+
+def load_gemma_encoder(ckpt_dir: Path | str, device: torch.device | str, dtype: torch.dtype) -> GemmaEncoder:
+    """Gemma text tower from ``<ckpt_dir>/text_encoder`` and its tokenizer from ``<ckpt_dir>/tokenizer``
+    (offline; strict loading)."""
+    ckpt_dir, device = Path(ckpt_dir), torch.device(device)
+    config = load_gemma_text_config(ckpt_dir / TEXT_ENCODER_DIR)
+    with torch.device("meta"):
+        model = Gemma3TextModel(config)
+    model.load_state_dict(read_gemma_text_weights(ckpt_dir / TEXT_ENCODER_DIR, device, dtype), strict=True, assign=True)
+    _materialize_non_persistent_buffers(model, device)
+    return GemmaEncoder(model.eval(), load_gemma_tokenizer(ckpt_dir / TOKENIZER_DIR))

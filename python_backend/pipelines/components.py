@@ -1,0 +1,58 @@
+"""The Components protocol: every model call a pipeline makes, and nothing else.
+
+Pipelines (one_stage.py, ...) orchestrate only through this protocol. `LocalComponents` (local.py)
+implements it with in-process torch modules for `ltx-triton generate`; the Triton `pipeline` BLS model
+implements it with calls to the other Triton models. The data crossing it is plain tensors and
+dataclasses of tensors, so that each call can travel as a Triton request.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ltx_backend.latents.state import LatentState
+from ltx_backend.pipelines.progress import OnStep
+from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
+from ltx_backend.sampling.guidance import GuidanceParams
+
+
+@dataclass(frozen=True)
+class DenoiseJob:
+    """One stage's denoising: noised starting states, the schedule, the text and the guidance."""
+
+    video: LatentState  # patchified tokens [1, Tv, 128] with denoise mask, positions, clean latent
+    audio: LatentState  # [1, Ta, 128]
+    sigmas: torch.Tensor  # [steps + 1] float32, ending at 0
+    contexts: GuidanceContexts
+    video_guidance: GuidanceParams
+    audio_guidance: GuidanceParams
+    stage: int = 1
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    frames: np.ndarray  # uint8 [F, H, W, 3]
+    audio: np.ndarray  # float32 [channels, samples]
+    sample_rate: int
+
+
+class Components(Protocol):
+    model_version: str  # "2" or "2.3", from the checkpoint metadata
+    device: torch.device  # where latents and the seeded generator live
+    dtype: torch.dtype  # latent dtype
+
+    def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
+        """One TextContext (video [1, S, Dv], audio [1, S, Da]) per prompt."""
+
+    def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
+        """Run the whole Euler loop of one stage; report each step through on_step."""
+
+    def decode_video(self, latent: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+        """[1, 128, F', H', W'] latents -> uint8 frames [F, H, W, 3]. `generator` drives decode-time noise."""
+
+    def decode_audio(self, latent: torch.Tensor) -> tuple[np.ndarray, int]:
+        """[1, 8, T, 16] audio latents -> (float32 waveform [C, S], sample rate)."""

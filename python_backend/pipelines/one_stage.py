@@ -1,0 +1,56 @@
+"""LTX2Pipeline: one-stage text-to-video with audio, as ltx-pipelines' ti2vid_one_stage does it.
+
+prompt, negative prompt -> text contexts; seeded noise for video then audio; the LTX-2 sigma schedule;
+multimodal guidance (CFG, STG, rescale, audio<->video modality) for `num_inference_steps` Euler steps;
+VAE decode (the same generator drives the decoder's noise) and audio decode + vocoder.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ltx_backend.latents.initial import noise_audio_state, noise_video_state
+from ltx_backend.latents.shapes import VideoPixelShape
+from ltx_backend.pipelines.components import Components, DenoiseJob, GenerationResult
+from ltx_backend.pipelines.progress import OnStep
+from ltx_backend.request import GenerationRequest
+from ltx_backend.sampling.denoise import GuidanceContexts
+from ltx_backend.sampling.guidance import default_guidance
+from ltx_backend.sampling.noise import GaussianNoiser
+from ltx_backend.sampling.schedule import ltx2_sigmas
+
+
+class LTX2Pipeline:
+    def __init__(self, components: Components):
+        self.components = components
+
+    @property
+    def model_version(self) -> str:
+        return self.components.model_version
+
+    def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
+        """`request` must be resolved (GenerationRequest.resolve) for this model version."""
+        c = self.components
+        generator = torch.Generator(device=c.device).manual_seed(request.seed)
+        noiser = GaussianNoiser(generator)
+        positive, negative = c.encode_text([request.prompt, request.negative_prompt])
+
+        shape = VideoPixelShape(batch=1, frames=request.num_frames, height=request.height, width=request.width, fps=request.fps)
+        video_state, video_layout = noise_video_state(shape, noiser, [], c.dtype, c.device)
+        audio_state, audio_layout = noise_audio_state(shape, noiser, c.dtype, c.device)
+
+        video_guidance, audio_guidance = default_guidance(c.model_version)
+        job = DenoiseJob(
+            video=video_state,
+            audio=audio_state,
+            sigmas=ltx2_sigmas(request.num_inference_steps).to(dtype=torch.float32, device=c.device),
+            contexts=GuidanceContexts(positive=positive, negative=negative),
+            video_guidance=replace(video_guidance, cfg_scale=request.guidance_scale),
+            audio_guidance=audio_guidance,
+        )
+        video_state, audio_state = c.denoise(job, on_step)
+
+        frames = c.decode_video(video_layout.to_latent(video_state), generator)
+        waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
+        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)

@@ -1,0 +1,74 @@
+"""Multi-modal guidance: parameters, per-version defaults, which extra passes a step needs, and the combination.
+
+Per stream (video or audio), from the conditional prediction `cond` and up to three extra passes:
+    pred = cond + (cfg - 1) * (cond - uncond)              classifier-free guidance (negative prompt)
+                + stg * (cond - perturbed)                 spatio-temporal guidance (self-attention skipped)
+                + (modality - 1) * (cond - isolated)       modality guidance (audio<->video attention skipped)
+    pred *= rescale * std(cond) / std(pred) + (1 - rescale)    when rescale != 0
+As ltx-core's MultiModalGuider; a pass that was not run contributes 0.0 in place of its prediction.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class GuidanceParams:
+    cfg_scale: float = 1.0
+    stg_scale: float = 0.0
+    rescale_scale: float = 0.0
+    modality_scale: float = 1.0
+    skip_step: int = 0  # > 0: guide only every (skip_step + 1)-th step, reuse the last prediction otherwise
+    stg_blocks: tuple[int, ...] | None = ()  # blocks whose self-attention STG skips (None: every block)
+
+    def needs_uncond(self) -> bool:
+        return not math.isclose(self.cfg_scale, 1.0)
+
+    def needs_perturbed(self) -> bool:
+        return not math.isclose(self.stg_scale, 0.0)
+
+    def needs_isolated(self) -> bool:
+        return not math.isclose(self.modality_scale, 1.0)
+
+    def skips(self, step_index: int) -> bool:
+        return self.skip_step != 0 and step_index % (self.skip_step + 1) != 0
+
+    def combine(
+        self,
+        cond: torch.Tensor,
+        uncond: torch.Tensor | float = 0.0,
+        perturbed: torch.Tensor | float = 0.0,
+        isolated: torch.Tensor | float = 0.0,
+    ) -> torch.Tensor:
+        pred = (
+            cond
+            + (self.cfg_scale - 1) * (cond - uncond)
+            + self.stg_scale * (cond - perturbed)
+            + (self.modality_scale - 1) * (cond - isolated)
+        )
+        if self.rescale_scale != 0:
+            factor = cond.std() / pred.std()
+            pred = pred * (self.rescale_scale * factor + (1 - self.rescale_scale))
+        return pred
+
+
+# ltx_pipelines.utils.constants: LTX_2_PARAMS, LTX_2_3_PARAMS, LTX_2_3_HQ_PARAMS (video, audio).
+_LTX2_VIDEO = GuidanceParams(cfg_scale=3.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
+_LTX2_AUDIO = GuidanceParams(cfg_scale=7.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
+DEFAULT_GUIDANCE: dict[str, tuple[GuidanceParams, GuidanceParams]] = {
+    "2": (_LTX2_VIDEO, _LTX2_AUDIO),
+    "2.3": (replace(_LTX2_VIDEO, stg_blocks=(28,)), replace(_LTX2_AUDIO, stg_blocks=(28,))),
+    "2.3-hq": (GuidanceParams(cfg_scale=3.0, stg_scale=0.0, rescale_scale=0.45, modality_scale=3.0),
+               GuidanceParams(cfg_scale=7.0, stg_scale=0.0, rescale_scale=1.0, modality_scale=3.0)),
+}
+
+
+def default_guidance(version: str, hq: bool = False) -> tuple[GuidanceParams, GuidanceParams]:
+    """(video, audio) guidance defaults of a model version ("2" or "2.3"); `hq`: the LTX-2.3 HQ pipeline's."""
+    key = f"{version}-hq" if hq else version
+    if key not in DEFAULT_GUIDANCE:
+        raise ValueError(f"no guidance defaults for version={version!r} hq={hq}")
+    return DEFAULT_GUIDANCE[key]
