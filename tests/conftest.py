@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -5,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_env import prepare_reference  # noqa: E402
 
@@ -16,3 +18,26 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+def load_build_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "build" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The tiny LTX-2 and LTX-2.3 checkpoints in the official single-file layout, built once per run.
+
+    Returns {"2": dir, "2.3": dir}; each dir holds the .safetensors file, text_encoder/ and tokenizer/.
+    """
+    maker = load_build_script("make_tiny_checkpoints")
+    root = tmp_path_factory.mktemp("tiny")
+    return {version: maker.make_checkpoint(root / f"ltx-{version}", version, seed=0).parent for version in ("2", "2.3")}
+
+
+def checkpoint_file(directory: Path) -> Path:
+    (path,) = directory.glob("ltx-*.safetensors")
+    return path

@@ -52,3 +52,45 @@ def prepare_reference() -> None:
         _hide_from_find_spec("torchaudio")
     if not torch.cuda.is_available():
         torch.cuda.synchronize = lambda *a, **k: None  # type: ignore[assignment]
+
+
+def use_tiny_gemma_config(gemma_root, monkeypatch) -> object:
+    """Substitute a tiny checkpoint's Gemma config for the reference's hard-coded Gemma 3 12B config.
+
+    The reference builds its text encoder and feature extractor from GEMMA3_CONFIG_FOR_LTX, imported by
+    two modules; both names are patched (pytest's monkeypatch restores them after the test).
+    """
+    import json
+    from pathlib import Path
+
+    from ltx_core.text_encoders.gemma import config as ref_config
+    from ltx_core.text_encoders.gemma.encoders import encoder_configurator
+
+    raw = json.loads((Path(gemma_root) / "text_encoder" / "config.json").read_text())
+    text = dict(raw["text_config"], rope_scaling=ref_config.Gemma3RopeScaling(**raw["text_config"]["rope_scaling"]))
+    tiny = ref_config.Gemma3ConfigData(
+        **{k: v for k, v in raw.items() if k not in ("text_config", "vision_config")},
+        text_config=ref_config.Gemma3TextConfig(**text),
+        vision_config=ref_config.Gemma3VisionConfig(**raw["vision_config"]),
+    )
+    assert tiny.to_dict() == raw
+    monkeypatch.setattr(ref_config, "GEMMA3_CONFIG_FOR_LTX", tiny)
+    monkeypatch.setattr(encoder_configurator, "GEMMA3_CONFIG_FOR_LTX", tiny)
+    return tiny
+
+
+class TorchWithDtype(types.ModuleType):
+    """`torch`, except that `torch.bfloat16` is another dtype.
+
+    ltx-pipelines hard-codes bf16 inside its pipelines' __call__ (a local `dtype = torch.bfloat16`);
+    binding this as the pipeline module's `torch` runs the unchanged reference code in fp32.
+    """
+
+    def __init__(self, dtype: torch.dtype):
+        super().__init__("torch")
+        self._dtype = dtype
+
+    def __getattr__(self, name: str):
+        if name == "bfloat16":
+            return self._dtype
+        return getattr(torch, name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_env import use_tiny_gemma_config
 from safetensors.torch import save_file
 
 from ltx_backend.models.text_encoder import (
@@ -55,20 +56,7 @@ def gemma_root(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_reference_gemma(gemma_root, monkeypatch):
     """Substitute the tiny Gemma config for the reference's hard-coded Gemma 3 12B config."""
-    from ltx_core.text_encoders.gemma import config as ref_config
-    from ltx_core.text_encoders.gemma.encoders import encoder_configurator
-
-    raw = json.loads((gemma_root / "text_encoder" / "config.json").read_text())
-    text = dict(raw["text_config"], rope_scaling=ref_config.Gemma3RopeScaling(**raw["text_config"]["rope_scaling"]))
-    tiny = ref_config.Gemma3ConfigData(
-        **{k: v for k, v in raw.items() if k not in ("text_config", "vision_config")},
-        text_config=ref_config.Gemma3TextConfig(**text),
-        vision_config=ref_config.Gemma3VisionConfig(**raw["vision_config"]),
-    )
-    assert tiny.to_dict() == raw
-    monkeypatch.setattr(ref_config, "GEMMA3_CONFIG_FOR_LTX", tiny)
-    monkeypatch.setattr(encoder_configurator, "GEMMA3_CONFIG_FOR_LTX", tiny)
-    return tiny
+    return use_tiny_gemma_config(gemma_root, monkeypatch)
 
 
 def randomize_(module: torch.nn.Module, seed: int) -> None:

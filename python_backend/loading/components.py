@@ -11,7 +11,7 @@ import torch
 
 from ltx_backend.loading.checkpoint import Builder, CheckpointInfo, KeyMap, load_module
 from ltx_backend.models.audio_vae.config import audio_decoder_key, build_audio_decoder, build_vocoder, vocoder_key
-from ltx_backend.models.text_encoder.config import build_embeddings_processor, embeddings_processor_key
+from ltx_backend.models.text_encoder.config import embeddings_processor_key
 from ltx_backend.models.transformer.config import build_transformer, transformer_key
 from ltx_backend.models.video_vae.config import build_video_decoder, build_video_encoder, video_decoder_key, video_encoder_key
 
@@ -27,13 +27,16 @@ COMPONENTS: dict[str, ComponentSpec] = {
     spec.name: spec
     for spec in (
         ComponentSpec("transformer", build_transformer, transformer_key),
-        ComponentSpec("embeddings_processor", build_embeddings_processor, embeddings_processor_key),
         ComponentSpec("video_encoder", build_video_encoder, video_encoder_key),
         ComponentSpec("video_decoder", build_video_decoder, video_decoder_key),
         ComponentSpec("audio_decoder", build_audio_decoder, audio_decoder_key),
         ComponentSpec("vocoder", build_vocoder, vocoder_key),
     )
 }
+
+# The text path (feature extractor + connectors) also reads this file; it is loaded with Gemma by
+# models.text_encoder.load_text_encoder, since its input width comes from Gemma's config.
+KEY_MAPS = (*(spec.key_map for spec in COMPONENTS.values()), embeddings_processor_key)
 
 # Keys of the official file that belong to components no pipeline here uses (audio-to-video encoding).
 UNUSED_PREFIXES = ("audio_vae.encoder.",)
@@ -47,5 +50,5 @@ def load_component(info: CheckpointInfo, name: str, device: torch.device, dtype:
 def unclaimed_keys(keys: list[str]) -> list[str]:
     """Keys of a checkpoint that no component loads: a file from an unknown model variant has some."""
     return [
-        k for k in keys if not k.startswith(UNUSED_PREFIXES) and all(spec.key_map(k) is None for spec in COMPONENTS.values())
+        k for k in keys if not k.startswith(UNUSED_PREFIXES) and all(key_map(k) is None for key_map in KEY_MAPS)
     ]

@@ -1,0 +1,93 @@
+"""Official single-file checkpoints: version from metadata, strict loading, reference-written files."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from conftest import checkpoint_file, load_build_script
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ltx_backend.loading.checkpoint import CheckpointError, read_checkpoint_info
+from ltx_backend.loading.components import COMPONENTS, load_component, unclaimed_keys
+from ltx_backend.loading.model_path import find_model_files
+from ltx_backend.loading.tiny_configs import tiny_checkpoint_config
+
+
+def test_version_comes_from_metadata_not_path(tiny_checkpoints, tmp_path):
+    misleading = tmp_path / "LTX-2.3-lookalike"
+    shutil.copytree(tiny_checkpoints["2"], misleading)
+    info = read_checkpoint_info(find_model_files(str(misleading)).checkpoint)
+    assert info.model_version == "2" and info.raw_model_version.startswith("2.0")
+    assert read_checkpoint_info(checkpoint_file(tiny_checkpoints["2.3"])).model_version == "2.3"
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_every_key_of_the_tiny_file_is_loaded(tiny_checkpoints, version):
+    path = checkpoint_file(tiny_checkpoints[version])
+    with safe_open(str(path), framework="pt") as f:
+        assert unclaimed_keys(list(f.keys())) == []
+    info = read_checkpoint_info(path)
+    for name in COMPONENTS:
+        module = load_component(info, name, torch.device("cpu"), torch.float32)
+        assert not any(p.is_meta for p in module.parameters())
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_reference_written_checkpoint_loads_with_no_missing_or_unexpected_keys(version, tmp_path):
+    """State dicts of the reference's own classes, written under the official key names, load strictly."""
+    from ltx_core.model.audio_vae import AudioDecoderConfigurator, VocoderConfigurator
+    from ltx_core.model.transformer import LTXModelConfigurator
+    from ltx_core.model.video_vae import VideoDecoderConfigurator, VideoEncoderConfigurator
+
+    maker = load_build_script("make_tiny_checkpoints")
+    config = tiny_checkpoint_config(version)
+    reference = {
+        "transformer": LTXModelConfigurator,
+        "video_encoder": VideoEncoderConfigurator,
+        "video_decoder": VideoDecoderConfigurator,
+        "audio_decoder": AudioDecoderConfigurator,
+        "vocoder": VocoderConfigurator,
+    }
+    tensors = {}
+    for name, configurator in reference.items():
+        module = configurator.from_config(config)
+        maker.randomize_(module, torch.Generator().manual_seed(1))
+        for key, value in module.state_dict().items():
+            tensors.setdefault(maker.checkpoint_key(key, COMPONENTS[name].key_map), value.contiguous())
+    path = tmp_path / "reference.safetensors"
+    save_file(tensors, str(path), metadata={"config": json.dumps(config), "model_version": "2.3.0" if version == "2.3" else "2.0.0"})
+    info = read_checkpoint_info(path)
+    for name, configurator in reference.items():
+        ours = load_component(info, name, torch.device("cpu"), torch.float32)
+        expected = {k: v for k, v in tensors.items() if COMPONENTS[name].key_map(k) is not None}
+        state = ours.state_dict()
+        assert len(state) == len(expected)
+        for key, value in expected.items():
+            assert torch.equal(state[COMPONENTS[name].key_map(key)], value)
+
+
+def test_missing_and_unexpected_keys_are_named(tiny_checkpoints, tmp_path):
+    path = checkpoint_file(tiny_checkpoints["2"])
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    dropped = next(k for k in tensors if k.startswith("model.diffusion_model.transformer_blocks.0."))
+    del tensors[dropped]
+    tensors["model.diffusion_model.not_a_layer.weight"] = torch.zeros(1)
+    broken = tmp_path / "broken.safetensors"
+    save_file(tensors, str(broken), metadata=metadata)
+    with pytest.raises(CheckpointError) as error:
+        load_component(read_checkpoint_info(broken), "transformer", torch.device("cpu"), torch.float32)
+    message = str(error.value)
+    assert "1 missing key(s): " + dropped.removeprefix("model.diffusion_model.") in message
+    assert "1 unexpected key(s): not_a_layer.weight" in message
+
+
+def test_file_without_config_metadata_is_rejected(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path))
+    with pytest.raises(CheckpointError, match="no 'config'"):
+        read_checkpoint_info(path)

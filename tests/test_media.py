@@ -1,0 +1,40 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ltx_backend.media import decode_image, encode_mp4, fit_audio_to_video, probe_mp4
+
+
+def test_audio_is_fitted_to_the_video_duration():
+    wave = np.ones((2, 1000), np.float32)
+    assert fit_audio_to_video(wave, 16000, 25, 25.0).shape == (2, 16000)  # padded with silence
+    assert fit_audio_to_video(wave, 16000, 25, 25.0)[:, 1000:].max() == 0.0
+    assert fit_audio_to_video(np.ones((1, 48000), np.float32), 24000, 49, 24.0).shape == (1, 49000)  # trimmed
+
+
+@pytest.mark.parametrize("channels,rate", [(1, 16000), (2, 24000), (2, 48000)])
+def test_mp4_has_h264_video_and_aac_audio_of_the_video_length(channels, rate):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (17, 64, 96, 3), dtype=np.uint8)
+    wave = (0.1 * rng.standard_normal((channels, rate))).astype(np.float32)
+    data = encode_mp4(frames, 24.0, wave, rate)
+    info = probe_mp4(data)
+    assert (info.width, info.height, info.num_frames, info.fps) == (96, 64, 17, 24.0)
+    assert info.audio_streams == 1 and info.audio_sample_rate == rate
+    assert abs(info.audio_duration - 17 / 24) <= 1024 / rate + 1e-6
+
+
+def test_frames_must_be_uint8_rgb():
+    with pytest.raises(ValueError, match="uint8"):
+        encode_mp4(np.zeros((9, 32, 32, 3), np.float32), 24.0)
+
+
+def test_decode_image_bytes_and_corrupt_data():
+    buffer = io.BytesIO()
+    Image.new("RGBA", (5, 3), (10, 20, 30, 255)).save(buffer, format="PNG")
+    image = decode_image(buffer.getvalue())
+    assert image.shape == (3, 5, 3) and image.dtype == np.uint8 and tuple(image[0, 0]) == (10, 20, 30)
+    with pytest.raises(ValueError, match="not a readable image"):
+        decode_image(b"\x89PNG garbage")

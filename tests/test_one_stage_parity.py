@@ -1,0 +1,86 @@
+"""LTX2Pipeline vs ltx-pipelines' TI2VidOneStagePipeline on the same tiny checkpoint, prompt and seed (fp32, CPU).
+
+The reference pipeline runs unchanged; only its hard-coded bf16 is bound to fp32 (TorchWithDtype) and its
+hard-coded Gemma 3 12B config is replaced by the tiny checkpoint's (use_tiny_gemma_config).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import checkpoint_file
+from reference_env import TorchWithDtype, use_tiny_gemma_config
+
+from ltx_backend.pipelines.local import load_pipeline
+from ltx_backend.pipelines.progress import StepProgress
+from ltx_backend.request import GenerationRequest
+
+SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=96, height=64, num_frames=17, num_inference_steps=4)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def run_reference(directory, version: str, request: GenerationRequest, monkeypatch):
+    import ltx_pipelines.ti2vid_one_stage as one_stage
+    from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, LTX_2_PARAMS
+
+    use_tiny_gemma_config(directory, monkeypatch)
+    monkeypatch.setattr(one_stage, "torch", TorchWithDtype(torch.float32))
+    params = LTX_2_3_PARAMS if version == "2.3" else LTX_2_PARAMS
+    pipeline = one_stage.TI2VidOneStagePipeline(
+        checkpoint_path=str(checkpoint_file(directory)), gemma_root=str(directory), loras=[], device=torch.device("cpu")
+    )
+    with torch.inference_mode():
+        video, audio = pipeline(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            seed=request.seed,
+            height=request.height,
+            width=request.width,
+            num_frames=request.num_frames,
+            frame_rate=request.fps,
+            num_inference_steps=request.num_inference_steps,
+            video_guider_params=params.video_guider_params,
+            audio_guider_params=params.audio_guider_params,
+            images=[],
+        )
+        frames = torch.cat(list(video)).numpy()
+    return frames, audio.waveform.float().numpy(), audio.sampling_rate
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_one_stage_matches_reference(version, tiny_checkpoints, monkeypatch):
+    directory = tiny_checkpoints[version]
+    pipeline = load_pipeline(str(directory), device=torch.device("cpu"), dtype=torch.float32)
+    assert pipeline.model_version == version
+    request = GenerationRequest(**SETTINGS).resolve(version)
+    steps: list[StepProgress] = []
+    ours = pipeline(request, on_step=steps.append)
+    ref_frames, ref_audio, ref_rate = run_reference(directory, version, request, monkeypatch)
+
+    assert [s.step for s in steps] == [1, 2, 3, 4] and {s.total for s in steps} == {4}
+    assert ours.frames.shape == (17, 64, 96, 3) and ours.frames.dtype == np.uint8
+    assert ours.frames.shape == ref_frames.shape
+    value = psnr(ours.frames, ref_frames)
+    print(f"LTX-{version} one-stage frames PSNR vs reference: {value:.1f} dB")
+    assert value >= 40.0
+    assert ours.frames.std() > 1.0  # a real picture, not a constant
+    assert ours.sample_rate == ref_rate
+    assert ours.audio.shape == ref_audio.shape
+    scale = max(1e-6, float(np.abs(ref_audio).max()))
+    assert np.abs(ours.audio - ref_audio).max() <= 1e-3 * scale
+
+
+def test_same_seed_same_video_other_seed_differs(tiny_checkpoints):
+    pipeline = load_pipeline(str(tiny_checkpoints["2.3"]), device=torch.device("cpu"), dtype=torch.float32)
+    small = dict(SETTINGS, num_inference_steps=2, num_frames=9)
+    a = pipeline(GenerationRequest(**small).resolve("2.3"))
+    b = pipeline(GenerationRequest(**small).resolve("2.3"))
+    c = pipeline(GenerationRequest(**dict(small, seed=43)).resolve("2.3"))
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio)
+    assert not np.array_equal(a.frames, c.frames)
