@@ -1,0 +1,27 @@
+"""Audio VAE decoder (latent -> log-mel) and vocoders (log-mel -> waveform, LTX-2.3 with bandwidth extension)."""
+from .config import (
+    audio_decoder_key,
+    build_audio_decoder,
+    build_vocoder,
+    tiny_audio_vae_config,
+    tiny_vocoder_config,
+    vocoder_key,
+)
+from .decode import decode_audio
+from .decoder import LATENT_DOWNSAMPLE_FACTOR, AudioDecoder
+from .vocoder import MelSTFT, Vocoder, VocoderWithBWE
+
+__all__ = [
+    "LATENT_DOWNSAMPLE_FACTOR",
+    "AudioDecoder",
+    "MelSTFT",
+    "Vocoder",
+    "VocoderWithBWE",
+    "audio_decoder_key",
+    "build_audio_decoder",
+    "build_vocoder",
+    "decode_audio",
+    "tiny_audio_vae_config",
+    "tiny_vocoder_config",
+    "vocoder_key",
+]
