@@ -6,9 +6,14 @@ STAMP   := $(VENV)/.setup-done
 TINY    := build/tiny
 TINY_STAMP := $(TINY)/.done
 
-.PHONY: setup test demo tiny clean
+.PHONY: setup test demo tiny clean diffusers-env
 
-setup: $(STAMP) $(TINY_STAMP)
+setup: $(STAMP) $(TINY_STAMP) diffusers-env
+
+# diffusers 0.42 needs transformers 5 / huggingface_hub >= 1.32, the reference needs transformers 4:
+# diffusers lives in its own venv, used only to write diffusers-layout test checkpoints.
+diffusers-env:
+	PY=$(PY) bash build/setup_diffusers_env.sh
 
 $(STAMP): pyproject.toml setup.py build/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,4 +41,4 @@ demo: setup
 		--save-output --output-path outputs/demo.mp4
 
 clean:
-	rm -rf $(VENV) $(TINY) outputs
+	rm -rf $(VENV) .venv-diffusers $(TINY) outputs

@@ -1,0 +1,70 @@
+"""Timestep conditioning: sinusoidal embedding -> MLP -> AdaLN modulation vectors (PixArt-alpha adaLN-single)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+SINUSOID_CHANNELS = 256
+
+# Modulation vectors per block and stream: (shift, scale, gate) for self-attention and for the
+# feed-forward; LTX-2.3 adds (shift, scale, gate) of the text cross-attention query.
+BASE_MODULATIONS = 6
+CROSS_ATTENTION_MODULATIONS = 3
+
+
+def modulation_count(cross_attention_adaln: bool) -> int:
+    return BASE_MODULATIONS + (CROSS_ATTENTION_MODULATIONS if cross_attention_adaln else 0)
+
+
+def sinusoidal_embedding(timesteps: torch.Tensor, channels: int = SINUSOID_CHANNELS) -> torch.Tensor:
+    """[N] -> [N, channels] float32: (cos(t w_i), sin(t w_i)) with w_i = 10000 ** (-i / (channels / 2))."""
+    half = channels // 2
+    exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=timesteps.device) / half
+    angles = timesteps[:, None].float() * torch.exp(exponent)[None, :]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
+class TimestepMLP(nn.Module):
+    def __init__(self, in_channels: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(in_channels, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(nn.functional.silu(self.linear_1(x)))
+
+
+class TimestepEmbedding(nn.Module):
+    """t [N] -> [N, dim]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.timestep_embedder = TimestepMLP(SINUSOID_CHANNELS, dim)
+
+    def forward(self, timesteps: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return self.timestep_embedder(sinusoidal_embedding(timesteps).to(dtype))
+
+
+class AdaLNSingle(nn.Module):
+    """t [N] -> (modulation [N, count * dim], embedding [N, dim])."""
+
+    def __init__(self, dim: int, count: int):
+        super().__init__()
+        self.emb = TimestepEmbedding(dim)
+        self.linear = nn.Linear(dim, count * dim)
+
+    def forward(self, timesteps: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.emb(timesteps, dtype)
+        return self.linear(nn.functional.silu(embedding)), embedding
+
+
+def modulation(table: torch.Tensor, emb: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor, ...]:
+    """Rows start..stop of (table + per-token modulation) as separate [B, T, D] tensors.
+
+    table: [count, D] learned offsets; emb: [B, T or 1, count * D] from an AdaLNSingle.
+    """
+    count, dim = table.shape
+    values = table[start:stop].to(device=emb.device, dtype=emb.dtype) + emb.unflatten(-1, (count, dim))[:, :, start:stop]
+    return values.unbind(dim=2)

@@ -1,0 +1,72 @@
+"""Multi-head attention of the transformer blocks: QKV projections, RMS QK-norm, RoPE, optional
+per-head output gate (LTX-2.3), output projection. The attention itself is ltx_kernels.attention.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ltx_kernels import attention
+
+from .rope import RopeTables, RopeType, apply_rope
+
+
+class Attention(nn.Module):
+    def __init__(
+        self,
+        query_dim: int,
+        context_dim: int,
+        heads: int,
+        head_dim: int,
+        norm_eps: float,
+        rope_type: RopeType,
+        gated: bool,
+    ):
+        super().__init__()
+        inner_dim = heads * head_dim
+        self.heads = heads
+        self.head_dim = head_dim
+        self.rope_type = rope_type
+        self.q_norm = nn.RMSNorm(inner_dim, eps=norm_eps)
+        self.k_norm = nn.RMSNorm(inner_dim, eps=norm_eps)
+        self.to_q = nn.Linear(query_dim, inner_dim)
+        self.to_k = nn.Linear(context_dim, inner_dim)
+        self.to_v = nn.Linear(context_dim, inner_dim)
+        self.to_gate_logits = nn.Linear(query_dim, heads) if gated else None
+        self.to_out = nn.Sequential(nn.Linear(inner_dim, query_dim))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        pe: RopeTables | None = None,
+        k_pe: RopeTables | None = None,
+        keep: torch.Tensor | None = None,
+        values_only: bool = False,
+    ) -> torch.Tensor:
+        """x [B, T, query_dim] attends to context [B, S, context_dim] (itself when None).
+
+        mask:        additive bias for the attention scores (see ltx_kernels.attention)
+        pe / k_pe:   RoPE tables for the queries / keys (k_pe None: keys use pe)
+        keep:        [B, 1, 1] perturbation weights: where 0 the attention result is replaced by the
+                     value projection (STG), where 1 it is kept
+        values_only: every element skips the attention: the value projection passes through
+        """
+        context = x if context is None else context
+        v = self.to_v(context)
+        if values_only:
+            out = v
+        else:
+            q = self.q_norm(self.to_q(x))
+            k = self.k_norm(self.to_k(context))
+            if pe is not None:
+                q = apply_rope(q, pe, self.rope_type)
+                k = apply_rope(k, pe if k_pe is None else k_pe, self.rope_type)
+            out = attention(q, k, v, self.heads, mask)
+            if keep is not None:
+                out = out * keep + v * (1 - keep)
+        if self.to_gate_logits is not None:
+            gates = 2.0 * torch.sigmoid(self.to_gate_logits(x))  # [B, T, H]; zero logits -> 1
+            out = (out.unflatten(-1, (self.heads, self.head_dim)) * gates.unsqueeze(-1)).flatten(-2)
+        return self.to_out(out)
