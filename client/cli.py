@@ -69,17 +69,18 @@ def run_generate(args: argparse.Namespace) -> int:
     from ltx_backend.loading.checkpoint import CheckpointError
     from ltx_backend.loading.model_path import ModelPathError
     from ltx_backend.media import write_mp4
-    from ltx_backend.pipelines.local import load_pipeline, probe_model
+    from ltx_backend.loading.sources import open_model
+    from ltx_backend.pipelines.local import load_pipeline
     from ltx_backend.pipelines.progress import TqdmProgress
 
     request = _request_from_args(args)
     try:
-        _, info = probe_model(args.model_path)  # metadata only: validate before loading any weights
-        request = request.resolve(info.model_version)
+        source = open_model(args.model_path)  # metadata only: validate before loading any weights
+        request = request.resolve(source.model_version)
         device = torch.device(args.device) if args.device else None
         dtype = getattr(torch, args.dtype) if args.dtype else None
-        pipeline = load_pipeline(args.model_path, device=device, dtype=dtype)
-    except (InvalidRequest, ModelPathError, CheckpointError, NotImplementedError) as error:
+        pipeline = load_pipeline(source, device=device, dtype=dtype)
+    except (InvalidRequest, ModelPathError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with TqdmProgress() as progress:

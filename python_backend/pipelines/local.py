@@ -8,11 +8,9 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.loading.checkpoint import CheckpointInfo, default_dtype, read_checkpoint_info
-from ltx_backend.loading.components import load_component
-from ltx_backend.loading.model_path import ModelFiles, find_model_files
+from ltx_backend.loading.checkpoint import default_dtype
+from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.models.text_encoder import load_text_encoder
 from ltx_backend.models.video_vae import decode_video
 from ltx_backend.pipelines.components import DenoiseJob
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
@@ -23,16 +21,16 @@ log = logging.getLogger(__name__)
 
 
 class LocalComponents:
-    """All modules resident on one device, loaded once from an official single-file checkpoint."""
+    """All modules resident on one device, loaded once."""
 
-    def __init__(self, files: ModelFiles, info: CheckpointInfo, device: torch.device, dtype: torch.dtype):
-        self.model_version = info.model_version
+    def __init__(self, source: ModelSource, device: torch.device, dtype: torch.dtype):
+        self.model_version = source.model_version
         self.device, self.dtype = device, dtype
-        self.text_encoder = load_text_encoder(files.root, info.path, device, dtype)
-        self.transformer = load_component(info, "transformer", device, dtype)
-        self.video_decoder = load_component(info, "video_decoder", device, dtype)
-        self.audio_decoder = load_component(info, "audio_decoder", device, dtype)
-        self.vocoder = load_component(info, "vocoder", device, dtype)
+        self.text_encoder = source.text_encoder(device, dtype)
+        self.transformer = source.load("transformer", device, dtype)
+        self.video_decoder = source.load("video_decoder", device, dtype)
+        self.audio_decoder = source.load("audio_decoder", device, dtype)
+        self.vocoder = source.load("vocoder", device, dtype)
 
     @torch.inference_mode()
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
@@ -62,17 +60,10 @@ def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def probe_model(model_path: str) -> tuple[ModelFiles, CheckpointInfo]:
-    """Resolve the model files and read the checkpoint metadata; loads no weights."""
-    files = find_model_files(model_path)
-    if files.layout != "single-file":
-        raise NotImplementedError(f"{files.root}: the diffusers layout is not supported yet; use the official single-file layout")
-    return files, read_checkpoint_info(files.checkpoint)
-
-
-def load_pipeline(model_path: str, device: torch.device | None = None, dtype: torch.dtype | None = None) -> LTX2Pipeline:
-    files, info = probe_model(model_path)
+def load_pipeline(model: str | ModelSource, device: torch.device | None = None, dtype: torch.dtype | None = None) -> LTX2Pipeline:
+    """`model`: a --model-path, or a model already opened with open_model."""
+    source = open_model(model) if isinstance(model, str) else model
     device = device or default_device()
     dtype = dtype or default_dtype(device)
-    log.info("loading LTX-%s from %s on %s (%s)", info.model_version, info.path, device, dtype)
-    return LTX2Pipeline(LocalComponents(files, info, device, dtype))
+    log.info("loading LTX-%s from %s on %s (%s)", source.model_version, source.description, device, dtype)
+    return LTX2Pipeline(LocalComponents(source, device, dtype))

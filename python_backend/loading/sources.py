@@ -1,0 +1,56 @@
+"""A model on disk, whatever its layout: the version, and each component loaded on a device.
+
+`open_model(model_path)` resolves the path (repo id or local), detects the layout and reads only
+metadata; components are loaded on request. Both layouts give the same modules (ltx-core's key names).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ltx_backend.loading.checkpoint import read_checkpoint_info
+from ltx_backend.loading.components import load_component
+from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
+from ltx_backend.loading.model_path import ModelFiles, find_model_files
+from ltx_backend.models.text_encoder import TextEncoder, load_gemma_encoder, load_text_encoder
+
+
+class SingleFileModel:
+    """The official layout: one checkpoint with the config in its metadata, Gemma beside it."""
+
+    def __init__(self, files: ModelFiles):
+        self.files = files
+        self.info = read_checkpoint_info(files.checkpoint)
+        self.model_version = self.info.model_version
+        self.description = str(files.checkpoint)
+
+    def load(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+        return load_component(self.info, name, device, dtype)
+
+    def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
+        return load_text_encoder(self.files.root, self.info.path, device, dtype)
+
+
+class DiffusersModel:
+    """The diffusers layout: model_index.json and one subfolder per component."""
+
+    def __init__(self, files: ModelFiles):
+        self.files = files
+        self.model_version = diffusers_model_version(files.root)
+        self.description = f"{files.root} (diffusers layout)"
+
+    def load(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+        return load_diffusers_component(self.files.root, name, device, dtype)
+
+    def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
+        gemma = load_gemma_encoder(self.files.root, device, dtype)
+        return TextEncoder(gemma, load_diffusers_component(self.files.root, "embeddings_processor", device, dtype))
+
+
+ModelSource = SingleFileModel | DiffusersModel
+
+
+def open_model(model_path: str | Path) -> ModelSource:
+    files = find_model_files(str(model_path))
+    return DiffusersModel(files) if files.layout == "diffusers" else SingleFileModel(files)
