@@ -66,5 +66,5 @@ def modulation(table: torch.Tensor, emb: torch.Tensor, start: int, stop: int) ->
     table: [count, D] learned offsets; emb: [B, T or 1, count * D] from an AdaLNSingle.
     """
     count, dim = table.shape
-    values = table[start:stop].to(device=emb.device, dtype=emb.dtype) + emb.unflatten(-1, (count, dim))[:, :, start:stop]
-    return values.unbind(dim=2)
+    offsets = table[start:stop].to(device=emb.device, dtype=emb.dtype)
+    return (offsets + emb.unflatten(-1, (count, dim))[:, :, start:stop]).unbind(dim=2)

@@ -91,5 +91,6 @@ def apply_rope(x: torch.Tensor, tables: RopeTables, rope_type: RopeType) -> torc
     heads = cos.shape[1]
     halves = x.reshape(batch, tokens, heads, 2, -1).transpose(1, 2)  # [B, H, T, 2, D/2]
     first, second = halves[..., 0, :], halves[..., 1, :]
-    out = torch.stack((first * cos - second * sin, second * cos + first * sin), dim=-2)
+    # (x1 cos - x2 sin, x2 cos + x1 sin), the products with sin fused (addcmul) as in the reference
+    out = torch.stack((torch.addcmul(first * cos, -sin, second), torch.addcmul(second * cos, sin, first)), dim=-2)
     return out.transpose(1, 2).reshape(batch, tokens, -1)

@@ -1,0 +1,194 @@
+"""One audio+video transformer block.
+
+Per stream s in (video, audio), with AdaLN vectors (shift, scale, gate) from the stream's timestep:
+    x_s += gate * SelfAttn(norm(x_s) * (1 + scale) + shift)                 (STG may skip it)
+    x_s += TextCrossAttn(norm(x_s), context_s)                              LTX-2
+    x_s += gate * TextCrossAttn(norm(x_s) * (1 + scale) + shift,            LTX-2.3 (cross-attention AdaLN)
+                                context_s * (1 + scale_kv) + shift_kv)
+then the two streams exchange information, both reading the norms taken before either update:
+    x_video += gate * A2V(norm(x_video) modulated, keys/values norm(x_audio) modulated)
+    x_audio += gate * V2A(norm(x_audio) modulated, keys/values norm(x_video) modulated)
+and each stream finishes with its feed-forward:
+    x_s += gate * FF(norm(x_s) * (1 + scale) + shift)
+norm is a weightless RMS norm.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from .inputs import BatchPerturbations, Skip
+from .adaln import modulation, modulation_count
+from .attention import Attention
+from .feed_forward import FeedForward
+from .rope import RopeType
+from .stream import StreamArgs
+
+# Rows of the per-block modulation tables.
+SELF_ATTENTION_ROWS = (0, 3)  # shift, scale, gate
+FEED_FORWARD_ROWS = (3, 6)  # shift, scale, gate
+TEXT_ATTENTION_ROWS = (6, 9)  # shift, scale, gate of the query (cross-attention AdaLN)
+# Audio<->video tables: rows 0-3 (scale, shift) for A2V then V2A, row 4 the output gate.
+A2V_ROWS = (0, 2)
+V2A_ROWS = (2, 4)
+CROSS_MODAL_SCALE_SHIFT_ROWS = 4
+
+
+@dataclass(frozen=True)
+class StreamDims:
+    dim: int  # heads * head_dim
+    heads: int
+    head_dim: int
+    context_dim: int  # width of the text embeddings
+
+
+def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    return nn.functional.rms_norm(x, (x.shape[-1],), eps=eps)
+
+
+class AVTransformerBlock(nn.Module):
+    def __init__(
+        self,
+        index: int,
+        video: StreamDims,
+        audio: StreamDims,
+        rope_type: RopeType,
+        norm_eps: float,
+        gated_attention: bool,
+        cross_attention_adaln: bool,
+    ):
+        super().__init__()
+        self.index = index
+        self.norm_eps = norm_eps
+
+        def attn(query: StreamDims, context_dim: int, heads: StreamDims) -> Attention:
+            return Attention(query.dim, context_dim, heads.heads, heads.head_dim, norm_eps, rope_type, gated_attention)
+
+        rows = modulation_count(cross_attention_adaln)
+        self.attn1 = attn(video, video.dim, video)
+        self.attn2 = attn(video, video.context_dim, video)
+        self.ff = FeedForward(video.dim)
+        self.scale_shift_table = nn.Parameter(torch.empty(rows, video.dim))
+
+        self.audio_attn1 = attn(audio, audio.dim, audio)
+        self.audio_attn2 = attn(audio, audio.context_dim, audio)
+        self.audio_ff = FeedForward(audio.dim)
+        self.audio_scale_shift_table = nn.Parameter(torch.empty(rows, audio.dim))
+
+        # Both cross-modal attentions run at the audio stream's width (heads x head_dim).
+        self.audio_to_video_attn = attn(video, audio.dim, audio)  # queries video, keys/values audio
+        self.video_to_audio_attn = attn(audio, video.dim, audio)  # queries audio, keys/values video
+        self.scale_shift_table_a2v_ca_audio = nn.Parameter(torch.empty(CROSS_MODAL_SCALE_SHIFT_ROWS + 1, audio.dim))
+        self.scale_shift_table_a2v_ca_video = nn.Parameter(torch.empty(CROSS_MODAL_SCALE_SHIFT_ROWS + 1, video.dim))
+
+        # LTX-2.3: (shift, scale) offsets of the text context in the text cross-attention.
+        self.prompt_scale_shift_table = nn.Parameter(torch.empty(2, video.dim)) if cross_attention_adaln else None
+        self.audio_prompt_scale_shift_table = nn.Parameter(torch.empty(2, audio.dim)) if cross_attention_adaln else None
+
+    def forward(
+        self, video: StreamArgs | None, audio: StreamArgs | None, perturbations: BatchPerturbations
+    ) -> tuple[StreamArgs | None, StreamArgs | None]:
+        vx = video.x if video is not None else None
+        ax = audio.x if audio is not None else None
+        run_video = video is not None and video.enabled and vx.numel() > 0
+        run_audio = audio is not None and audio.enabled and ax.numel() > 0
+        run_a2v = run_video and audio is not None and ax.numel() > 0
+        run_v2a = run_audio and video is not None and vx.numel() > 0
+
+        if run_video:
+            vx = vx + self._self_attention(
+                vx, video, self.attn1, self.scale_shift_table, perturbations, Skip.VIDEO_SELF_ATTN
+            )
+            vx = vx + self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table)
+        if run_audio:
+            ax = ax + self._self_attention(
+                ax, audio, self.audio_attn1, self.audio_scale_shift_table, perturbations, Skip.AUDIO_SELF_ATTN
+            )
+            ax = ax + self._text_attention(
+                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table
+            )
+
+        if run_a2v or run_v2a:
+            v_norm, a_norm = rms_norm(vx, self.norm_eps), rms_norm(ax, self.norm_eps)
+            if run_a2v and not perturbations.all(Skip.A2V_CROSS_ATTN, self.index):
+                vx = vx + self._cross_modal_attention(
+                    v_norm, a_norm, video, audio, self.audio_to_video_attn,
+                    self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
+                ) * perturbations.keep_mask(Skip.A2V_CROSS_ATTN, self.index, vx)
+            if run_v2a and not perturbations.all(Skip.V2A_CROSS_ATTN, self.index):
+                ax = ax + self._cross_modal_attention(
+                    a_norm, v_norm, audio, video, self.video_to_audio_attn,
+                    self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
+                ) * perturbations.keep_mask(Skip.V2A_CROSS_ATTN, self.index, ax)
+
+        if run_video:
+            vx = vx + self._feed_forward(vx, video, self.ff, self.scale_shift_table)
+        if run_audio:
+            ax = ax + self._feed_forward(ax, audio, self.audio_ff, self.audio_scale_shift_table)
+
+        return (
+            replace(video, x=vx) if video is not None else None,
+            replace(audio, x=ax) if audio is not None else None,
+        )
+
+    def _self_attention(
+        self,
+        x: torch.Tensor,
+        stream: StreamArgs,
+        attn: Attention,
+        table: torch.Tensor,
+        perturbations: BatchPerturbations,
+        skip: Skip,
+    ) -> torch.Tensor:
+        shift, scale, gate = modulation(table, stream.modulation, *SELF_ATTENTION_ROWS)
+        normed = rms_norm(x, self.norm_eps) * (1 + scale) + shift
+        skipped = perturbations.skipped(skip, self.index)
+        values_only = all(skipped)
+        keep = perturbations.keep_mask(skip, self.index, x) if any(skipped) and not values_only else None
+        out = attn(normed, mask=stream.self_attention_bias, pe=stream.pe, keep=keep, values_only=values_only)
+        return out * gate
+
+    def _text_attention(
+        self,
+        x: torch.Tensor,
+        stream: StreamArgs,
+        attn: Attention,
+        table: torch.Tensor,
+        prompt_table: torch.Tensor | None,
+    ) -> torch.Tensor:
+        if prompt_table is None:
+            return attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias)
+        shift_q, scale_q, gate = modulation(table, stream.modulation, *TEXT_ATTENTION_ROWS)
+        shift_kv, scale_kv = modulation(prompt_table, stream.prompt_modulation, 0, 2)
+        query = rms_norm(x, self.norm_eps) * (1 + scale_q) + shift_q
+        context = stream.context * (1 + scale_kv) + shift_kv
+        return attn(query, context=context, mask=stream.context_bias) * gate
+
+    @staticmethod
+    def _cross_modal_attention(
+        q_norm: torch.Tensor,
+        kv_norm: torch.Tensor,
+        q_stream: StreamArgs,
+        kv_stream: StreamArgs,
+        attn: Attention,
+        q_table: torch.Tensor,
+        kv_table: torch.Tensor,
+        rows: tuple[int, int],
+    ) -> torch.Tensor:
+        """Gated attention of one stream's tokens to the other's (before the perturbation mask)."""
+        q_scale, q_shift = modulation(q_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], q_stream.cross_modulation, *rows)
+        kv_scale, kv_shift = modulation(kv_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], kv_stream.cross_modulation, *rows)
+        (gate,) = modulation(q_table[CROSS_MODAL_SCALE_SHIFT_ROWS:], q_stream.cross_gate, 0, 1)
+        out = attn(
+            q_norm * (1 + q_scale) + q_shift,
+            context=kv_norm * (1 + kv_scale) + kv_shift,
+            pe=q_stream.cross_pe,
+            k_pe=kv_stream.cross_pe,
+        )
+        return out * gate
+
+    def _feed_forward(self, x: torch.Tensor, stream: StreamArgs, ff: FeedForward, table: torch.Tensor) -> torch.Tensor:
+        shift, scale, gate = modulation(table, stream.modulation, *FEED_FORWARD_ROWS)
+        return ff(rms_norm(x, self.norm_eps) * (1 + scale) + shift) * gate

@@ -1,0 +1,305 @@
+"""Our AVTransformer vs ltx-core's X0Model(LTXModel) on the same random weights, in float32.
+
+Tiny LTX-2 and LTX-2.3 configs (plus LTX-2 with interleaved RoPE and float32 frequencies). The inputs
+cover what the pipelines send: per-sample sigmas, conditioning tokens with timestep 0, padded text,
+a self-attention mask, and guidance passes batched with different perturbations per element.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.guidance.perturbations import BatchedPerturbationConfig, PerturbationConfig, PerturbationType
+from ltx_core.guidance.perturbations import Perturbation as RefPerturbation
+from ltx_core.model.transformer.attention import PytorchAttention
+from ltx_core.model.transformer.modality import Modality
+from ltx_core.model.transformer.model import X0Model
+from ltx_core.model.transformer.model_configurator import LTXModelConfigurator
+from ltx_core.tools import AudioLatentTools, VideoLatentTools
+from ltx_core.types import AudioLatentShape, VideoLatentShape
+
+import ltx_kernels
+from ltx_backend.models.transformer import (
+    BatchPerturbations,
+    ModalityInput,
+    Perturbation,
+    Skip,
+    build_transformer,
+    tiny_transformer_config,
+    transformer_key,
+)
+
+VARIANTS = {
+    "2": tiny_transformer_config("2"),
+    "2.3": tiny_transformer_config("2.3"),
+    "2-interleaved": {
+        **{k: v for k, v in tiny_transformer_config("2").items() if k != "frequencies_precision"},
+        "rope_type": "interleaved",
+    },
+}
+BATCH = 3
+TEXT_TOKENS = 7
+
+
+def randomize_(module: torch.nn.Module, seed: int) -> None:
+    """Seeded values for every parameter: matrices N(0, 1/fan_in), norm weights ~1, other vectors N(0, 0.1^2)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=generator) / math.sqrt(p.shape[-1]))
+            elif "norm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=generator))
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=generator))
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def models(request):
+    config = {"transformer": VARIANTS[request.param]}
+    # to_empty: the reference builds its caption projections on the meta device
+    reference = LTXModelConfigurator.from_config(config).to_empty(device="cpu")
+    randomize_(reference, seed=1)
+    with torch.device("meta"):
+        ours = build_transformer(config)
+    ours.load_state_dict(reference.state_dict(), strict=True, assign=True)
+    return request.param, X0Model(reference).eval(), ours.eval()
+
+
+def _streams(variant: str, batch: int) -> dict:
+    """Inputs of both streams: positions from the reference's latent tools, random tokens and text."""
+    generator = torch.Generator().manual_seed(7)
+    video_tools = VideoLatentTools(VideoLatentPatchifier(patch_size=1), VideoLatentShape(1, 128, 3, 2, 3), fps=24.0)
+    audio_tools = AudioLatentTools(AudioPatchifier(patch_size=1), AudioLatentShape(1, 8, 7, 16))
+    video_state = video_tools.create_initial_state("cpu", torch.float32)
+    audio_state = audio_tools.create_initial_state("cpu", torch.float32)
+    t_video, t_audio = video_state.positions.shape[2], audio_state.positions.shape[2]
+
+    video_mask = torch.ones(batch, t_video)
+    video_mask[:, :6] = 0.0  # the first latent frame is a clean conditioning frame (timestep 0)
+    sigma = torch.tensor([0.9, 0.6, 0.3, 0.8][:batch])
+    text_width = VARIANTS[variant]["caption_channels"] if variant != "2.3" else None
+    video_text = text_width or VARIANTS[variant]["cross_attention_dim"]
+    audio_text = text_width or VARIANTS[variant]["audio_cross_attention_dim"]
+    context_mask = torch.ones(batch, TEXT_TOKENS, dtype=torch.int64)
+    for i in range(batch):
+        context_mask[i, TEXT_TOKENS - 2 * i :] = 0  # element i has 2i padding tokens
+    attention_weights = torch.rand(batch, t_video, t_video, generator=generator)
+    attention_weights[attention_weights < 0.3] = 0.0
+    attention_weights.diagonal(dim1=1, dim2=2).fill_(1.0)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=generator)
+
+    return {
+        "video": dict(
+            latent=randn(batch, t_video, 128),
+            sigma=sigma,
+            timesteps=video_mask * sigma[:, None],
+            positions=video_state.positions.repeat(batch, 1, 1, 1),
+            context=randn(batch, TEXT_TOKENS, video_text),
+            context_mask=context_mask,
+            attention_mask=attention_weights,
+        ),
+        "audio": dict(
+            latent=randn(batch, t_audio, 128),
+            sigma=sigma,
+            timesteps=torch.ones(batch, t_audio) * sigma[:, None],
+            positions=audio_state.positions.repeat(batch, 1, 1, 1),
+            context=randn(batch, TEXT_TOKENS, audio_text),
+            context_mask=context_mask,
+        ),
+    }
+
+
+def _ours(fields: dict | None, enabled: bool = True) -> ModalityInput | None:
+    return None if fields is None else ModalityInput(**fields, enabled=enabled)
+
+
+def _reference(fields: dict | None, enabled: bool = True) -> Modality | None:
+    if fields is None:
+        return None
+    return Modality(
+        latent=fields["latent"],
+        sigma=fields["sigma"],
+        timesteps=fields["timesteps"].unsqueeze(-1),  # [B, T, 1] as the pipelines' denoise masks give
+        positions=fields["positions"],
+        context=fields["context"],
+        enabled=enabled,
+        context_mask=fields.get("context_mask"),
+        attention_mask=fields.get("attention_mask"),
+    )
+
+
+PerSample = list[list[tuple[Skip, "tuple[int, ...] | None"]]]  # per batch element: (skip, blocks) pairs
+
+
+def _reference_perturbations(per_sample: PerSample) -> BatchedPerturbationConfig:
+    def one(skip: Skip, blocks: tuple[int, ...] | None) -> RefPerturbation:
+        return RefPerturbation(PerturbationType(skip.value), None if blocks is None else list(blocks))
+
+    return BatchedPerturbationConfig([PerturbationConfig([one(*p) for p in sample]) for sample in per_sample])
+
+
+def _our_perturbations(per_sample: PerSample) -> BatchPerturbations:
+    return BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_sample))
+
+
+def _assert_close(ours: torch.Tensor | None, reference: torch.Tensor | None, name: str) -> float:
+    assert (ours is None) == (reference is None), name
+    if ours is None:
+        return 0.0
+    assert ours.shape == reference.shape, name
+    error = (ours - reference).abs().max().item()
+    scale = max(1.0, reference.abs().max().item())
+    assert error <= 1e-4 * scale, f"{name}: max abs error {error:.3g} (scale {scale:.3g})"
+    assert reference.abs().max() > 0.1, f"{name}: trivially small output"
+    return error
+
+
+def _compare(models, video, audio, per_sample, video_enabled=True, audio_enabled=True) -> None:
+    variant, reference, ours = models
+    with torch.no_grad():
+        ref_v, ref_a = reference(
+            _reference(video, video_enabled), _reference(audio, audio_enabled), _reference_perturbations(per_sample)
+        )
+        our_v, our_a = ours(_ours(video, video_enabled), _ours(audio, audio_enabled), _our_perturbations(per_sample))
+    errors = (_assert_close(our_v, ref_v, f"{variant} video"), _assert_close(our_a, ref_a, f"{variant} audio"))
+    print(f"{variant}: max abs error video {errors[0]:.2e}, audio {errors[1]:.2e}")
+
+
+# Guidance passes batched: plain, STG (video self-attention in block 1, audio self-attention
+# everywhere), and modality isolation (both audio<->video attentions skipped everywhere).
+MIXED = [
+    [],
+    [(Skip.VIDEO_SELF_ATTN, (1,)), (Skip.AUDIO_SELF_ATTN, None)],
+    [(Skip.A2V_CROSS_ATTN, None), (Skip.V2A_CROSS_ATTN, None)],
+]
+
+
+def test_mixed_perturbations_padded_text_and_conditioning_tokens(models):
+    streams = _streams(models[0], BATCH)
+    _compare(models, streams["video"], streams["audio"], MIXED)
+
+
+def test_every_element_perturbed(models):
+    """The paths taken when a whole batch skips an attention (values pass through / no cross-modal call)."""
+    streams = _streams(models[0], 2)
+    both = [(Skip.VIDEO_SELF_ATTN, None), (Skip.A2V_CROSS_ATTN, (0,)), (Skip.V2A_CROSS_ATTN, None)]
+    _compare(models, streams["video"], streams["audio"], [both, both])
+
+
+def test_without_masks(models):
+    streams = _streams(models[0], BATCH)
+    video = {**streams["video"], "context_mask": None, "attention_mask": None}
+    audio = {**streams["audio"], "context_mask": None}
+    _compare(models, video, audio, [[], [], []])
+
+
+def test_video_only_and_audio_only(models):
+    streams = _streams(models[0], BATCH)
+    _compare(models, streams["video"], None, MIXED)
+    _compare(models, None, streams["audio"], MIXED)
+
+
+def test_disabled_stream(models):
+    """A disabled stream is not updated but still conditions the other one."""
+    streams = _streams(models[0], BATCH)
+    _compare(models, streams["video"], streams["audio"], MIXED, audio_enabled=False)
+    _compare(models, streams["video"], streams["audio"], MIXED, video_enabled=False)
+
+
+def test_velocity_is_the_reference_model_output(models):
+    variant, reference, ours = models
+    streams = _streams(variant, BATCH)
+    with torch.no_grad():
+        ref_v, ref_a = reference.velocity_model(
+            _reference(streams["video"]), _reference(streams["audio"]), _reference_perturbations(MIXED)
+        )
+        our_v, our_a = ours.velocity(_ours(streams["video"]), _ours(streams["audio"]), _our_perturbations(MIXED))
+    _assert_close(our_v, ref_v, f"{variant} video velocity")
+    _assert_close(our_a, ref_a, f"{variant} audio velocity")
+
+
+def test_bfloat16_as_the_pipelines_run_it(models):
+    """bf16 weights, latents, text and positions (fp32 sigmas): the same rounding as the reference."""
+    variant, reference, ours = models
+    reference, ours = copy.deepcopy(reference).bfloat16(), copy.deepcopy(ours).bfloat16()
+    streams = _streams(variant, BATCH)
+
+    def bf16(fields: dict) -> dict:
+        return {k: v.bfloat16() if k in ("latent", "context", "positions") else v for k, v in fields.items()}
+
+    video, audio = bf16(streams["video"]), bf16(streams["audio"])
+    with torch.no_grad():
+        ref_v, ref_a = reference(_reference(video), _reference(audio), _reference_perturbations(MIXED))
+        our_v, our_a = ours(_ours(video), _ours(audio), _our_perturbations(MIXED))
+    for name, a, b in (("video", our_v, ref_v), ("audio", our_a, ref_a)):
+        assert a.dtype == b.dtype == torch.bfloat16
+        scale = b.float().abs().max().item()
+        assert (a.float() - b.float()).abs().max().item() <= 1e-2 * scale, f"{variant} bf16 {name}"
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_reference_state_dict_loads_strictly(version):
+    config = {"transformer": tiny_transformer_config(version)}
+    with torch.device("meta"):
+        reference = LTXModelConfigurator.from_config(config)
+        ours = build_transformer(config)
+    result = ours.load_state_dict(reference.state_dict(), strict=True, assign=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
+    has_caption_projection = any(k.startswith("caption_projection.") for k in ours.state_dict())
+    assert has_caption_projection == (version == "2")
+    # every key of the official single-file layout maps back to itself
+    for key in ours.state_dict():
+        assert transformer_key("model.diffusion_model." + key) == key
+
+
+def test_transformer_key_leaves_other_components_alone():
+    assert transformer_key("model.diffusion_model.patchify_proj.weight") == "patchify_proj.weight"
+    assert transformer_key("model.diffusion_model.transformer_blocks.3.attn1.to_out.0.bias") == (
+        "transformer_blocks.3.attn1.to_out.0.bias"
+    )
+    for other in (
+        "model.diffusion_model.video_embeddings_connector.transformer_1d_blocks.0.attn1.to_q.weight",
+        "model.diffusion_model.audio_embeddings_connector.learnable_registers",
+        "text_embedding_projection.video_aggregate_embed.weight",
+        "vae.decoder.conv_in.conv.weight",
+        "audio_vae.decoder.conv_in.conv.weight",
+        "vocoder.conv_pre.weight",
+        "patchify_proj.weight",
+    ):
+        assert transformer_key(other) is None, other
+
+
+@pytest.mark.parametrize(("key", "value"), [("dropout", 0.1), ("qk_norm", None), ("use_middle_indices_grid", False)])
+def test_fixed_config_values_are_checked_like_the_reference(key, value):
+    section = {**tiny_transformer_config("2"), key: value}
+    if value is None:
+        del section[key]
+    with pytest.raises(ValueError) as reference_error:
+        LTXModelConfigurator.from_config({"transformer": section})
+    with pytest.raises(ValueError, match=key) as our_error:
+        build_transformer({"transformer": section})
+    assert repr(value) in str(our_error.value) and key in str(reference_error.value)
+
+
+@pytest.mark.parametrize(
+    "mask_shape", [None, (5, 9), (2, 5, 9), (2, 1, 1, 9), (2, 1, 5, 9)], ids=["none", "2d", "3d", "keys", "4d"]
+)
+def test_attention_dispatch_matches_the_reference_attention(mask_shape):
+    generator = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 5, 24, generator=generator)
+    k, v = torch.randn(2, 9, 24, generator=generator), torch.randn(2, 9, 24, generator=generator)
+    mask = None if mask_shape is None else torch.randn(mask_shape, generator=generator)
+    expected = PytorchAttention()(q, k, v, 3, mask)
+    for backend in ("sdpa", "auto"):
+        ltx_kernels.set_attention_backend(backend)
+        torch.testing.assert_close(ltx_kernels.attention(q, k, v, 3, mask), expected, rtol=0, atol=1e-6)
+    assert ltx_kernels.get_attention_backend() == "auto"
+    with pytest.raises(ValueError, match="triton-nope"):
+        ltx_kernels.set_attention_backend("triton-nope")
