@@ -16,9 +16,14 @@ from ltx_core.model.audio_vae import decode_audio as reference_decode_audio
 from ltx_core.model.audio_vae.vocoder import UpSample1d
 
 from ltx_backend.models.audio_vae import (
+    audio_geometry,
+    audio_sample_rate,
     build_audio_decoder,
     build_vocoder,
     decode_audio,
+    decoded_audio_samples,
+    published_audio_vae_config,
+    published_vocoder_config,
     tiny_audio_vae_config,
     tiny_vocoder_config,
 )
@@ -120,10 +125,10 @@ def test_hann_sinc_upsampler(ratio):
 
 def test_decoder_parity(models):
     _, ref_decoder, _, decoder, _ = models
-    latent = torch.randn(1, 8, LATENT_FRAMES, 16, generator=torch.Generator().manual_seed(1))
+    latent = torch.randn(2, 8, LATENT_FRAMES, 16, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref, ours = ref_decoder(latent), decoder(latent)
-    assert ref.shape == (1, 2, 4 * LATENT_FRAMES - 3, 64)
+    assert ref.shape == (2, 2, 4 * LATENT_FRAMES - 3, 64)
     assert ref.std() > 0.1
     print("decoder max err", assert_close(ours, ref))
 
@@ -155,17 +160,68 @@ def test_bwe_stages_parity():
         assert_close(vocoder.bwe_generator(bwe_mel), ref_vocoder.bwe_generator(bwe_mel))
 
 
-def test_decode_audio_parity(models):
+@pytest.mark.parametrize("latent_frames", [LATENT_FRAMES, 1])
+def test_decode_audio_parity(models, latent_frames):
     version, ref_decoder, ref_vocoder, decoder, vocoder = models
-    latent = torch.randn(1, 8, LATENT_FRAMES, 16, generator=torch.Generator().manual_seed(5))
+    config = tiny_config(version)
+    latent = torch.randn(1, 8, latent_frames, 16, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         ref = reference_decode_audio(latent, ref_decoder, ref_vocoder)
         waveform, rate = decode_audio(latent, decoder, vocoder)
-    assert rate == ref.sampling_rate == (24000 if version == "2" else 48000)
+    assert rate == ref.sampling_rate == audio_sample_rate(config) == (24000 if version == "2" else 48000)
     assert waveform.dtype == torch.float32
-    samples_per_latent = rate // 25
-    assert waveform.shape == (2, (4 * LATENT_FRAMES - 3) * samples_per_latent // 4)
-    print(version, "decode_audio max err", assert_close(waveform, ref.waveform))
+    # 4T - 3 mel frames (causal decoder) at 100 frames/s: 960 (LTX-2) / 1920 (LTX-2.3) samples per latent frame.
+    samples_per_mel_frame = rate // 100
+    expected = (4 * latent_frames - 3) * samples_per_mel_frame
+    assert waveform.shape == ref.waveform.shape == (2, expected) == (2, decoded_audio_samples(config, latent_frames))
+    print(version, latent_frames, "decode_audio max err", assert_close(waveform, ref.waveform))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_geometry(version):
+    config = tiny_config(version)
+    geometry = audio_geometry(config)
+    assert (geometry.sample_rate, geometry.hop_length, geometry.mel_bins) == (16000, 160, 64)
+    assert (geometry.latent_channels, geometry.latent_mel_bins, geometry.latent_features) == (8, 16, 128)
+    assert geometry.latents_per_second == 25.0
+    assert audio_geometry({}) == geometry  # the reference's defaults
+    # One second of latents decodes to one second less the 3 mel frames (30 ms) the causal decoder drops.
+    rate = audio_sample_rate(config)
+    assert decoded_audio_samples(config, 25) == rate - 3 * rate // 100
+    config["audio_vae"]["model"]["params"]["ddconfig"]["causality_axis"] = None
+    assert decoded_audio_samples(config, 25) == rate
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tiny_configs_differ_from_published_only_in_size(version):
+    published = {"audio_vae": published_audio_vae_config(version), "vocoder": published_vocoder_config(version)}
+    changed = {k for k, v in _flatten(tiny_config(version)).items() if _flatten(published).get(k, object()) != v}
+    assert _flatten(tiny_config(version)).keys() == _flatten(published).keys()
+    width = {"vocoder.upsample_initial_channel"} if version == "2" else {
+        "vocoder.vocoder.upsample_initial_channel", "vocoder.bwe.upsample_initial_channel"}
+    ddconfig = "audio_vae.model.params.ddconfig."
+    assert changed == {ddconfig + "ch_mult", ddconfig + "num_res_blocks"} | width
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_published_configs_build_the_reference_modules(version):
+    """Full-size (meta) modules: same state_dict keys and shapes as the reference's."""
+    config = {"audio_vae": published_audio_vae_config(version), "vocoder": published_vocoder_config(version)}
+    with torch.device("meta"):
+        pairs = [
+            (build_audio_decoder(config), AudioDecoderConfigurator.from_config(config)),
+            (build_vocoder(config), VocoderConfigurator.from_config(config)),
+        ]
+    for ours, ref in pairs:
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
+    assert pairs[1][0].output_sampling_rate == pairs[1][1].output_sampling_rate == audio_sample_rate(config)
 
 
 DECODER_VARIANTS = [

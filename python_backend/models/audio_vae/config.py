@@ -5,10 +5,12 @@ and AUDIO_VAE_DECODER_COMFY_KEYS_FILTER / VOCODER_COMFY_KEYS_FILTER.
 """
 from __future__ import annotations
 
+import copy
+import math
 from enum import Enum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from .decoder import AudioDecoder
+from .decoder import LATENT_DOWNSAMPLE_FACTOR, AudioDecoder
 from .layers import CausalityAxis, NormType
 from .vocoder import MelSTFT, Vocoder, VocoderWithBWE
 
@@ -29,17 +31,18 @@ def _enum(enum: type[E], value: object, name: str) -> E:
         raise ValueError(f"audio_vae.model.params.ddconfig.{name} is {value!r}, expected one of {allowed}") from None
 
 
-def build_audio_decoder(config: dict) -> AudioDecoder:
-    audio_vae = config.get("audio_vae", {})
-    params = audio_vae.get("model", {}).get("params", {})
-    ddconfig = params.get("ddconfig", {})
-    preprocessing = audio_vae.get("preprocessing", {})
-    stft = preprocessing.get("stft", {})
-    mel_bins = (
-        ddconfig.get("mel_bins")
-        or preprocessing.get("mel", {}).get("n_mel_channels")
+def _mel_bins(audio_vae: dict) -> int | None:
+    """Mel bins of the spectrogram: ddconfig, else preprocessing.mel, else variables (None: keep the latent's)."""
+    return (
+        audio_vae.get("model", {}).get("params", {}).get("ddconfig", {}).get("mel_bins")
+        or audio_vae.get("preprocessing", {}).get("mel", {}).get("n_mel_channels")
         or audio_vae.get("variables", {}).get("mel_bins")
     )
+
+
+def build_audio_decoder(config: dict) -> AudioDecoder:
+    audio_vae = config.get("audio_vae", {})
+    ddconfig = audio_vae.get("model", {}).get("params", {}).get("ddconfig", {})
     return AudioDecoder(
         ch=ddconfig.get("ch", 128),
         out_ch=ddconfig.get("out_ch", 2),
@@ -51,10 +54,7 @@ def build_audio_decoder(config: dict) -> AudioDecoder:
         norm_type=_enum(NormType, ddconfig.get("norm_type", "pixel"), "norm_type"),
         causality_axis=_enum(CausalityAxis, ddconfig.get("causality_axis", "height"), "causality_axis"),
         mid_block_add_attention=ddconfig.get("mid_block_add_attention", True),
-        sample_rate=params.get("sampling_rate", 16000),
-        mel_hop_length=stft.get("hop_length", 160),
-        is_causal=stft.get("causal", True),
-        mel_bins=mel_bins,
+        mel_bins=_mel_bins(audio_vae),
     )
 
 
@@ -118,79 +118,158 @@ def vocoder_key(checkpoint_key: str) -> str | None:
     return checkpoint_key.removeprefix("vocoder.")
 
 
-# Tiny configs: the published sample rates, mel geometry and hop lengths (16 kHz mel at hop 160 = 100 mel
-# frames/s, 4 mel frames per latent = 25 latents/s); only widths and depths shrink.
+# Output rate and latent geometry, read from the metadata config.
+
+
+def audio_sample_rate(config: dict) -> int:
+    """Sampling rate (Hz) of the waveform `decode_audio` returns: the vocoder's, or its BWE's for LTX-2.3."""
+    vocoder = config.get("vocoder", {})
+    if "bwe" in vocoder:
+        return vocoder["bwe"]["output_sampling_rate"]
+    return vocoder.get("output_sampling_rate", 24000)
+
+
+class AudioGeometry(NamedTuple):
+    """The audio latent layout implied by the "audio_vae" section (LTX-2 / 2.3: 16 kHz, hop 160, 8 x 16 latents)."""
+
+    sample_rate: int  # rate of the mel spectrogram's waveform (Hz)
+    hop_length: int  # waveform samples per mel frame
+    mel_bins: int  # mel bins of the decoded spectrogram
+    latent_channels: int
+    latent_mel_bins: int  # mel_bins halved once per decoder upsampling level
+
+    @property
+    def mel_frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def latents_per_second(self) -> float:
+        return self.mel_frames_per_second / LATENT_DOWNSAMPLE_FACTOR
+
+    @property
+    def latent_features(self) -> int:
+        """Width of one packed latent frame (channels x latent mel bins) = transformer audio in_channels."""
+        return self.latent_channels * self.latent_mel_bins
+
+
+def audio_geometry(config: dict) -> AudioGeometry:
+    """Read with the builders' defaults; without any mel_bins setting the published 64."""
+    audio_vae = config.get("audio_vae", {})
+    params = audio_vae.get("model", {}).get("params", {})
+    ddconfig = params.get("ddconfig", {})
+    mel_bins = _mel_bins(audio_vae) or 64
+    return AudioGeometry(
+        sample_rate=params.get("sampling_rate", 16000),
+        hop_length=audio_vae.get("preprocessing", {}).get("stft", {}).get("hop_length", 160),
+        mel_bins=mel_bins,
+        latent_channels=ddconfig.get("z_channels", 8),
+        latent_mel_bins=mel_bins // 2 ** (len(ddconfig.get("ch_mult", (1, 2, 4))) - 1),
+    )
+
+
+def decoded_audio_samples(config: dict, latent_frames: int) -> int:
+    """Waveform samples per channel `decode_audio` returns for `latent_frames` latents: 4T mel frames (4T - 3
+    when causal), each becoming prod(upsample_rates) samples, x output / input rate with the BWE."""
+    ddconfig = config.get("audio_vae", {}).get("model", {}).get("params", {}).get("ddconfig", {})
+    mel_frames = latent_frames * LATENT_DOWNSAMPLE_FACTOR
+    if ddconfig.get("causality_axis", "height") is not None:
+        mel_frames = max(mel_frames - (LATENT_DOWNSAMPLE_FACTOR - 1), 1)
+    vocoder = config.get("vocoder", {})
+    if "bwe" not in vocoder:
+        return mel_frames * math.prod(vocoder.get("upsample_rates", [6, 5, 2, 2, 2]))
+    bwe = vocoder["bwe"]
+    low_rate = mel_frames * math.prod(vocoder.get("vocoder", {}).get("upsample_rates", [6, 5, 2, 2, 2]))
+    return low_rate * bwe["output_sampling_rate"] // bwe["input_sampling_rate"]
+
+
+# Published metadata sections and tiny ones derived from them. The tiny configs keep every rate, mel setting,
+# hop length, kernel size and the number of levels (so 25 latents/s and the published output rates hold);
+# only channel widths and the number of decoder ResNet blocks shrink.
+
+_PUBLISHED_AUDIO_VAE = {
+    "model": {
+        "params": {
+            "ddconfig": {
+                "double_z": True,
+                "mel_bins": 64,
+                "z_channels": 8,
+                "resolution": 256,
+                "downsample_time": False,
+                "in_channels": 2,
+                "out_ch": 2,
+                "ch": 128,
+                "ch_mult": [1, 2, 4],
+                "num_res_blocks": 2,
+                "attn_resolutions": [],
+                "dropout": 0.0,
+                "mid_block_add_attention": False,
+                "norm_type": "pixel",
+                "causality_axis": "height",
+            },
+            "sampling_rate": 16000,
+        }
+    },
+    "preprocessing": {
+        "audio": {"sampling_rate": 16000},
+        "stft": {"filter_length": 1024, "hop_length": 160, "win_length": 1024, "causal": True},
+        "mel": {"n_mel_channels": 64, "mel_fmin": 0, "mel_fmax": 8000},
+    },
+}
+
+_RESBLOCKS = {"resblock_kernel_sizes": [3, 7, 11], "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]]}
+_BIGVGAN = {"resblock": "AMP1", "stereo": True, "use_tanh_at_final": False, "activation": "snakebeta",
+            "use_bias_at_final": False, **_RESBLOCKS}  # fmt: skip
+
+_PUBLISHED_VOCODER = {
+    # HiFi-GAN, x240: 100 mel frames/s -> 24 kHz (output_sampling_rate is not in the metadata: default 24000).
+    "2": {"resblock": "1", "stereo": True, "upsample_initial_channel": 1024, "upsample_rates": [6, 5, 2, 2, 2],
+          "upsample_kernel_sizes": [16, 15, 8, 4, 4], **_RESBLOCKS},
+    "2.3": {
+        # BigVGAN v2, x160: 100 mel frames/s -> 16 kHz.
+        "vocoder": {**_BIGVGAN, "upsample_initial_channel": 1536, "upsample_rates": [5, 2, 2, 2, 2, 2],
+                    "upsample_kernel_sizes": [11, 4, 4, 4, 4, 4]},
+        # Bandwidth extension, x240: log-mel of the 16 kHz audio at hop 80 (200 frames/s) -> 48 kHz residual.
+        "bwe": {**_BIGVGAN, "upsample_initial_channel": 512, "upsample_rates": [6, 5, 2, 2, 2],
+                "upsample_kernel_sizes": [12, 11, 4, 4, 4], "apply_final_activation": False,
+                "input_sampling_rate": 16000, "output_sampling_rate": 48000, "hop_length": 80, "n_fft": 512,
+                "win_size": 512, "num_mels": 64},
+    },
+}  # fmt: skip
+
+# ch stays 128: the per-channel statistics cover the packed latent (8 channels x 16 latent mel bins).
+_TINY_DDCONFIG = {"ch_mult": [1, 1, 1], "num_res_blocks": 1}
+_TINY_VOCODER_WIDTH = 128
+_TINY_BWE_WIDTH = 64
+
+
+def published_audio_vae_config(version: str) -> dict:
+    """The "audio_vae" section of the released LTX-2 / LTX-2.3 checkpoints (the same for both)."""
+    _check_version(version)
+    return copy.deepcopy(_PUBLISHED_AUDIO_VAE)
+
+
+def published_vocoder_config(version: str) -> dict:
+    """The "vocoder" section of the released checkpoints: flat HiFi-GAN (2) or nested vocoder + bwe (2.3)."""
+    _check_version(version)
+    return copy.deepcopy(_PUBLISHED_VOCODER[version])
 
 
 def tiny_audio_vae_config(version: str) -> dict:
-    """The "audio_vae" section of a tiny checkpoint (same for "2" and "2.3")."""
-    _check_version(version)
-    return {
-        "model": {
-            "params": {
-                "sampling_rate": 16000,
-                "ddconfig": {
-                    # ch must stay 128: the per-channel statistics cover 8 latent channels x 16 latent mel bins.
-                    "ch": 128,
-                    "out_ch": 2,
-                    "ch_mult": [1, 1, 1],
-                    "num_res_blocks": 0,
-                    "attn_resolutions": [8],  # resolution 32 // 4 = 8: attention at the coarsest level
-                    "resolution": 32,
-                    "z_channels": 8,
-                    "double_z": True,
-                    "in_channels": 2,
-                    "norm_type": "pixel",
-                    "causality_axis": "height",
-                    "dropout": 0.0,
-                    "mid_block_add_attention": True,
-                    "mel_bins": 64,
-                },
-            }
-        },
-        "preprocessing": {
-            "stft": {"filter_length": 1024, "hop_length": 160, "causal": True},
-            "mel": {"n_mel_channels": 64},
-        },
-    }
+    """The published "audio_vae" section with all levels 128 wide and 1 + 1 ResNet blocks per level."""
+    config = published_audio_vae_config(version)
+    config["model"]["params"]["ddconfig"].update(_TINY_DDCONFIG)
+    return config
 
 
 def tiny_vocoder_config(version: str) -> dict:
-    """The "vocoder" section of a tiny checkpoint: LTX-2 HiFi-GAN at 24 kHz; LTX-2.3 BigVGAN at 16 kHz + BWE to 48 kHz."""
-    _check_version(version)
+    """The published "vocoder" section with narrow generators (128 channels at the first stage; BWE 64)."""
+    config = published_vocoder_config(version)
     if version == "2":
-        return {
-            "resblock": "1",
-            "stereo": True,
-            "resblock_kernel_sizes": [3, 7],
-            "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
-            "upsample_rates": [6, 5, 2, 2, 2],  # x240: 100 mel frames/s -> 24 kHz
-            "upsample_kernel_sizes": [16, 15, 8, 4, 4],
-            "upsample_initial_channel": 64,
-            "output_sampling_rate": 24000,
-        }
-    amp = {"resblock": "AMP1", "stereo": True, "activation": "snakebeta", "use_tanh_at_final": False,
-           "use_bias_at_final": False, "resblock_kernel_sizes": [3, 7],
-           "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]]}  # fmt: skip
-    return {
-        "vocoder": {
-            **amp,
-            "upsample_rates": [5, 2, 2, 2, 2, 2],  # x160: 100 mel frames/s -> 16 kHz
-            "upsample_kernel_sizes": [11, 4, 4, 4, 4, 4],
-            "upsample_initial_channel": 128,
-        },
-        "bwe": {
-            **amp,
-            "upsample_rates": [6, 5, 2, 2, 2],  # x240: 200 mel frames/s (16 kHz, hop 80) -> 48 kHz
-            "upsample_kernel_sizes": [12, 11, 4, 4, 4],
-            "upsample_initial_channel": 64,
-            "input_sampling_rate": 16000,
-            "output_sampling_rate": 48000,
-            "n_fft": 512,
-            "hop_length": 80,
-            "num_mels": 64,
-        },
-    }
+        config["upsample_initial_channel"] = _TINY_VOCODER_WIDTH
+    else:
+        config["vocoder"]["upsample_initial_channel"] = _TINY_VOCODER_WIDTH
+        config["bwe"]["upsample_initial_channel"] = _TINY_BWE_WIDTH
+    return config
 
 
 def _check_version(version: str) -> None:

@@ -80,15 +80,9 @@ class AudioDecoder(nn.Module):
         norm_type: NormType,
         causality_axis: CausalityAxis,
         mid_block_add_attention: bool,
-        sample_rate: int,
-        mel_hop_length: int,
-        is_causal: bool,
         mel_bins: int | None,
     ) -> None:
         super().__init__()
-        self.sample_rate = sample_rate
-        self.mel_hop_length = mel_hop_length
-        self.is_causal = is_causal
         self.mel_bins = mel_bins
         self.out_ch = out_ch
         self.causality_axis = causality_axis
