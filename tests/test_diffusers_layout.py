@@ -7,7 +7,6 @@ outputs. Components are built with our model code where it exists, else with ltx
 """
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 from pathlib import Path
@@ -33,36 +32,6 @@ def tiny_root(tmp_path_factory) -> Path:
     subprocess.run([str(DIFFUSERS_PYTHON), str(REPO / "build" / "make_tiny_diffusers.py"), "--out", str(out)], check=True,
                    capture_output=True, cwd=REPO, timeout=300)
     return out
-
-
-def _ours(module: str, name: str):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def builder(name: str):
-    """Our builder for `name` when its model package exists, else ltx-core's configurator."""
-    from ltx_core.model.audio_vae.model_configurator import AudioDecoderConfigurator, VocoderConfigurator
-    from ltx_core.model.transformer.model_configurator import LTXModelConfigurator
-    from ltx_core.model.video_vae.model_configurator import VideoDecoderConfigurator, VideoEncoderConfigurator
-
-    ours = {
-        "transformer": _ours("ltx_backend.models.transformer.config", "build_transformer"),
-        "video_encoder": _ours("ltx_backend.models.video_vae.config", "build_video_encoder"),
-        "video_decoder": _ours("ltx_backend.models.video_vae.config", "build_video_decoder"),
-        "audio_decoder": _ours("ltx_backend.models.audio_vae.config", "build_audio_decoder"),
-        "vocoder": _ours("ltx_backend.models.audio_vae.config", "build_vocoder"),
-    }.get(name)
-    reference = {
-        "transformer": LTXModelConfigurator.from_config,
-        "video_encoder": VideoEncoderConfigurator.from_config,
-        "video_decoder": VideoDecoderConfigurator.from_config,
-        "audio_decoder": AudioDecoderConfigurator.from_config,
-        "vocoder": VocoderConfigurator.from_config,
-    }.get(name)
-    return ours or reference  # embeddings_processor: None -> load_diffusers_component's own (ours)
 
 
 def test_model_version_from_configs(tiny_root):
@@ -97,7 +66,7 @@ def test_metadata_config_sections(tiny_root):
 @pytest.mark.parametrize("name", list(dl.SUBFOLDERS))
 def test_component_loads_strict(tiny_root, version, name):
     root = tiny_root / VERSIONS[version]
-    module = dl.load_diffusers_component(root, name, "cpu", torch.float32, build=builder(name))
+    module = dl.load_diffusers_component(root, name, "cpu", torch.float32)
     state = module.state_dict()
     assert all(not t.is_meta for t in state.values())
     # every tensor came from the diffusers files, unchanged
@@ -126,7 +95,7 @@ def test_unexpected_key_is_named(tiny_root, tmp_path):
     del tensors["conv_out.bias"]
     save_file(tensors, str(file))
     with pytest.raises(dl.CheckpointError, match=r"missing key\(s\): conv_post.bias.*unexpected.*conv_in.extra"):
-        dl.load_diffusers_component(root, "vocoder", "cpu", torch.float32, build=builder("vocoder"))
+        dl.load_diffusers_component(root, "vocoder", "cpu", torch.float32)
 
 
 def _close(actual: torch.Tensor, expected: np.ndarray) -> float:
@@ -139,21 +108,19 @@ def _close(actual: torch.Tensor, expected: np.ndarray) -> float:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_transformer_matches_diffusers(tiny_root, version):
-    """ltx-core's LTXModel interface (Modality in, velocities out); ours keeps the same state-dict keys."""
-    from ltx_core.guidance.perturbations import BatchedPerturbationConfig
-    from ltx_core.model.transformer.modality import Modality
+    """Our transformer's velocity (LTXModel's output) from diffusers-layout weights == diffusers' own output."""
+    from ltx_backend.models.transformer import BatchPerturbations, ModalityInput
 
     root = tiny_root / VERSIONS[version]
     ref = {k.split(".", 1)[1]: torch.from_numpy(v) for k, v in np.load(root / "reference.npz").items() if k.startswith("transformer.")}
-    build = builder("transformer")
-    model = dl.load_diffusers_component(root, "transformer", "cpu", torch.float32, build=build)
+    model = dl.load_diffusers_component(root, "transformer", "cpu", torch.float32)
     mask = ref["context_mask"]
-    video = Modality(latent=ref["video_latent"], sigma=ref["video_sigma"], timesteps=ref["video_timesteps"],
-                     positions=ref["video_positions"], context=ref["video_context"], context_mask=mask)
-    audio = Modality(latent=ref["audio_latent"], sigma=ref["audio_sigma"], timesteps=ref["audio_timesteps"],
-                     positions=ref["audio_positions"], context=ref["audio_context"], context_mask=mask)
+    video = ModalityInput(latent=ref["video_latent"], sigma=ref["video_sigma"], timesteps=ref["video_timesteps"],
+                          positions=ref["video_positions"], context=ref["video_context"], context_mask=mask)
+    audio = ModalityInput(latent=ref["audio_latent"], sigma=ref["audio_sigma"], timesteps=ref["audio_timesteps"],
+                          positions=ref["audio_positions"], context=ref["audio_context"], context_mask=mask)
     with torch.no_grad():
-        video_out, audio_out = model(video, audio, BatchedPerturbationConfig.empty(2))
+        video_out, audio_out = model.velocity(video, audio, BatchPerturbations.none(2))
     _close(video_out, ref["video_out"].numpy())
     _close(audio_out, ref["audio_out"].numpy())
 
@@ -162,7 +129,7 @@ def test_transformer_matches_diffusers(tiny_root, version):
 def test_video_decoder_matches_diffusers(tiny_root, version):
     root = tiny_root / VERSIONS[version]
     ref = np.load(root / "reference.npz")
-    decoder = dl.load_diffusers_component(root, "video_decoder", "cpu", torch.float32, build=builder("video_decoder"))
+    decoder = dl.load_diffusers_component(root, "video_decoder", "cpu", torch.float32)
     if getattr(decoder, "timestep_conditioning", False):
         decoder.decode_noise_scale = 0.0  # the reference adds seeded noise before decoding; diffusers' decoder does not
     timestep = torch.from_numpy(ref["decoder.timestep"]) if decoder.timestep_conditioning else None
