@@ -23,13 +23,13 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ltx_backend.loading.components import COMPONENTS  # noqa: E402
-from ltx_backend.models.text_encoder import build_embeddings_processor, embeddings_processor_key, load_gemma_text_config  # noqa: E402
+from ltx_backend.models.text_encoder import build_embeddings_processor, load_gemma_text_config  # noqa: E402
+from ltx_backend.models.text_encoder import checkpoint_key as embeddings_checkpoint_key  # noqa: E402
 from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 
 VERSIONS = {"2": "2.0.0-tiny", "2.3": "2.3.0-tiny"}
 CANDIDATE_PREFIXES = (
     "model.diffusion_model.",
-    "text_embedding_projection.",
     "vae.",
     "vae.encoder.",
     "vae.decoder.",
@@ -77,15 +77,16 @@ def make_checkpoint(out_dir: Path, version: str, seed: int) -> Path:
     make_tiny_gemma(out_dir, seed=seed)
     gemma = load_gemma_text_config(out_dir / "text_encoder")
     config = tiny_checkpoint_config(version)
-    builders = [(spec.build, spec.key_map) for spec in COMPONENTS.values()]
-    builders.append((lambda cfg: build_embeddings_processor(cfg, gemma), embeddings_processor_key))
+    # (builder, module key -> checkpoint key) per component of the file
+    builders = [(spec.build, lambda key, key_map=spec.key_map: checkpoint_key(key, key_map)) for spec in COMPONENTS.values()]
+    builders.append((lambda cfg: build_embeddings_processor(cfg, gemma), embeddings_checkpoint_key))
     tensors: dict[str, torch.Tensor] = {}
-    for index, (build, key_map) in enumerate(builders):
+    for index, (build, to_checkpoint_key) in enumerate(builders):
         generator = torch.Generator().manual_seed(seed * 1000 + index)
         module = build(config)
         randomize_(module, generator)
         for key, value in module.state_dict().items():
-            ckey = checkpoint_key(key, key_map)
+            ckey = to_checkpoint_key(key)
             # keys shared by two components (the VAE's per-channel statistics) are written once
             tensors.setdefault(ckey, value.detach().contiguous().clone())
     name = "ltx-2-tiny" if version == "2" else "ltx-2.3-tiny"
