@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ltx_backend.loading.checkpoint import Builder, CheckpointInfo, KeyMap, load_module
+from ltx_backend.loading.checkpoint import Builder, CheckpointError, CheckpointInfo, KeyMap, load_module
 from ltx_backend.models.audio_vae.config import audio_decoder_key, build_audio_decoder, build_vocoder, vocoder_key
 from ltx_backend.models.text_encoder.config import embeddings_processor_key
 from ltx_backend.models.transformer.config import build_transformer, transformer_key
@@ -45,6 +45,17 @@ UNUSED_PREFIXES = ("audio_vae.encoder.",)
 def load_component(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     spec = COMPONENTS[name]
     return load_module(info.path, spec.build, info.config, spec.key_map, device, dtype, name)
+
+
+def check_every_key_is_claimed(info: CheckpointInfo) -> None:
+    """An official file whose keys a component would silently skip is a different model: say which keys."""
+    from safetensors import safe_open
+
+    with safe_open(str(info.path), framework="pt") as f:
+        extra = unclaimed_keys(list(f.keys()))
+    if extra:
+        shown = ", ".join(extra[:8]) + (f", ... ({len(extra)} in all)" if len(extra) > 8 else "")
+        raise CheckpointError(f"{info.path.name}: {len(extra)} unexpected key(s) no component loads: {shown}")
 
 
 def unclaimed_keys(keys: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ltx_backend.loading.checkpoint import read_checkpoint_info
-from ltx_backend.loading.components import load_component
+from ltx_backend.loading.components import check_every_key_is_claimed, load_component
 from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
 from ltx_backend.loading.model_path import ModelFiles, find_model_files
 from ltx_backend.models.text_encoder import TextEncoder, load_gemma_encoder, load_text_encoder
@@ -22,6 +22,7 @@ class SingleFileModel:
     def __init__(self, files: ModelFiles):
         self.files = files
         self.info = read_checkpoint_info(files.checkpoint)
+        check_every_key_is_claimed(self.info)
         self.model_version = self.info.model_version
         self.description = str(files.checkpoint)
 
