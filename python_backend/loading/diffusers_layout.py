@@ -25,6 +25,7 @@ from types import SimpleNamespace
 import torch
 
 from ltx_backend.loading.checkpoint import Builder, CheckpointError, load_module
+from ltx_backend.models.transformer.config import FIXED_VALUES
 
 SUBFOLDERS = {
     "transformer": "transformer",
@@ -82,26 +83,7 @@ def diffusers_model_version(root: str | Path) -> str:
 
 
 # Keys the official "transformer" section always carries with these values (ltx-core checks each).
-TRANSFORMER_FIXED_VALUES = {
-    "dropout": 0.0,
-    "attention_bias": True,
-    "num_vector_embeds": None,
-    "activation_fn": "gelu-approximate",
-    "num_embeds_ada_norm": 1000,
-    "use_linear_projection": False,
-    "only_cross_attention": False,
-    "cross_attention_norm": True,
-    "double_self_attention": False,
-    "upcast_attention": False,
-    "standardization_norm": "rms_norm",
-    "norm_elementwise_affine": False,
-    "qk_norm": "rms_norm",
-    "positional_embedding_type": "rope",
-    "use_audio_video_cross_attention": True,
-    "share_ff": False,
-    "av_cross_ada_norm": True,
-    "use_middle_indices_grid": True,
-}
+TRANSFORMER_FIXED_VALUES = FIXED_VALUES
 
 
 def transformer_section(transformer: dict, connectors: dict) -> dict:

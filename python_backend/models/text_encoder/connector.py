@@ -11,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ltx_backend.models.transformer.feed_forward import FeedForward
+from ltx_kernels import attention
+
 from .rope_1d import ROPE_TYPES, apply_rope, rope_cos_sin
 
 NORM_EPS = 1e-6
@@ -41,30 +44,10 @@ class SelfAttention(nn.Module):
         b, t, _ = x.shape
         q = apply_rope(self.q_norm(self.to_q(x)), *rope, self.rope_type)
         k = apply_rope(self.k_norm(self.to_k(x)), *rope, self.rope_type)
-        v = self.to_v(x)
-        q, k, v = (y.view(b, t, self.heads, -1).transpose(1, 2) for y in (q, k, v))  # [B, H, T, Dh]
-        out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)  # [B, T, H, Dh]
+        out = attention(q, k, self.to_v(x), self.heads).view(b, t, self.heads, -1)  # [B, T, H, Dh]
         if self.to_gate_logits is not None:
             out = out * (2.0 * torch.sigmoid(self.to_gate_logits(x)))[..., None]
         return self.to_out[0](out.reshape(b, t, -1))
-
-
-class GeluProjection(nn.Module):
-    def __init__(self, dim_in: int, dim_out: int):
-        super().__init__()
-        self.proj = nn.Linear(dim_in, dim_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.proj(x), approximate="tanh")
-
-
-class FeedForward(nn.Module):
-    def __init__(self, dim: int, mult: int = 4):
-        super().__init__()
-        self.net = nn.Sequential(GeluProjection(dim, dim * mult), nn.Identity(), nn.Linear(dim * mult, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 class ConnectorBlock(nn.Module):
