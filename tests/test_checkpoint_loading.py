@@ -94,3 +94,29 @@ def test_file_without_config_metadata_is_rejected(tmp_path):
     save_file({"x": torch.zeros(1)}, str(path))
     with pytest.raises(CheckpointError, match="no 'config'"):
         read_checkpoint_info(path)
+
+
+def _run_offline(hf_home, code: str) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_repo_id_resolves_from_the_hugging_face_cache_offline(tiny_checkpoints, tmp_path):
+    """A repo id goes through huggingface_hub's cache under HF_HOME; HF_HUB_OFFLINE is honoured."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "hub" / "models--Lightricks--LTX-2.3"
+    shutil.copytree(tiny_checkpoints["2.3"], repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    found = _run_offline(tmp_path / "hf", "from ltx_backend.loading.sources import open_model; "
+                         "m = open_model('Lightricks/LTX-2.3'); print(m.model_version, m.files.checkpoint.name)")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["2.3", "ltx-2.3-tiny.safetensors"]
+    missing = _run_offline(tmp_path / "hf", "from ltx_backend.loading.model_path import find_model_files; "
+                           "find_model_files('Lightricks/LTX-2')")
+    assert missing.returncode != 0
+    assert "invalid model_path='Lightricks/LTX-2': HF_HUB_OFFLINE is set and the repo is not in the cache" in missing.stderr
