@@ -1,0 +1,213 @@
+"""Flash-style attention forward in Triton (imported lazily: it imports triton).
+
+One program computes a BLOCK_M x HEAD_DIM tile of the output of one (batch, head): it walks the keys
+in BLOCK_N tiles keeping the running row max m, the running denominator l and an fp32 accumulator
+(online softmax), so the Tq x Tk score matrix never exists. Packed [B, T, H*D] inputs are read
+in place through their strides (the head is a column offset). Any Tq / Tk: query rows past Tq are
+masked on load/store and key columns past Tk get -inf. Full key tiles run without bounds checks;
+only the last, partial tile masks.
+
+Mask: an additive bias broadcastable to [B, H, Tq, Tk] (read through stride-0 broadcast strides, never
+expanded in memory) or a bool mask (True = attend; converted to a 0 / -inf bias of its own shape).
+Rows whose keys are all -inf give 0, and rows masked with large finite values (-finfo.max) give the
+uniform average, as torch SDPA does.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from .dispatch import triton_interpret
+
+LOG2E = 1.4426950408889634
+
+
+def _configs() -> list[triton.Config]:
+    if triton_interpret():  # the CPU interpreter: one small config, no tuning
+        return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=1, num_stages=1)]
+    configs = []
+    for block_m, block_n, warps, stages in (
+        (128, 64, 8, 3),
+        (128, 128, 8, 3),
+        (128, 64, 4, 3),
+        (128, 32, 4, 4),
+        (64, 64, 4, 3),
+        (64, 128, 4, 3),
+        (128, 128, 8, 2),
+        (64, 32, 4, 4),
+    ):
+        configs.append(triton.Config({"BLOCK_M": block_m, "BLOCK_N": block_n}, num_warps=warps, num_stages=stages))
+    return configs
+
+
+def _prune(configs, named_args, **kwargs):
+    """Per head dim: large K/V tiles only for head dim <= 64; short query sequences skip BLOCK_M 128."""
+    head_dim = kwargs.get("BLOCK_D", named_args.get("BLOCK_D"))
+    q_bucket = named_args.get("Q_BUCKET", 1 << 30)
+    kept = []
+    for c in configs:
+        bm, bn = c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]
+        if head_dim is not None and head_dim >= 128 and bn * c.num_stages > 384:
+            continue  # K and V tiles of 128 x 128 bf16 x 3 stages exceed shared memory
+        if q_bucket <= 64 and bm > 64:
+            continue
+        kept.append(c)
+    return kept or configs[:1]
+
+
+@triton.jit
+def _tile(
+    acc, l_i, m_i, q, k_base, v_base, bias_base, start_n, Tk, Tq, offs_m, offs_n, offs_d,
+    stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, TAIL: tl.constexpr,
+    DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr,
+):
+    cols = start_n + offs_n
+    if TAIL:
+        kv_valid = (cols[:, None] < Tk) & (offs_d[None, :] < HEAD_DIM)
+    else:
+        kv_valid = offs_d[None, :] < HEAD_DIM
+    k = tl.load(k_base + cols[:, None] * stride_kt + offs_d[None, :], mask=kv_valid, other=0.0)
+    v = tl.load(v_base + cols[:, None] * stride_vt + offs_d[None, :], mask=kv_valid, other=0.0)
+    if UPCAST_DOT:  # the CPU interpreter's tl.dot mishandles bf16 operands: same values, fp32 product
+        qk = tl.dot(q.to(tl.float32), tl.trans(k.to(tl.float32)), input_precision="ieee")
+    else:
+        qk = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION)
+    if HAS_MASK:
+        b_valid = offs_m[:, None] < Tq
+        if TAIL:
+            b_valid = b_valid & (cols[None, :] < Tk)
+        bias = tl.load(
+            bias_base + offs_m[:, None] * stride_bm + cols[None, :] * stride_bn, mask=b_valid, other=0.0
+        ).to(tl.float32)
+        # natural units: -finfo.max biases stay finite (x log2e would overflow to -inf)
+        s = qk * sm_scale + bias
+        if TAIL:
+            s = tl.where(cols[None, :] < Tk, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows with every key at -inf so far
+        p = tl.math.exp2((s - m_safe[:, None]) * 1.4426950408889634)
+        alpha = tl.math.exp2((m_i - m_safe) * 1.4426950408889634)
+    else:
+        s = qk * (sm_scale * 1.4426950408889634)  # log2 units
+        if TAIL:
+            s = tl.where(cols[None, :] < Tk, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))  # finite: every tile has at least one real key
+        p = tl.math.exp2(s - m_new[:, None])
+        alpha = tl.math.exp2(m_i - m_new)
+    l_i = l_i * alpha + tl.sum(p, 1)
+    p = p.to(v.dtype)  # P @ V in the input dtype (bf16 / fp16), accumulated in fp32
+    if UPCAST_DOT:
+        acc = acc * alpha[:, None] + tl.dot(p.to(tl.float32), v.to(tl.float32), input_precision="ieee")
+    else:
+        acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
+    return acc, l_i, m_new
+
+
+@triton.autotune(configs=_configs(), key=["BLOCK_D", "HAS_MASK", "Q_BUCKET", "K_BUCKET"], prune_configs_by={"early_config_prune": _prune})
+@triton.jit
+def _attention_fwd(
+    Q, K, V, O, Bias, sm_scale,
+    stride_qb, stride_qt, stride_kb, stride_kt, stride_vb, stride_vt, stride_ob, stride_ot,
+    stride_bb, stride_bh, stride_bm, stride_bn,
+    H, Tq, Tk, Q_BUCKET, K_BUCKET,
+    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    UPCAST_DOT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // H
+    h = pid_bh % H
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    head = h * HEAD_DIM
+
+    q_valid = (offs_m[:, None] < Tq) & (offs_d[None, :] < HEAD_DIM)
+    q = tl.load(Q + b * stride_qb + offs_m[:, None] * stride_qt + head + offs_d[None, :], mask=q_valid, other=0.0)
+    k_base = K + b * stride_kb + head
+    v_base = V + b * stride_vb + head
+    bias_base = Bias + b * stride_bb + h * stride_bh
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
+
+    full_end = (Tk // BLOCK_N) * BLOCK_N
+    for start_n in range(0, full_end, BLOCK_N):
+        acc, l_i, m_i = _tile(
+            acc, l_i, m_i, q, k_base, v_base, bias_base, start_n, Tk, Tq, offs_m, offs_n, offs_d,
+            stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+            HEAD_DIM, BLOCK_D, HAS_MASK, False, DOT_PRECISION, UPCAST_DOT,
+        )
+    if full_end < Tk:
+        acc, l_i, m_i = _tile(
+            acc, l_i, m_i, q, k_base, v_base, bias_base, full_end, Tk, Tq, offs_m, offs_n, offs_d,
+            stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+            HEAD_DIM, BLOCK_D, HAS_MASK, True, DOT_PRECISION, UPCAST_DOT,
+        )
+
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)  # fully masked rows: acc is 0, the output 0
+    out = acc / l_safe[:, None]
+    tl.store(
+        O + b * stride_ob + offs_m[:, None] * stride_ot + head + offs_d[None, :],
+        out.to(O.dtype.element_ty),
+        mask=q_valid,
+    )
+
+
+def _bucket(n: int) -> int:
+    """Sequence-length bucket for the autotuning key (powers of two, so lengths share tunings)."""
+    return min(triton.next_power_of_2(max(n, 1)), 1 << 16)
+
+
+def _as_bias(mask: torch.Tensor | None, batch: int, heads: int, tq: int, tk: int) -> torch.Tensor | None:
+    """The mask as a [B, H, Tq, Tk] broadcast view (stride 0 on broadcast dims) of an additive bias."""
+    if mask is None:
+        return None
+    if mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
+    while mask.dim() < 4:  # [Tq, Tk] -> [1, Tq, Tk] -> [B, 1, Tq, Tk], as the SDPA path broadcasts them
+        mask = mask.unsqueeze(0) if mask.dim() == 2 else mask.unsqueeze(1)
+    return mask.expand(batch, heads, tq, tk)
+
+
+def triton_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Attention of packed q [B, Tq, H*D], k / v [B, Tk, H*D] -> [B, Tq, H*D] in q's dtype."""
+    batch, tq, width = q.shape
+    tk = k.shape[1]
+    if width % heads or k.shape[-1] != width or v.shape[-1] != width:
+        raise ValueError(f"attention: widths q {width}, k {k.shape[-1]}, v {v.shape[-1]} for {heads} heads")
+    if k.shape[:2] != v.shape[:2] or k.shape[0] != batch:
+        raise ValueError(f"attention: shapes q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)} do not match")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"attention: q, k, v dtypes differ ({q.dtype}, {k.dtype}, {v.dtype})")
+    head_dim = width // heads
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
+    out = torch.empty((batch, tq, width), dtype=q.dtype, device=q.device)
+    if tq == 0 or batch == 0:
+        return out
+    if tk == 0:
+        return out.zero_()
+    bias = _as_bias(mask, batch, heads, tq, tk)
+    bias_strides = bias.stride() if bias is not None else (0, 0, 0, 0)
+    block_d = max(16, triton.next_power_of_2(head_dim))
+
+    def grid(meta):
+        return (triton.cdiv(tq, meta["BLOCK_M"]), batch * heads)
+
+    _attention_fwd[grid](
+        q, k, v, out, bias if bias is not None else q, 1.0 / math.sqrt(head_dim),
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
+        *bias_strides,
+        heads, tq, tk, _bucket(tq), _bucket(tk),
+        HEAD_DIM=head_dim, BLOCK_D=block_d, HAS_MASK=bias is not None,
+        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        UPCAST_DOT=triton_interpret() and q.dtype != torch.float32,
+    )
+    return out
