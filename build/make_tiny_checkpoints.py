@@ -108,3 +108,64 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def make_tiny_lora(
+    path: Path,
+    version: str,
+    key_format: str = "reference",
+    rank: int = 4,
+    seed: int = 0,
+    modules: "list[str] | None" = None,
+    alpha: "float | None" = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write a random LoRA for the tiny `version` transformer, keyed in one community format.
+
+    key_format: "reference"  diffusion_model.<ours>.lora_A.weight / lora_B.weight (Lightricks' files)
+                "comfyui"    diffusion_model.<ours>.lora_down.weight / lora_up.weight (+ .alpha)
+                "diffusers"  transformer.<diffusers name>.lora_A.weight / lora_B.weight (+ .alpha)
+                "diffusers-down-up"  transformer.<diffusers name>.lora_down.weight / lora_up.weight (+ .alpha)
+                "peft"       base_model.model.<diffusers name>.lora_A.default.weight / ...lora_B.default.weight,
+                             alpha as lora_alpha in an adapter_config.json beside the file
+    modules: our module paths to adapt (default: every Linear of the transformer blocks). `alpha` None
+    writes no alpha. down (A) ~ N(0, 1/in), up (B) ~ N(0, 1/rank): deltas the size of the weights.
+    Deterministic: the same arguments write the same tensors.
+    """
+    from ltx_backend.loading.diffusers_layout import transformer_diffusers_key
+
+    formats = {
+        "reference": ("diffusion_model.", False, "lora_A.weight", "lora_B.weight"),
+        "comfyui": ("diffusion_model.", False, "lora_down.weight", "lora_up.weight"),
+        "diffusers": ("transformer.", True, "lora_A.weight", "lora_B.weight"),
+        "diffusers-down-up": ("transformer.", True, "lora_down.weight", "lora_up.weight"),
+        "peft": ("base_model.model.", True, "lora_A.default.weight", "lora_B.default.weight"),
+    }
+    if key_format not in formats:
+        raise ValueError(f"key_format={key_format!r} is not one of {', '.join(formats)}")
+    prefix, diffusers_names, down_suffix, up_suffix = formats[key_format]
+    with torch.device("meta"):
+        model = COMPONENTS["transformer"].build(tiny_checkpoint_config(version))
+    linears = {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    if modules is None:
+        modules = [name for name in linears if name.startswith("transformer_blocks.")]
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    for name in modules:
+        linear = linears[name]
+        down = torch.randn(rank, linear.in_features, generator=generator) / math.sqrt(linear.in_features)
+        up = torch.randn(linear.out_features, rank, generator=generator) / math.sqrt(rank)
+        stem = prefix + (transformer_diffusers_key(name) if diffusers_names else name)
+        tensors[f"{stem}.{down_suffix}"] = down.to(dtype).contiguous()
+        tensors[f"{stem}.{up_suffix}"] = up.to(dtype).contiguous()
+        if alpha is not None and key_format != "peft":
+            tensors[f"{stem}.alpha"] = torch.tensor(float(alpha), dtype=dtype)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
+    if key_format == "peft":
+        config = {"peft_type": "LORA", "r": rank, "target_modules": sorted({m.rsplit(".", 1)[-1] for m in modules})}
+        if alpha is not None:
+            config["lora_alpha"] = alpha
+        (path.parent / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    return path
