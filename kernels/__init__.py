@@ -1,4 +1,24 @@
-"""Fused Triton kernels, each beside its PyTorch reference, behind one dispatch point."""
-from .attention import attention, get_attention_backend, set_attention_backend
+"""Fused Triton kernels, each beside its PyTorch reference, behind one dispatch point.
 
-__all__ = ["attention", "get_attention_backend", "set_attention_backend"]
+The models call :func:`attention`, :func:`qk_norm_rope`, :func:`adaln_modulate` and
+:func:`gated_residual`; :func:`set_attention_backend` ("auto", "triton", "flash_attn", "sdpa") picks the
+implementation of all of them (see ltx_kernels.dispatch). triton itself is imported only when a Triton
+kernel first runs, so TRITON_INTERPRET=1 may be set any time before that.
+"""
+from .adaln import adaln_modulate, gated_residual
+from .attention import attention, reference_attention, sdpa_attention
+from .dispatch import BACKENDS, get_attention_backend, set_attention_backend
+from .qk_norm_rope import apply_rope_reference, qk_norm_rope
+
+__all__ = [
+    "BACKENDS",
+    "adaln_modulate",
+    "apply_rope_reference",
+    "attention",
+    "gated_residual",
+    "get_attention_backend",
+    "qk_norm_rope",
+    "reference_attention",
+    "sdpa_attention",
+    "set_attention_backend",
+]

@@ -1,14 +1,15 @@
 """Multi-head attention of the transformer blocks: QKV projections, RMS QK-norm, RoPE, optional
-per-head output gate (LTX-2.3), output projection. The attention itself is ltx_kernels.attention.
+per-head output gate (LTX-2.3), output projection. QK-norm + RoPE and the attention itself go through
+the ltx_kernels dispatch point (ltx_kernels.qk_norm_rope, ltx_kernels.attention).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ltx_kernels import attention
+from ltx_kernels import attention, qk_norm_rope
 
-from .rope import RopeTables, RopeType, apply_rope
+from .rope import RopeTables, RopeType
 
 
 class Attention(nn.Module):
@@ -58,11 +59,11 @@ class Attention(nn.Module):
         if values_only:
             out = v
         else:
-            q = self.q_norm(self.to_q(x))
-            k = self.k_norm(self.to_k(context))
-            if pe is not None:
-                q = apply_rope(q, pe, self.rope_type)
-                k = apply_rope(k, pe if k_pe is None else k_pe, self.rope_type)
+            # = q_norm / k_norm, then apply_rope with pe (k_pe for the keys when given)
+            q, k = qk_norm_rope(
+                self.to_q(x), self.to_k(context), self.q_norm.weight, self.k_norm.weight, self.q_norm.eps,
+                pe, k_pe, self.rope_type,
+            )
             out = attention(q, k, v, self.heads, mask)
             if keep is not None:
                 out = out * keep + v * (1 - keep)

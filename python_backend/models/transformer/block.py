@@ -10,7 +10,8 @@ then the two streams exchange information, both reading the norms taken before e
     x_audio += gate * V2A(norm(x_audio) modulated, keys/values norm(x_video) modulated)
 and each stream finishes with its feed-forward:
     x_s += gate * FF(norm(x_s) * (1 + scale) + shift)
-norm is a weightless RMS norm.
+norm is a weightless RMS norm. The modulation `norm(x) * (1 + scale) + shift` and the gated residuals
+`x + gate * y` go through the ltx_kernels dispatch point (adaln_modulate, gated_residual).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
+
+from ltx_kernels import adaln_modulate, gated_residual
 
 from .inputs import BatchPerturbations, Skip
 from .adaln import modulation, modulation_count
@@ -98,15 +101,13 @@ class AVTransformerBlock(nn.Module):
         run_v2a = run_audio and video is not None and vx.numel() > 0
 
         if run_video:
-            vx = vx + self._self_attention(
-                vx, video, self.attn1, self.scale_shift_table, perturbations, Skip.VIDEO_SELF_ATTN
-            )
-            vx = vx + self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table)
+            vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, perturbations, Skip.VIDEO_SELF_ATTN)
+            vx = self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table)
         if run_audio:
-            ax = ax + self._self_attention(
+            ax = self._self_attention(
                 ax, audio, self.audio_attn1, self.audio_scale_shift_table, perturbations, Skip.AUDIO_SELF_ATTN
             )
-            ax = ax + self._text_attention(
+            ax = self._text_attention(
                 ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table
             )
 
@@ -124,9 +125,9 @@ class AVTransformerBlock(nn.Module):
                 ) * perturbations.keep_mask(Skip.V2A_CROSS_ATTN, self.index, ax)
 
         if run_video:
-            vx = vx + self._feed_forward(vx, video, self.ff, self.scale_shift_table)
+            vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
         if run_audio:
-            ax = ax + self._feed_forward(ax, audio, self.audio_ff, self.audio_scale_shift_table)
+            ax = self._feed_forward(ax, audio, self.audio_ff, self.audio_scale_shift_table)
 
         return (
             replace(video, x=vx) if video is not None else None,
@@ -142,13 +143,14 @@ class AVTransformerBlock(nn.Module):
         perturbations: BatchPerturbations,
         skip: Skip,
     ) -> torch.Tensor:
+        """x + gate * SelfAttn(modulated norm(x))."""
         shift, scale, gate = modulation(table, stream.modulation, *SELF_ATTENTION_ROWS)
-        normed = rms_norm(x, self.norm_eps) * (1 + scale) + shift
+        normed = adaln_modulate(x, shift, scale, self.norm_eps)
         skipped = perturbations.skipped(skip, self.index)
         values_only = all(skipped)
         keep = perturbations.keep_mask(skip, self.index, x) if any(skipped) and not values_only else None
         out = attn(normed, mask=stream.self_attention_bias, pe=stream.pe, keep=keep, values_only=values_only)
-        return out * gate
+        return gated_residual(x, out, gate)
 
     def _text_attention(
         self,
@@ -158,13 +160,14 @@ class AVTransformerBlock(nn.Module):
         table: torch.Tensor,
         prompt_table: torch.Tensor | None,
     ) -> torch.Tensor:
+        """x + TextCrossAttn(norm(x)) (LTX-2), x + gate * TextCrossAttn(modulated norm(x), ..) (LTX-2.3)."""
         if prompt_table is None:
-            return attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias)
+            return x + attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias)
         shift_q, scale_q, gate = modulation(table, stream.modulation, *TEXT_ATTENTION_ROWS)
         shift_kv, scale_kv = modulation(prompt_table, stream.prompt_modulation, 0, 2)
-        query = rms_norm(x, self.norm_eps) * (1 + scale_q) + shift_q
+        query = adaln_modulate(x, shift_q, scale_q, self.norm_eps)
         context = stream.context * (1 + scale_kv) + shift_kv
-        return attn(query, context=context, mask=stream.context_bias) * gate
+        return gated_residual(x, attn(query, context=context, mask=stream.context_bias), gate)
 
     @staticmethod
     def _cross_modal_attention(
@@ -190,5 +193,6 @@ class AVTransformerBlock(nn.Module):
         return out * gate
 
     def _feed_forward(self, x: torch.Tensor, stream: StreamArgs, ff: FeedForward, table: torch.Tensor) -> torch.Tensor:
+        """x + gate * FF(modulated norm(x))."""
         shift, scale, gate = modulation(table, stream.modulation, *FEED_FORWARD_ROWS)
-        return ff(rms_norm(x, self.norm_eps) * (1 + scale) + shift) * gate
+        return gated_residual(x, ff(adaln_modulate(x, shift, scale, self.norm_eps)), gate)

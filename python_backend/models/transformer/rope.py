@@ -17,6 +17,8 @@ from enum import Enum
 import numpy as np
 import torch
 
+from ltx_kernels import apply_rope_reference
+
 
 class RopeType(str, Enum):
     INTERLEAVED = "interleaved"
@@ -81,16 +83,5 @@ def _pad_front(cos: torch.Tensor, sin: torch.Tensor, size: int) -> RopeTables:
 
 
 def apply_rope(x: torch.Tensor, tables: RopeTables, rope_type: RopeType) -> torch.Tensor:
-    """Rotate x [B, T, H*D] by tables from :func:`rope_tables`."""
-    cos, sin = tables
-    if rope_type == RopeType.INTERLEAVED:
-        pairs = x.unflatten(-1, (-1, 2))  # [B, T, dim/2, 2]
-        rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-        return x * cos + rotated * sin
-    batch, tokens, _ = x.shape
-    heads = cos.shape[1]
-    halves = x.reshape(batch, tokens, heads, 2, -1).transpose(1, 2)  # [B, H, T, 2, D/2]
-    first, second = halves[..., 0, :], halves[..., 1, :]
-    # (x1 cos - x2 sin, x2 cos + x1 sin), the products with sin fused (addcmul) as in the reference
-    out = torch.stack((torch.addcmul(first * cos, -sin, second), torch.addcmul(second * cos, sin, first)), dim=-2)
-    return out.transpose(1, 2).reshape(batch, tokens, -1)
+    """Rotate x [B, T, H*D] by tables from :func:`rope_tables` (the PyTorch ops of ltx_kernels' reference)."""
+    return apply_rope_reference(x, tables, rope_type.value if isinstance(rope_type, RopeType) else rope_type)
