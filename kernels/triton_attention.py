@@ -89,7 +89,8 @@ def _tile(
             s = tl.where(cols[None, :] < Tk, s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows with every key at -inf so far
-        p = tl.math.exp2((s - m_safe[:, None]) * 1.4426950408889634)
+        # (clamped: -finfo.max - m would overflow to -inf x log2e; exp2 gives 0 for both)
+        p = tl.math.exp2(tl.maximum(s - m_safe[:, None], -1e30) * 1.4426950408889634)
         alpha = tl.math.exp2((m_i - m_safe) * 1.4426950408889634)
     else:
         s = qk * (sm_scale * 1.4426950408889634)  # log2 units

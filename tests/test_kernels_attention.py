@@ -1,0 +1,276 @@
+"""The Triton attention kernel (CPU interpreter) against the plain-PyTorch reference and torch SDPA, the
+backend dispatch, and the tiny transformer run with backend "triton" against the "sdpa" run.
+
+TRITON_INTERPRET must be set before the kernels' modules import triton (they do so lazily, on the first
+Triton call), so it is set here, before anything else runs.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TRITON_INTERPRET"] = "1"
+
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import ltx_kernels  # noqa: E402
+from ltx_kernels import dispatch  # noqa: E402
+from ltx_kernels.attention import reference_attention, sdpa_attention  # noqa: E402
+
+from conftest import checkpoint_file  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _backend_auto():
+    yield
+    ltx_kernels.set_attention_backend("auto")
+
+
+def _triton(q, k, v, heads, mask=None):
+    from ltx_kernels.triton_attention import triton_attention
+
+    return triton_attention(q, k, v, heads, mask)
+
+
+def _inputs(batch, heads, head_dim, tq, tk, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(batch, t, heads * head_dim, generator=g).to(dtype) for t in (tq, tk, tk))
+    return q, k, v
+
+
+def _mask(kind: str, batch, heads, tq, tk, seed=1):
+    """The mask shapes the models pass ([B,1,1,S] text padding, [B,1,T,T] self-attention) and the others
+    the dispatch accepts ([Tq,Tk], [B,Tq,Tk], [B,H,Tq,Tk], bool)."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "none":
+        return None
+    if kind == "text_padding":  # as stream.text_padding_bias: 0 / -finfo.max, element i has 3i padding keys
+        real = torch.ones(batch, tk)
+        for i in range(batch):
+            real[i, tk - 3 * i :] = 0 if i else 1
+        return ((real - 1) * torch.finfo(torch.float32).max).reshape(batch, 1, 1, tk)
+    if kind == "self_bias":  # as stream.self_attention_bias: log(w), finfo.min where w == 0
+        w = torch.rand(batch, tq, tk, generator=g)
+        w[w < 0.3] = 0.0
+        log_w = torch.log(w.clamp(min=torch.finfo(torch.float32).tiny))
+        return torch.where(w > 0, log_w, torch.full_like(log_w, torch.finfo(torch.float32).min)).unsqueeze(1)
+    if kind == "2d":
+        return torch.randn(tq, tk, generator=g)
+    if kind == "3d":
+        return torch.randn(batch, tq, tk, generator=g)
+    if kind == "per_head":
+        return torch.randn(batch, heads, tq, tk, generator=g)
+    if kind == "bool":
+        m = torch.rand(batch, 1, tq, tk, generator=g) > 0.4
+        m[..., 0] = True
+        return m
+    raise ValueError(kind)
+
+
+SHAPES = [  # batch, heads, head_dim, Tq, Tk
+    (1, 1, 16, 1, 1),
+    (2, 2, 16, 5, 9),
+    (1, 2, 32, 17, 33),
+    (2, 1, 64, 37, 70),
+    (1, 2, 64, 70, 16),
+    (2, 3, 8, 5, 9),  # head dim 8: padded to the 16-wide tile
+    (1, 1, 24, 19, 7),  # head dim not a power of two
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"b{b}h{h}d{d}q{q}k{k}" for b, h, d, q, k in SHAPES])
+@pytest.mark.parametrize("mask_kind", ["none", "text_padding", "self_bias"])
+def test_fp32_matches_reference(shape, mask_kind):
+    batch, heads, head_dim, tq, tk = shape
+    if mask_kind == "self_bias" and tq != tk:
+        tk = tq
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, torch.float32)
+    mask = _mask(mask_kind, batch, heads, tq, tk)
+    out = _triton(q, k, v, heads, mask)
+    expected = reference_attention(q, k, v, heads, mask)
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    assert (out - expected).abs().max().item() <= 1e-5
+    assert (out - sdpa_attention(q, k, v, heads, mask)).abs().max().item() <= 1e-5
+    assert expected.abs().max() > 0.1
+
+
+@pytest.mark.parametrize("mask_kind", ["2d", "3d", "per_head", "bool"])
+def test_other_mask_shapes(mask_kind):
+    batch, heads, head_dim, tq, tk = 2, 2, 16, 11, 21
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, torch.float32, seed=4)
+    mask = _mask(mask_kind, batch, heads, tq, tk)
+    out = _triton(q, k, v, heads, mask)
+    assert (out - reference_attention(q, k, v, heads, mask)).abs().max().item() <= 1e-5
+    assert (out - sdpa_attention(q, k, v, heads, mask)).abs().max().item() <= 1e-5
+
+
+def test_fully_masked_rows_behave_like_sdpa():
+    """-finfo.max on every key: the uniform average (as SDPA); -inf / False on every key: 0 (as SDPA)."""
+    batch, heads, head_dim, tq, tk = 2, 2, 16, 5, 19
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, torch.float32, seed=5)
+    finite = torch.zeros(batch, 1, 1, tk)
+    finite[1] = -torch.finfo(torch.float32).max
+    infinite = torch.zeros(batch, 1, tq, tk)
+    infinite[0, :, 2] = float("-inf")
+    boolean = torch.ones(batch, 1, tq, tk, dtype=torch.bool)
+    boolean[1, :, 0] = False
+    for mask in (finite, infinite, boolean):
+        out = _triton(q, k, v, heads, mask)
+        torch.testing.assert_close(out, sdpa_attention(q, k, v, heads, mask), rtol=0, atol=1e-5)
+    out = _triton(q, k, v, heads, finite)
+    torch.testing.assert_close(out[1], v[1].mean(0, keepdim=True).expand(tq, -1), rtol=0, atol=1e-5)
+    assert _triton(q, k, v, heads, infinite)[0, 2].abs().max() == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("mask_kind", ["none", "text_padding", "self_bias"])
+def test_half_precision_within_2e2_relative(dtype, mask_kind):
+    batch, heads, head_dim, tq, tk = 2, 2, 64, 33, 33
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, dtype, seed=6)
+    mask = _mask(mask_kind, batch, heads, tq, tk)
+    if mask is not None:
+        mask = mask.to(dtype)  # the model builds its biases in the run's dtype
+    out = _triton(q, k, v, heads, mask)
+    assert out.dtype == dtype
+    expected = reference_attention(q.float(), k.float(), v.float(), heads, None if mask is None else mask.float())
+    error = (out.float() - expected).abs().max().item() / expected.abs().max().item()
+    assert error <= 2e-2, error
+
+
+def test_strided_inputs_are_read_in_place():
+    """q, k, v as column slices of one packed [B, T, 3*H*D] projection (row stride 3*H*D)."""
+    batch, heads, head_dim, tokens = 2, 2, 16, 13
+    qkv = torch.randn(batch, tokens, 3 * heads * head_dim)
+    q, k, v = qkv.chunk(3, dim=-1)
+    assert not q.is_contiguous()
+    out = _triton(q, k, v, heads)
+    assert (out - reference_attention(q, k, v, heads)).abs().max().item() <= 1e-5
+
+
+def test_dispatch_routes_every_backend():
+    q, k, v = _inputs(2, 2, 16, 7, 9, torch.float32, seed=7)
+    mask = _mask("text_padding", 2, 2, 7, 9)
+    expected = reference_attention(q, k, v, 2, mask)
+    for backend, implementation in (("triton", "triton"), ("sdpa", "sdpa"), ("auto", "reference")):
+        ltx_kernels.set_attention_backend(backend)
+        before = dispatch.calls[("attention", implementation)]
+        out = ltx_kernels.attention(q, k, v, 2, mask)
+        assert dispatch.calls[("attention", implementation)] == before + 1, backend
+        assert (out - expected).abs().max().item() <= 1e-5, backend
+    assert ltx_kernels.BACKENDS == ("auto", "triton", "flash_attn", "sdpa")
+
+
+def test_triton_on_cpu_without_the_interpreter_is_a_clear_error(monkeypatch):
+    ltx_kernels.set_attention_backend("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    q, k, v = _inputs(1, 1, 16, 3, 3, torch.float32)
+    with pytest.raises(RuntimeError, match=r"backend 'triton'.*device 'cpu'"):
+        ltx_kernels.attention(q, k, v, 1)
+
+
+def test_inputs_needing_gradients_run_the_reference():
+    ltx_kernels.set_attention_backend("triton")
+    q, k, v = (t.requires_grad_() for t in _inputs(1, 1, 16, 3, 3, torch.float32))
+    before = dispatch.calls[("attention", "reference")]
+    ltx_kernels.attention(q, k, v, 1).sum().backward()
+    assert dispatch.calls[("attention", "reference")] == before + 1 and q.grad is not None
+
+
+def test_flash_attn_backend_needs_the_package():
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    with pytest.raises(RuntimeError, match="flash-attn"):
+        ltx_kernels.set_attention_backend("flash_attn")
+    assert ltx_kernels.get_attention_backend() == "auto"
+
+
+def test_choice_is_logged_once(caplog):
+    dispatch._logged.clear()
+    ltx_kernels.set_attention_backend("triton")
+    q, k, v = _inputs(1, 1, 16, 3, 3, torch.float32)
+    with caplog.at_level(logging.INFO, logger="ltx_kernels"):
+        for _ in range(3):
+            ltx_kernels.attention(q, k, v, 1)
+    records = [r for r in caplog.records if "attention uses triton" in r.getMessage()]
+    assert len(records) == 1 and "'triton'" in records[0].getMessage()
+
+
+# --- the tiny transformer: backend "triton" (every attention, QK-norm + RoPE and AdaLN op in Triton)
+# --- against "sdpa" (the PyTorch ops) on the tiny checkpoints' weights
+
+
+def _transformer_inputs(model, batch: int = 2):
+    from ltx_backend.latents.positions import audio_positions, video_positions
+    from ltx_backend.latents.shapes import VideoLatentShape
+    from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, Perturbation, Skip
+
+    c = model.config
+    g = torch.Generator().manual_seed(11)
+    video_shape = VideoLatentShape(batch, c.in_channels, 2, 2, 3)
+    t_video, t_audio, text = 12, 7, 7
+    sigma = torch.tensor([0.9, 0.4])[:batch]
+    timesteps = torch.ones(batch, t_video) * sigma[:, None]
+    timesteps[:, :6] = 0.0  # a clean conditioning frame
+    context_mask = torch.ones(batch, text, dtype=torch.int64)
+    context_mask[1, 4:] = 0
+    weights = torch.rand(batch, t_video, t_video, generator=g)
+    weights[weights < 0.3] = 0.0
+    weights.diagonal(dim1=1, dim2=2).fill_(1.0)
+    video_text = c.caption_channels or c.cross_attention_dim
+    audio_text = c.caption_channels or c.audio_cross_attention_dim
+    video = ModalityInput(
+        latent=torch.randn(batch, t_video, c.in_channels, generator=g),
+        sigma=sigma,
+        timesteps=timesteps,
+        positions=video_positions(video_shape, fps=24.0),
+        context=torch.randn(batch, text, video_text, generator=g),
+        context_mask=context_mask,
+        attention_mask=weights,
+    )
+    audio = ModalityInput(
+        latent=torch.randn(batch, t_audio, c.audio_in_channels, generator=g),
+        sigma=sigma,
+        timesteps=torch.ones(batch, t_audio) * sigma[:, None],
+        positions=audio_positions(batch, t_audio),
+        context=torch.randn(batch, text, audio_text, generator=g),
+        context_mask=context_mask,
+    )
+    perturbations = BatchPerturbations(((), (Perturbation(Skip.VIDEO_SELF_ATTN, (1,)),)))
+    return video, audio, perturbations
+
+
+def _run(model, backend, inputs):
+    ltx_kernels.set_attention_backend(backend)
+    with torch.no_grad():
+        return model(*inputs)
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version):
+    from ltx_backend.loading.checkpoint import read_checkpoint_info
+    from ltx_backend.loading.components import load_component
+
+    info = read_checkpoint_info(checkpoint_file(tiny_checkpoints[version]))
+    model = load_component(info, "transformer", torch.device("cpu"), torch.float32).eval()
+    inputs = _transformer_inputs(model)
+
+    before = dict(dispatch.calls)
+    expected = _run(model, "sdpa", inputs)
+    sdpa_calls = {op: dispatch.calls[(op, n)] - before.get((op, n), 0) for op, n in
+                  (("attention", "sdpa"), ("qk_norm_rope", "reference"), ("adaln_modulate", "reference"),
+                   ("gated_residual", "reference"))}
+    before = dict(dispatch.calls)
+    out = _run(model, "triton", inputs)
+    triton_calls = {op: dispatch.calls[(op, "triton")] - before.get((op, "triton"), 0) for op in sdpa_calls}
+    # every call of the sdpa run ran its Triton kernel in the triton run
+    assert triton_calls == sdpa_calls and min(triton_calls.values()) > 0, (triton_calls, sdpa_calls)
+
+    for name, a, b in (("video", out[0], expected[0]), ("audio", out[1], expected[1])):
+        scale = b.abs().max().item()
+        assert scale > 0.1, name
+        error = (a - b).abs().max().item()
+        assert error <= 1e-5 * max(1.0, scale), f"{version} {name}: max abs error {error:.3g}"
