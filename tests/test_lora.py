@@ -276,6 +276,15 @@ def test_lora_for_another_model_is_an_error(tiny_checkpoints, tmp_path):
         apply_loras(model, [(read_lora(str(gates)), 1.0)])
 
 
+def test_dora_is_refused_rather_than_merged_without_its_magnitudes(tmp_path):
+    path = MAKER.make_tiny_lora(tmp_path / "dora.safetensors", "2", "comfyui", modules=["transformer_blocks.0.attn1.to_q"])
+    tensors = load_file(str(path))
+    tensors["diffusion_model.transformer_blocks.0.attn1.to_q.dora_scale"] = torch.ones(1, 32)
+    save_file(tensors, str(path))
+    with pytest.raises(LoraError, match=r"DoRA adapters are not supported \(magnitude keys such as diffusion_model.transformer_blocks.0.attn1.to_q.dora_scale\)"):
+        read_lora(str(path))
+
+
 def test_ranks_of_down_and_up_must_agree(tmp_path):
     path = tmp_path / "ranks.safetensors"
     save_file({"diffusion_model.transformer_blocks.0.attn1.to_q.lora_A.weight": torch.zeros(4, 32),

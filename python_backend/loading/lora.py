@@ -95,6 +95,9 @@ def lora_from_state_dict(
     unused: list[str] = []
     adapters: set[str] = set()
     styles: set[str] = set()
+    dora = [key for key in state_dict if key.endswith((".dora_scale", ".lora_magnitude_vector")) or ".lora_magnitude_vector." in key]
+    if dora:
+        raise LoraError(f"LoRA {name}: DoRA adapters are not supported (magnitude keys such as {dora[0]})")
     for key, tensor in state_dict.items():
         parsed = parse_key(key)
         if parsed is None:
