@@ -71,36 +71,74 @@ def video_decoder_key(checkpoint_key: str) -> str | None:
     return _vae_key("vae.decoder.", checkpoint_key)
 
 
-def tiny_vae_config(version: str) -> dict:
-    """Small widths, the real compression (patch 4, then 2x space, 2x time, 2 x 2x all = 32x32x8).
+def _blocks(*entries: tuple[str, dict]) -> list:
+    return [[name, dict(params)] for name, params in entries]
 
-    LTX-2: timestep-conditioned decoder with residual upsamplers. LTX-2.3: the same structure without
-    decode-time conditioning (the published LTX-2.3 VAE config could not be checked here).
-    """
+
+def published_vae_config(version: str) -> dict:
+    """The "vae" section of the published checkpoints (LTX-2 19B, LTX-2.3 22B); for tests at full size."""
+    if version == "2":
+        return {
+            "dims": 3, "in_channels": 3, "out_channels": 3, "latent_channels": 128, "patch_size": 4,
+            "norm_layer": "pixel_norm", "latent_log_var": "uniform", "causal_decoder": False,
+            "timestep_conditioning": True, "decoder_base_channels": 128,  # padding: encoder zeros, decoder reflect (defaults)
+            "encoder_blocks": _blocks(
+                ("res_x", {"num_layers": 4}), ("compress_space_res", {"multiplier": 2}), ("res_x", {"num_layers": 6}),
+                ("compress_time_res", {"multiplier": 2}), ("res_x", {"num_layers": 6}), ("compress_all_res", {"multiplier": 2}),
+                ("res_x", {"num_layers": 2}), ("compress_all_res", {"multiplier": 2}), ("res_x", {"num_layers": 2}),
+            ),
+            "decoder_blocks": _blocks(
+                ("res_x", {"num_layers": 5, "inject_noise": False}), ("compress_all", {"residual": True, "multiplier": 2}),
+                ("res_x", {"num_layers": 5, "inject_noise": False}), ("compress_all", {"residual": True, "multiplier": 2}),
+                ("res_x", {"num_layers": 5, "inject_noise": False}), ("compress_all", {"residual": True, "multiplier": 2}),
+                ("res_x", {"num_layers": 5, "inject_noise": False}),
+            ),
+        }
     return {
-        "dims": 3,
-        "in_channels": 3,
-        "out_channels": 3,
-        "latent_channels": 128,
-        "patch_size": 4,
-        "norm_layer": "pixel_norm",
-        "latent_log_var": "uniform",
-        "causal_decoder": False,
-        "timestep_conditioning": version == "2",
-        "decoder_base_channels": 16,
-        "encoder_blocks": [
-            ["compress_space_res", {"multiplier": 1}],
-            ["res_x", {"num_layers": 1}],
-            ["compress_time_res", {"multiplier": 1}],
-            ["compress_all_res", {"multiplier": 1}],
-            ["compress_all_res", {"multiplier": 1}],
-        ],
-        "decoder_blocks": [
-            ["res_x", {"num_layers": 1}],
-            ["compress_all", {"residual": True, "multiplier": 2}],
-            ["compress_all", {"residual": True, "multiplier": 2}],
-            ["res_x", {"num_layers": 1, "inject_noise": version == "2"}],
-            ["compress_all", {"residual": True, "multiplier": 1}],
-            ["res_x", {"num_layers": 1}],
-        ],
+        "dims": 3, "in_channels": 3, "out_channels": 3, "latent_channels": 128, "patch_size": 4,
+        "norm_layer": "pixel_norm", "latent_log_var": "uniform", "causal_decoder": False,
+        "timestep_conditioning": False, "decoder_base_channels": 128, "spatial_padding_mode": "zeros",
+        "encoder_blocks": _blocks(
+            ("res_x", {"num_layers": 4}), ("compress_space_res", {"multiplier": 2}), ("res_x", {"num_layers": 6}),
+            ("compress_time_res", {"multiplier": 2}), ("res_x", {"num_layers": 4}), ("compress_all_res", {"multiplier": 2}),
+            ("res_x", {"num_layers": 2}), ("compress_all_res", {"multiplier": 1}), ("res_x", {"num_layers": 2}),
+        ),
+        "decoder_blocks": _blocks(
+            ("res_x", {"num_layers": 4}), ("compress_space", {"multiplier": 2}), ("res_x", {"num_layers": 6}),
+            ("compress_time", {"multiplier": 2}), ("res_x", {"num_layers": 4}), ("compress_all", {"multiplier": 1}),
+            ("res_x", {"num_layers": 2}), ("compress_all", {"multiplier": 2}), ("res_x", {"num_layers": 2}),
+        ),
     }
+
+
+def tiny_vae_config(version: str) -> dict:
+    """The published block structure of each version with one layer per res_x and small widths.
+
+    The encoder's width starts at the 128 latent channels, so its multipliers stay 1 at high resolution.
+    Decoder width: decoder_base_channels (16) x 8 = 128 at the latent, 16 at the output. LTX-2's tiny
+    decoder also injects noise in one block (the published one does not) so the generator path is tested.
+    """
+    base = published_vae_config(version)
+    if version == "2":
+        encoder = _blocks(
+            ("compress_space_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_time_res", {"multiplier": 1}),
+            ("compress_all_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_all_res", {"multiplier": 2}),
+            ("res_x", {"num_layers": 1}),
+        )
+        decoder = _blocks(
+            ("res_x", {"num_layers": 1}), ("compress_all", {"residual": True, "multiplier": 2}),
+            ("res_x", {"num_layers": 1, "inject_noise": True}), ("compress_all", {"residual": True, "multiplier": 2}),
+            ("res_x", {"num_layers": 1}), ("compress_all", {"residual": True, "multiplier": 2}), ("res_x", {"num_layers": 1}),
+        )
+    else:
+        encoder = _blocks(
+            ("compress_space_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_time_res", {"multiplier": 1}),
+            ("compress_all_res", {"multiplier": 2}), ("res_x", {"num_layers": 1}), ("compress_all_res", {"multiplier": 1}),
+            ("res_x", {"num_layers": 1}),
+        )
+        decoder = _blocks(
+            ("res_x", {"num_layers": 1}), ("compress_space", {"multiplier": 2}), ("res_x", {"num_layers": 1}),
+            ("compress_time", {"multiplier": 2}), ("res_x", {"num_layers": 1}), ("compress_all", {"multiplier": 1}),
+            ("res_x", {"num_layers": 1}), ("compress_all", {"multiplier": 2}), ("res_x", {"num_layers": 1}),
+        )
+    return {**base, "decoder_base_channels": 16, "encoder_blocks": encoder, "decoder_blocks": decoder}

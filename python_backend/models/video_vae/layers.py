@@ -50,7 +50,8 @@ def make_norm(kind: str, channels: int) -> nn.Module:
 class ResnetBlock3D(nn.Module):
     """norm -> (AdaLN) -> SiLU -> conv -> (noise) -> norm -> (AdaLN) -> SiLU -> conv, plus the shortcut."""
 
-    def __init__(self, in_channels: int, out_channels: int, norm: str, padding_mode: str, inject_noise: bool = False, timestep_conditioning: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, norm: str, padding_mode: str,
+                 inject_noise: bool = False, timestep_conditioning: bool = False):
         super().__init__()
         self.norm1 = make_norm(norm, in_channels)
         self.conv1 = CausalConv3d(in_channels, out_channels, padding_mode=padding_mode)
@@ -74,7 +75,8 @@ class ResnetBlock3D(nn.Module):
         noise = torch.randn(x.shape[-2:], device=x.device, dtype=x.dtype, generator=generator)  # [H, W], shared
         return x + (noise[None] * scale.to(x))[None, :, None]
 
-    def forward(self, x: torch.Tensor, causal: bool = True, embedding: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool = True, embedding: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
         h = self.norm1(x)
         if self.timestep_conditioning:
             # embedding [B, 4*C, 1, 1, 1] -> per-sample (shift, scale) for both norms
@@ -96,7 +98,8 @@ class ResnetBlock3D(nn.Module):
 class ResBlocks(nn.Module):
     """`num_layers` same-width ResNet blocks sharing one timestep embedding (ltx-core's UNetMidBlock3D)."""
 
-    def __init__(self, channels: int, num_layers: int, norm: str, padding_mode: str, inject_noise: bool = False, timestep_conditioning: bool = False):
+    def __init__(self, channels: int, num_layers: int, norm: str, padding_mode: str,
+                 inject_noise: bool = False, timestep_conditioning: bool = False):
         super().__init__()
         self.timestep_conditioning = timestep_conditioning
         if timestep_conditioning:
@@ -105,7 +108,8 @@ class ResBlocks(nn.Module):
             ResnetBlock3D(channels, channels, norm, padding_mode, inject_noise, timestep_conditioning) for _ in range(num_layers)
         )
 
-    def forward(self, x: torch.Tensor, causal: bool = True, timestep: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool = True, timestep: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
         embedding = None
         if self.timestep_conditioning:
             embedding = self.time_embedder(timestep.flatten(), x.dtype).view(x.shape[0], -1, 1, 1, 1)

@@ -11,7 +11,7 @@ from ltx_backend.models.transformer.adaln import TimestepEmbedding
 from .layers import CausalConv3d, DepthToSpaceUpsample, PerChannelStatistics, ResBlocks, ResnetBlock3D, SpaceToDepthDownsample, make_norm
 
 LOG_VAR_CHANNELS = {"per_channel": lambda c: 2 * c, "uniform": lambda c: c + 1, "constant": lambda c: c + 1, "none": lambda c: c}
-ENCODER_STRIDES = {"compress_time": (2, 1, 1), "compress_space": (1, 2, 2), "compress_all": (2, 2, 2)}
+STRIDES = {"compress_time": (2, 1, 1), "compress_space": (1, 2, 2), "compress_all": (2, 2, 2)}  # (time, height, width)
 
 
 def patchify(x: torch.Tensor, patch: int) -> torch.Tensor:
@@ -31,55 +31,69 @@ def _block_config(params) -> dict:
     return {"num_layers": params} if isinstance(params, int) else dict(params)
 
 
+def _encoder_block(name: str, cfg: dict, channels: int, norm: str, padding_mode: str) -> tuple[nn.Module, int]:
+    """One entry of vae.encoder_blocks -> (module, output channels)."""
+    multiplier = cfg.get("multiplier", 2)
+    if name == "res_x":
+        return ResBlocks(channels, cfg["num_layers"], norm, padding_mode), channels
+    if name == "res_x_y":
+        return ResnetBlock3D(channels, channels * multiplier, norm, padding_mode), channels * multiplier
+    if name.endswith("_res") and name[: -len("_res")] in STRIDES:
+        stride = STRIDES[name[: -len("_res")]]
+        return SpaceToDepthDownsample(channels, channels * multiplier, stride, padding_mode), channels * multiplier
+    if name in STRIDES:  # strided convolution, same width
+        return CausalConv3d(channels, channels, stride=STRIDES[name], padding_mode=padding_mode), channels
+    if name == "compress_all_x_y":
+        conv = CausalConv3d(channels, channels * multiplier, stride=STRIDES["compress_all"], padding_mode=padding_mode)
+        return conv, channels * multiplier
+    raise ValueError(f"invalid vae.encoder_blocks entry {name!r}: unknown block")
+
+
 class VideoEncoder(nn.Module):
     def __init__(self, blocks: list, latent_channels: int = 128, in_channels: int = 3, patch_size: int = 4,
                  norm: str = "pixel_norm", latent_log_var: str = "uniform", padding_mode: str = "zeros"):
         super().__init__()
         self.patch_size = patch_size
-        self.latent_log_var = latent_log_var
+        self.latent_channels = latent_channels
         self.per_channel_statistics = PerChannelStatistics(latent_channels)
         channels = latent_channels
         self.conv_in = CausalConv3d(in_channels * patch_size**2, channels, padding_mode=padding_mode)
         self.down_blocks = nn.ModuleList()
         for name, params in blocks:
-            cfg = _block_config(params)
-            if name == "res_x":
-                block = ResBlocks(channels, cfg["num_layers"], norm, padding_mode)
-            elif name == "res_x_y":
-                block = ResnetBlock3D(channels, channels * cfg.get("multiplier", 2), norm, padding_mode)
-            elif name.endswith("_res") and name[: -len("_res")] in ENCODER_STRIDES:
-                block = SpaceToDepthDownsample(channels, channels * cfg.get("multiplier", 2), ENCODER_STRIDES[name[: -len("_res")]], padding_mode)
-            elif name in ENCODER_STRIDES or name == "compress_all_x_y":
-                out = channels * cfg.get("multiplier", 2) if name == "compress_all_x_y" else channels
-                block = CausalConv3d(channels, out, stride=ENCODER_STRIDES.get(name, (2, 2, 2)), padding_mode=padding_mode)
-            else:
-                raise ValueError(f"invalid vae.encoder_blocks entry {name!r}: unknown block")
-            channels = _out_channels(block, channels)
+            block, channels = _encoder_block(name, _block_config(params), channels, norm, padding_mode)
             self.down_blocks.append(block)
         self.conv_norm_out = make_norm(norm, channels)
         self.conv_out = CausalConv3d(channels, LOG_VAR_CHANNELS[latent_log_var](latent_channels), padding_mode=padding_mode)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """[B, 3, 8k+1, H, W] -> normalised latent means [B, 128, k+1, H/32, W/32]."""
+        """[B, 3, 8k+1, H, W] in [-1, 1] -> normalised latent means [B, 128, k+1, H/32, W/32].
+
+        Extra frames beyond 8k+1 are dropped, as the reference does. The log-variance channels are unused."""
         extra = (pixels.shape[2] - 1) % 8
         if extra:
-            pixels = pixels[:, :, :-extra]  # the reference crops to 8k+1 frames
+            pixels = pixels[:, :, :-extra]
         x = self.conv_in(patchify(pixels, self.patch_size))
         for block in self.down_blocks:
             x = block(x)
         x = self.conv_out(nn.functional.silu(self.conv_norm_out(x)))
-        means = x[:, : self.per_channel_statistics.get_buffer("mean-of-means").numel()]
-        return self.per_channel_statistics.normalize(means)
+        return self.per_channel_statistics.normalize(x[:, : self.latent_channels])
 
 
-def _out_channels(block: nn.Module, channels: int) -> int:
-    if isinstance(block, ResnetBlock3D):
-        return block.conv2.conv.out_channels
-    if isinstance(block, SpaceToDepthDownsample):
-        return block.conv.conv.out_channels * (block.stride[0] * block.stride[1] * block.stride[2])
-    if isinstance(block, CausalConv3d):
-        return block.conv.out_channels
-    return channels
+def _decoder_block(name: str, cfg: dict, channels: int, norm: str, padding_mode: str, timestep_conditioning: bool) -> tuple[nn.Module, int]:
+    """One entry of vae.decoder_blocks (applied in reverse order) -> (module, output channels)."""
+    noise = cfg.get("inject_noise", False)
+    if name == "res_x":
+        return ResBlocks(channels, cfg["num_layers"], norm, padding_mode, noise, timestep_conditioning), channels
+    if name == "res_x_y":
+        out = channels // cfg.get("multiplier", 2)
+        return ResnetBlock3D(channels, out, norm, padding_mode, noise), out
+    if name in STRIDES:
+        reduction = cfg.get("multiplier", 1)
+        residual = cfg.get("residual", False) if name == "compress_all" else False
+        return DepthToSpaceUpsample(channels, STRIDES[name], padding_mode, residual, reduction), channels // reduction
+    raise ValueError(
+        f"invalid vae.decoder_blocks entry {name!r}: not supported (res_x, res_x_y, compress_time, compress_space, compress_all)"
+    )
 
 
 class VideoDecoder(nn.Module):
@@ -98,20 +112,7 @@ class VideoDecoder(nn.Module):
         self.conv_in = CausalConv3d(latent_channels, channels, padding_mode=padding_mode)
         self.up_blocks = nn.ModuleList()
         for name, params in reversed(blocks):
-            cfg = _block_config(params)
-            noise = cfg.get("inject_noise", False)
-            if name == "res_x":
-                block = ResBlocks(channels, cfg["num_layers"], norm, padding_mode, noise, timestep_conditioning)
-            elif name == "res_x_y":
-                block = ResnetBlock3D(channels, channels // cfg.get("multiplier", 2), norm, padding_mode, noise)
-                channels //= cfg.get("multiplier", 2)
-            elif name in ENCODER_STRIDES:
-                reduction = cfg.get("multiplier", 1)
-                residual = cfg.get("residual", False) if name == "compress_all" else False
-                block = DepthToSpaceUpsample(channels, ENCODER_STRIDES[name], padding_mode, residual, reduction)
-                channels //= reduction
-            else:
-                raise ValueError(f"invalid vae.decoder_blocks entry {name!r}: not supported (res_x, res_x_y, compress_time, compress_space, compress_all)")
+            block, channels = _decoder_block(name, _block_config(params), channels, norm, padding_mode, timestep_conditioning)
             self.up_blocks.append(block)
         self.conv_norm_out = make_norm(norm, channels)
         self.conv_out = CausalConv3d(channels, out_channels * patch_size**2, padding_mode=padding_mode)
@@ -148,10 +149,3 @@ class VideoDecoder(nn.Module):
             x = x * (1 + scale) + shift
         x = self.conv_out(nn.functional.silu(x), causal=self.causal)
         return unpatchify(x, self.patch_size)
-
-
-def decode_video(latent: torch.Tensor, decoder: VideoDecoder, generator: torch.Generator | None = None) -> torch.Tensor:
-    """[1, 128, F', H', W'] -> uint8 frames [F, H, W, 3], converted as the reference does (truncation)."""
-    pixels = decoder(latent, generator=generator)
-    frames = (((pixels + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).to(torch.uint8)
-    return frames[0].permute(1, 2, 3, 0)
