@@ -5,10 +5,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.setup-done
 TINY    := build/tiny
 TINY_STAMP := $(TINY)/.done
+TRITON_STAMP := build/triton-server/.done
 
 .PHONY: setup test demo tiny clean diffusers-env
 
-setup: $(STAMP) $(TINY_STAMP) diffusers-env
+setup: $(STAMP) $(TINY_STAMP) $(TRITON_STAMP) diffusers-env
 
 # diffusers 0.42 needs transformers 5 / huggingface_hub >= 1.32, the reference needs transformers 4:
 # diffusers lives in its own venv, used only to write diffusers-layout test checkpoints.
@@ -31,6 +32,10 @@ $(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
 	touch $@
 
 tiny: $(TINY_STAMP)
+
+# A real Triton Inference Server (2.51, from the nvidia-pytriton wheel) and perf_analyzer (tritonclient 2.49.0 wheel)
+$(TRITON_STAMP): $(STAMP) build/install_triton.sh
+	PY=$(BIN)/python bash build/install_triton.sh
 
 test: setup
 	$(BIN)/python -m pytest tests
