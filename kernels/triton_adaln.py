@@ -17,7 +17,7 @@ def _adaln_modulate_kernel(
     sxb, sxt, sxd, ssb, sst, ssd, scb, sct, scd, sob, sot,
     D: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit offsets for long videos
     b = row // T
     t = row % T
     offs = tl.arange(0, BLOCK)
@@ -36,7 +36,7 @@ def _gated_residual_kernel(
     sxb, sxt, sxd, syb, syt, syd, sgb, sgt, sgd, sob, sot,
     D: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit offsets for long videos
     b = row // T
     t = row % T
     for start in range(0, D, BLOCK):

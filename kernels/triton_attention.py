@@ -120,7 +120,7 @@ def _attention_fwd(
 ):
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
-    b = pid_bh // H
+    b = (pid_bh // H).to(tl.int64)  # 64-bit offsets: a [B, 1, T, T] bias passes 2^31 elements at T ~ 24k
     h = pid_bh % H
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)

@@ -60,7 +60,7 @@ def _qk_norm_rope_kernel(
     N: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr, HAS_K: tl.constexpr,
     HAS_W: tl.constexpr, ROPE: tl.constexpr,
 ):
-    row = tl.program_id(0)
+    row = tl.program_id(0).to(tl.int64)  # 64-bit offsets for long videos
     b = row // T
     t = row % T
     offs = tl.arange(0, BLOCK)

@@ -1,0 +1,430 @@
+#!/usr/bin/env python
+"""Benchmark of the ltx_kernels Triton kernels and of the full transformer step (issue #5). Not a test.
+
+On a GPU it prints markdown tables of
+  1. attention: TFLOP/s of the Triton flash-style kernel vs torch SDPA's best backend (flash, efficient,
+     cuDNN; each tried, the fastest kept) at LTX shapes: video self-attention 6144 and 24,480 tokens x 32
+     heads x 128, audio self-attention (32 x 64), text cross-attention to 1024 keys with a padding mask,
+     audio<->video cross-attention;
+  2. fused ops: GB/s of the fused QK-norm + RoPE, AdaLN modulation and gated residual vs the unfused
+     torch ops (the same byte count for both: what the fused kernel must move);
+  3. the full-size transformer step (LTX-2.3 by default; random bf16 weights, speed does not depend on
+     them) at 768x512x121 with the guidance passes batched (cond, uncond, STG, modality isolation):
+     ours with the Triton kernels, ours with torch SDPA/ops, and ltx-core 1.0.0's X0Model(LTXModel) with
+     the same weights (shared tensors) and inputs, in the same run.
+
+    python build/bench_kernels.py                   # everything, on cuda
+    python build/bench_kernels.py --sections attention,fused
+    python build/bench_kernels.py --dry-run         # tiny shapes on CPU (Triton interpreter): checks the script
+
+--dry-run runs every section at tiny sizes on the CPU (Triton kernels in the interpreter, the tiny
+LTX-2.3 config vs ltx-core's tiny model); its numbers mean nothing beyond "the script works".
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# 768x512x121 -> latent 16 frames x 16 x 24; audio 121 / 24 s at 25 latents/s.
+VIDEO_LATENT = (16, 16, 24)
+AUDIO_TOKENS = 126
+TEXT_TOKENS = 1024
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dry-run", action="store_true", help="tiny shapes on CPU with TRITON_INTERPRET=1")
+    p.add_argument("--sections", default="attention,fused,step", help="comma list of attention, fused, step")
+    p.add_argument("--version", default="2.3", choices=("2", "2.3"), help="transformer for the step section")
+    p.add_argument("--passes", type=int, default=4, help="guidance passes batched in one step (1..4)")
+    p.add_argument("--attn-batch", type=int, default=1, help="batch of the attention section")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--step-iters", type=int, default=5)
+    p.add_argument("--no-reference", action="store_true", help="skip ltx-core's step")
+    p.add_argument("--layers", type=int, default=None, help="override num_layers of the step's model")
+    args = p.parse_args(argv)
+    if not 1 <= args.passes <= 4:
+        p.error("--passes must be 1..4")
+    return args
+
+
+# ----------------------------------------------------------------------------------------------- timing
+
+
+def timed(fn, warmup: int, iters: int, device) -> float:
+    """Median milliseconds of fn() over `iters` runs (CUDA events on GPU)."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        for _ in range(iters):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    else:
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- attention
+
+
+def attention_cases(dry: bool):
+    """(name, heads, head_dim, Tq, Tk, masked)."""
+    if dry:
+        return [
+            ("video self (tiny)", 2, 32, 40, 40, False),
+            ("audio self (tiny)", 2, 16, 9, 9, False),
+            ("text cross, masked (tiny)", 2, 32, 40, 17, True),
+        ]
+    video = math.prod(VIDEO_LATENT)
+    return [
+        (f"video self {video} x 32 x 128", 32, 128, video, video, False),
+        ("video self 24480 x 32 x 128", 32, 128, 24480, 24480, False),
+        (f"audio self {AUDIO_TOKENS} x 32 x 64", 32, 64, AUDIO_TOKENS, AUDIO_TOKENS, False),
+        (f"video-text cross {video} x {TEXT_TOKENS}, masked, 32 x 128", 32, 128, video, TEXT_TOKENS, True),
+        (f"audio-text cross {AUDIO_TOKENS} x {TEXT_TOKENS}, masked, 32 x 64", 32, 64, AUDIO_TOKENS, TEXT_TOKENS, True),
+        (f"a2v cross {video} x {AUDIO_TOKENS} x 32 x 64", 32, 64, video, AUDIO_TOKENS, False),
+    ]
+
+
+def sdpa_best(q, k, v, heads, mask, warmup, iters, device):
+    """(ms, backend name) of the fastest SDPA backend that runs these inputs."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from ltx_kernels.attention import sdpa_attention
+
+    candidates = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.CUDNN_ATTENTION]
+    if device.type != "cuda" or q.shape[1] * k.shape[1] * heads * q.shape[0] <= 2**28:
+        candidates.append(SDPBackend.MATH)
+    best = (float("inf"), "none")
+    for backend in candidates:
+        try:
+            with sdpa_kernel([backend]):
+                ms = timed(lambda: sdpa_attention(q, k, v, heads, mask), warmup, iters, device)
+        except RuntimeError:  # this backend does not take these inputs (mask, dtype, device)
+            continue
+        best = min(best, (ms, backend.name.lower()))
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return best
+
+
+def bench_attention(args, device, dtype) -> str:
+    import torch
+
+    from ltx_kernels.attention import sdpa_attention
+    from ltx_kernels.triton_attention import triton_attention
+
+    rows = []
+    batch = args.attn_batch
+    for name, heads, head_dim, tq, tk, masked in attention_cases(args.dry_run):
+        g = torch.Generator(device=device).manual_seed(0)
+        q = torch.randn(batch, tq, heads * head_dim, device=device, dtype=dtype, generator=g)
+        k = torch.randn(batch, tk, heads * head_dim, device=device, dtype=dtype, generator=g)
+        v = torch.randn(batch, tk, heads * head_dim, device=device, dtype=dtype, generator=g)
+        mask = None
+        if masked:  # text key padding as the model builds it: [B, 1, 1, S], 0 / -finfo.max, 3/4 padding
+            real = torch.zeros(batch, tk, device=device)
+            real[:, : max(1, tk // 4)] = 1
+            mask = ((real - 1) * torch.finfo(dtype).max).to(dtype).reshape(batch, 1, 1, tk)
+        flops = 4 * batch * heads * tq * tk * head_dim
+        t_ms = timed(lambda: triton_attention(q, k, v, heads, mask), args.warmup, args.iters, device)
+        s_ms, s_name = sdpa_best(q, k, v, heads, mask, args.warmup, args.iters, device)
+        diff = (triton_attention(q, k, v, heads, mask).float() - sdpa_attention(q, k, v, heads, mask).float()).abs().max().item()
+        rows.append([
+            name, f"{t_ms:.3f}", f"{flops / t_ms / 1e9:.1f}", f"{s_ms:.3f}", f"{flops / s_ms / 1e9:.1f}", s_name,
+            f"{s_ms / t_ms:.2f}x", f"{diff:.1e}",
+        ])
+        del q, k, v, mask
+    return table(
+        ["attention (batch %d, %s)" % (batch, str(dtype).replace("torch.", "")), "Triton ms", "Triton TFLOP/s",
+         "SDPA ms", "SDPA TFLOP/s", "SDPA backend", "Triton speed-up", "max abs diff"],
+        rows,
+    )
+
+
+# -------------------------------------------------------------------------------------------- fused ops
+
+
+def bench_fused(args, device, dtype) -> str:
+    import torch
+
+    from ltx_backend.models.transformer.adaln import modulation
+    from ltx_backend.models.transformer.rope import RopeType, rope_tables
+    from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference
+    from ltx_kernels.qk_norm_rope import qk_norm_rope_reference
+    from ltx_kernels.triton_adaln import triton_adaln_modulate, triton_gated_residual
+    from ltx_kernels.triton_qk_norm_rope import triton_qk_norm_rope
+
+    if args.dry_run:
+        batch, tokens, heads, head_dim = 1, 24, 2, 32
+    else:
+        batch, tokens, heads, head_dim = args.passes, math.prod(VIDEO_LATENT), 32, 128
+    dim = heads * head_dim
+    size = torch.finfo(dtype).bits // 8
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def randn(*shape):
+        return torch.randn(*shape, device=device, dtype=dtype, generator=g)
+
+    starts = torch.rand(batch, 3, tokens, device=device, generator=g) * 20
+    positions = torch.stack((starts, starts + 1), dim=-1)
+    rows = []
+    for layout in ("split", "interleaved"):
+        pe = rope_tables(positions, dim, heads, [20, 2048, 2048], 10000.0, RopeType(layout), True, dtype)
+        q, k = randn(batch, tokens, dim), randn(batch, tokens, dim)
+        wq, wk = randn(dim), randn(dim)
+        table_bytes = sum(t.numel() for t in pe) * size
+        moved = 4 * batch * tokens * dim * size + table_bytes + 2 * dim * size
+        fused = timed(lambda: triton_qk_norm_rope(q, k, wq, wk, 1e-6, pe, None, layout), args.warmup, args.iters, device)
+        plain = timed(lambda: qk_norm_rope_reference(q, k, wq, wk, 1e-6, pe, None, layout), args.warmup, args.iters, device)
+        rows.append([f"QK RMS-norm + RoPE ({layout}) [{batch}, {tokens}, {dim}] x2", moved, fused, plain])
+
+    x, y = randn(batch, tokens, dim), randn(batch, tokens, dim)
+    emb = randn(batch, tokens, 9 * dim)  # per-token AdaLN vectors, as the model computes them
+    shift, scale, gate = modulation(randn(9, dim), emb, 0, 3)
+    moved = 4 * batch * tokens * dim * size
+    fused = timed(lambda: triton_adaln_modulate(x, shift, scale, 1e-6), args.warmup, args.iters, device)
+    plain = timed(lambda: adaln_modulate_reference(x, shift, scale, 1e-6), args.warmup, args.iters, device)
+    rows.append([f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved, fused, plain])
+    fused = timed(lambda: triton_gated_residual(x, y, gate), args.warmup, args.iters, device)
+    plain = timed(lambda: gated_residual_reference(x, y, gate), args.warmup, args.iters, device)
+    rows.append([f"gated residual x + y*gate [{batch}, {tokens}, {dim}]", moved, fused, plain])
+
+    out = [
+        [name, f"{moved / 1e6:.1f}", f"{f:.3f}", f"{moved / f / 1e6:.0f}", f"{p:.3f}", f"{moved / p / 1e6:.0f}", f"{p / f:.2f}x"]
+        for name, moved, f, p in rows
+    ]
+    return table(
+        [f"fused op ({str(dtype).replace('torch.', '')})", "MB moved", "fused ms", "fused GB/s", "torch ms", "torch GB/s",
+         "speed-up"],
+        out,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- step
+
+
+def _randomize_(module, seed: int) -> None:
+    import torch
+
+    g = torch.Generator(device=next(module.parameters()).device).manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0.0, 1.0 / math.sqrt(p.shape[-1]), generator=g)
+            elif "norm" in name:
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, 0.02, generator=g)
+
+
+def _step_inputs(model_config, passes: int, dry: bool, device, dtype):
+    import torch
+
+    from ltx_backend.latents.positions import audio_positions, video_positions
+    from ltx_backend.latents.shapes import VideoLatentShape
+    from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, Perturbation, Skip
+
+    frames, height, width = (2, 2, 3) if dry else VIDEO_LATENT
+    audio_tokens, text = (7, 9) if dry else (AUDIO_TOKENS, TEXT_TOKENS)
+    c = model_config
+    g = torch.Generator(device=device).manual_seed(0)
+    video_shape = VideoLatentShape(passes, c.in_channels, frames, height, width)
+    t_video = frames * height * width
+    sigma = torch.full((passes,), 0.7, device=device)
+    context_mask = torch.ones(passes, text, dtype=torch.int64, device=device)
+    context_mask[:, : text // 2] = 0  # left padding, as the text encoder pads prompts
+    video_text = c.caption_channels or c.cross_attention_dim
+    audio_text = c.caption_channels or c.audio_cross_attention_dim
+
+    def randn(*shape):
+        return torch.randn(*shape, device=device, generator=g).to(dtype)
+
+    video = dict(
+        latent=randn(passes, t_video, c.in_channels), sigma=sigma, timesteps=sigma[:, None].expand(passes, t_video).clone(),
+        positions=video_positions(video_shape, fps=24.0, device=device).to(dtype),
+        context=randn(passes, text, video_text), context_mask=context_mask,
+    )
+    audio = dict(
+        latent=randn(passes, audio_tokens, c.audio_in_channels), sigma=sigma,
+        timesteps=sigma[:, None].expand(passes, audio_tokens).clone(),
+        positions=audio_positions(passes, audio_tokens, device=device).to(dtype),
+        context=randn(passes, text, audio_text), context_mask=context_mask,
+    )
+    stg_block = min(28, c.num_layers - 1)
+    per_pass = [  # cond, uncond (same shapes), STG, modality isolation
+        [], [], [(Skip.VIDEO_SELF_ATTN, (stg_block,)), (Skip.AUDIO_SELF_ATTN, (stg_block,))],
+        [(Skip.A2V_CROSS_ATTN, None), (Skip.V2A_CROSS_ATTN, None)],
+    ][:passes]
+    ours = (ModalityInput(**video), ModalityInput(**audio),
+            BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_pass)))
+    return ours, (video, audio, per_pass)
+
+
+def _reference_call(reference, raw):
+    from ltx_core.guidance.perturbations import BatchedPerturbationConfig, PerturbationConfig, PerturbationType
+    from ltx_core.guidance.perturbations import Perturbation as RefPerturbation
+    from ltx_core.model.transformer.modality import Modality
+
+    video, audio, per_pass = raw
+
+    def modality(f):
+        return Modality(
+            latent=f["latent"], sigma=f["sigma"], timesteps=f["timesteps"].unsqueeze(-1), positions=f["positions"],
+            context=f["context"], enabled=True, context_mask=f["context_mask"], attention_mask=None,
+        )
+
+    perturbations = BatchedPerturbationConfig([
+        PerturbationConfig([RefPerturbation(PerturbationType(s.value), None if b is None else list(b)) for s, b in sample])
+        for sample in per_pass
+    ])
+    v, a = modality(video), modality(audio)
+    return lambda: reference(v, a, perturbations)
+
+
+def bench_step(args, device, dtype) -> str:
+    import torch
+
+    import ltx_kernels
+    from ltx_backend.models.transformer import build_transformer, full_transformer_config, tiny_transformer_config
+    from ltx_kernels import dispatch
+
+    section = tiny_transformer_config(args.version) if args.dry_run else full_transformer_config(args.version)
+    if args.layers is not None:
+        section = {**section, "num_layers": args.layers}
+    config = {"transformer": section}
+    with torch.device("meta"):
+        ours = build_transformer(config)
+    ours = ours.to(dtype).to_empty(device=device).eval()
+    _randomize_(ours, seed=0)
+    params = sum(p.numel() for p in ours.parameters())
+    inputs, raw = _step_inputs(ours.config, args.passes, args.dry_run, device, dtype)
+
+    rows, outputs = [], {}
+    iters = args.step_iters
+
+    def run_ours(backend):
+        ltx_kernels.set_attention_backend(backend)
+        with torch.inference_mode():
+            return ours(*inputs)
+
+    for label, backend, implementation in (("ours, Triton kernels", "triton", "triton"), ("ours, torch SDPA / ops", "sdpa", "sdpa")):
+        before = dispatch.calls[("attention", implementation)]
+        outputs[backend] = run_ours(backend)
+        assert dispatch.calls[("attention", implementation)] > before, f"{label}: attention did not run {implementation}"
+        ms = timed(lambda: run_ours(backend), 1, iters, device)
+        rows.append([label, f"{ms:.1f}"])
+    ltx_kernels.set_attention_backend("auto")
+    difference = max(
+        ((a.float() - b.float()).abs().max() / b.float().abs().max()).item()
+        for a, b in zip(outputs["triton"], outputs["sdpa"])
+    )
+
+    reference_ms = None
+    if not args.no_reference:
+        try:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from reference_env import prepare_reference
+
+            prepare_reference()
+            from ltx_core.model.transformer.model import X0Model
+            from ltx_core.model.transformer.model_configurator import LTXModelConfigurator
+
+            with torch.device("meta"):
+                reference = LTXModelConfigurator.from_config(config)
+            reference = reference.to(dtype)
+            reference.load_state_dict(ours.state_dict(), strict=True, assign=True)  # the same tensors, no copy
+            for name, buffer in reference.named_buffers():
+                if buffer.is_meta:
+                    raise RuntimeError(f"ltx-core buffer {name} has no value after loading")
+            reference = X0Model(reference).eval()
+            call = _reference_call(reference, raw)
+
+            def run_reference():
+                with torch.inference_mode():
+                    return call()
+
+            reference_ms = timed(run_reference, 1, iters, device)
+            rows.append(["ltx-core 1.0.0 X0Model(LTXModel)", f"{reference_ms:.1f}"])
+        except ImportError as error:
+            rows.append([f"ltx-core 1.0.0: not importable ({error})", "-"])
+
+    for row in rows:
+        ms = float(row[1]) if row[1] != "-" else None
+        row.append(f"{ms / reference_ms:.2f}x" if ms and reference_ms else "-")
+    size = "tiny" if args.dry_run else "768x512x121"
+    title = (f"LTX-{args.version} step ({params / 1e9:.2f}B params, {str(dtype).replace('torch.', '')}, {size}, "
+             f"{args.passes} guidance passes batched)")
+    return table([title, "ms / step", "vs ltx-core"], rows) + f"\n\nTriton vs SDPA step outputs: max relative difference {difference:.2e}"
+
+
+# ------------------------------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.dry_run:
+        os.environ["TRITON_INTERPRET"] = "1"  # before the kernels import triton (they do so lazily)
+        args.warmup, args.iters, args.step_iters = 1, 2, 1
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    if args.dry_run:
+        device, dtype = torch.device("cpu"), torch.float32
+    else:
+        if not torch.cuda.is_available():
+            print("bench_kernels: no CUDA device here; use --dry-run to check the script on CPU", file=sys.stderr)
+            return 2
+        device, dtype = torch.device("cuda"), torch.bfloat16
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run, Triton interpreter)"
+    print(f"# ltx_kernels benchmark: {name}, {datetime.date.today().isoformat()}, torch {torch.__version__}")
+    try:
+        import triton
+
+        print(f"triton {triton.__version__}")
+    except ImportError:
+        pass
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(sections) - {"attention", "fused", "step"}
+    if unknown:
+        print(f"bench_kernels: unknown sections {sorted(unknown)}", file=sys.stderr)
+        return 2
+    with torch.inference_mode():
+        if "attention" in sections:
+            print("\n" + bench_attention(args, device, dtype), flush=True)
+        if "fused" in sections:
+            print("\n" + bench_fused(args, device, dtype), flush=True)
+    if "step" in sections:
+        print("\n" + bench_step(args, device, dtype), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
