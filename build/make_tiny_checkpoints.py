@@ -2,6 +2,8 @@
 
     build/tiny/ltx-2/ltx-2-tiny.safetensors      transformer + connectors + VAEs + vocoder, config in metadata
     build/tiny/ltx-2/text_encoder/, tokenizer/   a tiny Gemma 3 and a SentencePiece tokenizer
+    build/tiny/ltx-2/tiny-ltx-2-spatial-upscaler-x2.safetensors   the latent upsampler, its config in metadata
+    build/tiny/ltx-2/tiny-ltx-2-distilled-lora.safetensors        a random LoRA in the reference's key format
     build/tiny/ltx-2.3/...                       the same for LTX-2.3
 
 Weights are seeded and deterministic: the same command writes byte-identical files. Every component is
@@ -92,7 +94,27 @@ def make_checkpoint(out_dir: Path, version: str, seed: int) -> Path:
     name = "ltx-2-tiny" if version == "2" else "ltx-2.3-tiny"
     path = out_dir / f"{name}.safetensors"
     save_file(tensors, str(path), metadata={"config": json.dumps(config, sort_keys=True), "model_version": VERSIONS[version]})
+    make_two_stage_extras(out_dir, name, version, seed)
     return path
+
+
+def make_two_stage_extras(out_dir: Path, name: str, version: str, seed: int) -> tuple[Path, Path]:
+    """The files the two-stage pipelines find beside the checkpoint (names as model_path.py looks for them):
+    a tiny spatial x2 latent upsampler (flat config JSON in metadata `config`, unprefixed module keys, as
+    ltx-core's upsampler loader reads it) and a tiny random "distilled" LoRA for every Linear of the
+    transformer blocks, keyed diffusion_model.<module>.lora_A/lora_B.weight with no alpha (as Lightricks'
+    distilled LoRAs; ltx-core applies delta = strength * B @ A)."""
+    from ltx_backend.models.latent_upsampler import build_latent_upsampler, tiny_upsampler_config
+
+    upsampler_config = tiny_upsampler_config()
+    upsampler = build_latent_upsampler(upsampler_config)
+    randomize_(upsampler, torch.Generator().manual_seed(seed * 1000 + 500))
+    upsampler_path = out_dir / f"tiny-{name.removesuffix('-tiny')}-spatial-upscaler-x2.safetensors"
+    state = {k: v.detach().contiguous().clone() for k, v in upsampler.state_dict().items()}
+    save_file(state, str(upsampler_path), metadata={"config": json.dumps(upsampler_config, sort_keys=True)})
+    lora_path = out_dir / f"tiny-{name.removesuffix('-tiny')}-distilled-lora.safetensors"
+    make_tiny_lora(lora_path, version, "reference", rank=4, seed=seed * 1000 + 501)
+    return upsampler_path, lora_path
 
 
 def main() -> None:
@@ -105,9 +127,6 @@ def main() -> None:
         path = make_checkpoint(args.out / ("ltx-2" if version == "2" else "ltx-2.3"), version, args.seed)
         print(f"wrote {path}")
 
-
-if __name__ == "__main__":
-    main()
 
 
 def make_tiny_lora(
@@ -169,3 +188,7 @@ def make_tiny_lora(
             config["lora_alpha"] = alpha
         (path.parent / "adapter_config.json").write_text(json.dumps(config, indent=2))
     return path
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,6 @@ ONE_STAGE = "LTX2Pipeline"
 TWO_STAGE = "LTX2TwoStagePipeline"
 TWO_STAGE_HQ = "LTX2TwoStageHQPipeline"
 PIPELINE_CLASSES = (ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ)
-AVAILABLE_PIPELINE_CLASSES = (ONE_STAGE,)  # two-stage and HQ land with issue #4
 
 # The reference's default negative prompt (ltx_pipelines.utils.constants.DEFAULT_NEGATIVE_PROMPT).
 DEFAULT_NEGATIVE_PROMPT = (
@@ -38,6 +37,10 @@ MAX_PIXELS_PER_FRAME = 3840 * 2176
 MAX_STEPS = 200
 MAX_PROMPT_CHARS = 20_000
 MAX_SEED = 2**63 - 1
+MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
+DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
+MAX_IMAGE_BYTES = 64 * 2**20
+IMAGE_MODES = ("combined", "keyframes")
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,18 @@ class GenerationRequest:
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
     fps: float | None = None
+    # Conditioning images: paths (generate) or encoded bytes (served requests), not both. Each goes to a
+    # pixel frame (default: one image -> frame 0; two -> first and last frame; more need indices) with a
+    # strength in [0, 1] (default 1.0: kept exactly). image_crf: the H.264 round trip before encoding
+    # (0: none). image_mode "combined": frame 0 replaces the first latent frame, other frames are keyframe
+    # tokens (ltx-pipelines' ti2vid pipelines); "keyframes": every image is keyframe tokens (its
+    # KeyframeInterpolationPipeline).
     image_paths: tuple[str, ...] = ()
     images: tuple[bytes, ...] = field(default=(), repr=False)  # encoded image bytes (served requests)
+    image_frame_indices: tuple[int, ...] | None = None
+    image_strengths: tuple[float, ...] | None = None
+    image_crf: int = DEFAULT_IMAGE_CRF
+    image_mode: str = "combined"
     lora_path: str | None = None
     lora_weight_name: str | None = None
     lora_scale: float = 1.0
@@ -107,10 +120,6 @@ class GenerationRequest:
         if self.pipeline_class_name == TWO_STAGE_HQ and model_version != "2.3":
             raise InvalidRequest(
                 "pipeline_class_name", self.pipeline_class_name, f"{TWO_STAGE_HQ} needs an LTX-2.3 checkpoint, this is LTX-{model_version}"
-            )
-        if self.pipeline_class_name not in AVAILABLE_PIPELINE_CLASSES:
-            raise InvalidRequest(
-                "pipeline_class_name", self.pipeline_class_name, f"not available yet (issue #4); available: {', '.join(AVAILABLE_PIPELINE_CLASSES)}"
             )
         d = DEFAULTS[(model_version, self.pipeline_class_name)]
         two_stage = self.pipeline_class_name != ONE_STAGE
@@ -150,11 +159,96 @@ class GenerationRequest:
         _check_float("guidance_scale", r.guidance_scale, 0.0, 50.0)
         _check_float("fps", r.fps, 1.0, 120.0)
         _check_float("lora_scale", r.lora_scale, -10.0, 10.0)
-        if r.image_paths or r.images:
-            raise InvalidRequest("image_path", list(r.image_paths) or f"<{len(r.images)} images>", "image conditioning is not available yet (issue #4)")
+        r = _resolve_images(r)
         if r.lora_path is not None or r.lora_weight_name is not None:
             raise InvalidRequest("lora_path", r.lora_path or r.lora_weight_name, "LoRAs are not available yet (issue #4)")
         return r
+
+
+def _resolve_images(r: GenerationRequest) -> GenerationRequest:
+    """Validate the conditioning images and fill their frame indices and strengths."""
+    if not isinstance(r.image_paths, (tuple, list)):
+        raise InvalidRequest("image_paths", r.image_paths, "a list of image file paths")
+    if not isinstance(r.images, (tuple, list)):
+        raise InvalidRequest("images", f"<{type(r.images).__name__}>", "a list of encoded images (bytes)")
+    if r.image_paths and r.images:
+        raise InvalidRequest("images", f"<{len(r.images)} images>", "either image_paths or images, not both")
+    count = len(r.image_paths) or len(r.images)
+    if count > MAX_IMAGES:
+        raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
+    for path in r.image_paths:
+        _check_image_path(path)
+    for index, data in enumerate(r.images):
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
+        if len(data) > MAX_IMAGE_BYTES:
+            raise InvalidRequest("images", f"<image {index}: {len(data)} bytes>", f"at most {MAX_IMAGE_BYTES} bytes per image")
+        _check_image_data(data, "images", f"<image {index}>")
+    _check_str("image_mode", r.image_mode)
+    if r.image_mode not in IMAGE_MODES:
+        raise InvalidRequest("image_mode", r.image_mode, f"one of {', '.join(IMAGE_MODES)}")
+    _check_int("image_crf", r.image_crf, 0, 51)
+
+    last = r.num_frames - 1
+    indices = r.image_frame_indices
+    if indices is None:
+        if count > 2:
+            raise InvalidRequest("image_frame_indices", None, f"one frame index per image for more than two images ({count} images)")
+        if count == 2 and last == 0:
+            raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", "at most one image for a one-frame video")
+        indices = {0: (), 1: (0,), 2: (0, last)}[count]
+    if not isinstance(indices, (tuple, list)):
+        raise InvalidRequest("image_frame_indices", indices, "a list of frame indices, one per image")
+    if len(indices) != count:
+        raise InvalidRequest("image_frame_indices", list(indices), f"one frame index per image ({count} images)")
+    for index in indices:
+        _check_int("image_frame_indices", index, 0, last)
+    if len(set(indices)) != len(indices):
+        raise InvalidRequest("image_frame_indices", list(indices), "distinct frame indices")
+    strengths = (1.0,) * count if r.image_strengths is None else r.image_strengths
+    if not isinstance(strengths, (tuple, list)):
+        raise InvalidRequest("image_strengths", strengths, "a list of strengths, one per image")
+    if len(strengths) != count:
+        raise InvalidRequest("image_strengths", list(strengths), f"one strength per image ({count} images)")
+    for strength in strengths:
+        _check_float("image_strengths", strength, 0.0, 1.0)
+    return replace(
+        r,
+        image_paths=tuple(r.image_paths),
+        images=tuple(bytes(d) for d in r.images),
+        image_frame_indices=tuple(int(i) for i in indices),
+        image_strengths=tuple(float(s) for s in strengths),
+    )
+
+
+def _check_image_path(path: Any) -> None:
+    import os
+
+    if not isinstance(path, str) or not path:
+        raise InvalidRequest("image_paths", path, "a path to an image file")
+    if not os.path.isfile(path):
+        raise InvalidRequest("image_paths", path, "an existing image file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidRequest("image_paths", path, f"an image file of at most {MAX_IMAGE_BYTES} bytes")
+    _check_image_data(data, "image_paths", path)
+
+
+def _check_image_data(data: bytes, name: str, shown: Any) -> None:
+    """Decode the image header and check its size (the pixels are decoded later, by the pipeline)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InvalidRequest(name, shown, f"a readable image (PNG, JPEG, WebP, ...): {error}") from None
+    if min(width, height) < 2 or width * height > MAX_PIXELS_PER_FRAME * 4:
+        raise InvalidRequest(name, shown, f"an image of at least 2x2 and at most {MAX_PIXELS_PER_FRAME * 4} pixels (got {width}x{height})")
 
 
 def _check_str(name: str, value: Any) -> None:

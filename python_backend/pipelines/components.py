@@ -30,7 +30,10 @@ class DenoiseJob:
     contexts: GuidanceContexts
     video_guidance: GuidanceParams
     audio_guidance: GuidanceParams
+    # Which weights: 1 = stage-1 weights (base + user LoRAs; the HQ pipeline adds the distilled LoRA at its
+    # stage-1 strength), 2 = stage-2 weights (+ the distilled LoRA). One-stage pipelines use 1.
     stage: int = 1
+    sampler: str = "euler"  # "euler" (first order) or "res2s" (second order with SDE noise, the HQ pipeline's)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,26 @@ class Components(Protocol):
         """One TextContext (video [1, S, Dv], audio [1, S, Da]) per prompt."""
 
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
-        """Run the whole Euler loop of one stage; report each step through on_step."""
+        """Run the whole sampling loop of one stage with the weights of job.stage; report each step through
+        on_step. Returns the final (video, audio) states, conditioning tokens still appended."""
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Conditioning images through the video VAE encoder, each on its own.
+
+        pixels: [N, 3, 1, H, W] in [-1, 1] (dtype: self.dtype), H and W multiples of 32
+        returns: normalised latents [N, 128, 1, H/32, W/32]
+        """
+
+    def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:
+        """The spatial x2 latent upsampler between the stages (un-normalise, upsample, re-normalise with
+        the video VAE's per-channel statistics).
+
+        latent: [1, 128, F', H', W'] normalised -> [1, 128, F', 2H', 2W'] normalised
+        """
+
+    def prepare_stage(self, stage: int) -> None:
+        """A hint: the next denoise() will be for `stage`. Implementations that switch weights may start
+        the switch now, overlapped with other work; denoise() switches anyway if it was not called."""
 
     def decode_video(self, latent: torch.Tensor, generator: torch.Generator) -> np.ndarray:
         """[1, 128, F', H', W'] latents -> uint8 frames [F, H, W, 3]. `generator` drives decode-time noise."""

@@ -3,39 +3,73 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.loading.checkpoint import default_dtype
+from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_module
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.models.video_vae import decode_video
+from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample_latents
+from ltx_backend.models.video_vae import decode_video, encode_video
 from ltx_backend.pipelines.components import DenoiseJob
-from ltx_backend.pipelines.one_stage import LTX2Pipeline
+from ltx_backend.pipelines.device_modes import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
 from ltx_backend.pipelines.progress import OnStep, StepProgress
+from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES, TWO_STAGE, TWO_STAGE_HQ
 from ltx_backend.sampling.denoise import GuidedStep, TextContext, euler_loop
+from ltx_backend.sampling.res2s import res2s_loop
 
 log = logging.getLogger(__name__)
 
+# Strengths of the distilled LoRA per stage (ltx-pipelines' defaults: --distilled-lora PATH [1.0] for
+# ti2vid_two_stages; --distilled-lora-strength-stage-1 0.25 / -stage-2 0.5 for ti2vid_two_stages_hq).
+DISTILLED_LORA_STRENGTHS: dict[str, dict[int, float]] = {TWO_STAGE: {2: 1.0}, TWO_STAGE_HQ: {1: 0.25, 2: 0.5}}
+
 
 class LocalComponents:
-    """All modules resident on one device, loaded once."""
+    """All modules on one device, loaded once; the transformer's stage weights managed by a device mode.
 
-    def __init__(self, source: ModelSource, device: torch.device, dtype: torch.dtype):
+    stage_loras: {stage: [(LoraFile, scale), ...]} merged into that stage's transformer weights
+    (default: stage 1 only, no LoRA: the one-stage pipeline). upsampler_path: the spatial x2 latent
+    upsampler checkpoint (two-stage pipelines).
+    """
+
+    def __init__(
+        self,
+        source: ModelSource,
+        device: torch.device,
+        dtype: torch.dtype,
+        device_mode: str = DEFAULT_DEVICE_MODE,
+        upsampler_path: str | Path | None = None,
+        stage_loras: StageLoras | None = None,
+    ):
         self.model_version = source.model_version
         self.device, self.dtype = device, dtype
+        self.device_mode = device_mode
         self.text_encoder = source.text_encoder(device, dtype)
-        self.transformer = source.load("transformer", device, dtype)
+        self.stage_weights = StageWeights(
+            lambda: source.load("transformer", device, dtype), stage_loras or {1: []}, device_mode
+        )
+        self.video_encoder = source.load("video_encoder", device, dtype)
         self.video_decoder = source.load("video_decoder", device, dtype)
         self.audio_decoder = source.load("audio_decoder", device, dtype)
         self.vocoder = source.load("vocoder", device, dtype)
+        self.upsampler = None if upsampler_path is None else load_latent_upsampler(upsampler_path, device, dtype)
+
+    @property
+    def transformer(self) -> torch.nn.Module:
+        """The transformer holding the current stage's weights."""
+        return self.stage_weights.model(self.stage_weights.current)
 
     @torch.inference_mode()
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         # The connectors replace padding with learned registers: every position is attended (no mask).
         return [TextContext(video=e.video, audio=e.audio) for e in self.text_encoder.encode(list(prompts)).unbind()]
+
+    def prepare_stage(self, stage: int) -> None:
+        self.stage_weights.prepare(stage)
 
     @torch.inference_mode()
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
@@ -43,8 +77,24 @@ class LocalComponents:
             if on_step is not None:
                 on_step(StepProgress(stage=job.stage, step=index + 1, total=total))
 
+        transformer = self.stage_weights.model(job.stage)
         step = GuidedStep(job.contexts, job.video_guidance, job.audio_guidance)
-        return euler_loop(self.transformer, job.sigmas, job.video, job.audio, step, on_step=report)
+        if job.sampler == "res2s":
+            return res2s_loop(transformer, job.sigmas, job.video, job.audio, step, on_step=report, model_dtype=self.dtype)
+        if job.sampler != "euler":
+            raise ValueError(f"unknown sampler {job.sampler!r}: euler or res2s")
+        return euler_loop(transformer, job.sigmas, job.video, job.audio, step, on_step=report)
+
+    @torch.inference_mode()
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        # One image at a time, as the reference encodes them (batching could change the numerics).
+        return torch.cat([encode_video(p.unsqueeze(0).to(self.device, self.dtype), self.video_encoder) for p in pixels])
+
+    @torch.inference_mode()
+    def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:
+        if self.upsampler is None:
+            raise RuntimeError("no spatial upsampler loaded (load_pipeline loads it for the two-stage pipelines)")
+        return upsample_latents(latent, self.upsampler, self.video_encoder)
 
     @torch.inference_mode()
     def decode_video(self, latent: torch.Tensor, generator: torch.Generator) -> np.ndarray:
@@ -56,14 +106,84 @@ class LocalComponents:
         return waveform.float().cpu().numpy(), int(sample_rate)
 
 
+def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The latent upsampler from its own safetensors file: config JSON in the metadata `config` (as
+    ltx-core's loader reads it), module keys unprefixed. A folder must hold one such file."""
+    import json
+
+    from safetensors import safe_open
+
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors"))
+        if len(files) != 1:
+            raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(files)}")
+        path = files[0]
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise CheckpointError(f"cannot read spatial upsampler {path}: {error}") from error
+    if "config" not in metadata:
+        raise CheckpointError(f"spatial upsampler {path} has no 'config' in its safetensors metadata")
+    config = json.loads(metadata["config"])
+    return load_module(path, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
+
+
 def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def load_pipeline(model: str | ModelSource, device: torch.device | None = None, dtype: torch.dtype | None = None) -> LTX2Pipeline:
-    """`model`: a --model-path, or a model already opened with open_model."""
+def stage_loras_for(pipeline_class_name: str, distilled_lora=None, user_loras: Sequence = ()) -> StageLoras:
+    """Which LoRAs each stage merges: user LoRAs in every stage, the distilled LoRA at the pipeline's
+    strengths. `distilled_lora`: a LoraFile (two-stage classes)."""
+    user = list(user_loras)
+    if pipeline_class_name == ONE_STAGE:
+        return {1: user}
+    strengths = DISTILLED_LORA_STRENGTHS[pipeline_class_name]
+    return {stage: user + ([(distilled_lora, strengths[stage])] if stage in strengths else []) for stage in (1, 2)}
+
+
+def load_pipeline(
+    model: str | ModelSource,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    pipeline_class_name: str = ONE_STAGE,
+    device_mode: str = DEFAULT_DEVICE_MODE,
+    upsampler_path: str | Path | None = None,
+    distilled_lora_path: str | Path | None = None,
+    user_loras: Sequence = (),
+):
+    """`model`: a --model-path, or a model already opened with open_model. The two-stage classes need the
+    spatial x2 upsampler and the distilled LoRA: by default the `*spatial-upscaler-x2*.safetensors` and
+    `*distilled-lora*.safetensors` files found beside the checkpoint. `user_loras`: [(LoraFile, scale)]
+    merged in every stage."""
+    from ltx_backend.loading.lora import read_lora
+    from ltx_backend.pipelines.one_stage import LTX2Pipeline
+    from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
+    from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
+
+    if pipeline_class_name not in PIPELINE_CLASSES:
+        raise ValueError(f"invalid pipeline_class_name={pipeline_class_name!r}: one of {', '.join(PIPELINE_CLASSES)}")
+    if device_mode not in DEVICE_MODES:
+        raise ValueError(f"invalid device_mode={device_mode!r}: one of {', '.join(DEVICE_MODES)}")
     source = open_model(model) if isinstance(model, str) else model
+    if pipeline_class_name == TWO_STAGE_HQ and source.model_version != "2.3":
+        raise ValueError(f"invalid pipeline_class_name={TWO_STAGE_HQ!r}: needs an LTX-2.3 checkpoint, this is LTX-{source.model_version}")
     device = device or default_device()
     dtype = dtype or default_dtype(device)
-    log.info("loading LTX-%s from %s on %s (%s)", source.model_version, source.description, device, dtype)
-    return LTX2Pipeline(LocalComponents(source, device, dtype))
+    log.info("loading LTX-%s %s from %s on %s (%s)", source.model_version, pipeline_class_name, source.description, device, dtype)
+    if pipeline_class_name == ONE_STAGE:
+        components = LocalComponents(source, device, dtype, device_mode, stage_loras=stage_loras_for(ONE_STAGE, None, user_loras))
+        return LTX2Pipeline(components)
+    upsampler_path = upsampler_path or source.files.spatial_upsampler
+    distilled_lora_path = distilled_lora_path or source.files.distilled_lora
+    missing = [what for what, p in (("spatial upsampler (*spatial-upscaler-x2*.safetensors)", upsampler_path),
+                                    ("distilled LoRA (*distilled-lora*.safetensors)", distilled_lora_path)) if p is None]
+    if missing:
+        raise CheckpointError(f"{pipeline_class_name} needs the {' and the '.join(missing)} in {source.files.root} or given explicitly")
+    distilled = read_lora(str(distilled_lora_path))
+    stage_loras = stage_loras_for(pipeline_class_name, distilled, user_loras)
+    components = LocalComponents(source, device, dtype, device_mode, upsampler_path, stage_loras)
+    cls = LTX2TwoStageHQPipeline if pipeline_class_name == TWO_STAGE_HQ else LTX2TwoStagePipeline
+    return cls(components)

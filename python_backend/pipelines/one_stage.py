@@ -1,8 +1,9 @@
-"""LTX2Pipeline: one-stage text-to-video with audio, as ltx-pipelines' ti2vid_one_stage does it.
+"""LTX2Pipeline: one-stage text/image-to-video with audio, as ltx-pipelines' ti2vid_one_stage does it.
 
-prompt, negative prompt -> text contexts; seeded noise for video then audio; the LTX-2 sigma schedule;
-multimodal guidance (CFG, STG, rescale, audio<->video modality) for `num_inference_steps` Euler steps;
-VAE decode (the same generator drives the decoder's noise) and audio decode + vocoder.
+prompt, negative prompt -> text contexts; conditioning images (if any) encoded at the output size;
+seeded noise for video then audio; the LTX-2 sigma schedule; multimodal guidance (CFG, STG, rescale,
+audio<->video modality) for `num_inference_steps` Euler steps; VAE decode (the same generator drives the
+decoder's noise) and audio decode + vocoder.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import torch
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoPixelShape
 from ltx_backend.pipelines.components import Components, DenoiseJob, GenerationResult
+from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
 from ltx_backend.pipelines.progress import OnStep
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import ONE_STAGE, GenerationRequest
 from ltx_backend.sampling.denoise import GuidanceContexts
 from ltx_backend.sampling.guidance import default_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
@@ -22,6 +24,8 @@ from ltx_backend.sampling.schedule import ltx2_sigmas
 
 
 class LTX2Pipeline:
+    pipeline_class_name = ONE_STAGE
+
     def __init__(self, components: Components):
         self.components = components
 
@@ -31,13 +35,16 @@ class LTX2Pipeline:
 
     def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
         """`request` must be resolved (GenerationRequest.resolve) for this model version."""
+        check_pipeline_class(self.pipeline_class_name, request)
+        images = request_images(request)
         c = self.components
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
         positive, negative = c.encode_text([request.prompt, request.negative_prompt])
 
         shape = VideoPixelShape(batch=1, frames=request.num_frames, height=request.height, width=request.width, fps=request.fps)
-        video_state, video_layout = noise_video_state(shape, noiser, [], c.dtype, c.device)
+        conditionings = stage_conditionings(c, images, shape.height, shape.width, request.image_mode)
+        video_state, video_layout = noise_video_state(shape, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape, noiser, c.dtype, c.device)
 
         video_guidance, audio_guidance = default_guidance(c.model_version)

@@ -1,0 +1,107 @@
+"""LTX2TwoStagePipeline: two-stage text/image-to-video with audio, as ltx-pipelines' ti2vid_two_stages.
+
+Stage 1 at half the asked width and height: full multimodal guidance over the LTX-2 schedule, images
+encoded at that size. Between the stages: the spatial x2 latent upsampler. Stage 2 at the full size
+with the stage-2 weights (distilled LoRA merged) and no guidance, over the distilled refinement sigmas
+[0.909375, 0.725, 0.421875, 0]: the upsampled video latent and stage 1's audio latent are its starting
+latents, re-noised to sigma 0.909375 (conditioned tokens stay clean), images re-encoded at the full
+size. One seeded generator drives all noise (stage 1 video, audio; stage 2 video, audio) and the VAE
+decoder's noise, in the reference's order.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ltx_backend.latents.initial import noise_audio_state, noise_video_state
+from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
+from ltx_backend.pipelines.components import Components, DenoiseJob, GenerationResult
+from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
+from ltx_backend.pipelines.progress import OnStep
+from ltx_backend.request import TWO_STAGE, GenerationRequest
+from ltx_backend.sampling.denoise import GuidanceContexts
+from ltx_backend.sampling.guidance import GuidanceParams, default_guidance
+from ltx_backend.sampling.noise import GaussianNoiser
+from ltx_backend.sampling.schedule import distilled_sigmas, ltx2_sigmas
+
+
+class LTX2TwoStagePipeline:
+    pipeline_class_name = TWO_STAGE
+    sampler = "euler"
+
+    def __init__(self, components: Components):
+        self.components = components
+
+    @property
+    def model_version(self) -> str:
+        return self.components.model_version
+
+    def guidance(self) -> tuple[GuidanceParams, GuidanceParams]:
+        return default_guidance(self.model_version)
+
+    def stage1_sigmas(self, steps: int, stage1_shape: VideoPixelShape) -> torch.Tensor:
+        """The LTX-2 schedule at the reference's default token count (it passes no latent)."""
+        return ltx2_sigmas(steps)
+
+    def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
+        """`request` must be resolved (GenerationRequest.resolve) for this model version."""
+        check_pipeline_class(self.pipeline_class_name, request)
+        images = request_images(request)
+        c = self.components
+        generator = torch.Generator(device=c.device).manual_seed(request.seed)
+        noiser = GaussianNoiser(generator)
+        positive, negative = c.encode_text([request.prompt, request.negative_prompt])
+
+        # Stage 1: half size, guided.
+        c.prepare_stage(1)
+        shape1 = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
+        conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
+        video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
+        audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
+        video_guidance, audio_guidance = self.guidance()
+        job = DenoiseJob(
+            video=video_state,
+            audio=audio_state,
+            sigmas=self.stage1_sigmas(request.num_inference_steps, shape1).to(dtype=torch.float32, device=c.device),
+            contexts=GuidanceContexts(positive=positive, negative=negative),
+            video_guidance=replace(video_guidance, cfg_scale=request.guidance_scale),
+            audio_guidance=audio_guidance,
+            stage=1,
+            sampler=self.sampler,
+        )
+        video_state, audio_state = c.denoise(job, on_step)
+        c.prepare_stage(2)  # snapshot mode: the weight switch overlaps the upsampler and image encoding
+
+        # Between the stages: x2 latent upsampling; stage 1's audio carries over.
+        upsampled = c.upsample_video(video_layout.to_latent(video_state))
+        stage1_audio = audio_layout.to_latent(audio_state)
+
+        # Stage 2: full size, stage-2 weights, distilled sigmas, no guidance.
+        shape2 = VideoPixelShape(1, request.num_frames, request.height, request.width, request.fps)
+        expected = VideoLatentShape.from_pixel_shape(shape2).to_torch_shape()
+        if upsampled.shape != expected:
+            raise RuntimeError(f"the upsampler returned {tuple(upsampled.shape)}, stage 2 needs {tuple(expected)}")
+        sigmas = distilled_sigmas(stage=2).to(c.device)
+        conditionings = stage_conditionings(c, images, shape2.height, shape2.width, request.image_mode)
+        video_state, video_layout = noise_video_state(
+            shape2, noiser, conditionings, c.dtype, c.device, noise_scale=sigmas[0], initial_latent=upsampled
+        )
+        audio_state, audio_layout = noise_audio_state(
+            shape2, noiser, c.dtype, c.device, noise_scale=sigmas[0], initial_latent=stage1_audio
+        )
+        job = DenoiseJob(
+            video=video_state,
+            audio=audio_state,
+            sigmas=sigmas,
+            contexts=GuidanceContexts(positive=positive),
+            video_guidance=GuidanceParams(),
+            audio_guidance=GuidanceParams(),
+            stage=2,
+            sampler=self.sampler,
+        )
+        video_state, audio_state = c.denoise(job, on_step)
+
+        frames = c.decode_video(video_layout.to_latent(video_state), generator)
+        waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
+        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)

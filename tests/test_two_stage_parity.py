@@ -1,0 +1,200 @@
+"""LTX2TwoStagePipeline / LTX2TwoStageHQPipeline vs ltx-pipelines 1.0.0's TI2VidTwoStagesPipeline,
+TI2VidTwoStagesHQPipeline and KeyframeInterpolationPipeline on the same tiny checkpoint, upsampler,
+distilled LoRA, prompt and seed (CPU, fp32).
+
+The reference runs unchanged except for what stands between it and fp32 on CPU:
+- its hard-coded bf16 is bound to fp32 (TorchWithDtype) and its Gemma 3 12B config replaced by the tiny one;
+- ltx-core's LoRA fusion (loader/fuse_loras.py) refuses fp32 base weights ("Unsupported dtype"); the test
+  lets fp32 weights through its bf16 branch, which is the same formula in the weights' dtype:
+  W + (B * strength) @ A. Ours merges W + strength * (B @ A) (loading/lora.py, no alpha in the distilled
+  file, so no alpha/rank factor either way): equal up to float rounding;
+- the HQ pipeline's res_2s loop rounds latents to bf16 between steps by a default argument
+  (model_dtype=torch.bfloat16, not reached by TorchWithDtype); the test binds it to fp32, as ours uses
+  the pipeline dtype.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from conftest import checkpoint_file
+from reference_env import TorchWithDtype, use_tiny_gemma_config
+from test_one_stage_parity import psnr
+
+from ltx_backend.pipelines.local import load_pipeline
+from ltx_backend.pipelines.progress import StepProgress
+from ltx_backend.request import TWO_STAGE, TWO_STAGE_HQ, GenerationRequest
+
+SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=128, height=128, num_frames=9, num_inference_steps=3)
+CPU = torch.device("cpu")
+
+
+def extras(directory):
+    (upsampler,) = directory.glob("*spatial-upscaler-x2*.safetensors")
+    (lora,) = directory.glob("*distilled-lora*.safetensors")
+    return upsampler, lora
+
+
+def allow_fp32_lora_fusion(monkeypatch) -> None:
+    """Route fp32 base weights through ltx-core's bf16 fusion branch (deltas.add_(weight), same formula)."""
+    from ltx_core.loader import fuse_loras
+
+    original = fuse_loras._fuse_deltas
+
+    def fuse(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd):
+        if deltas is not None and weight.dtype == torch.float32:
+            return fuse_loras._fuse_delta_with_bfloat16(deltas, weight, key, target_dtype)
+        return original(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd)
+
+    monkeypatch.setattr(fuse_loras, "_fuse_deltas", fuse)
+
+
+def reference_pipeline(module_name: str, class_name: str, directory, monkeypatch, **kwargs):
+    import importlib
+
+    from ltx_core.loader import LTXV_LORA_COMFY_RENAMING_MAP, LoraPathStrengthAndSDOps
+
+    module = importlib.import_module(f"ltx_pipelines.{module_name}")
+    use_tiny_gemma_config(directory, monkeypatch)
+    monkeypatch.setattr(module, "torch", TorchWithDtype(torch.float32))
+    allow_fp32_lora_fusion(monkeypatch)
+    if hasattr(module, "res2s_audio_video_denoising_loop"):
+        loop = module.res2s_audio_video_denoising_loop
+        monkeypatch.setattr(module, "res2s_audio_video_denoising_loop", functools.partial(loop, model_dtype=torch.float32))
+    upsampler, lora = extras(directory)
+    return getattr(module, class_name)(
+        checkpoint_path=str(checkpoint_file(directory)),
+        distilled_lora=[LoraPathStrengthAndSDOps(str(lora), 1.0, LTXV_LORA_COMFY_RENAMING_MAP)],
+        spatial_upsampler_path=str(upsampler),
+        gemma_root=str(directory),
+        loras=[],
+        device=CPU,
+        **kwargs,
+    )
+
+
+def run_reference(pipeline, request: GenerationRequest, params, images=()):
+    with torch.inference_mode():
+        video, audio = pipeline(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            seed=request.seed,
+            height=request.height,
+            width=request.width,
+            num_frames=request.num_frames,
+            frame_rate=request.fps,
+            num_inference_steps=request.num_inference_steps,
+            video_guider_params=params.video_guider_params,
+            audio_guider_params=params.audio_guider_params,
+            images=list(images),
+        )
+        frames = torch.cat(list(video)).numpy()
+    return frames, audio.waveform.float().numpy(), audio.sampling_rate
+
+
+def compare(name: str, ours, reference, request: GenerationRequest) -> float:
+    ref_frames, ref_audio, ref_rate = reference
+    assert ours.frames.shape == (request.num_frames, request.height, request.width, 3) and ours.frames.dtype == np.uint8
+    assert ours.frames.shape == ref_frames.shape
+    value = psnr(ours.frames, ref_frames)
+    print(f"{name}: frames PSNR vs reference {value:.1f} dB")
+    assert value >= 40.0
+    assert ours.frames.std() > 1.0  # a real picture, not a constant
+    assert ours.sample_rate == ref_rate
+    assert ours.audio.ndim == 2 and ours.audio.shape == ref_audio.shape and ours.audio.shape[1] > 0
+    scale = max(1e-6, float(np.abs(ref_audio).max()))
+    assert np.abs(ours.audio - ref_audio).max() <= 1e-3 * scale
+    return value
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_two_stage_matches_reference(version, tiny_checkpoints, monkeypatch):
+    from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, LTX_2_PARAMS
+
+    directory = tiny_checkpoints[version]
+    pipeline = load_pipeline(str(directory), CPU, torch.float32, pipeline_class_name=TWO_STAGE)
+    request = GenerationRequest(**SETTINGS, pipeline_class_name=TWO_STAGE).resolve(version)
+    steps: list[StepProgress] = []
+    ours = pipeline(request, on_step=steps.append)
+    assert [(s.stage, s.step, s.total) for s in steps] == [(1, 1, 3), (1, 2, 3), (1, 3, 3), (2, 1, 3), (2, 2, 3), (2, 3, 3)]
+    reference = reference_pipeline("ti2vid_two_stages", "TI2VidTwoStagesPipeline", directory, monkeypatch)
+    params = LTX_2_3_PARAMS if version == "2.3" else LTX_2_PARAMS
+    compare(f"LTX-{version} two-stage", ours, run_reference(reference, request, params), request)
+
+
+def test_hq_matches_reference(tiny_checkpoints, monkeypatch):
+    from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
+
+    directory = tiny_checkpoints["2.3"]
+    pipeline = load_pipeline(str(directory), CPU, torch.float32, pipeline_class_name=TWO_STAGE_HQ)
+    request = GenerationRequest(**dict(SETTINGS, num_inference_steps=2), pipeline_class_name=TWO_STAGE_HQ).resolve("2.3")
+    ours = pipeline(request)
+    reference = reference_pipeline(
+        "ti2vid_two_stages_hq", "TI2VidTwoStagesHQPipeline", directory, monkeypatch,
+        distilled_lora_strength_stage_1=0.25, distilled_lora_strength_stage_2=0.5,
+    )
+    compare("LTX-2.3 HQ two-stage", ours, run_reference(reference, request, LTX_2_3_HQ_PARAMS), request)
+
+
+def write_images(tmp_path) -> list[str]:
+    rng = np.random.default_rng(5)
+    paths = []
+    for i, (h, w) in enumerate([(150, 200), (90, 70)]):
+        y, x = np.mgrid[0:h, 0:w]
+        image = np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 60 + 120 * i)], axis=-1)
+        image = np.clip(image + rng.integers(-20, 20, image.shape), 0, 255).astype(np.uint8)
+        from PIL import Image
+
+        path = tmp_path / f"image{i}.png"
+        Image.fromarray(image).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_two_images_match_reference_keyframe_interpolation(tiny_checkpoints, monkeypatch, tmp_path):
+    """image_mode="keyframes": every image (frame 0 included) as keyframe tokens, as KeyframeInterpolationPipeline."""
+    from ltx_pipelines.utils.args import ImageConditioningInput
+    from ltx_pipelines.utils.constants import LTX_2_PARAMS
+
+    directory = tiny_checkpoints["2"]
+    paths = write_images(tmp_path)
+    request = GenerationRequest(
+        **SETTINGS, pipeline_class_name=TWO_STAGE, image_paths=tuple(paths), image_strengths=(1.0, 0.8), image_mode="keyframes"
+    ).resolve("2")
+    assert request.image_frame_indices == (0, 8)
+    ours = load_pipeline(str(directory), CPU, torch.float32, pipeline_class_name=TWO_STAGE)(request)
+    reference = reference_pipeline("keyframe_interpolation", "KeyframeInterpolationPipeline", directory, monkeypatch)
+    images = [ImageConditioningInput(p, i, s, 33) for p, i, s in zip(paths, request.image_frame_indices, request.image_strengths)]
+    compare("LTX-2 keyframe interpolation", ours, run_reference(reference, request, LTX_2_PARAMS, images), request)
+
+
+def test_two_images_match_reference_ti2vid_two_stages(tiny_checkpoints, monkeypatch, tmp_path):
+    """image_mode="combined" (default): frame 0 replaces the first latent frame, the last image is keyframe tokens."""
+    from ltx_pipelines.utils.args import ImageConditioningInput
+    from ltx_pipelines.utils.constants import LTX_2_PARAMS
+
+    directory = tiny_checkpoints["2"]
+    paths = write_images(tmp_path)
+    request = GenerationRequest(**SETTINGS, pipeline_class_name=TWO_STAGE, image_paths=tuple(paths), image_strengths=(1.0, 0.9)).resolve("2")
+    ours = load_pipeline(str(directory), CPU, torch.float32, pipeline_class_name=TWO_STAGE)(request)
+    reference = reference_pipeline("ti2vid_two_stages", "TI2VidTwoStagesPipeline", directory, monkeypatch)
+    images = [ImageConditioningInput(p, i, s, 33) for p, i, s in zip(paths, request.image_frame_indices, request.image_strengths)]
+    compare("LTX-2 two-stage TI2V (two images)", ours, run_reference(reference, request, LTX_2_PARAMS, images), request)
+
+
+def test_one_stage_with_an_image_matches_reference(tiny_checkpoints, monkeypatch, tmp_path):
+    import ltx_pipelines.ti2vid_one_stage as one_stage
+    from ltx_pipelines.utils.args import ImageConditioningInput
+    from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
+
+    directory = tiny_checkpoints["2.3"]
+    (path, _) = write_images(tmp_path)
+    request = GenerationRequest(**dict(SETTINGS, width=96, height=64), image_paths=(path,), image_strengths=(0.7,)).resolve("2.3")
+    ours = load_pipeline(str(directory), CPU, torch.float32)(request)
+    use_tiny_gemma_config(directory, monkeypatch)
+    monkeypatch.setattr(one_stage, "torch", TorchWithDtype(torch.float32))
+    reference = one_stage.TI2VidOneStagePipeline(checkpoint_path=str(checkpoint_file(directory)), gemma_root=str(directory), loras=[], device=CPU)
+    images = [ImageConditioningInput(path, 0, 0.7, 33)]
+    compare("LTX-2.3 one-stage TI2V", ours, run_reference(reference, request, LTX_2_3_PARAMS, images), request)
