@@ -62,27 +62,42 @@ def _prune(configs, named_args, **kwargs):
 def _tile(
     acc, l_i, m_i, q, k_base, v_base, bias_base, start_n, Tk, Tq, offs_m, offs_n, offs_d,
     stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
-    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, TAIL: tl.constexpr,
-    DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr,
+    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, BIAS_ROW: tl.constexpr,
+    TAIL: tl.constexpr, PAD_D: tl.constexpr, DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr,
 ):
     cols = start_n + offs_n
+    k_ptrs = k_base + cols[:, None] * stride_kt + offs_d[None, :]
+    v_ptrs = v_base + cols[:, None] * stride_vt + offs_d[None, :]
     if TAIL:
-        kv_valid = (cols[:, None] < Tk) & (offs_d[None, :] < HEAD_DIM)
-    else:
-        kv_valid = offs_d[None, :] < HEAD_DIM
-    k = tl.load(k_base + cols[:, None] * stride_kt + offs_d[None, :], mask=kv_valid, other=0.0)
-    v = tl.load(v_base + cols[:, None] * stride_vt + offs_d[None, :], mask=kv_valid, other=0.0)
+        kv_valid = cols[:, None] < Tk
+        if PAD_D:
+            kv_valid = kv_valid & (offs_d[None, :] < HEAD_DIM)
+        k = tl.load(k_ptrs, mask=kv_valid, other=0.0)
+        v = tl.load(v_ptrs, mask=kv_valid, other=0.0)
+    elif PAD_D:
+        k = tl.load(k_ptrs, mask=offs_d[None, :] < HEAD_DIM, other=0.0)
+        v = tl.load(v_ptrs, mask=offs_d[None, :] < HEAD_DIM, other=0.0)
+    else:  # full tile, head dim a power of two: unmasked (vectorised) loads
+        k = tl.load(k_ptrs)
+        v = tl.load(v_ptrs)
     if UPCAST_DOT:  # the CPU interpreter's tl.dot mishandles bf16 operands: same values, fp32 product
         qk = tl.dot(q.to(tl.float32), tl.trans(k.to(tl.float32)), input_precision="ieee")
     else:
         qk = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION)
     if HAS_MASK:
-        b_valid = offs_m[:, None] < Tq
-        if TAIL:
-            b_valid = b_valid & (cols[None, :] < Tk)
-        bias = tl.load(
-            bias_base + offs_m[:, None] * stride_bm + cols[None, :] * stride_bn, mask=b_valid, other=0.0
-        ).to(tl.float32)
+        if BIAS_ROW:  # one bias row for every query (key padding, [B, 1, 1, S]): a BLOCK_N vector
+            if TAIL:
+                bias = tl.load(bias_base + cols * stride_bn, mask=cols < Tk, other=0.0)
+            else:
+                bias = tl.load(bias_base + cols * stride_bn)
+            bias = bias.to(tl.float32)[None, :]
+        else:
+            b_valid = offs_m[:, None] < Tq
+            if TAIL:
+                b_valid = b_valid & (cols[None, :] < Tk)
+            bias = tl.load(
+                bias_base + offs_m[:, None] * stride_bm + cols[None, :] * stride_bn, mask=b_valid, other=0.0
+            ).to(tl.float32)
         # natural units: -finfo.max biases stay finite (x log2e would overflow to -inf)
         s = qk * sm_scale + bias
         if TAIL:
@@ -108,15 +123,15 @@ def _tile(
     return acc, l_i, m_new
 
 
-@triton.autotune(configs=_configs(), key=["BLOCK_D", "HAS_MASK", "Q_BUCKET", "K_BUCKET"], prune_configs_by={"early_config_prune": _prune})
+@triton.autotune(configs=_configs(), key=["BLOCK_D", "HAS_MASK", "BIAS_ROW", "Q_BUCKET", "K_BUCKET"], prune_configs_by={"early_config_prune": _prune})
 @triton.jit
 def _attention_fwd(
     Q, K, V, O, Bias, sm_scale,
     stride_qb, stride_qt, stride_kb, stride_kt, stride_vb, stride_vt, stride_ob, stride_ot,
     stride_bb, stride_bh, stride_bm, stride_bn,
     H, Tq, Tk, Q_BUCKET, K_BUCKET,
-    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    UPCAST_DOT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, HAS_MASK: tl.constexpr, BIAS_ROW: tl.constexpr,
+    DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -127,7 +142,9 @@ def _attention_fwd(
     offs_d = tl.arange(0, BLOCK_D)
     head = h * HEAD_DIM
 
-    q_valid = (offs_m[:, None] < Tq) & (offs_d[None, :] < HEAD_DIM)
+    q_valid = offs_m[:, None] < Tq
+    if BLOCK_D != HEAD_DIM:
+        q_valid = q_valid & (offs_d[None, :] < HEAD_DIM)
     q = tl.load(Q + b * stride_qb + offs_m[:, None] * stride_qt + head + offs_d[None, :], mask=q_valid, other=0.0)
     k_base = K + b * stride_kb + head
     v_base = V + b * stride_vb + head
@@ -142,13 +159,13 @@ def _attention_fwd(
         acc, l_i, m_i = _tile(
             acc, l_i, m_i, q, k_base, v_base, bias_base, start_n, Tk, Tq, offs_m, offs_n, offs_d,
             stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
-            HEAD_DIM, BLOCK_D, HAS_MASK, False, DOT_PRECISION, UPCAST_DOT,
+            HEAD_DIM, BLOCK_D, HAS_MASK, BIAS_ROW, False, BLOCK_D != HEAD_DIM, DOT_PRECISION, UPCAST_DOT,
         )
     if full_end < Tk:
         acc, l_i, m_i = _tile(
             acc, l_i, m_i, q, k_base, v_base, bias_base, full_end, Tk, Tq, offs_m, offs_n, offs_d,
             stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
-            HEAD_DIM, BLOCK_D, HAS_MASK, True, DOT_PRECISION, UPCAST_DOT,
+            HEAD_DIM, BLOCK_D, HAS_MASK, BIAS_ROW, True, BLOCK_D != HEAD_DIM, DOT_PRECISION, UPCAST_DOT,
         )
 
     l_safe = tl.where(l_i == 0.0, 1.0, l_i)  # fully masked rows: acc is 0, the output 0
@@ -208,6 +225,7 @@ def triton_attention(
         *bias_strides,
         heads, tq, tk, _bucket(tq), _bucket(tk),
         HEAD_DIM=head_dim, BLOCK_D=block_d, HAS_MASK=bias is not None,
+        BIAS_ROW=bias is not None and bias_strides[2] == 0,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         UPCAST_DOT=triton_interpret() and q.dtype != torch.float32,
     )
