@@ -1,0 +1,132 @@
+"""Thin clients of a running server: gRPC streaming (progress, then the result) and HTTP/KServe v2 /infer.
+
+Both send a GenerationRequest's fields as the `pipeline` model's input tensors (see
+ltx_backend/triton/request_fields.py) and return a RemoteResult.
+"""
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ltx_backend.pipelines.progress import StepProgress
+from ltx_backend.request import GenerationRequest
+from ltx_backend.triton.request_fields import PIPELINE_INPUTS
+
+NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
+WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
+
+
+class RemoteError(RuntimeError):
+    """The server answered with an error; `status` is its gRPC status name or HTTP status code."""
+
+    def __init__(self, message: str, status: str | int | None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    mp4: bytes
+    frames: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+
+
+def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict[str, np.ndarray]:
+    """The request's set fields as input arrays (None fields are left to the server's defaults)."""
+    arrays = {}
+    for name, (field, data_type, scalar) in PIPELINE_INPUTS.items():
+        value = return_raw if field == "return_raw" else getattr(request, field, None)
+        if value is None or (field == "return_raw" and not value) or (not scalar and len(value) == 0):
+            continue
+        if field in ("image_crf", "image_mode") and value == GenerationRequest.__dataclass_fields__[field].default:
+            continue
+        values = [value] if scalar else list(value)
+        if data_type == "TYPE_STRING":
+            arrays[name] = np.array([v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values], dtype=np.object_)
+        else:
+            arrays[name] = np.array(values, dtype=NUMPY_TYPES[data_type])
+    if request.image_paths:
+        arrays["IMAGES"] = np.array([open(p, "rb").read() for p in request.image_paths], dtype=np.object_)
+    return arrays
+
+
+def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
+    mp4 = get("VIDEO_MP4")
+    sample_rate = get("SAMPLE_RATE")
+    return RemoteResult(
+        mp4=bytes(mp4.reshape(-1)[0]),
+        frames=get("FRAMES"),
+        audio=get("AUDIO"),
+        sample_rate=None if sample_rate is None else int(sample_rate.reshape(-1)[0]),
+    )
+
+
+def generate_grpc(
+    url: str,
+    request: GenerationRequest,
+    on_progress: Callable[[StepProgress], None] | None = None,
+    return_raw: bool = False,
+    model: str = "pipeline",
+    parameters: dict | None = None,
+    arrays: dict[str, np.ndarray] | None = None,
+    timeout: float | None = None,
+) -> RemoteResult:
+    """Stream one request to the decoupled `pipeline` model; `on_progress` sees every step."""
+    import tritonclient.grpc as grpcclient
+
+    arrays = request_arrays(request, return_raw) if arrays is None else arrays
+    inputs = []
+    for name, array in arrays.items():
+        data_type = WIRE_TYPES[PIPELINE_INPUTS[name][1]] if name in PIPELINE_INPUTS else grpcclient.np_to_triton_dtype(array.dtype)
+        tensor = grpcclient.InferInput(name, list(array.shape), data_type)
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    responses: queue.Queue = queue.Queue()
+    client = grpcclient.InferenceServerClient(url)
+    try:
+        client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout)
+        client.async_stream_infer(model, inputs, parameters=parameters)
+        while True:
+            result, error = responses.get(timeout=timeout)
+            if error is not None:
+                raise RemoteError(error.message(), error.status())
+            progress = result.as_numpy("PROGRESS")
+            if progress is not None:
+                if on_progress is not None:
+                    on_progress(StepProgress(*(int(v) for v in progress)))
+                continue
+            return _result(result.as_numpy)
+    finally:
+        client.stop_stream(cancel_requests=True)
+        client.close()
+
+
+def generate_http(
+    url: str,
+    request: GenerationRequest,
+    return_raw: bool = False,
+    model: str = "pipeline_unary",
+    parameters: dict | None = None,
+    timeout: float = 3600.0,
+) -> RemoteResult:
+    """One KServe v2 /infer call to the unary pipeline model (binary tensor data)."""
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    inputs = []
+    for name, array in request_arrays(request, return_raw).items():
+        tensor = httpclient.InferInput(name, list(array.shape), WIRE_TYPES[PIPELINE_INPUTS[name][1]])
+        tensor.set_data_from_numpy(array, binary_data=True)
+        inputs.append(tensor)
+    client = httpclient.InferenceServerClient(url, connection_timeout=timeout, network_timeout=timeout)
+    try:
+        result = client.infer(model, inputs, parameters=parameters)
+    except InferenceServerException as error:
+        raise RemoteError(error.message(), error.status()) from None
+    finally:
+        client.close()
+    return _result(result.as_numpy)

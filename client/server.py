@@ -1,0 +1,145 @@
+"""Start and stop a real `tritonserver` on a model repository: find the binary and its backends, put this
+Python environment first on PATH (the python backend's stub then imports its packages: torch, ltx_backend),
+wait until the server is ready, stop it cleanly."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def find_tritonserver() -> Path:
+    """$TRITONSERVER, then build/triton-server (make setup), then PATH, then the NGC image's location."""
+    candidates = [
+        os.environ.get("TRITONSERVER"),
+        PROJECT_ROOT / "build/triton-server/server/pytriton/tritonserver/bin/tritonserver",
+        shutil.which("tritonserver"),
+        "/opt/tritonserver/bin/tritonserver",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise ServerError("tritonserver not found: run `make setup` (installs it into build/triton-server) or set TRITONSERVER")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class TritonServer:
+    repository: Path
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    host: str = "0.0.0.0"
+    log_path: Path | None = None
+    shm_default_bytes: int = 16 * 2**20  # per-model shared-memory region; grows on demand
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        binary = find_tritonserver()
+        backends = binary.parent.parent / "backends"
+        return [
+            str(binary),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={backends}",
+            f"--http-address={self.host}", f"--http-port={self.http_port}",
+            f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
+            f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
+            f"--backend-config=python,shm-default-byte-size={self.shm_default_bytes}",
+            "--backend-config=python,shm-growth-byte-size=16777216",
+            "--strict-readiness=true",
+            "--exit-on-error=true",
+            *self.extra_args,
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        venv_bin = str(Path(sys.executable).parent)
+        env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+        env.update(self.env)
+        return env
+
+    def start(self, timeout: float = 300.0) -> TritonServer:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.http_url}/v2/health/ready", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(f"tritonserver exited with code {self.process.returncode} before it was ready{self._log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise ServerError(f"tritonserver not ready after {timeout:.0f} s{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        if self.log_path and Path(self.log_path).exists():
+            return "; log tail:\n" + "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-30:])
+        return ""
+
+    def pids(self) -> list[int]:
+        """The server and its python-backend stub processes."""
+        if self.process is None:
+            return []
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [self.process.pid, *(int(p) for p in out.split())]
+
+    def resident_bytes(self) -> int:
+        """Resident memory (RSS) of the server and its stubs together."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        return total
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)  # tritonserver unloads its models and exits
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

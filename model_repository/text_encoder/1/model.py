@@ -1,0 +1,2 @@
+"""Triton model `text_encoder`: prompts -> video/audio text contexts (Gemma 3 + embeddings connectors). The logic lives in ltx_backend.triton.adapters.text_encoder."""
+from ltx_backend.triton.adapters.text_encoder import TritonPythonModel  # noqa: F401

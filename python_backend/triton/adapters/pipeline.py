@@ -1,0 +1,124 @@
+"""`pipeline` (decoupled) and `pipeline_unary`: the BLS orchestrator.
+
+One request = one generate: parsed and validated once (request_fields + GenerationRequest.resolve) before
+any model work, then the engine's pipeline class runs with TritonComponents. The decoupled model streams a
+PROGRESS [stage, step, total] response after every denoising step and ends with the result; the unary model
+(for KServe v2 /infer clients, which cannot call decoupled models) sends only the result:
+    VIDEO_MP4 BYTES [1]; with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1].
+A cancelled request stops at the next step and ends with CANCELLED.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ltx_backend.loading.sources import open_model
+from ltx_backend.media import encode_mp4
+from ltx_backend.pipelines.progress import StepProgress
+from ltx_backend.request import InvalidRequest
+from ltx_backend.triton.base import (
+    ComponentError,
+    ModelArgs,
+    RequestCancelled,
+    cancelled_response,
+    error_response,
+    log_internal_error,
+    request_parameters,
+)
+from ltx_backend.triton.components import TritonComponents
+from ltx_backend.triton.pipeline_classes import pipeline_for
+from ltx_backend.triton.request_fields import ServedRequest, parse_served_request
+from ltx_backend.triton.tensors import bytes_array
+
+log = logging.getLogger("ltx_backend.triton.pipeline")
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        import triton_python_backend_utils as pb
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        self.pb = pb
+        self.args = ModelArgs.parse(args)
+        self.decoupled = pb.using_decoupled_model_transaction_policy(self.args.config)
+        source = open_model(self.args.model_path())  # metadata only: the weights live in the component models
+        self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype)
+        self.settings = dict(self.args.parameters)
+
+    def execute(self, requests: list[Any]) -> list[Any] | None:
+        if self.decoupled:
+            for request in requests:
+                sender = request.get_response_sender()
+                response = self._generate(request, lambda p, s=sender: s.send(self._progress(p)))
+                sender.send(response, flags=self.pb.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+            return None
+        return [self._generate(request, None) for request in requests]
+
+    def _progress(self, progress: StepProgress) -> Any:
+        value = np.array([progress.stage, progress.step, progress.total], dtype=np.int32)
+        return self.pb.InferenceResponse([self.pb.Tensor("PROGRESS", value)])
+
+    def _generate(self, request: Any, send_progress) -> Any:
+        pb = self.pb
+        try:
+            served = self._parse(request)
+            resolved = served.request.resolve(self.components.model_version)
+            pipeline = pipeline_for(resolved, self.components, self.settings)
+        except InvalidRequest as error:
+            return error_response(pb, error, invalid_argument=True)
+
+        def on_step(progress: StepProgress) -> None:
+            if request.is_cancelled():
+                raise RequestCancelled()
+            if send_progress is not None:
+                send_progress(progress)
+
+        started = time.perf_counter()
+        try:
+            if request.is_cancelled():
+                raise RequestCancelled()
+            result = pipeline(resolved, on_step=on_step)
+            mp4 = encode_mp4(result.frames, resolved.fps, result.audio, result.sample_rate)
+        except RequestCancelled:
+            log.info("request cancelled")
+            return cancelled_response(pb)
+        except ComponentError as error:
+            if not error.invalid_argument:
+                log_internal_error(self.args.name, error)
+            return error_response(pb, error, invalid_argument=error.invalid_argument)
+        except Exception as error:  # noqa: BLE001 - the server keeps serving
+            log_internal_error(self.args.name, error)
+            return error_response(pb, error, invalid_argument=False)
+        finally:
+            if self.components.device.type == "cuda":
+                torch.cuda.empty_cache()
+        log.info(
+            "%s %dx%dx%d, %d steps: %.2f s",
+            resolved.pipeline_class_name, resolved.width, resolved.height, resolved.num_frames,
+            resolved.num_inference_steps, time.perf_counter() - started,
+        )
+        outputs = [pb.Tensor("VIDEO_MP4", bytes_array([mp4]))]
+        if served.return_raw:
+            outputs += [
+                pb.Tensor("FRAMES", np.ascontiguousarray(result.frames)),
+                pb.Tensor("AUDIO", np.ascontiguousarray(result.audio, dtype=np.float32)),
+                pb.Tensor("SAMPLE_RATE", np.array([result.sample_rate], dtype=np.int32)),
+            ]
+        return pb.InferenceResponse(outputs)
+
+    def _parse(self, request: Any) -> ServedRequest:
+        inputs = {}
+        for tensor in request.inputs():
+            inputs[tensor.name()] = tensor.as_numpy()
+        try:
+            parameters = request_parameters(request)
+        except ValueError as error:
+            raise InvalidRequest("parameters", request.parameters(), f"a JSON object ({error})") from None
+        return parse_served_request(inputs, parameters)
+
+    def finalize(self) -> None:
+        pass

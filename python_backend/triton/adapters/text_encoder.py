@@ -1,0 +1,29 @@
+"""`text_encoder`: PROMPTS (BYTES [N]) -> VIDEO_CONTEXT [N, S, Dv], AUDIO_CONTEXT [N, S, Da] (Gemma 3 + connectors)."""
+from __future__ import annotations
+
+import torch
+
+from ltx_backend.loading.sources import open_model
+from ltx_backend.request import MAX_PROMPT_CHARS, InvalidRequest
+from ltx_backend.triton.component import ComponentModel, require
+from ltx_backend.triton.tensors import as_strings
+
+
+class TritonPythonModel(ComponentModel):
+    bytes_inputs = frozenset({"PROMPTS"})
+
+    def load(self, args):
+        self.encoder = open_model(args.model_path()).text_encoder(self.device, self.dtype)
+
+    def run(self, inputs):
+        try:
+            prompts = as_strings(require(inputs, "PROMPTS"))
+        except UnicodeDecodeError as error:
+            raise InvalidRequest("PROMPTS", "<bytes>", f"UTF-8 text ({error.reason})") from None
+        if not 1 <= len(prompts) <= 8 or any(len(p) > MAX_PROMPT_CHARS for p in prompts):
+            raise InvalidRequest("PROMPTS", f"<{len(prompts)} prompts>", f"1 to 8 prompts of at most {MAX_PROMPT_CHARS} characters")
+        encoded = self.encoder.encode(prompts).unbind()
+        return {
+            "VIDEO_CONTEXT": torch.cat([e.video for e in encoded]),
+            "AUDIO_CONTEXT": torch.cat([e.audio for e in encoded]),
+        }

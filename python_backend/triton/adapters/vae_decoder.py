@@ -1,0 +1,23 @@
+"""`vae_decoder`: LATENT [1, 128, F', H', W'] (+ GENERATOR_STATE uint8, for decode-time noise) -> FRAMES uint8
+[F, H, W, 3]. Large outputs are decoded in overlapping tiles (video_vae TilingConfig.default())."""
+from __future__ import annotations
+
+import torch
+
+from ltx_backend.loading.sources import open_model
+from ltx_backend.models.video_vae import decode_video
+from ltx_backend.triton.component import ComponentModel, require
+
+
+class TritonPythonModel(ComponentModel):
+    def load(self, args):
+        self.decoder = open_model(args.model_path()).load("video_decoder", self.device, self.dtype)
+
+    def run(self, inputs):
+        latent = require(inputs, "LATENT").to(self.device, self.dtype)
+        if latent.dim() != 5 or latent.shape[:2] != (1, 128):
+            raise ValueError(f"LATENT must be [1, 128, F, H, W], got {list(latent.shape)}")
+        generator = torch.Generator(device=self.device)
+        if "GENERATOR_STATE" in inputs:
+            generator.set_state(inputs["GENERATOR_STATE"].cpu().to(torch.uint8))
+        return {"FRAMES": decode_video(latent, self.decoder, generator=generator)}

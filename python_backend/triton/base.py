@@ -1,0 +1,93 @@
+"""What every python-backend model of this repository shares: reading its `initialize` args (placement,
+parameters, the model path), and turning one request's failure into that request's error response.
+
+A model.py in model_repository/ is only `from ltx_backend.triton.adapters.X import TritonPythonModel`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_backend.loading.checkpoint import default_dtype
+
+log = logging.getLogger("ltx_backend.triton")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class RequestCancelled(Exception):
+    """The client cancelled the request; raised from the step callback to stop the denoising loop."""
+
+
+class ComponentError(RuntimeError):
+    """A component model answered a BLS request with an error."""
+
+    def __init__(self, model: str, message: str, invalid_argument: bool = False):
+        super().__init__(f"{model}: {message}")
+        self.invalid_argument = invalid_argument
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    """A python-backend model's `initialize(args)`, parsed."""
+
+    name: str
+    config: dict
+    parameters: dict[str, str]
+    device: torch.device
+    dtype: torch.dtype
+    repository: Path  # the model repository folder (relative model paths are resolved against its parent)
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> ModelArgs:
+        config = json.loads(args["model_config"])
+        parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        kind = args.get("model_instance_kind", "CPU")
+        if kind == "GPU":
+            device = torch.device("cuda", int(args.get("model_instance_device_id", 0)))
+        elif kind == "MODEL":  # the model places itself
+            device = torch.device(parameters.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
+        else:
+            device = torch.device("cpu")
+        dtype_name = parameters.get("dtype", "auto")
+        if dtype_name not in ("auto", *DTYPES):
+            raise ValueError(f"model {args['model_name']}: parameter dtype={dtype_name!r} is not one of auto, {', '.join(DTYPES)}")
+        dtype = default_dtype(device) if dtype_name == "auto" else DTYPES[dtype_name]
+        repository = Path(args["model_repository"]).resolve().parent
+        return cls(args["model_name"], config, parameters, device, dtype, repository)
+
+    def model_path(self) -> str:
+        """The `model_path` parameter: a HF repo id, an absolute path, or a path relative to the project root
+        (the model repository's parent). The environment variable LTX_MODEL_PATH overrides it."""
+        import os
+
+        value = os.environ.get("LTX_MODEL_PATH") or self.parameters.get("model_path")
+        if not value:
+            raise ValueError(f"model {self.name}: set parameters {{ key: \"model_path\" ... }} or LTX_MODEL_PATH")
+        path = Path(value)
+        if not path.is_absolute() and (self.repository.parent / path).exists():
+            return str((self.repository.parent / path).resolve())
+        return value
+
+
+def error_response(pb: Any, error: BaseException, invalid_argument: bool) -> Any:
+    code = pb.TritonError.INVALID_ARG if invalid_argument else pb.TritonError.INTERNAL
+    return pb.InferenceResponse(error=pb.TritonError(str(error), code))
+
+
+def cancelled_response(pb: Any) -> Any:
+    return pb.InferenceResponse(error=pb.TritonError("request cancelled", pb.TritonError.CANCELLED))
+
+
+def log_internal_error(model: str, error: BaseException) -> None:
+    log.error("%s: %s\n%s", model, error, "".join(traceback.format_exception(error)))
+
+
+def request_parameters(request: Any) -> dict[str, Any]:
+    raw = request.parameters()
+    return json.loads(raw) if raw else {}

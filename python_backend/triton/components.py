@@ -1,0 +1,99 @@
+"""TritonComponents: the Components protocol over BLS calls to the component models.
+
+The `pipeline` model runs the same pipeline classes as `ltx-triton generate`, with these components in
+place of LocalComponents. The denoising loop stays here (one `denoiser` request per step, see wire.py) so
+that step progress is reported and a cancelled request stops at the next step.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ltx_backend.latents.state import LatentState
+from ltx_backend.pipelines.components import DenoiseJob
+from ltx_backend.pipelines.progress import OnStep, StepProgress
+from ltx_backend.sampling.denoise import TextContext, euler_loop
+from ltx_backend.triton.base import ComponentError
+from ltx_backend.triton.tensors import bytes_array, from_triton, to_triton
+from ltx_backend.triton.wire import DenoiseStep, pack_step
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    text_encoder: str = "text_encoder"
+    denoiser: str = "denoiser"
+    vae_decoder: str = "vae_decoder"
+    audio_decoder: str = "audio_decoder"
+    vae_encoder: str = "vae_encoder"
+    latent_upsampler: str = "latent_upsampler"
+
+
+class TritonComponents:
+    def __init__(self, pb: Any, model_version: str, device: torch.device, dtype: torch.dtype, names: ModelNames = ModelNames()):
+        self.pb = pb
+        self.model_version = model_version
+        self.device, self.dtype = device, dtype
+        self.names = names
+
+    def infer(self, model: str, inputs: dict[str, torch.Tensor | np.ndarray], outputs: Sequence[str]) -> dict[str, torch.Tensor]:
+        pb = self.pb
+        request = pb.InferenceRequest(
+            model_name=model,
+            inputs=[to_triton(pb, name, value) for name, value in inputs.items()],
+            requested_output_names=list(outputs),
+        )
+        response = request.exec()
+        if response.has_error():
+            error = response.error()
+            raise ComponentError(model, error.message(), invalid_argument=error.code() == pb.TritonError.INVALID_ARG)
+        # Copy out of the response's shared memory: it is released with the response.
+        return {name: from_triton(pb.get_output_tensor_by_name(response, name)).clone() for name in outputs}
+
+    def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
+        out = self.infer(self.names.text_encoder, {"PROMPTS": bytes_array(list(prompts))}, ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
+        video, audio = out["VIDEO_CONTEXT"].to(self.device), out["AUDIO_CONTEXT"].to(self.device)
+        return [TextContext(video=video[i : i + 1], audio=audio[i : i + 1]) for i in range(len(prompts))]
+
+    def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
+        step_fn = RemoteGuidedStep(self, job)
+
+        def report(index: int, total: int) -> None:
+            if on_step is not None:
+                on_step(StepProgress(stage=job.stage, step=index + 1, total=total))
+
+        return euler_loop(None, job.sigmas, job.video, job.audio, step_fn, on_step=report)
+
+    def decode_video(self, latent: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+        inputs = {"LATENT": latent, "GENERATOR_STATE": generator.get_state()}
+        return self.infer(self.names.vae_decoder, inputs, ("FRAMES",))["FRAMES"].cpu().numpy()
+
+    def decode_audio(self, latent: torch.Tensor) -> tuple[np.ndarray, int]:
+        out = self.infer(self.names.audio_decoder, {"LATENT": latent}, ("WAVEFORM", "SAMPLE_RATE"))
+        return out["WAVEFORM"].cpu().numpy(), int(out["SAMPLE_RATE"].reshape(-1)[0])
+
+
+class RemoteGuidedStep:
+    """A StepFn for euler_loop that asks the `denoiser` model for each step's guided x0 predictions,
+    remembering the last ones for the guidance's skip_step (as sampling.denoise.GuidedStep does in-process)."""
+
+    def __init__(self, components: TritonComponents, job: DenoiseJob):
+        self.components, self.job = components, job
+        self._previous: tuple[torch.Tensor | None, torch.Tensor | None] | None = None
+        self._needs_previous = job.video_guidance.skip_step != 0 or job.audio_guidance.skip_step != 0
+
+    def __call__(self, _denoiser: Callable | None, video: LatentState, audio: LatentState, sigmas: torch.Tensor, step_index: int):
+        job = self.job
+        tensors, meta = pack_step(
+            DenoiseStep(
+                video=video, audio=audio, sigma=sigmas[step_index], step_index=step_index, contexts=job.contexts,
+                video_guidance=job.video_guidance, audio_guidance=job.audio_guidance, previous=self._previous if self._needs_previous else None, stage=job.stage,
+            )
+        )
+        tensors["STEP_META"] = bytes_array([meta])
+        out = self.components.infer(self.components.names.denoiser, tensors, ("VIDEO_X0", "AUDIO_X0"))
+        self._previous = (out["VIDEO_X0"].to(video.latent.device), out["AUDIO_X0"].to(audio.latent.device))
+        return self._previous

@@ -1,0 +1,161 @@
+"""Render the Triton model repository: config.pbtxt + 1/model.py per model, from the serve options.
+
+The checked-in model_repository/ is `render_repository(RepositoryOptions())` (a test keeps them equal);
+`ltx-triton serve` renders its own copy into a run directory for its flags. Placement is the instance
+groups: KIND_GPU where a GPU is used (the text encoder may stay on CPU), KIND_CPU otherwise.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltx_backend.request import ONE_STAGE
+from ltx_backend.triton.request_fields import PIPELINE_INPUTS
+from ltx_backend.triton.wire import OPTIONAL_STEP_TENSORS, STEP_TENSORS
+
+DEFAULT_MODEL_PATH = "build/tiny/ltx-2.3"  # relative to the project root: the embedded tiny checkpoint
+
+
+@dataclass(frozen=True)
+class RepositoryOptions:
+    model_path: str = DEFAULT_MODEL_PATH
+    pipeline_classes: tuple[str, ...] = (ONE_STAGE,)
+    gpu: bool = False  # KIND_GPU instances on GPU `gpu_id`, bf16; else KIND_CPU, fp32
+    gpu_id: int = 0
+    text_encoder_on_cpu: bool = False
+    pipeline_instances: int = 1  # requests in flight per pipeline model; more queue (the components serialize anyway)
+    shm_note: str = ""
+
+    @property
+    def model_type(self) -> str:
+        return "TYPE_BF16" if self.gpu else "TYPE_FP32"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    data_type: str
+    dims: tuple[int, ...]
+    optional: bool = False
+
+    def render(self) -> str:
+        dims = ", ".join(str(d) for d in self.dims)
+        optional = " optional: true" if self.optional else ""
+        return f'  {{ name: "{self.name}" data_type: {self.data_type} dims: [ {dims} ]{optional} }}'
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    adapter: str
+    doc: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    gpu: bool
+    count: int = 1
+    decoupled: bool = False
+    parameters: tuple[tuple[str, str], ...] = ()
+
+
+def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
+    m = o.model_type
+    any3 = (-1, -1, -1)
+    step_inputs = tuple(
+        Tensor(name, m if kind == "model" else "TYPE_FP32", (-1,) * rank, name in OPTIONAL_STEP_TENSORS)
+        for name, (rank, kind) in STEP_TENSORS.items()
+    ) + (Tensor("STEP_META", "TYPE_STRING", (1,)),)
+    pipeline_inputs = tuple(
+        Tensor(name, data_type, (1,) if scalar else (-1,), optional=True) for name, (_, data_type, scalar) in PIPELINE_INPUTS.items()
+    )
+    results = (
+        Tensor("VIDEO_MP4", "TYPE_STRING", (1,)),
+        Tensor("FRAMES", "TYPE_UINT8", (-1, -1, -1, 3)),
+        Tensor("AUDIO", "TYPE_FP32", (-1, -1)),
+        Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
+    )
+    pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
+    return [
+        ModelSpec(
+            "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors)",
+            (Tensor("PROMPTS", "TYPE_STRING", (-1,)),),
+            (Tensor("VIDEO_CONTEXT", m, any3), Tensor("AUDIO_CONTEXT", m, any3)),
+            gpu=o.gpu and not o.text_encoder_on_cpu,
+        ),
+        ModelSpec(
+            "denoiser", "denoiser", "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)",
+            step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3)), gpu=o.gpu,
+        ),
+        ModelSpec(
+            "vae_decoder", "vae_decoder", "video latents -> uint8 frames (tiled for large outputs)",
+            (Tensor("LATENT", m, (-1,) * 5), Tensor("GENERATOR_STATE", "TYPE_UINT8", (-1,), optional=True)),
+            (Tensor("FRAMES", "TYPE_UINT8", (-1, -1, -1, 3)),), gpu=o.gpu,
+        ),
+        ModelSpec(
+            "audio_decoder", "audio_decoder", "audio latents -> waveform (audio VAE decoder + vocoder)",
+            (Tensor("LATENT", m, (-1,) * 4),),
+            (Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)), Tensor("SAMPLE_RATE", "TYPE_INT32", (1,))), gpu=o.gpu,
+        ),
+        ModelSpec(
+            "pipeline", "pipeline", "the generate request -> progress stream, then MP4 (+ raw frames and audio); BLS orchestrator",
+            pipeline_inputs, (Tensor("PROGRESS", "TYPE_INT32", (3,)),) + results,
+            gpu=o.gpu, count=o.pipeline_instances, decoupled=True, parameters=pipeline_parameters,
+        ),
+        ModelSpec(
+            "pipeline_unary", "pipeline", "the pipeline without progress responses, for KServe v2 /infer clients",
+            pipeline_inputs, results, gpu=o.gpu, count=o.pipeline_instances, parameters=pipeline_parameters,
+        ),
+    ]
+
+
+def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:
+    lines = [
+        f"# {spec.name}: {spec.doc}",
+        "# Rendered by ltx_backend.triton.repository (ltx-triton serve); edit that module, not this file.",
+        f'name: "{spec.name}"',
+        'backend: "python"',
+        "max_batch_size: 0",
+        "input [",
+        ",\n".join(t.render() for t in spec.inputs),
+        "]",
+        "output [",
+        ",\n".join(t.render() for t in spec.outputs),
+        "]",
+    ]
+    if spec.gpu:
+        lines.append(f"instance_group [ {{ kind: KIND_GPU count: {spec.count} gpus: [ {o.gpu_id} ] }} ]")
+    else:
+        lines.append(f"instance_group [ {{ kind: KIND_CPU count: {spec.count} }} ]")
+    if spec.decoupled:
+        lines.append("model_transaction_policy { decoupled: true }")
+    parameters = [("model_path", o.model_path), *spec.parameters]
+    if o.gpu:  # BLS tensors stay on the GPU
+        parameters.append(("FORCE_CPU_ONLY_INPUT_TENSORS", "no"))
+    for key, value in parameters:
+        lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}')
+    return "\n".join(lines) + "\n"
+
+
+def render_model_py(spec: ModelSpec) -> str:
+    return (
+        f'"""Triton model `{spec.name}`: {spec.doc}. The logic lives in ltx_backend.triton.adapters.{spec.adapter}."""\n'
+        f"from ltx_backend.triton.adapters.{spec.adapter} import TritonPythonModel  # noqa: F401\n"
+    )
+
+
+def render_repository(options: RepositoryOptions, out: str | Path) -> Path:
+    """Write the repository into `out` (its model folders are replaced; other files are kept)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in model_specs(options):
+        folder = out / spec.name
+        if folder.exists():
+            shutil.rmtree(folder)
+        (folder / "1").mkdir(parents=True)
+        (folder / "config.pbtxt").write_text(render_config(spec, options))
+        (folder / "1" / "model.py").write_text(render_model_py(spec))
+    return out
+
+
+def model_names(options: RepositoryOptions) -> list[str]:
+    return [spec.name for spec in model_specs(options)]

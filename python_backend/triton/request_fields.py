@@ -1,0 +1,115 @@
+"""A served request -> GenerationRequest: the `pipeline` model's inputs and KServe v2 parameters.
+
+Every generate field can come as an input tensor (upper-case name, e.g. WIDTH INT32 [1], IMAGES BYTES [n]) or
+as a request parameter (the field name, e.g. {"width": 512}); scalars are [1] tensors. Nothing here checks
+ranges: GenerationRequest.resolve does that, once, for both transports. What is checked here is what only a
+transport can get wrong: a field given twice, an unknown parameter, text that is not UTF-8, a list where a
+scalar belongs, and fields a server does not take per request (paths on the server's disk, LoRAs: those are
+chosen when the server starts).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ltx_backend.request import GenerationRequest, InvalidRequest
+
+# name of the input tensor -> (field, Triton data type, scalar?)
+PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
+    "PROMPT": ("prompt", "TYPE_STRING", True),
+    "NEGATIVE_PROMPT": ("negative_prompt", "TYPE_STRING", True),
+    "PIPELINE_CLASS_NAME": ("pipeline_class_name", "TYPE_STRING", True),
+    "SEED": ("seed", "TYPE_INT64", True),
+    "WIDTH": ("width", "TYPE_INT32", True),
+    "HEIGHT": ("height", "TYPE_INT32", True),
+    "NUM_FRAMES": ("num_frames", "TYPE_INT32", True),
+    "NUM_INFERENCE_STEPS": ("num_inference_steps", "TYPE_INT32", True),
+    "GUIDANCE_SCALE": ("guidance_scale", "TYPE_FP32", True),
+    "FPS": ("fps", "TYPE_FP32", True),
+    "IMAGES": ("images", "TYPE_STRING", False),
+    "IMAGE_FRAME_INDICES": ("image_frame_indices", "TYPE_INT32", False),
+    "IMAGE_STRENGTHS": ("image_strengths", "TYPE_FP32", False),
+    "IMAGE_CRF": ("image_crf", "TYPE_INT32", True),
+    "IMAGE_MODE": ("image_mode", "TYPE_STRING", True),
+    "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
+}
+TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
+# Parameters Triton's own clients may attach to any request; they are not generate fields.
+TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
+SERVER_SIDE_FIELDS = {
+    "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
+    "lora_path": "LoRAs are chosen when the server starts (ltx-triton serve --lora-path)",
+    "lora_weight_name": "LoRAs are chosen when the server starts (ltx-triton serve --lora-weight-name)",
+    "lora_scale": "LoRAs are chosen when the server starts (ltx-triton serve --lora-scale)",
+}
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    request: GenerationRequest  # not yet resolved
+    return_raw: bool = False  # also send FRAMES (uint8 [F, H, W, 3]), AUDIO (float32 [C, S]) and SAMPLE_RATE
+
+
+def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> ServedRequest:
+    """inputs: the request's input tensors as numpy arrays (BYTES: object arrays). Raises InvalidRequest."""
+    values: dict[str, Any] = {}
+    for name, array in inputs.items():
+        if name not in PIPELINE_INPUTS:
+            raise InvalidRequest(name, "<input tensor>", f"one of the inputs {', '.join(PIPELINE_INPUTS)}")
+        field, _, scalar = PIPELINE_INPUTS[name]
+        values[field] = _from_tensor(field, np.asarray(array), scalar)
+    allowed = set(GenerationRequest.field_names()) | {"return_raw"}
+    for key, value in parameters.items():
+        if key in TRANSPORT_PARAMETERS:
+            continue
+        if key in SERVER_SIDE_FIELDS:
+            raise InvalidRequest(key, value, SERVER_SIDE_FIELDS[key])
+        if key not in allowed or key == "images":
+            raise InvalidRequest(key, value, f"a generate field given as a parameter: {', '.join(sorted(allowed - {'images'} - set(SERVER_SIDE_FIELDS)))}")
+        if key in values:
+            raise InvalidRequest(key, value, "given once: as an input tensor or as a parameter, not both")
+        values[key] = value
+    for key in SERVER_SIDE_FIELDS:
+        if key in values:
+            raise InvalidRequest(key, values[key], SERVER_SIDE_FIELDS[key])
+    if "prompt" not in values:
+        raise InvalidRequest("prompt", None, "a prompt: the PROMPT input (BYTES [1]) or the 'prompt' parameter")
+    return_raw = values.pop("return_raw", False)
+    if not isinstance(return_raw, (bool, np.bool_)):
+        raise InvalidRequest("return_raw", return_raw, "true or false")
+    return ServedRequest(GenerationRequest(**values), bool(return_raw))
+
+
+def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:
+    if scalar:
+        if array.size != 1:
+            raise InvalidRequest(field, f"<tensor of shape {list(array.shape)}>", "a single value (shape [1])")
+        value = array.reshape(-1)[0]
+        if field in TEXT_FIELDS:
+            return _text(field, value)
+        return _number(value)
+    flat = array.reshape(-1)
+    if field == "images":
+        return tuple(v if isinstance(v, bytes) else bytes(v) for v in flat)
+    return tuple(_number(v) for v in flat)
+
+
+def _number(value: Any) -> Any:
+    """numpy scalar -> Python. float32 values come back as the shortest decimal that rounds to them
+    (FP32 3.3 -> 3.3, not 3.299999952...), so a served request means what the same request in-process means."""
+    if isinstance(value, np.floating):
+        return float(str(value))
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _text(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, (bytes, np.bytes_)):
+        raise InvalidRequest(field, value, "UTF-8 text (a BYTES tensor)")
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(field, bytes(value)[:40], f"UTF-8 text ({error.reason} at byte {error.start})") from None
