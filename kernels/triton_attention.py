@@ -44,17 +44,9 @@ def _configs() -> list[triton.Config]:
 
 
 def _prune(configs, named_args, **kwargs):
-    """Per head dim: large K/V tiles only for head dim <= 64; short query sequences skip BLOCK_M 128."""
-    head_dim = kwargs.get("BLOCK_D", named_args.get("BLOCK_D"))
+    """Short query sequences (audio, <= 64 tokens) skip the 128-row query tiles."""
     q_bucket = named_args.get("Q_BUCKET", 1 << 30)
-    kept = []
-    for c in configs:
-        bm, bn = c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]
-        if head_dim is not None and head_dim >= 128 and bn * c.num_stages > 384:
-            continue  # K and V tiles of 128 x 128 bf16 x 3 stages exceed shared memory
-        if q_bucket <= 64 and bm > 64:
-            continue
-        kept.append(c)
+    kept = [c for c in configs if not (q_bucket <= 64 and c.kwargs["BLOCK_M"] > 64)]
     return kept or configs[:1]
 
 
