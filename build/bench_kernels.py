@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--step-iters", type=int, default=5)
     p.add_argument("--no-reference", action="store_true", help="skip ltx-core's step")
     p.add_argument("--layers", type=int, default=None, help="override num_layers of the step's model")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="dense bf16 peak of the GPU for the %%-of-peak column (default: known H100 / H200 values)")
     args = p.parse_args(argv)
     if not 1 <= args.passes <= 4:
         p.error("--passes must be 1..4")
@@ -125,9 +128,10 @@ def sdpa_best(q, k, v, heads, mask, warmup, iters, device):
     best = (float("inf"), "none")
     for backend in candidates:
         try:
-            with sdpa_kernel([backend]):
+            with sdpa_kernel([backend]), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 ms = timed(lambda: sdpa_attention(q, k, v, heads, mask), warmup, iters, device)
-        except RuntimeError:  # this backend does not take these inputs (mask, dtype, device)
+        except (RuntimeError, NotImplementedError, ValueError):  # backend does not take these inputs
             continue
         best = min(best, (ms, backend.name.lower()))
     if device.type == "cuda":
@@ -157,13 +161,14 @@ def bench_attention(args, device, dtype) -> str:
         t_ms = timed(lambda: triton_attention(q, k, v, heads, mask), args.warmup, args.iters, device)
         s_ms, s_name = sdpa_best(q, k, v, heads, mask, args.warmup, args.iters, device)
         diff = (triton_attention(q, k, v, heads, mask).float() - sdpa_attention(q, k, v, heads, mask).float()).abs().max().item()
+        peak = f"{flops / t_ms / 1e9 / args.peak_tflops:.0%}" if args.peak_tflops else "-"
         rows.append([
-            name, f"{t_ms:.3f}", f"{flops / t_ms / 1e9:.1f}", f"{s_ms:.3f}", f"{flops / s_ms / 1e9:.1f}", s_name,
+            name, f"{t_ms:.3f}", f"{flops / t_ms / 1e9:.1f}", peak, f"{s_ms:.3f}", f"{flops / s_ms / 1e9:.1f}", s_name,
             f"{s_ms / t_ms:.2f}x", f"{diff:.1e}",
         ])
         del q, k, v, mask
     return table(
-        ["attention (batch %d, %s)" % (batch, str(dtype).replace("torch.", "")), "Triton ms", "Triton TFLOP/s",
+        ["attention (batch %d, %s)" % (batch, str(dtype).replace("torch.", "")), "Triton ms", "Triton TFLOP/s", "% of bf16 peak",
          "SDPA ms", "SDPA TFLOP/s", "SDPA backend", "Triton speed-up", "max abs diff"],
         rows,
     )
@@ -404,6 +409,9 @@ def main(argv=None) -> int:
             return 2
         device, dtype = torch.device("cuda"), torch.bfloat16
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run, Triton interpreter)"
+    if args.peak_tflops is None:  # dense bf16 tensor-core peaks (NVIDIA datasheets)
+        known = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.0, "H200": 989.0, "H800": 989.0, "A100": 312.0}
+        args.peak_tflops = next((v for k, v in known.items() if k in name), None)
     print(f"# ltx_kernels benchmark: {name}, {datetime.date.today().isoformat()}, torch {torch.__version__}")
     try:
         import triton
