@@ -1,0 +1,135 @@
+"""The two-stage device modes (pipelines/device_modes.py): resident, snapshot, original.
+
+The same stage weights bit for bit in every mode, snapshot restores bit-identically, `original` releases
+the stage-1 transformer before building stage 2, and the three modes give identical frames (CPU fp32).
+"""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+from ltx_backend.loading.lora import read_lora, touched_modules
+from ltx_backend.loading.sources import open_model
+from ltx_backend.pipelines.device_modes import DEVICE_MODES, StageWeights
+from ltx_backend.pipelines.local import load_pipeline
+from ltx_backend.request import TWO_STAGE, GenerationRequest
+
+CPU = torch.device("cpu")
+
+
+def bits(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer as raw integer bits (torch.equal on floats would let -0.0 == 0.0 pass)."""
+    out = {}
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        out[name] = t.view(torch.int32) if t.dtype == torch.float32 else t.clone()
+        out[name] = out[name].clone()
+    return out
+
+
+def same_bits(a: dict, b: dict, names=None) -> bool:
+    return all(torch.equal(a[n], b[n]) for n in (names or a.keys())) and a.keys() == b.keys()
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_checkpoints):
+    directory = tiny_checkpoints["2"]
+    source = open_model(str(directory))
+    (lora_path,) = directory.glob("*distilled-lora*.safetensors")
+    lora = read_lora(str(lora_path))
+    return source, lora
+
+
+def loader(source):
+    return lambda: source.load("transformer", CPU, torch.float32)
+
+
+def test_snapshot_restores_stage_one_bit_identically(tiny):
+    source, lora = tiny
+    base = bits(source.load("transformer", CPU, torch.float32))
+    resident = StageWeights(loader(source), {1: [], 2: [(lora, 1.0)]}, "resident")
+    stage2 = bits(resident.model(2))
+    snapshot = StageWeights(loader(source), {1: [], 2: [(lora, 1.0)]}, "snapshot")
+    model = snapshot.model(1)
+    touched = {f"{m}.weight" for m in touched_modules([lora], model)}
+    assert touched and len(touched) < len(base)
+    assert same_bits(bits(model), base)
+    for _ in range(2):  # switch back and forth twice: every restore is exact
+        assert snapshot.model(2) is model  # one transformer, weights copied in
+        now = bits(model)
+        assert same_bits(now, stage2)
+        assert all(not torch.equal(now[n], base[n]) for n in touched)
+        assert snapshot.model(1) is model
+        assert same_bits(bits(model), base)
+    # only the touched tensors are kept, one host copy per stage
+    for snap in snapshot._snapshots.values():
+        assert set(snap.tensors) == touched and snap.on_host
+    assert len(snapshot.switch_seconds) == 4
+
+
+def test_hq_stage_weights_are_the_same_in_every_mode(tiny):
+    """HQ: the distilled LoRA at 0.25 in stage 1 and 0.5 in stage 2; every mode holds the same bits."""
+    source, lora = tiny
+    stages = {1: [(lora, 0.25)], 2: [(lora, 0.5)]}
+    weights = {mode: StageWeights(loader(source), stages, mode) for mode in DEVICE_MODES}
+    for stage in (2, 1, 2):
+        expected = bits(weights["resident"].model(stage))
+        for mode in ("snapshot", "original"):
+            assert same_bits(bits(weights[mode].model(stage)), expected), (mode, stage)
+    assert not same_bits(bits(weights["resident"].model(1)), bits(weights["resident"].model(2)))
+
+
+def test_resident_keeps_two_transformers_original_releases_before_building(tiny):
+    source, lora = tiny
+    stages = {1: [], 2: [(lora, 1.0)]}
+    resident = StageWeights(loader(source), stages, "resident")
+    assert resident.model(1) is not resident.model(2)
+    assert resident.switch_seconds == []  # no switching
+
+    alive_at_load: list[bool] = []
+    previous: list[weakref.ref] = []
+
+    def load():
+        gc.collect()
+        alive_at_load.append(bool(previous) and previous[-1]() is not None)
+        return source.load("transformer", CPU, torch.float32)
+
+    original = StageWeights(load, stages, "original")
+    previous.append(weakref.ref(original.model(1)))
+    stage2 = original.model(2)
+    previous.append(weakref.ref(stage2))
+    del stage2
+    original.model(1)
+    assert alive_at_load == [False, False, False]  # each build happened after the previous transformer was freed
+    assert len(original.switch_seconds) == 2
+
+
+def test_bad_device_mode_is_named(tiny):
+    source, _ = tiny
+    with pytest.raises(ValueError, match="invalid device_mode='shared': one of resident, snapshot, original"):
+        StageWeights(loader(source), {1: []}, "shared")
+    with pytest.raises(ValueError, match="invalid device_mode='x'"):
+        load_pipeline(source, CPU, torch.float32, pipeline_class_name=TWO_STAGE, device_mode="x")
+
+
+def test_three_modes_give_identical_frames(tiny_checkpoints):
+    """Two-stage LTX-2 in each mode; snapshot and original serve a second request, which starts from the
+    stage-2 weights the first left behind. Every output is bit-identical. (HQ's stage weights, distilled
+    LoRA in both stages, are compared bit for bit across modes above.)"""
+    settings = dict(prompt="A paper boat on a puddle", seed=11, width=64, height=64, num_frames=9, num_inference_steps=2)
+    request = GenerationRequest(**settings, pipeline_class_name=TWO_STAGE).resolve("2")
+    results = {}
+    for mode, requests in (("resident", 1), ("snapshot", 2), ("original", 2)):
+        pipeline = load_pipeline(str(tiny_checkpoints["2"]), CPU, torch.float32, pipeline_class_name=TWO_STAGE, device_mode=mode)
+        results[mode] = [pipeline(request) for _ in range(requests)]
+        assert pipeline.components.stage_weights.current == 2
+    reference = results["resident"][0]
+    assert reference.frames.shape == (9, 64, 64, 3) and reference.frames.std() > 1.0
+    for mode, outputs in results.items():
+        for output in outputs:
+            assert np.array_equal(output.frames, reference.frames), mode
+            assert np.array_equal(output.audio, reference.audio), mode
