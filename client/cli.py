@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 from ltx_backend.request import PIPELINE_CLASSES, GenerationRequest, InvalidRequest
+from ltx_client.bench import add_bench_parser, run_bench
+from ltx_client.serve import add_serve_parser, run_serve
 
 
 def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate one video (with audio) in-process")
-    p.add_argument("--model-path", required=True, help="Hugging Face repo id or local directory / checkpoint file")
+    p.add_argument("--model-path", default=None, help="Hugging Face repo id or local directory / checkpoint file (in-process)")
     p.add_argument("--pipeline-class-name", default="LTX2Pipeline", help=f"one of {', '.join(PIPELINE_CLASSES)}")
     p.add_argument("--prompt", required=True)
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
@@ -32,6 +34,10 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--lora-scale", type=float, default=1.0)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
+    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
+                   help="auto: Triton kernels on CUDA, torch SDPA on CPU")
+    p.add_argument("--url", default=None, metavar="HOST:GRPC_PORT",
+                   help="send the request to a running `ltx-triton serve` over gRPC instead of running it in-process")
     return p
 
 
@@ -62,37 +68,74 @@ def output_file(output_path: str, prompt: str, seed: int) -> Path:
     return path / f"{slug}_{seed}.mp4"
 
 
-def run_generate(args: argparse.Namespace) -> int:
+def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: bytes | None, frames, audio, sample_rate) -> None:
     import numpy as np
+
+    from ltx_backend.media import write_mp4
+
+    seed = 10 if request.seed is None else request.seed
+    if args.save_output:
+        path = output_file(args.output_path, request.prompt, seed)
+        if mp4 is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(mp4)
+        else:
+            path = write_mp4(path, frames, request.fps, audio, sample_rate)
+        print(f"saved {path}")
+    if args.save_raw:
+        raw = Path(args.save_raw)
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(raw, frames=frames, audio=audio, sample_rate=np.int64(sample_rate))
+        print(f"saved {raw}")
+
+
+def run_generate_remote(args: argparse.Namespace) -> int:
+    from ltx_backend.pipelines.progress import TqdmProgress
+    from ltx_client.remote import RemoteError, generate_grpc
+
+    request = _request_from_args(args)
+    try:
+        with TqdmProgress() as progress:
+            result = generate_grpc(args.url, request, on_progress=progress, return_raw=bool(args.save_raw))
+    except RemoteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
+        return 1
+    _write_outputs(args, request, result.mp4, result.frames, result.audio, result.sample_rate)
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    if args.url:
+        return run_generate_remote(args)
+    if not args.model_path:
+        print("error: --model-path is required (or --url HOST:GRPC_PORT of a running server)", file=sys.stderr)
+        return 2
     import torch
 
     from ltx_backend.loading.checkpoint import CheckpointError
     from ltx_backend.loading.model_path import ModelPathError
-    from ltx_backend.media import write_mp4
     from ltx_backend.loading.sources import open_model
     from ltx_backend.pipelines.local import load_pipeline
     from ltx_backend.pipelines.progress import TqdmProgress
+    from ltx_kernels import set_attention_backend
 
     request = _request_from_args(args)
     try:
+        set_attention_backend(args.attention_backend)
         source = open_model(args.model_path)  # metadata only: validate before loading any weights
         request = request.resolve(source.model_version)
         device = torch.device(args.device) if args.device else None
         dtype = getattr(torch, args.dtype) if args.dtype else None
         pipeline = load_pipeline(source, device=device, dtype=dtype)
-    except (InvalidRequest, ModelPathError, CheckpointError) as error:
+    except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with TqdmProgress() as progress:
         result = pipeline(request, on_step=progress)
-    if args.save_output:
-        path = write_mp4(output_file(args.output_path, request.prompt, request.seed), result.frames, request.fps, result.audio, result.sample_rate)
-        print(f"saved {path}")
-    if args.save_raw:
-        raw = Path(args.save_raw)
-        raw.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(raw, frames=result.frames, audio=result.audio, sample_rate=np.int64(result.sample_rate))
-        print(f"saved {raw}")
+    _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
     return 0
 
 
@@ -101,9 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ltx-triton", description="LTX-2 / LTX-2.3 video+audio generation on Triton")
     sub = parser.add_subparsers(dest="command", required=True)
     _generate_parser(sub)
+    add_serve_parser(sub)
+    add_bench_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "generate":
         return run_generate(args)
+    if args.command == "serve":
+        return run_serve(args)
+    if args.command == "bench":
+        return run_bench(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -25,7 +25,10 @@ class RepositoryOptions:
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
     pipeline_instances: int = 1  # requests in flight per pipeline model; more queue (the components serialize anyway)
-    shm_note: str = ""
+    device_mode: str = "snapshot"  # two-stage weight switching: snapshot | resident | original
+    lora_path: str | None = None  # a user LoRA merged into the denoiser(s) at load
+    lora_weight_name: str | None = None
+    lora_scale: float = 1.0
 
     @property
     def model_type(self) -> str:
@@ -85,6 +88,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         ModelSpec(
             "denoiser", "denoiser", "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)",
             step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3)), gpu=o.gpu,
+            parameters=_lora_parameters(o),
         ),
         ModelSpec(
             "vae_decoder", "vae_decoder", "video latents -> uint8 frames (tiled for large outputs)",
@@ -106,6 +110,15 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             pipeline_inputs, results, gpu=o.gpu, count=o.pipeline_instances, parameters=pipeline_parameters,
         ),
     ]
+
+
+def _lora_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:
+    if o.lora_path is None:
+        return ()
+    out = [("lora_path", o.lora_path), ("lora_scale", repr(float(o.lora_scale)))]
+    if o.lora_weight_name:
+        out.append(("lora_weight_name", o.lora_weight_name))
+    return tuple(out)
 
 
 def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:

@@ -13,6 +13,11 @@ class TritonPythonModel(ComponentModel):
 
     def load(self, args):
         self.transformer = open_model(args.model_path()).load("transformer", self.device, self.dtype)
+        if args.parameters.get("lora_path"):
+            from ltx_backend.loading.lora import apply_loras, read_lora
+
+            lora = read_lora(args.parameters["lora_path"], args.parameters.get("lora_weight_name") or None)
+            apply_loras(self.transformer, [(lora, float(args.parameters.get("lora_scale", "1.0")))])
 
     def run(self, inputs):
         (meta,) = as_strings(require(inputs, "STEP_META"))

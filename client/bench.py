@@ -1,0 +1,230 @@
+"""`ltx-triton bench`: perf_analyzer against a running server's `pipeline` model and each component model.
+
+For every model it writes perf_analyzer's --input-data JSON (realistic tensors: the denoiser gets real text
+contexts from the server's text_encoder and noised latent states of the asked size), runs perf_analyzer
+(gRPC; streaming for the decoupled pipeline; count windows, since a generation takes seconds) and prints one
+table row per model: throughput and client latencies.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ltx_client.server import PROJECT_ROOT
+
+COMPONENTS = ("text_encoder", "denoiser", "vae_decoder", "audio_decoder")
+NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_}
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="perf_analyzer against a running server: the pipeline and each component")
+    p.add_argument("--url", required=True, metavar="HOST:GRPC_PORT")
+    p.add_argument("--models", default=",".join(("pipeline", *COMPONENTS)), help="comma-separated models to measure")
+    p.add_argument("--prompt", default="A red fox runs through fresh snow at dawn")
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--height", type=int, default=None)
+    p.add_argument("--num-frames", type=int, default=None)
+    p.add_argument("--num-inference-steps", type=int, default=None)
+    p.add_argument("--concurrency", default="1", help="perf_analyzer --concurrency-range, e.g. 1 or 1:4")
+    p.add_argument("--requests", type=int, default=3, help="requests per measurement window (count windows)")
+    p.add_argument("--model-version", choices=("2", "2.3"), default=None, help="default: read from the served checkpoint")
+    p.add_argument("--perf-analyzer", default=None, help="path of perf_analyzer (default: make setup's, or PATH)")
+    p.add_argument("--keep", default=None, help="keep the input JSON and CSV files in this folder")
+    return p
+
+
+@dataclass
+class Row:
+    model: str
+    concurrency: int
+    throughput: float  # inferences / s
+    p50_ms: float
+    p99_ms: float
+    avg_ms: float
+
+
+def find_perf_analyzer(explicit: str | None) -> tuple[Path, dict[str, str]]:
+    env = dict(os.environ)
+    local = PROJECT_ROOT / "build/triton-server/perf"
+    for candidate in (explicit, os.environ.get("PERF_ANALYZER"), local / "perf_analyzer"):
+        if candidate and Path(candidate).is_file():
+            lib = Path(candidate).parent / "lib"
+            if lib.is_dir():
+                env["LD_LIBRARY_PATH"] = f"{lib}{os.pathsep}{env.get('LD_LIBRARY_PATH', '')}"
+            return Path(candidate), env
+    import shutil
+
+    found = shutil.which("perf_analyzer")
+    if found:
+        return Path(found), env
+    raise FileNotFoundError("perf_analyzer not found: run `make setup` or pass --perf-analyzer")
+
+
+def _entry(value: np.ndarray, data_type: str) -> dict:
+    if data_type == "TYPE_STRING":
+        return {"content": [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.reshape(-1)], "shape": list(value.shape)}
+    return {"b64": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii"), "shape": list(value.shape)}
+
+
+def _tensor_bytes(tensor, data_type: str) -> np.ndarray:
+    import torch
+
+    if data_type == "TYPE_BF16":  # numpy has no bf16: ship the raw 2-byte values
+        return tensor.to(torch.bfloat16).contiguous().view(torch.int16).numpy()
+    return tensor.to(torch.float32).numpy().astype(NUMPY[data_type])
+
+
+class InputBuilder:
+    """Realistic inputs for each model, from the server's own configs and text encoder."""
+
+    def __init__(self, url: str, args: argparse.Namespace):
+        import tritonclient.grpc as grpcclient
+
+        self.client = grpcclient.InferenceServerClient(url)
+        self.args = args
+        config = self.config("pipeline")
+        self.model_path = config.get("parameters", {}).get("model_path", {}).get("string_value")
+        self.version = args.model_version or self._served_version()
+
+    def config(self, model: str) -> dict:
+        return self.client.get_model_config(model, as_json=True)["config"]
+
+    def _served_version(self) -> str:
+        from ltx_backend.loading.sources import open_model
+
+        if self.model_path and Path(self.model_path).exists():
+            return open_model(self.model_path).model_version
+        if self.model_path and (PROJECT_ROOT / self.model_path).exists():
+            return open_model(str(PROJECT_ROOT / self.model_path)).model_version
+        raise SystemExit("error: cannot read the served checkpoint here: pass --model-version")
+
+    def request(self):
+        from ltx_backend.request import GenerationRequest
+
+        a = self.args
+        return GenerationRequest(
+            prompt=a.prompt, width=a.width, height=a.height, num_frames=a.num_frames, num_inference_steps=a.num_inference_steps
+        ).resolve(self.version)
+
+    def types(self, model: str) -> dict[str, str]:
+        return {t["name"]: t["data_type"] for t in self.config(model)["input"]}
+
+    def inputs(self, model: str) -> dict[str, dict]:
+        from ltx_client.remote import request_arrays
+
+        request = self.request()
+        if model in ("pipeline", "pipeline_unary"):
+            return {n: _entry(v, self.types(model)[n]) for n, v in request_arrays(request).items()}
+        if model == "text_encoder":
+            return {"PROMPTS": _entry(np.array([request.prompt.encode(), request.negative_prompt.encode()], dtype=object), "TYPE_STRING")}
+        import torch
+
+        from ltx_backend.latents.initial import noise_audio_state, noise_video_state
+        from ltx_backend.latents.shapes import VideoPixelShape
+        from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
+        from ltx_backend.sampling.guidance import default_guidance
+        from ltx_backend.sampling.noise import GaussianNoiser
+        from ltx_backend.sampling.schedule import ltx2_sigmas
+        from ltx_backend.triton.wire import DenoiseStep, pack_step
+
+        types = self.types(model)
+        noiser = GaussianNoiser(torch.Generator().manual_seed(request.seed))
+        shape = VideoPixelShape(1, request.num_frames, request.height, request.width, request.fps)
+        video, video_layout = noise_video_state(shape, noiser, [], torch.float32, torch.device("cpu"))
+        audio, audio_layout = noise_audio_state(shape, noiser, torch.float32, torch.device("cpu"))
+        if model == "vae_decoder":
+            return {"LATENT": _entry(_tensor_bytes(video_layout.to_latent(video), types["LATENT"]), types["LATENT"])}
+        if model == "audio_decoder":
+            return {"LATENT": _entry(_tensor_bytes(audio_layout.to_latent(audio), types["LATENT"]), types["LATENT"])}
+        if model != "denoiser":
+            raise SystemExit(f"error: no input generator for model {model!r}")
+        contexts = self._contexts(request)
+        video_params, audio_params = default_guidance(self.version)
+        tensors, meta = pack_step(DenoiseStep(
+            video=video, audio=audio, sigma=ltx2_sigmas(request.num_inference_steps)[0], step_index=0,
+            contexts=contexts, video_guidance=video_params, audio_guidance=audio_params,
+        ))
+        out = {name: _entry(_tensor_bytes(t, types[name]), types[name]) for name, t in tensors.items()}
+        out["STEP_META"] = _entry(np.array([meta.encode()], dtype=object), "TYPE_STRING")
+        return out
+
+    def _contexts(self, request):
+        import tritonclient.grpc as grpcclient
+        import torch
+
+        from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
+
+        prompts = grpcclient.InferInput("PROMPTS", [2], "BYTES")
+        prompts.set_data_from_numpy(np.array([request.prompt.encode(), request.negative_prompt.encode()], dtype=object))
+        result = self.client.infer("text_encoder", [prompts])
+
+        def tensor(name):
+            array = result.as_numpy(name)
+            return torch.from_numpy(array.astype(np.float32) if array.dtype != np.float32 else array)
+
+        video, audio = tensor("VIDEO_CONTEXT"), tensor("AUDIO_CONTEXT")
+        return GuidanceContexts(TextContext(video[:1], audio[:1]), TextContext(video[1:], audio[1:]))
+
+
+def run_perf_analyzer(binary: Path, env: dict, url: str, model: str, data_file: Path, csv_file: Path, args, streaming: bool) -> list[Row]:
+    command = [
+        str(binary), "-m", model, "-u", url, "-i", "grpc", "--input-data", str(data_file),
+        "--concurrency-range", args.concurrency, "--measurement-mode", "count_windows",
+        "--measurement-request-count", str(args.requests), "--stability-percentage", "100", "--max-trials", "3",
+        "-f", str(csv_file),
+    ]
+    if streaming:
+        command += ["--streaming", "--async"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"perf_analyzer failed on {model} (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    rows = []
+    with open(csv_file) as f:
+        for r in csv.DictReader(f):
+            rows.append(Row(model, int(r["Concurrency"]), float(r["Inferences/Second"]),
+                            float(r["p50 latency"]) / 1000, float(r["p99 latency"]) / 1000, float(r.get("Avg latency", r["p50 latency"])) / 1000))
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = ["| model | concurrency | throughput (infer/s) | p50 latency (ms) | p99 latency (ms) |", "| --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r.model} | {r.concurrency} | {r.throughput:.3f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |")
+    return "\n".join(lines)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    try:
+        binary, env = find_perf_analyzer(args.perf_analyzer)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ltx-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    builder = InputBuilder(args.url, args)
+    rows: list[Row] = []
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+        data_file, csv_file = folder / f"{model}.json", folder / f"{model}.csv"
+        data_file.write_text(json.dumps({"data": [builder.inputs(model)]}))
+        decoupled = builder.config(model).get("model_transaction_policy", {}).get("decoupled", False)
+        print(f"perf_analyzer: {model} ...", file=sys.stderr, flush=True)
+        try:
+            rows += run_perf_analyzer(binary, env, args.url, model, data_file, csv_file, args, streaming=decoupled)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    request = builder.request()
+    print(f"LTX-{builder.version} {request.pipeline_class_name} {request.width}x{request.height}x{request.num_frames}, "
+          f"{request.num_inference_steps} steps (denoiser: one guided step)")
+    print(format_table(rows))
+    return 0

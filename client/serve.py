@@ -1,0 +1,121 @@
+"""`ltx-triton serve`: render the model repository for the flags into a run directory, start tritonserver on
+it, wait until every model is ready, print the endpoints, and stop cleanly on Ctrl-C / SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEVICE_MODES = ("snapshot", "resident", "original")
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
+
+    p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
+    p.add_argument("--model-path", required=True, help="Hugging Face repo id or local directory / checkpoint file")
+    p.add_argument("--pipeline-class-name", nargs="+", default=[ONE_STAGE], help=f"pipeline classes to serve: {', '.join(PIPELINE_CLASSES)}")
+    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default="snapshot", help="two-stage weight switching (default snapshot)")
+    p.add_argument("--lora-path", default=None, help="a LoRA applied to every request: file, folder or HF repo id")
+    p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
+    p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8000, help="HTTP/KServe v2 port")
+    p.add_argument("--grpc-port", type=int, default=8001)
+    p.add_argument("--metrics-port", type=int, default=8002)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="KIND_GPU instances on cuda, KIND_CPU on cpu")
+    p.add_argument("--gpu-id", type=int, default=0)
+    p.add_argument("--text-encoder-device", choices=("auto", "cpu"), default="auto", help="cpu keeps Gemma off the GPU")
+    p.add_argument("--pipeline-instances", type=int, default=1, help="requests in flight per pipeline model")
+    p.add_argument("--run-dir", default=None, help="where the rendered model repository and the server log go (default: a temp dir)")
+    p.add_argument("--startup-timeout", type=float, default=1800.0)
+    return p
+
+
+def repository_options(args: argparse.Namespace):
+    import torch
+
+    from ltx_backend.loading.sources import open_model
+    from ltx_backend.request import DEFAULTS, InvalidRequest
+    from ltx_backend.triton.repository import RepositoryOptions
+
+    source = open_model(args.model_path)  # metadata only: fail before starting anything
+    model_path = args.model_path
+    if Path(model_path).exists():
+        model_path = str(Path(model_path).resolve())
+    for name in args.pipeline_class_name:
+        if (source.model_version, name) not in DEFAULTS:
+            raise InvalidRequest("pipeline_class_name", name, f"a pipeline class LTX-{source.model_version} has: "
+                                 + ", ".join(n for v, n in DEFAULTS if v == source.model_version))
+    if args.lora_path is not None:
+        from ltx_backend.loading.lora import read_lora
+
+        read_lora(args.lora_path, args.lora_weight_name)  # a bad LoRA is an error now, not in a model's log
+    gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    return RepositoryOptions(
+        model_path=model_path,
+        pipeline_classes=tuple(args.pipeline_class_name),
+        gpu=gpu,
+        gpu_id=args.gpu_id,
+        text_encoder_on_cpu=args.text_encoder_device == "cpu",
+        pipeline_instances=args.pipeline_instances,
+        device_mode=args.ltx2_two_stage_device_mode,
+        lora_path=None if args.lora_path is None else (str(Path(args.lora_path).resolve()) if Path(args.lora_path).exists() else args.lora_path),
+        lora_weight_name=args.lora_weight_name,
+        lora_scale=args.lora_scale,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ltx_backend.loading.checkpoint import CheckpointError
+    from ltx_backend.loading.model_path import ModelPathError
+    from ltx_backend.request import InvalidRequest
+    from ltx_backend.triton.repository import render_repository
+    from ltx_client.server import ServerError, TritonServer
+
+    try:
+        options = repository_options(args)
+    except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="ltx-triton-"))
+    repository = render_repository(options, run_dir / "model_repository")
+    log_path = run_dir / "tritonserver.log"
+    server = TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path)
+    print(f"model repository: {repository}\nserver log: {log_path}\nstarting tritonserver ...", flush=True)
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        started = time.monotonic()
+        server.start(timeout=args.startup_timeout)
+        host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+        print(
+            f"ready in {time.monotonic() - started:.0f} s on {'GPU ' + str(options.gpu_id) if options.gpu else 'CPU'}, serving {', '.join(options.pipeline_classes)}\n"
+            f"  gRPC        {host}:{args.grpc_port}   (ltx-triton generate --url {host}:{args.grpc_port} ...)\n"
+            f"  HTTP/KServe http://{host}:{args.port}/v2/models/pipeline_unary/infer\n"
+            f"  metrics     http://{host}:{args.metrics_port}/metrics\n"
+            "Ctrl-C stops the server.",
+            flush=True,
+        )
+        while not stopping and server.process.poll() is None:
+            time.sleep(0.5)
+        if server.process.poll() is not None and not stopping:
+            print(f"error: tritonserver exited with code {server.process.returncode}; see {log_path}", file=sys.stderr)
+            return 1
+    except ServerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping tritonserver ...", flush=True)
+        server.stop()
+    return 0
