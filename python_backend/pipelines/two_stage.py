@@ -49,12 +49,12 @@ class LTX2TwoStagePipeline:
         check_pipeline_class(self.pipeline_class_name, request)
         images = request_images(request)
         c = self.components
+        c.prepare_stage(1)  # a request after another starts from the stage-2 weights: switch during text encoding
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
         positive, negative = c.encode_text([request.prompt, request.negative_prompt])
 
         # Stage 1: half size, guided.
-        c.prepare_stage(1)
         shape1 = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
