@@ -180,7 +180,7 @@ def run_perf_analyzer(binary: Path, env: dict, url: str, model: str, data_file: 
     command = [
         str(binary), "-m", model, "-u", url, "-i", "grpc", "--input-data", str(data_file),
         "--concurrency-range", args.concurrency, "--measurement-mode", "count_windows",
-        "--measurement-request-count", str(args.requests), "--stability-percentage", "100", "--max-trials", "3",
+        "--measurement-request-count", str(args.requests), "--stability-percentage", "999", "--max-trials", "5",
         "-f", str(csv_file),
     ]
     if streaming:

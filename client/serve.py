@@ -29,6 +29,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="KIND_GPU instances on cuda, KIND_CPU on cpu")
     p.add_argument("--gpu-id", type=int, default=0)
     p.add_argument("--text-encoder-device", choices=("auto", "cpu"), default="auto", help="cpu keeps Gemma off the GPU")
+    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
+                   help="auto: Triton kernels on CUDA, torch SDPA on CPU")
     p.add_argument("--pipeline-instances", type=int, default=1, help="requests in flight per pipeline model")
     p.add_argument("--run-dir", default=None, help="where the rendered model repository and the server log go (default: a temp dir)")
     p.add_argument("--startup-timeout", type=float, default=1800.0)
@@ -66,6 +68,7 @@ def repository_options(args: argparse.Namespace):
         lora_path=None if args.lora_path is None else (str(Path(args.lora_path).resolve()) if Path(args.lora_path).exists() else args.lora_path),
         lora_weight_name=args.lora_weight_name,
         lora_scale=args.lora_scale,
+        attention_backend=args.attention_backend,
     )
 
 

@@ -29,6 +29,9 @@ class ComponentModel:
         self.pb = pb
         self.args = ModelArgs.parse(args)
         self.device, self.dtype = self.args.device, self.args.dtype
+        from ltx_kernels import set_attention_backend
+
+        set_attention_backend(self.args.parameters.get("attention_backend", "auto"))
         self.load(self.args)
 
     def load(self, args: ModelArgs) -> None:

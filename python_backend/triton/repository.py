@@ -29,6 +29,7 @@ class RepositoryOptions:
     lora_path: str | None = None  # a user LoRA merged into the denoiser(s) at load
     lora_weight_name: str | None = None
     lora_scale: float = 1.0
+    attention_backend: str = "auto"  # ltx_kernels backend of every attention call: auto | triton | flash_attn | sdpa
 
     @property
     def model_type(self) -> str:
@@ -142,6 +143,8 @@ def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:
     if spec.decoupled:
         lines.append("model_transaction_policy { decoupled: true }")
     parameters = [("model_path", o.model_path), *spec.parameters]
+    if o.attention_backend != "auto":
+        parameters.append(("attention_backend", o.attention_backend))
     if o.gpu:  # BLS tensors stay on the GPU
         parameters.append(("FORCE_CPU_ONLY_INPUT_TENSORS", "no"))
     for key, value in parameters:

@@ -1,0 +1,210 @@
+"""Serving on a real tritonserver (started once for this module): gRPC, HTTP/KServe v2 and in-process give the
+same video; progress streams per step; bad requests are INVALID_ARG naming the field and the server keeps
+serving; cancellation; concurrent load without memory growth; perf_analyzer through `ltx-triton bench`."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import tritonclient.grpc as grpcclient
+
+from ltx_backend.media import probe_mp4
+from ltx_backend.request import GenerationRequest
+from ltx_backend.triton.repository import RepositoryOptions, render_repository
+from ltx_client.remote import RemoteError, generate_grpc, generate_http
+from ltx_client.server import TritonServer, free_port
+from serving import grpc_unary, http_unary, int32, text
+
+ROOT = Path(__file__).resolve().parents[1]
+# The LTX-2 tiny checkpoint: its vocoder is ~4x faster on CPU than LTX-2.3's, and this module runs ~50 requests.
+MODEL = ROOT / "build/tiny/ltx-2"
+SMALL = dict(prompt="A red fox runs through fresh snow at dawn", width=64, height=64, num_frames=9, num_inference_steps=3)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    assert (MODEL / "tokenizer").exists(), f"{MODEL} is missing: run `make setup`"
+    # The checked-in repository, as it is; only the checkpoint is swapped (LTX_MODEL_PATH overrides model_path).
+    log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
+    s = TritonServer(ROOT / "model_repository", free_port(), free_port(), free_port(), log_path=log,
+                     env={"LTX_MODEL_PATH": str(MODEL)})
+    s.start(timeout=600)
+    yield s
+    s.stop()
+    assert s.process.returncode == 0, log.read_text()[-3000:]
+
+
+def test_checked_in_repository_is_the_default_rendering(tmp_path):
+    rendered = render_repository(RepositoryOptions(), tmp_path / "repo")
+    checked_in = ROOT / "model_repository"
+    names = sorted(p.name for p in rendered.iterdir())
+    assert names == sorted(p.name for p in checked_in.iterdir() if p.is_dir())
+    for name in names:
+        for file in ("config.pbtxt", "1/model.py"):
+            assert (rendered / name / file).read_text() == (checked_in / name / file).read_text(), f"{name}/{file}"
+
+
+def test_grpc_http_and_in_process_give_identical_video(server):
+    from ltx_backend.pipelines.local import load_pipeline
+
+    request = GenerationRequest(**SMALL, seed=3)
+    steps = []
+    via_grpc = generate_grpc(server.grpc_url, request, on_progress=steps.append, return_raw=True, timeout=600)
+    via_http = generate_http(server.http_url, request, return_raw=True)
+    local = load_pipeline(str(MODEL), device=torch.device("cpu"))(request.resolve("2"))
+
+    assert via_grpc.frames.shape == (9, 64, 64, 3) and via_grpc.frames.dtype == np.uint8
+    np.testing.assert_array_equal(via_grpc.frames, local.frames)
+    np.testing.assert_array_equal(via_http.frames, local.frames)
+    np.testing.assert_array_equal(via_grpc.audio, local.audio)
+    np.testing.assert_array_equal(via_http.audio, local.audio)
+    assert via_grpc.sample_rate == via_http.sample_rate == local.sample_rate
+    info = probe_mp4(via_grpc.mp4)
+    assert (info.width, info.height, info.num_frames, info.audio_streams) == (64, 64, 9, 1)
+    assert abs(info.audio_duration - info.video_duration) < 0.05
+
+
+def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
+    events = []
+    result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
+                           on_progress=lambda p: events.append((p.stage, p.step, p.total)), timeout=600)
+    assert events == [(1, i, 5) for i in range(1, 6)]
+    assert probe_mp4(result.mp4).num_frames == 9
+
+
+GOOD = {"PROMPT": text("a fox"), "WIDTH": int32(64), "HEIGHT": int32(64), "NUM_FRAMES": int32(9), "NUM_INFERENCE_STEPS": int32(2)}
+BAD_REQUESTS = [
+    # (name, inputs replacing GOOD's, parameters, field the error must name)
+    ("wrong dtype", {"WIDTH": (np.array([64.0], np.float32), "FP32")}, None, "WIDTH"),
+    ("wrong shape", {"WIDTH": int32(64, 64)}, None, "WIDTH"),
+    ("width off the grid", {"WIDTH": int32(65)}, None, "width"),
+    ("height off the grid", {"HEIGHT": int32(100)}, None, "height"),
+    ("frames not 8k+1", {"NUM_FRAMES": int32(10)}, None, "num_frames"),
+    ("too many frames", {"NUM_FRAMES": int32(100_001)}, None, "num_frames"),
+    ("unknown pipeline class", {"PIPELINE_CLASS_NAME": text("LTX3Pipeline")}, None, "pipeline_class_name"),
+    ("empty prompt", {"PROMPT": text("   ")}, None, "prompt"),
+    ("prompt not UTF-8", {"PROMPT": text(b"\xff\xfe fox")}, None, "prompt"),
+    ("no prompt", {"PROMPT": None}, None, "prompt"),
+    ("zero steps", {"NUM_INFERENCE_STEPS": int32(0)}, None, "num_inference_steps"),
+    ("negative seed", {"SEED": (np.array([-1], np.int64), "INT64")}, None, "seed"),
+    ("guidance NaN", {"GUIDANCE_SCALE": (np.array([np.nan], np.float32), "FP32")}, None, "guidance_scale"),
+    ("fps zero", {}, {"fps": 0}, "fps"),
+    ("unknown parameter", {}, {"widht": 64}, "widht"),
+    ("field twice", {}, {"width": 64}, "width"),
+    ("server-side LoRA per request", {}, {"lora_path": "/etc/passwd"}, "lora_path"),
+    ("corrupt image bytes", {"IMAGES": (np.array([b"\x89PNG not really"], dtype=np.object_), "BYTES")}, None, "images"),
+    ("image index out of range", {"IMAGES": None, "IMAGE_FRAME_INDICES": int32(40)}, None, "image_frame_indices"),
+    ("parameter of the wrong type", {}, {"num_frames": "nine"}, "num_frames"),
+]
+
+
+@pytest.mark.parametrize("name,changes,parameters,field", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_request_is_invalid_argument_naming_the_field(server, name, changes, parameters, field):
+    arrays = {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+    result, error = grpc_unary(server.grpc_url, arrays, parameters)
+    assert result is None
+    status, message = error
+    assert status == "StatusCode.INVALID_ARGUMENT", (status, message)
+    assert field in message, message
+    _, http_error = http_unary(server.http_url, arrays, parameters)
+    assert http_error[0] == "400" and field in http_error[1], http_error
+
+
+def test_server_keeps_serving_after_bad_requests(server):
+    result, error = grpc_unary(server.grpc_url, GOOD)
+    assert error is None
+    assert probe_mp4(result.as_numpy("VIDEO_MP4")[0]).num_frames == 9
+    assert server.ready()
+
+
+def test_streaming_error_names_the_field(server):
+    with pytest.raises(RemoteError, match="invalid num_frames=10"):
+        generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_frames": 10}), timeout=600)
+
+
+def _log(server) -> str:
+    return Path(server.log_path).read_text(errors="replace")
+
+
+def test_cancelled_request_stops_denoising_and_the_next_succeeds(server):
+    cancelled_before = _log(server).count("request cancelled")
+    seen = []
+    cancel = threading.Event()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+
+    def callback(result, error):
+        if error is None and result.as_numpy("PROGRESS") is not None:
+            seen.append(tuple(result.as_numpy("PROGRESS")))
+            if len(seen) == 2:
+                cancel.set()
+
+    arrays = {**GOOD, "NUM_INFERENCE_STEPS": int32(60)}
+    from serving import grpc_inputs
+
+    client.start_stream(callback=callback)
+    client.async_stream_infer("pipeline", grpc_inputs(arrays))
+    assert cancel.wait(300), "no progress"
+    client.stop_stream(cancel_requests=True)
+    client.close()
+    deadline = time.monotonic() + 120
+    while _log(server).count("request cancelled") == cancelled_before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _log(server).count("request cancelled") == cancelled_before + 1
+    assert len(seen) < 60
+    # the unary model's gRPC cancellation ends with CANCELLED on the client
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    outcome = []
+    arrays = {**GOOD, "NUM_INFERENCE_STEPS": int32(200)}
+    context = client.async_infer("pipeline_unary", grpc_inputs(arrays), callback=lambda result, error: outcome.append(error))
+    time.sleep(1.0)
+    context.cancel()
+    deadline = time.monotonic() + 60
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert outcome and outcome[0] is not None and "CANCELLED" in str(outcome[0].status())
+    client.close()
+    deadline = time.monotonic() + 120
+    while _log(server).count("request cancelled") == cancelled_before + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _log(server).count("request cancelled") == cancelled_before + 2  # the server stopped it too
+    result = generate_grpc(server.grpc_url, GenerationRequest(**SMALL), timeout=600)
+    assert probe_mp4(result.mp4).num_frames == 9
+
+
+def test_concurrent_clients_all_complete_without_memory_growth(server):
+    request = GenerationRequest(**{**SMALL, "num_inference_steps": 2})
+    generate_grpc(server.grpc_url, request, timeout=600)
+    after_first = server.resident_bytes()
+
+    def client(index: int) -> list[int]:
+        frames = []
+        for i in range(5):
+            result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 2, "seed": index * 5 + i}), timeout=1200)
+            frames.append(probe_mp4(result.mp4).num_frames)
+        return frames
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(client, range(8)))
+    assert results == [[9] * 5] * 8
+    after_all = server.resident_bytes()
+    assert after_all <= after_first * 1.05, (after_first / 2**20, after_all / 2**20)
+
+
+def test_bench_runs_perf_analyzer_and_prints_a_table(server, capsys, tmp_path):
+    from ltx_client.cli import main
+
+    code = main(["bench", "--url", server.grpc_url, "--models", "pipeline,pipeline_unary,text_encoder,denoiser,vae_decoder,audio_decoder",
+                 "--width", "64", "--height", "64", "--num-frames", "9", "--num-inference-steps", "2", "--requests", "1",
+                 "--model-version", "2", "--keep", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| model") and "---" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["pipeline", "pipeline_unary", "text_encoder", "denoiser", "vae_decoder", "audio_decoder"]
+    for row in rows:
+        throughput = float(row.split("|")[3])
+        assert throughput > 0
