@@ -13,11 +13,12 @@ DEVICE_MODES = ("snapshot", "resident", "original")
 
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
+    from ltx_backend.request import PIPELINE_CLASSES
 
     p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
     p.add_argument("--model-path", required=True, help="Hugging Face repo id or local directory / checkpoint file")
-    p.add_argument("--pipeline-class-name", nargs="+", default=[ONE_STAGE], help=f"pipeline classes to serve: {', '.join(PIPELINE_CLASSES)}")
+    p.add_argument("--pipeline-class-name", nargs="+", default=None,
+                   help=f"pipeline classes to serve: {', '.join(PIPELINE_CLASSES)} (default: every class the checkpoint has)")
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default="snapshot", help="two-stage weight switching (default snapshot)")
     p.add_argument("--lora-path", default=None, help="a LoRA applied to every request: file, folder or HF repo id")
     p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
@@ -48,7 +49,8 @@ def repository_options(args: argparse.Namespace):
     model_path = args.model_path
     if Path(model_path).exists():
         model_path = str(Path(model_path).resolve())
-    for name in args.pipeline_class_name:
+    classes = args.pipeline_class_name or [n for v, n in DEFAULTS if v == source.model_version]
+    for name in classes:
         if (source.model_version, name) not in DEFAULTS:
             raise InvalidRequest("pipeline_class_name", name, f"a pipeline class LTX-{source.model_version} has: "
                                  + ", ".join(n for v, n in DEFAULTS if v == source.model_version))
@@ -59,7 +61,7 @@ def repository_options(args: argparse.Namespace):
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     return RepositoryOptions(
         model_path=model_path,
-        pipeline_classes=tuple(args.pipeline_class_name),
+        pipeline_classes=tuple(classes),
         gpu=gpu,
         gpu_id=args.gpu_id,
         text_encoder_on_cpu=args.text_encoder_device == "cpu",

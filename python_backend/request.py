@@ -160,8 +160,12 @@ class GenerationRequest:
         _check_float("fps", r.fps, 1.0, 120.0)
         _check_float("lora_scale", r.lora_scale, -10.0, 10.0)
         r = _resolve_images(r)
-        if r.lora_path is not None or r.lora_weight_name is not None:
-            raise InvalidRequest("lora_path", r.lora_path or r.lora_weight_name, "LoRAs are not available yet (issue #4)")
+        if r.lora_path is not None and (not isinstance(r.lora_path, str) or not r.lora_path.strip()):
+            raise InvalidRequest("lora_path", r.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
+        if r.lora_weight_name is not None:
+            _check_str("lora_weight_name", r.lora_weight_name)
+            if r.lora_path is None:
+                raise InvalidRequest("lora_weight_name", r.lora_weight_name, "only with lora_path (the file inside that folder or repo)")
         return r
 
 

@@ -6,6 +6,7 @@ that step progress is reported and a cancelled request stops at the next step.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from ltx_backend.latents.state import LatentState
 from ltx_backend.pipelines.components import DenoiseJob
 from ltx_backend.pipelines.progress import OnStep, StepProgress
 from ltx_backend.sampling.denoise import TextContext, euler_loop
+from ltx_backend.sampling.res2s import res2s_loop
 from ltx_backend.triton.base import ComponentError
 from ltx_backend.triton.tensors import bytes_array, from_triton, to_triton
 from ltx_backend.triton.wire import DenoiseStep, pack_step
@@ -25,19 +27,33 @@ from ltx_backend.triton.wire import DenoiseStep, pack_step
 @dataclass(frozen=True)
 class ModelNames:
     text_encoder: str = "text_encoder"
-    denoiser: str = "denoiser"
+    denoiser: str = "denoiser"  # snapshot / original device modes: one model for every stage
+    stage_denoisers: tuple[tuple[int, str], ...] = ()  # resident: ((1, "denoiser_stage1"), (2, "denoiser_stage2"))
     vae_decoder: str = "vae_decoder"
     audio_decoder: str = "audio_decoder"
     vae_encoder: str = "vae_encoder"
     latent_upsampler: str = "latent_upsampler"
 
+    def denoiser_for(self, stage: int) -> str:
+        return dict(self.stage_denoisers).get(stage, self.denoiser)
+
+    @classmethod
+    def parse(cls, stage_denoisers: str) -> ModelNames:
+        """'1:denoiser_stage1,2:denoiser_stage2' (the pipeline model's `stage_denoisers` parameter) or ''."""
+        pairs = [item.split(":") for item in stage_denoisers.split(",") if item.strip()]
+        return cls(stage_denoisers=tuple((int(stage), name.strip()) for stage, name in pairs))
+
 
 class TritonComponents:
-    def __init__(self, pb: Any, model_version: str, device: torch.device, dtype: torch.dtype, names: ModelNames = ModelNames()):
+    def __init__(
+        self, pb: Any, model_version: str, device: torch.device, dtype: torch.dtype,
+        names: ModelNames = ModelNames(), pipeline_class_name: str = "LTX2Pipeline",
+    ):
         self.pb = pb
         self.model_version = model_version
         self.device, self.dtype = device, dtype
         self.names = names
+        self.pipeline_class_name = pipeline_class_name  # the denoiser picks the weights of (class, stage)
 
     def infer(self, model: str, inputs: dict[str, torch.Tensor | np.ndarray], outputs: Sequence[str]) -> dict[str, torch.Tensor]:
         pb = self.pb
@@ -58,6 +74,9 @@ class TritonComponents:
         video, audio = out["VIDEO_CONTEXT"].to(self.device), out["AUDIO_CONTEXT"].to(self.device)
         return [TextContext(video=video[i : i + 1], audio=audio[i : i + 1]) for i in range(len(prompts))]
 
+    def prepare_stage(self, stage: int) -> None:
+        """The denoiser model switches weights when the first step of a stage arrives."""
+
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
         step_fn = RemoteGuidedStep(self, job)
 
@@ -65,7 +84,20 @@ class TritonComponents:
             if on_step is not None:
                 on_step(StepProgress(stage=job.stage, step=index + 1, total=total))
 
+        if job.sampler == "res2s":
+            return res2s_loop(None, job.sigmas, job.video, job.audio, step_fn, on_step=report, model_dtype=self.dtype)
+        if job.sampler != "euler":
+            raise ValueError(f"unknown sampler {job.sampler!r}: euler or res2s")
         return euler_loop(None, job.sigmas, job.video, job.audio, step_fn, on_step=report)
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[N, 3, 1, H, W] in [-1, 1] -> [N, 128, 1, H/32, W/32]."""
+        out = self.infer(self.names.vae_encoder, {"PIXELS": pixels.to(self.dtype)}, ("LATENTS",))
+        return out["LATENTS"].to(self.device)
+
+    def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:
+        out = self.infer(self.names.latent_upsampler, {"LATENT": latent.to(self.dtype)}, ("LATENT",))
+        return out["LATENT"].to(self.device)
 
     def decode_video(self, latent: torch.Tensor, generator: torch.Generator) -> np.ndarray:
         inputs = {"LATENT": latent, "GENERATOR_STATE": generator.get_state()}
@@ -93,7 +125,9 @@ class RemoteGuidedStep:
                 video_guidance=job.video_guidance, audio_guidance=job.audio_guidance, previous=self._previous if self._needs_previous else None, stage=job.stage,
             )
         )
+        meta = json.dumps({**json.loads(meta), "pipeline_class_name": self.components.pipeline_class_name})
         tensors["STEP_META"] = bytes_array([meta])
-        out = self.components.infer(self.components.names.denoiser, tensors, ("VIDEO_X0", "AUDIO_X0"))
+        model = self.components.names.denoiser_for(job.stage)
+        out = self.components.infer(model, tensors, ("VIDEO_X0", "AUDIO_X0"))
         self._previous = (out["VIDEO_X0"].to(video.latent.device), out["AUDIO_X0"].to(audio.latent.device))
         return self._previous

@@ -1,18 +1,31 @@
 """Which engine pipeline serves a resolved request, built on the served components."""
 from __future__ import annotations
 
-from ltx_backend.pipelines.components import Components
+
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
-from ltx_backend.request import ONE_STAGE, GenerationRequest, InvalidRequest
+from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
+from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
+from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, GenerationRequest, InvalidRequest
+from ltx_backend.triton.components import TritonComponents
 
-PIPELINES = {ONE_STAGE: LTX2Pipeline}
+PIPELINES = {ONE_STAGE: LTX2Pipeline, TWO_STAGE: LTX2TwoStagePipeline, TWO_STAGE_HQ: LTX2TwoStageHQPipeline}
 
 
-def pipeline_for(request: GenerationRequest, components: Components, settings: dict[str, str]):
-    """settings: the pipeline model's parameters (e.g. the served pipeline classes)."""
-    served = [name.strip() for name in settings.get("pipeline_classes", ONE_STAGE).split(",") if name.strip()]
+def served_classes(settings: dict[str, str]) -> list[str]:
+    """The pipeline model's `pipeline_classes` parameter."""
+    return [name.strip() for name in settings.get("pipeline_classes", ONE_STAGE).split(",") if name.strip()]
+
+
+def pipeline_for(request: GenerationRequest, components: TritonComponents, settings: dict[str, str]):
+    """A pipeline of the request's class on components that tell the denoiser which weights it needs."""
     name = request.pipeline_class_name
-    if name not in served or name not in PIPELINES:
-        available = [n for n in served if n in PIPELINES]
-        raise InvalidRequest("pipeline_class_name", name, f"one this server runs: {', '.join(available)}")
-    return PIPELINES[name](components)
+    served = served_classes(settings)
+    if name not in served:
+        raise InvalidRequest("pipeline_class_name", name, f"one this server runs: {', '.join(served)}")
+    return PIPELINES[name](replace_components(components, name))
+
+
+def replace_components(components: TritonComponents, pipeline_class_name: str) -> TritonComponents:
+    return TritonComponents(
+        components.pb, components.model_version, components.device, components.dtype, components.names, pipeline_class_name
+    )

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltx_backend.request import ONE_STAGE
+from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
 from ltx_backend.triton.request_fields import PIPELINE_INPUTS
 from ltx_backend.triton.wire import OPTIONAL_STEP_TENSORS, STEP_TENSORS
 
@@ -20,7 +20,7 @@ DEFAULT_MODEL_PATH = "build/tiny/ltx-2.3"  # relative to the project root: the e
 @dataclass(frozen=True)
 class RepositoryOptions:
     model_path: str = DEFAULT_MODEL_PATH
-    pipeline_classes: tuple[str, ...] = (ONE_STAGE,)
+    pipeline_classes: tuple[str, ...] = PIPELINE_CLASSES
     gpu: bool = False  # KIND_GPU instances on GPU `gpu_id`, bf16; else KIND_CPU, fp32
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
@@ -30,6 +30,10 @@ class RepositoryOptions:
     lora_weight_name: str | None = None
     lora_scale: float = 1.0
     attention_backend: str = "auto"  # ltx_kernels backend of every attention call: auto | triton | flash_attn | sdpa
+
+    @property
+    def two_stage(self) -> bool:
+        return any(name != ONE_STAGE for name in self.pipeline_classes)
 
     @property
     def model_type(self) -> str:
@@ -79,6 +83,8 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
     )
     pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
+    if o.device_mode == "resident" and o.two_stage:
+        pipeline_parameters += (("stage_denoisers", "1:denoiser_stage1,2:denoiser_stage2"),)
     return [
         ModelSpec(
             "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors)",
@@ -86,11 +92,15 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             (Tensor("VIDEO_CONTEXT", m, any3), Tensor("AUDIO_CONTEXT", m, any3)),
             gpu=o.gpu and not o.text_encoder_on_cpu,
         ),
+        *denoiser_specs(o, step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3))),
         ModelSpec(
-            "denoiser", "denoiser", "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)",
-            step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3)), gpu=o.gpu,
-            parameters=_lora_parameters(o),
+            "vae_encoder", "vae_encoder", "conditioning images (preprocessed pixels) -> latents",
+            (Tensor("PIXELS", m, (-1,) * 5),), (Tensor("LATENTS", m, (-1,) * 5),), gpu=o.gpu,
         ),
+        *([ModelSpec(
+            "latent_upsampler", "latent_upsampler", "spatial x2 latent upsampler between the two stages",
+            (Tensor("LATENT", m, (-1,) * 5),), (Tensor("LATENT", m, (-1,) * 5),), gpu=o.gpu,
+        )] if o.two_stage else []),
         ModelSpec(
             "vae_decoder", "vae_decoder", "video latents -> uint8 frames (tiled for large outputs)",
             (Tensor("LATENT", m, (-1,) * 5), Tensor("GENERATOR_STATE", "TYPE_UINT8", (-1,), optional=True)),
@@ -111,6 +121,20 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             pipeline_inputs, results, gpu=o.gpu, count=o.pipeline_instances, parameters=pipeline_parameters,
         ),
     ]
+
+
+def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tuple[Tensor, ...]) -> list[ModelSpec]:
+    """snapshot / original (or one-stage only): one `denoiser` holding every stage's weights, switched by the
+    device mode; resident: `denoiser_stage1` + `denoiser_stage2`, each with its own instance group."""
+    common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_lora_parameters(o))
+    doc = "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)"
+    if o.device_mode == "resident" and o.two_stage:
+        return [
+            ModelSpec(f"denoiser_stage{stage}", "denoiser", f"stage {stage}: {doc}", inputs, outputs, gpu=o.gpu,
+                      parameters=(("device_mode", "resident"), ("stages", str(stage)), *common))
+            for stage in (1, 2)
+        ]
+    return [ModelSpec("denoiser", "denoiser", doc, inputs, outputs, gpu=o.gpu, parameters=(("device_mode", o.device_mode), *common))]
 
 
 def _lora_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:

@@ -1,9 +1,19 @@
-"""`denoiser`: one guided x0 prediction of the transformer (all guidance passes batched), see triton/wire.py."""
+"""`denoiser` (or `denoiser_stage1` / `denoiser_stage2` in resident mode): one guided x0 prediction of the
+audio+video transformer, all guidance passes batched (see triton/wire.py).
+
+It holds the weights of every (pipeline class, stage) it serves (triton/stage_weights.py), switched by the
+device mode of pipelines/device_modes.py: parameters { device_mode, pipeline_classes, stages, lora_* }.
+"""
 from __future__ import annotations
 
+import json
+
+from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
+from ltx_backend.pipelines.device_modes import StageWeights
 from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.triton.component import ComponentModel, require
+from ltx_backend.triton.stage_weights import weight_plan
 from ltx_backend.triton.tensors import as_strings
 from ltx_backend.triton.wire import unpack_step
 
@@ -12,19 +22,29 @@ class TritonPythonModel(ComponentModel):
     bytes_inputs = frozenset({"STEP_META"})
 
     def load(self, args):
-        self.transformer = open_model(args.model_path()).load("transformer", self.device, self.dtype)
-        if args.parameters.get("lora_path"):
-            from ltx_backend.loading.lora import apply_loras, read_lora
-
-            lora = read_lora(args.parameters["lora_path"], args.parameters.get("lora_weight_name") or None)
-            apply_loras(self.transformer, [(lora, float(args.parameters.get("lora_scale", "1.0")))])
+        p = args.parameters
+        source = open_model(args.model_path())
+        user = []
+        if p.get("lora_path"):
+            user = [(read_lora(p["lora_path"], p.get("lora_weight_name") or None), float(p.get("lora_scale", "1.0")))]
+        classes = [c for c in p.get("pipeline_classes", "LTX2Pipeline").split(",") if c]
+        distilled = None
+        if any(c != "LTX2Pipeline" for c in classes) and source.files.distilled_lora is not None:
+            distilled = read_lora(str(source.files.distilled_lora))
+        plan = weight_plan(source.model_version, classes, distilled, user)
+        if p.get("stages"):
+            plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
+        self.plan = plan
+        self.weights = StageWeights(lambda: source.load("transformer", self.device, self.dtype), plan.weights, p.get("device_mode", "snapshot"))
 
     def run(self, inputs):
         (meta,) = as_strings(require(inputs, "STEP_META"))
         tensors = {name: value.to(self.device) for name, value in inputs.items() if name != "STEP_META"}
         step = unpack_step(tensors, meta)
+        pipeline_class_name = json.loads(meta).get("pipeline_class_name", "LTX2Pipeline")
+        transformer = self.weights.model(self.plan.key(pipeline_class_name, step.stage))
         video_x0, audio_x0 = guided_denoise(
-            self.transformer, step.video, step.audio, step.sigma, step.contexts,
+            transformer, step.video, step.audio, step.sigma, step.contexts,
             step.video_guidance, step.audio_guidance, step.step_index, step.previous,
         )
         return {"VIDEO_X0": video_x0, "AUDIO_X0": audio_x0}

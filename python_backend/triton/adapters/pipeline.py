@@ -29,7 +29,7 @@ from ltx_backend.triton.base import (
     log_internal_error,
     request_parameters,
 )
-from ltx_backend.triton.components import TritonComponents
+from ltx_backend.triton.components import ModelNames, TritonComponents
 from ltx_backend.triton.pipeline_classes import pipeline_for
 from ltx_backend.triton.request_fields import ServedRequest, parse_served_request
 from ltx_backend.triton.tensors import bytes_array
@@ -46,8 +46,9 @@ class TritonPythonModel:
         self.args = ModelArgs.parse(args)
         self.decoupled = pb.using_decoupled_model_transaction_policy(self.args.config)
         source = open_model(self.args.model_path())  # metadata only: the weights live in the component models
-        self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype)
         self.settings = dict(self.args.parameters)
+        names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
+        self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names)
 
     def execute(self, requests: list[Any]) -> list[Any] | None:
         if self.decoupled:

@@ -1,0 +1,24 @@
+"""`latent_upsampler`: LATENT [1, 128, F, H, W] -> LATENT [1, 128, F, 2H, 2W], the spatial x2 upsampler between
+the two stages (un-normalised with the VAE's per-channel statistics, upsampled, re-normalised)."""
+from __future__ import annotations
+
+from ltx_backend.loading.sources import open_model
+from ltx_backend.models.latent_upsampler import upsample_latents
+from ltx_backend.pipelines.local import load_latent_upsampler
+from ltx_backend.triton.component import ComponentModel, require
+
+
+class TritonPythonModel(ComponentModel):
+    def load(self, args):
+        source = open_model(args.model_path())
+        path = args.parameters.get("upsampler_path") or source.files.spatial_upsampler
+        if path is None:
+            raise ValueError(f"no *spatial-upscaler-x2*.safetensors beside {source.description}: set parameters {{ upsampler_path }}")
+        self.upsampler = load_latent_upsampler(path, self.device, self.dtype)
+        self.video_encoder = source.load("video_encoder", self.device, self.dtype)  # its per-channel statistics
+
+    def run(self, inputs):
+        latent = require(inputs, "LATENT").to(self.device, self.dtype)
+        if latent.dim() != 5 or latent.shape[:2] != (1, 128):
+            raise ValueError(f"LATENT must be [1, 128, F, H, W], got {list(latent.shape)}")
+        return {"LATENT": upsample_latents(latent, self.upsampler, self.video_encoder)}

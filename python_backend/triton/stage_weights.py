@@ -1,0 +1,58 @@
+"""Which transformer weights a served denoiser holds, and which of them a request's stage uses.
+
+A server runs several pipeline classes at once; each (class, stage) needs the base weights with its LoRAs
+merged (loading/lora.py, pipelines/device_modes.py): the user LoRA everywhere, the distilled LoRA in the
+two-stage classes' stage 2 (and in the HQ pipeline's stage 1, at its own strength). Identical LoRA sets
+share one weight set, so `LTX2Pipeline` and stage 1 of `LTX2TwoStagePipeline` use the same weights.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ltx_backend.loading.lora import LoraFile
+from ltx_backend.pipelines.local import stage_loras_for
+from ltx_backend.request import DEFAULTS, ONE_STAGE
+
+Loras = list[tuple[LoraFile, float]]
+
+
+@dataclass(frozen=True)
+class WeightPlan:
+    weights: dict[str, Loras]  # weight-set key -> the LoRAs merged into it
+    route: dict[tuple[str, int], str]  # (pipeline class, stage) -> weight-set key
+
+    def key(self, pipeline_class_name: str, stage: int) -> str:
+        if (pipeline_class_name, stage) not in self.route:
+            served = sorted({c for c, _ in self.route})
+            raise ValueError(f"this denoiser holds no weights for {pipeline_class_name} stage {stage} (serves {', '.join(served)})")
+        return self.route[(pipeline_class_name, stage)]
+
+    def for_stages(self, stages: Sequence[int]) -> WeightPlan:
+        """The part of the plan a per-stage denoiser model (resident mode) holds."""
+        route = {k: v for k, v in self.route.items() if k[1] in stages}
+        return WeightPlan({key: self.weights[key] for key in set(route.values())}, route)
+
+
+def _set_key(loras: Loras) -> str:
+    return "+".join(f"{lora.name}@{scale:g}" for lora, scale in loras) or "base"
+
+
+def weight_plan(
+    model_version: str, pipeline_classes: Sequence[str], distilled_lora: LoraFile | None, user_loras: Loras = ()
+) -> WeightPlan:
+    """Classes the model version has no defaults for (the HQ pipeline on LTX-2) are left out."""
+    weights: dict[str, Loras] = {}
+    route: dict[tuple[str, int], str] = {}
+    for name in pipeline_classes:
+        if (model_version, name) not in DEFAULTS:
+            continue
+        if name != ONE_STAGE and distilled_lora is None:
+            raise ValueError(f"{name} needs the distilled LoRA (*distilled-lora*.safetensors beside the checkpoint)")
+        for stage, loras in stage_loras_for(name, distilled_lora, user_loras).items():
+            key = _set_key(list(loras))
+            weights[key] = list(loras)
+            route[(name, stage)] = key
+    if not route:
+        raise ValueError(f"none of the pipeline classes {', '.join(pipeline_classes)} runs on LTX-{model_version}")
+    return WeightPlan(weights, route)
