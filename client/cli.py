@@ -29,9 +29,18 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--output-path", default="outputs", help="an .mp4 file, or a directory (default outputs/)")
     p.add_argument("--save-raw", default=None, metavar="PATH.npz", help="also write frames, audio and sample_rate")
     p.add_argument("--image-path", nargs="+", default=None, help="conditioning image(s): first frame [, last frame]")
-    p.add_argument("--lora-path", default=None)
-    p.add_argument("--lora-weight-name", default=None)
+    p.add_argument("--image-frame-index", type=int, nargs="+", default=None, help="the pixel frame of each image (default: 0 [, last])")
+    p.add_argument("--image-strength", type=float, nargs="+", default=None, help="conditioning strength of each image in [0, 1] (default 1.0)")
+    p.add_argument("--image-crf", type=int, default=33, help="H.264 CRF of the images' round trip before encoding (0: none)")
+    p.add_argument("--image-mode", choices=("combined", "keyframes"), default="combined",
+                   help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
+    p.add_argument("--lora-path", default=None, help="a LoRA: .safetensors file, folder or Hugging Face repo id")
+    p.add_argument("--lora-weight-name", default=None, help="the file inside a folder/repo holding several")
     p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--ltx2-two-stage-device-mode", choices=("snapshot", "resident", "original"), default="snapshot",
+                   help="how the two-stage pipelines switch transformer weights (same video in every mode)")
+    p.add_argument("--spatial-upsampler-path", default=None, help="default: *spatial-upscaler-x2*.safetensors beside the checkpoint")
+    p.add_argument("--distilled-lora-path", default=None, help="default: *distilled-lora*.safetensors beside the checkpoint")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
@@ -54,6 +63,10 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         guidance_scale=args.guidance_scale,
         fps=args.fps,
         image_paths=tuple(args.image_path or ()),
+        image_frame_indices=None if args.image_frame_index is None else tuple(args.image_frame_index),
+        image_strengths=None if args.image_strength is None else tuple(args.image_strength),
+        image_crf=args.image_crf,
+        image_mode=args.image_mode,
         lora_path=args.lora_path,
         lora_weight_name=args.lora_weight_name,
         lora_scale=args.lora_scale,
@@ -116,6 +129,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from ltx_backend.loading.checkpoint import CheckpointError
+    from ltx_backend.loading.lora import read_lora
     from ltx_backend.loading.model_path import ModelPathError
     from ltx_backend.loading.sources import open_model
     from ltx_backend.pipelines.local import load_pipeline
@@ -129,12 +143,23 @@ def run_generate(args: argparse.Namespace) -> int:
         request = request.resolve(source.model_version)
         device = torch.device(args.device) if args.device else None
         dtype = getattr(torch, args.dtype) if args.dtype else None
-        pipeline = load_pipeline(source, device=device, dtype=dtype)
+        user_loras = []
+        if request.lora_path is not None:
+            user_loras = [(read_lora(request.lora_path, request.lora_weight_name), request.lora_scale)]
+        pipeline = load_pipeline(
+            source, device=device, dtype=dtype, pipeline_class_name=request.pipeline_class_name,
+            device_mode=args.ltx2_two_stage_device_mode, upsampler_path=args.spatial_upsampler_path,
+            distilled_lora_path=args.distilled_lora_path, user_loras=user_loras,
+        )
     except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with TqdmProgress() as progress:
-        result = pipeline(request, on_step=progress)
+        try:
+            result = pipeline(request, on_step=progress)
+        except InvalidRequest as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
     return 0
 
