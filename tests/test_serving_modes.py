@@ -1,0 +1,123 @@
+"""`ltx-triton serve` and the two-stage device modes on a real tritonserver: each mode's rendered repository
+has the expected models and instance groups, and serves a two-stage request (with an image) that equals the
+in-process run."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ltx_backend.request import GenerationRequest
+from ltx_backend.triton.repository import RepositoryOptions, model_names, render_repository
+from ltx_client.remote import generate_grpc
+from ltx_client.server import TritonServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "build/tiny/ltx-2"
+
+
+def _instance_groups(config: str) -> str:
+    return re.search(r"instance_group \[(.*)\]", config).group(1).strip()
+
+
+@pytest.mark.parametrize("mode,denoisers", [("snapshot", ["denoiser"]), ("original", ["denoiser"]), ("resident", ["denoiser_stage1", "denoiser_stage2"])])
+def test_each_device_mode_renders_its_models_and_instance_groups(tmp_path, mode, denoisers):
+    for gpu, kind in ((False, "KIND_CPU"), (True, "KIND_GPU")):
+        options = RepositoryOptions(device_mode=mode, gpu=gpu, text_encoder_on_cpu=True)
+        repo = render_repository(options, tmp_path / f"{mode}-{gpu}")
+        expected = {"text_encoder", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder", "pipeline", "pipeline_unary", *denoisers}
+        assert set(model_names(options)) == expected == {p.name for p in repo.iterdir()}
+        for name in denoisers:
+            config = (repo / name / "config.pbtxt").read_text()
+            assert _instance_groups(config).startswith(f"{{ kind: {kind} count: 1")
+            assert f'key: "device_mode" value: {{ string_value: "{mode}" }}' in config
+        assert "KIND_CPU" in _instance_groups((repo / "text_encoder" / "config.pbtxt").read_text())  # Gemma kept on CPU
+        pipeline = (repo / "pipeline" / "config.pbtxt").read_text()
+        assert ("stage_denoisers" in pipeline) == (mode == "resident")
+        assert ("TYPE_BF16" in (repo / denoisers[0] / "config.pbtxt").read_text()) == gpu
+
+
+def test_one_stage_only_repository_has_no_upsampler(tmp_path):
+    options = RepositoryOptions(pipeline_classes=("LTX2Pipeline",), device_mode="resident")
+    assert "latent_upsampler" not in model_names(options) and "denoiser" in model_names(options)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("img") / "first.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (80, 120, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _two_stage_request(image: Path) -> GenerationRequest:
+    return GenerationRequest(
+        prompt="A red fox runs through fresh snow at dawn", pipeline_class_name="LTX2TwoStagePipeline",
+        width=128, height=128, num_frames=9, num_inference_steps=2, seed=4, image_paths=(str(image),),
+    )
+
+
+def _in_process(request: GenerationRequest, mode: str):
+    from ltx_backend.pipelines.local import load_pipeline
+
+    pipeline = load_pipeline(str(MODEL), device=torch.device("cpu"), pipeline_class_name=request.pipeline_class_name, device_mode=mode)
+    return pipeline(request.resolve("2"))
+
+
+def test_serve_command_resident_mode_serves_two_stage_with_an_image_and_stops_on_ctrl_c(tmp_path, image):
+    ports = [free_port() for _ in range(3)]
+    command = [sys.executable, "-m", "ltx_client.cli", "serve", "--model-path", str(MODEL), "--ltx2-two-stage-device-mode", "resident",
+               "--port", str(ports[0]), "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--run-dir", str(tmp_path), "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "Ctrl-C stops the server" in line or process.poll() is not None:
+                break
+        out = "".join(lines)
+        assert "ready in" in out and f"localhost:{ports[1]}" in out, out
+        assert {p.name for p in (tmp_path / "model_repository").iterdir()} >= {"denoiser_stage1", "denoiser_stage2"}
+        request = _two_stage_request(image)
+        progress = []
+        served = generate_grpc(f"localhost:{ports[1]}", request, on_progress=lambda p: progress.append((p.stage, p.step)), return_raw=True, timeout=600)
+        assert progress == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
+        local = _in_process(request, "resident")
+        np.testing.assert_array_equal(served.frames, local.frames)
+        np.testing.assert_array_equal(served.audio, local.audio)
+        metrics = subprocess.run(["curl", "-s", f"localhost:{ports[2]}/metrics"], capture_output=True, text=True).stdout
+        assert 'nv_inference_request_success{model="denoiser_stage2"' in metrics
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=120)[0]
+    assert process.returncode == 0, rest
+    assert "stopping tritonserver" in rest
+
+
+@pytest.mark.parametrize("mode", ["original", "snapshot"])
+def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode):
+    repo = render_repository(RepositoryOptions(model_path=str(MODEL), device_mode=mode, pipeline_classes=("LTX2Pipeline", "LTX2TwoStagePipeline")), tmp_path / "repo")
+    server = TritonServer(repo, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log").start(timeout=600)
+    try:
+        request = _two_stage_request(image)
+        first = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)
+        one_stage = generate_grpc(server.grpc_url, GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2), timeout=600)
+        again = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)  # back from stage-1 weights
+    finally:
+        server.stop()
+    local = _in_process(request, mode)
+    np.testing.assert_array_equal(first.frames, local.frames)
+    np.testing.assert_array_equal(again.frames, local.frames)
+    np.testing.assert_array_equal(first.audio, local.audio)
+    assert one_stage.mp4
