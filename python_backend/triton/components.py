@@ -66,8 +66,8 @@ class TritonComponents:
         if response.has_error():
             error = response.error()
             raise ComponentError(model, error.message(), invalid_argument=error.code() == pb.TritonError.INVALID_ARG)
-        # Copy out of the response's shared memory: it is released with the response.
-        return {name: from_triton(pb.get_output_tensor_by_name(response, name)).clone() for name in outputs}
+        # No copy: the DLPack capsule keeps the output tensor's memory (shared memory or CUDA) alive.
+        return {name: from_triton(pb.get_output_tensor_by_name(response, name)) for name in outputs}
 
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         out = self.infer(self.names.text_encoder, {"PROMPTS": bytes_array(list(prompts))}, ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))

@@ -1,0 +1,24 @@
+# GPU serving image: NGC Triton Inference Server (python backend included) + this project.
+#   docker build -t ltx-triton .
+#   docker run --gpus all --shm-size=8g -p 8000:8000 -p 8001:8001 -p 8002:8002 \
+#       -v $HOME/.cache/huggingface:/root/.cache/huggingface ltx-triton --model-path Lightricks/LTX-2
+# 24.10 = Triton 2.51, the server version the tests run against (nvidia-pytriton 0.7.0 wheel).
+FROM nvcr.io/nvidia/tritonserver:24.10-py3
+
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+WORKDIR /opt/ltx-triton
+# The python backend stub runs the image's system python3: install torch (CUDA build) and the project into it.
+RUN python3 -m pip install --upgrade pip && python3 -m pip install "torch>=2.7" triton
+COPY pyproject.toml setup.py README.md ./
+COPY python_backend python_backend
+COPY kernels kernels
+COPY client client
+COPY model_repository model_repository
+RUN python3 -m pip install . && python3 -c "import ltx_backend, ltx_kernels, ltx_client"
+
+EXPOSE 8000 8001 8002
+HEALTHCHECK --interval=30s --timeout=5s --start-period=600s CMD curl -sf localhost:8000/v2/health/ready || exit 1
+# `ltx-triton serve` finds /opt/tritonserver/bin/tritonserver, renders the repository for its flags (KIND_GPU
+# instances when a GPU is visible) and forwards SIGTERM/Ctrl-C as a clean shutdown.
+ENTRYPOINT ["ltx-triton", "serve", "--run-dir", "/tmp/ltx-triton"]
+CMD ["--model-path", "Lightricks/LTX-2"]
