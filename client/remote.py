@@ -85,9 +85,17 @@ def generate_grpc(
         tensor = grpcclient.InferInput(name, list(array.shape), data_type)
         tensor.set_data_from_numpy(array)
         inputs.append(tensor)
+    from tritonclient.utils import InferenceServerException
+
     responses: queue.Queue = queue.Queue()
     client = grpcclient.InferenceServerClient(url)
     try:
+        try:
+            ready = client.is_model_ready(model)
+        except InferenceServerException as error:
+            raise RemoteError(f"cannot reach a Triton server at {url}: {error.message()}", "UNAVAILABLE") from None
+        if not ready:
+            raise RemoteError(f"model {model!r} is not ready on the server at {url}", "UNAVAILABLE")
         client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout)
         client.async_stream_infer(model, inputs, parameters=parameters)
         while True:

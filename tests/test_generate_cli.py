@@ -67,3 +67,58 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
     result = run(["--model-path", str(tmp_path / "nowhere" / "x"), "--prompt", "a cat"])
     assert result.returncode == 2
     assert "invalid model_path=" in result.stderr and "Traceback" not in result.stderr
+
+
+def _image(path):
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (70, 90, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_two_stage_with_images_and_a_user_lora(tiny_checkpoints, tmp_path):
+    from conftest import load_build_script
+
+    lora = load_build_script("make_tiny_checkpoints").make_tiny_lora(tmp_path / "style.safetensors", "2.3", key_format="comfyui", alpha=2.0)
+    image = _image(tmp_path / "first.png")
+    common = [
+        "--model-path", str(tiny_checkpoints["2.3"]), "--prompt", "A fox in the snow", "--pipeline-class-name", "LTX2TwoStagePipeline",
+        "--width", "128", "--height", "128", "--num-frames", "17", "--num-inference-steps", "2",
+        "--image-path", str(image), str(image), "--image-frame-index", "0", "8", "--image-strength", "1.0", "0.5",
+    ]
+    plain = run(common + ["--save-raw", str(tmp_path / "plain.npz")])
+    assert plain.returncode == 0, plain.stderr
+    styled = run(common + ["--lora-path", str(lora), "--lora-scale", "0.8", "--ltx2-two-stage-device-mode", "resident",
+                           "--save-output", "--output-path", str(tmp_path / "styled.mp4"), "--save-raw", str(tmp_path / "styled.npz")])
+    assert styled.returncode == 0, styled.stderr
+    assert "stage 2 denoising" in styled.stderr
+    assert "LoRA style covers" in styled.stderr  # the coverage summary, logged once per stage weights
+    info = probe_mp4(tmp_path / "styled.mp4")
+    assert (info.width, info.height, info.num_frames, info.audio_streams) == (128, 128, 17, 1)
+    a, b = np.load(tmp_path / "plain.npz")["frames"], np.load(tmp_path / "styled.npz")["frames"]
+    assert a.shape == b.shape == (17, 128, 128, 3)
+    assert np.abs(a.astype(int) - b).mean() > 0.5  # the LoRA changed the video
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--lora-path", "/nonexistent/lora.safetensors"], "invalid lora_path="),
+    (["--image-path", "/nonexistent.png"], "invalid image_paths="),
+    (["--image-path", "CORRUPT"], "invalid image_paths="),
+    (["--image-path", "IMAGE", "--image-frame-index", "40"], "invalid image_frame_indices=40"),
+    (["--image-path", "IMAGE", "--image-strength", "1.5"], "invalid image_strengths=1.5"),
+], ids=["lora", "missing-image", "corrupt-image", "image-index", "image-strength"])
+def test_bad_image_and_lora_values(tiny_checkpoints, tmp_path, extra, message):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    image = _image(tmp_path / "ok.png")
+    extra = [str(corrupt) if a == "CORRUPT" else str(image) if a == "IMAGE" else a for a in extra]
+    result = run(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_url_without_a_server_is_a_clear_error():
+    from ltx_client.server import free_port
+
+    result = run(["--url", f"127.0.0.1:{free_port()}", "--prompt", "a cat"])
+    assert result.returncode in (1, 2) and "error:" in result.stderr and "Traceback" not in result.stderr
