@@ -29,7 +29,7 @@ NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="perf_analyzer against a running server: the pipeline and each component")
     p.add_argument("--url", required=True, metavar="HOST:GRPC_PORT")
-    p.add_argument("--models", default=",".join(("pipeline", *COMPONENTS)), help="comma-separated models to measure")
+    p.add_argument("--models", default=",".join(("pipeline", "pipeline_unary", *COMPONENTS)), help="comma-separated models to measure")
     p.add_argument("--prompt", default="A red fox runs through fresh snow at dawn")
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--height", type=int, default=None)
