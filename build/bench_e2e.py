@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""End-to-end benchmark (issue #5): one whole two-stage LTX-2 request, 768x512x121, on one GPU. Not a test.
+
+Builds LTX2TwoStagePipeline over LocalComponents (the code `ltx-triton generate` runs) with a
+RandomWeightsModel: the full-size published structures (LTX-2: 19B transformer, Gemma 3 12B text tower
++ connectors, video VAE, audio VAE + vocoder, the spatial x2 latent upsampler, a rank-384 distilled LoRA
+merged into the stage-2 weights) with random bf16 weights created on the GPU (speed does not depend on
+their values). Runs --warmup requests, then --iters timed ones, each synchronised, and prints a markdown
+table: total latency, each phase (text encoding, stage 1 denoise and ms per stage-1 step, upsampler,
+stage 2 denoise, VAE decode, audio decode, stage-weight switch waits), peak GPU memory, against SGLang's
+published H100 number for this request (6.8 s, 137 ms per stage-1 step) and the goal (5.5 s on an H100).
+
+    python build/bench_e2e.py                                  # LTX-2 768x512x121, 40 steps, cuda, bf16
+    python build/bench_e2e.py --attention-backend sdpa         # the same with torch SDPA / ops
+    python build/bench_e2e.py --version 2.3 --device-mode resident --iters 5
+    python build/bench_e2e.py --tiny --device cpu --width 128 --height 128 --num-frames 9 --steps 2
+    python build/bench_e2e.py --json results.json              # also the raw numbers
+
+Phase times come from a wrapper around the components' methods (the pipeline code is unchanged): the
+current stream is synchronised at each phase boundary (a side-stream weight switch of the snapshot
+device mode keeps overlapping); the total is the wall time of the whole pipeline call. --tiny runs the
+tiny configs (seconds on a CPU): it checks that the script works; its numbers mean nothing. Exit code 1
+when some output is not finite (NaN/inf would change which kernel paths run).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROMPT = (
+    "A quiet coastal town at sunrise, fishing boats moving slowly through golden mist, gulls calling over "
+    "the harbour while waves lap against the stone pier; the camera glides along the water."
+)
+# SGLang Diffusion's published H100 numbers for this request (two-stage LTX-2, 768x512x121, 40 steps).
+SGLANG_H100_TOTAL_S = 6.8
+SGLANG_H100_STAGE1_STEP_MS = 137.0
+GOAL_TOTAL_S = 5.5
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", default="2", choices=("2", "2.3"), help="LTX-2 (default) or LTX-2.3")
+    p.add_argument("--tiny", action="store_true", help="the tiny configs instead of the full-size ones")
+    p.add_argument("--device", default=None, help="default cuda when available, else cpu")
+    p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
+    p.add_argument("--device-mode", default="snapshot", choices=("snapshot", "resident", "original"),
+                   help="how the stage-1 / stage-2 transformer weights are held (see pipelines/device_modes.py)")
+    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"))
+    p.add_argument("--width", type=int, default=768)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--num-frames", type=int, default=121)
+    p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default 40 for LTX-2, 30 for LTX-2.3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed requests first")
+    p.add_argument("--iters", type=int, default=3, help="timed requests")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (the request uses seed 10)")
+    p.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
+    args = p.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        p.error("--iters must be >= 1 and --warmup >= 0")
+    return args
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+class PhaseTimer:
+    """Wall-clock seconds per named phase, with the current CUDA stream synchronised at both ends."""
+
+    def __init__(self, device):
+        import torch
+
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self._torch = torch
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.nonfinite: list[str] = []
+
+    def sync(self) -> None:
+        if self.cuda:
+            self._torch.cuda.current_stream(self.device).synchronize()
+
+    def run(self, phase: str, fn, *args, **kwargs):
+        self.sync()
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.sync()
+        self.seconds[phase] += time.perf_counter() - start
+        self.counts[phase] += 1
+        return out
+
+    def check_finite(self, phase: str, *tensors) -> None:
+        """Outside the timed window: record `phase` when one of its outputs holds NaN or inf."""
+        import numpy as np
+
+        for t in tensors:
+            if t is None:
+                continue
+            finite = bool(np.isfinite(t).all()) if isinstance(t, np.ndarray) else bool(self._torch.isfinite(t).all())
+            if not finite and phase not in self.nonfinite:
+                self.nonfinite.append(phase)
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.counts.clear()
+
+
+class TimedComponents:
+    """The Components protocol around LocalComponents, timing each call (pipelines are unchanged).
+
+    Phases: text encoding, stage N denoise (minus the wait for that stage's weights, timed apart as
+    "weight switch wait": StageWeights.model() is wrapped on this instance), upsampler, image encoding,
+    VAE decode, audio decode, and the stage-switch hint (prepare_stage: starts the snapshot restore).
+    """
+
+    def __init__(self, inner, timer: PhaseTimer):
+        self.inner = inner
+        self.timer = timer
+        self.steps: dict[int, int] = {}
+        weights = inner.stage_weights
+        model = weights.model
+        weights.model = lambda stage: timer.run("weight switch wait", model, stage)  # instance attribute
+
+    def __getattr__(self, name):  # model_version, device, dtype, ...
+        return getattr(self.inner, name)
+
+    def encode_text(self, prompts):
+        contexts = self.timer.run("text encoding", self.inner.encode_text, prompts)
+        self.timer.check_finite("text encoding", *(t for c in contexts for t in (c.video, c.audio)))
+        return contexts
+
+    def prepare_stage(self, stage: int) -> None:
+        self.timer.run("stage switch hint", self.inner.prepare_stage, stage)
+
+    def denoise(self, job, on_step=None):
+        phase = f"stage {job.stage} denoise"
+        waited = self.timer.seconds.get("weight switch wait", 0.0)
+        video, audio = self.timer.run(phase, self.inner.denoise, job, on_step)
+        self.timer.seconds[phase] -= self.timer.seconds.get("weight switch wait", 0.0) - waited
+        self.steps[job.stage] = len(job.sigmas) - 1
+        self.timer.check_finite(phase, video.latent, audio.latent)
+        return video, audio
+
+    def encode_images(self, pixels):
+        return self.timer.run("image encoding", self.inner.encode_images, pixels)
+
+    def upsample_video(self, latent):
+        out = self.timer.run("latent upsampler", self.inner.upsample_video, latent)
+        self.timer.check_finite("latent upsampler", out)
+        return out
+
+    def decode_video(self, latent, generator):
+        return self.timer.run("VAE decode", self.inner.decode_video, latent, generator)
+
+    def decode_audio(self, latent):
+        waveform, rate = self.timer.run("audio decode", self.inner.decode_audio, latent)
+        self.timer.check_finite("audio decode", waveform)
+        return waveform, rate
+
+
+# ------------------------------------------------------------------------------------------- setup
+
+
+def build_pipeline(args, device, dtype):
+    """LTX2TwoStagePipeline over timed LocalComponents holding random weights; returns (pipeline, info)."""
+    import torch
+
+    from ltx_backend.loading.random_weights import RandomWeightsModel
+    from ltx_backend.pipelines.local import LocalComponents, stage_loras_for
+    from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
+    from ltx_backend.request import TWO_STAGE
+
+    source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
+    start = time.perf_counter()
+    distilled = source.distilled_lora(device, dtype)
+    if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
+        distilled = _lora_to(distilled, torch.device("cpu"))
+    lora_parameters = sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
+    components = LocalComponents(source, device, dtype, args.device_mode, None, stage_loras_for(TWO_STAGE, distilled))
+    components.upsampler = source.latent_upsampler(device, dtype)  # LocalComponents reads it from a file path
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    load_seconds = time.perf_counter() - start
+
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    info = {
+        "source": source.description,
+        "load_seconds": load_seconds,
+        "parameters": {
+            "transformer": count(components.transformer),
+            "text encoder (Gemma)": count(components.text_encoder.gemma),
+            "text connectors": count(components.text_encoder.embeddings_processor),
+            "video VAE encoder + decoder": count(components.video_encoder) + count(components.video_decoder),
+            "audio decoder + vocoder": count(components.audio_decoder) + count(components.vocoder),
+            "latent upsampler": count(components.upsampler),
+            "distilled LoRA": lora_parameters,
+        },
+    }
+    timer = PhaseTimer(device)
+    timed = TimedComponents(components, timer)
+    return LTX2TwoStagePipeline(timed), timed, timer, info
+
+
+def _lora_to(lora, device):
+    from dataclasses import replace
+
+    layers = {path: replace(layer, down=layer.down.to(device), up=layer.up.to(device)) for path, layer in lora.layers.items()}
+    return replace(lora, layers=layers)
+
+
+# -------------------------------------------------------------------------------------------- report
+
+
+def count_text(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e8 else f"{n / 1e6:.2f}M"
+
+
+def fmt(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def summarise(runs: list[dict], steps: dict[int, int]) -> list[dict]:
+    """Rows: name, mean, min, and the baseline / goal columns where they exist."""
+
+    def column(key):
+        values = [r.get(key, 0.0) for r in runs]
+        return statistics.mean(values), min(values)
+
+    rows = []
+    total_mean, total_min = column("total")
+    rows.append(dict(name="**total latency (s)**", mean=total_mean, min=total_min, baseline=SGLANG_H100_TOTAL_S, goal=GOAL_TOTAL_S))
+    phases = [
+        ("text encoding", "text encoding: Gemma + connectors, 2 prompts (s)"),
+        ("stage 1 denoise", f"stage 1 denoise, {steps.get(1, '?')} steps, half size, guided (s)"),
+        ("latent upsampler", "latent upsampler x2 (s)"),
+        ("stage 2 denoise", f"stage 2 denoise, {steps.get(2, '?')} steps, full size (s)"),
+        ("VAE decode", "VAE decode (s)"),
+        ("audio decode", "audio decode: audio VAE + vocoder (s)"),
+        ("weight switch wait", "stage-weight switch wait (s)"),
+        ("stage switch hint", "stage-switch hint, prepare_stage (s)"),
+        ("image encoding", "image encoding (s)"),
+    ]
+    accounted = [0.0] * len(runs)
+    for key, label in phases:
+        if not any(key in r for r in runs):
+            continue
+        mean, low = column(key)
+        rows.append(dict(name=label, mean=mean, min=low))
+        accounted = [a + r.get(key, 0.0) for a, r in zip(accounted, runs)]
+        if key == "stage 1 denoise" and steps.get(1):
+            per_step = [r.get(key, 0.0) * 1000 / steps[1] for r in runs]
+            rows.append(dict(name="ms per stage-1 step", mean=statistics.mean(per_step), min=min(per_step),
+                             baseline=SGLANG_H100_STAGE1_STEP_MS, digits=1))
+    other = [r["total"] - a for r, a in zip(runs, accounted)]
+    rows.append(dict(name="other: noise, latent layout, host copies (s)", mean=statistics.mean(other), min=min(other)))
+    return rows
+
+
+def markdown(rows: list[dict], title: str) -> str:
+    lines = [f"| {title} | mean | min | SGLang H100 | goal (H100) |", "| --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        d = r.get("digits", 3)
+        lines.append(f"| {r['name']} | {fmt(r['mean'], d)} | {fmt(r['min'], d)} | {fmt(r.get('baseline'), 1)} "
+                     f"| {fmt(r.get('goal'), 1)} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cpu":
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # before the kernels import triton (they do so lazily)
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
+
+    import ltx_kernels
+    from ltx_backend.request import TWO_STAGE, GenerationRequest
+
+    ltx_kernels.set_attention_backend(args.attention_backend)
+    request = GenerationRequest(
+        prompt=PROMPT, pipeline_class_name=TWO_STAGE, width=args.width, height=args.height,
+        num_frames=args.num_frames, num_inference_steps=args.steps,
+    ).resolve(args.version)
+
+    with torch.inference_mode():
+        pipeline, timed, timer, info = build_pipeline(args, device, dtype)
+        print(f"loaded {info['source']} on {device} ({dtype}) in {info['load_seconds']:.1f} s", file=sys.stderr, flush=True)
+        resident = torch.cuda.memory_allocated(device) if device.type == "cuda" else None
+
+        for i in range(args.warmup):
+            start = time.perf_counter()
+            pipeline(request)
+            print(f"warm-up request {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+
+        runs = []
+        for i in range(args.iters):
+            timer.reset()
+            timer.sync()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            result = pipeline(request)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            total = time.perf_counter() - start
+            runs.append({"total": total, **timer.seconds})
+            print(f"request {i + 1}/{args.iters}: {total:.3f} s", file=sys.stderr, flush=True)
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+
+    rows = summarise(runs, timed.steps)
+    gib = 2**30
+    rows.append(dict(name="peak GPU memory, timed requests (GiB)", mean=None if peak is None else peak / gib, min=None, digits=1))
+    rows.append(dict(name="GPU memory after loading (GiB)", mean=None if resident is None else resident / gib, min=None, digits=1))
+
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})"
+    size = "tiny" if args.tiny else "full-size"
+    title = f"LTX-{args.version} two-stage, {request.width}x{request.height}x{request.num_frames}"
+    print(f"\n### {title} ({size} random weights), {args.iters} timed request(s) after {args.warmup} warm-up")
+    print()
+    print(f"{device_name}, {str(dtype).removeprefix('torch.')}, attention backend {args.attention_backend}, "
+          f"device mode {args.device_mode}, torch {torch.__version__}, {datetime.date.today().isoformat()}; "
+          f"loading (random init, LoRA merge, snapshots) {info['load_seconds']:.1f} s")
+    print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))
+    print()
+    print(markdown(rows, "phase"))
+    finite = not timer.nonfinite
+    print()
+    print("all outputs finite: " + ("yes" if finite else f"NO ({', '.join(timer.nonfinite)})"))
+    print(f"frames {tuple(result.frames.shape)} {result.frames.dtype}, audio {tuple(result.audio.shape)} at {result.sample_rate} Hz")
+    if not args.tiny and device.type == "cuda":
+        mean_total = statistics.mean(r["total"] for r in runs)
+        print(f"\nvs SGLang's H100 baseline {SGLANG_H100_TOTAL_S} s: {SGLANG_H100_TOTAL_S / mean_total:.2f}x; "
+              f"goal {GOAL_TOTAL_S} s (H100): {'met' if mean_total <= GOAL_TOTAL_S else 'not met'} on {device_name}")
+    if args.tiny:
+        print("\n(--tiny: the script's check at tiny size; these numbers are not a benchmark)")
+
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "device": device_name, "dtype": str(dtype), "version": args.version, "size": size,
+            "width": request.width, "height": request.height, "num_frames": request.num_frames,
+            "steps": timed.steps, "attention_backend": args.attention_backend, "device_mode": args.device_mode,
+            "runs": runs, "peak_memory_bytes": peak, "resident_memory_bytes": resident, "finite": finite,
+            "switch_seconds": list(timed.inner.stage_weights.switch_seconds), **info,
+        }, indent=2))
+    return 0 if finite else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
