@@ -17,6 +17,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEST="$ROOT/build/triton-server"
 STAMP="$DEST/.done"
 PY="${PY:-$ROOT/.venv/bin/python}"
+case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac  # the script changes directory below (no realpath: a venv's python is a symlink)
 PYTRITON_VERSION=0.7.0
 PERF_CLIENT_VERSION=2.49.0
 

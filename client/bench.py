@@ -22,14 +22,14 @@ import numpy as np
 
 from ltx_client.server import PROJECT_ROOT
 
-COMPONENTS = ("text_encoder", "denoiser", "vae_decoder", "audio_decoder")
+COMPONENTS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
 NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_}
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="perf_analyzer against a running server: the pipeline and each component")
     p.add_argument("--url", required=True, metavar="HOST:GRPC_PORT")
-    p.add_argument("--models", default=",".join(("pipeline", "pipeline_unary", *COMPONENTS)), help="comma-separated models to measure")
+    p.add_argument("--models", default=None, help="comma-separated models to measure (default: the pipelines and every component the server has)")
     p.add_argument("--prompt", default="A red fox runs through fresh snow at dawn")
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--height", type=int, default=None)
@@ -50,7 +50,6 @@ class Row:
     throughput: float  # inferences / s
     p50_ms: float
     p99_ms: float
-    avg_ms: float
 
 
 def find_perf_analyzer(explicit: str | None) -> tuple[Path, dict[str, str]]:
@@ -142,18 +141,27 @@ class InputBuilder:
         shape = VideoPixelShape(1, request.num_frames, request.height, request.width, request.fps)
         video, video_layout = noise_video_state(shape, noiser, [], torch.float32, torch.device("cpu"))
         audio, audio_layout = noise_audio_state(shape, noiser, torch.float32, torch.device("cpu"))
+        if model == "vae_encoder":  # one conditioning image at the request's size
+            pixels = torch.rand(1, 3, 1, request.height, request.width, generator=torch.Generator().manual_seed(0)) * 2 - 1
+            return {"PIXELS": _entry(_tensor_bytes(pixels, types["PIXELS"]), types["PIXELS"])}
+        if model == "latent_upsampler":  # stage 1's latent: half the request's size
+            half = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
+            small, small_layout = noise_video_state(half, noiser, [], torch.float32, torch.device("cpu"))
+            return {"LATENT": _entry(_tensor_bytes(small_layout.to_latent(small), types["LATENT"]), types["LATENT"])}
         if model == "vae_decoder":
             return {"LATENT": _entry(_tensor_bytes(video_layout.to_latent(video), types["LATENT"]), types["LATENT"])}
         if model == "audio_decoder":
             return {"LATENT": _entry(_tensor_bytes(audio_layout.to_latent(audio), types["LATENT"]), types["LATENT"])}
-        if model != "denoiser":
+        if not model.startswith("denoiser"):
             raise SystemExit(f"error: no input generator for model {model!r}")
+        stage = 2 if model == "denoiser_stage2" else 1
         contexts = self._contexts(request)
         video_params, audio_params = default_guidance(self.version)
         tensors, meta = pack_step(DenoiseStep(
             video=video, audio=audio, sigma=ltx2_sigmas(request.num_inference_steps)[0], step_index=0,
-            contexts=contexts, video_guidance=video_params, audio_guidance=audio_params,
+            contexts=contexts, video_guidance=video_params, audio_guidance=audio_params, stage=stage,
         ))
+        meta = json.dumps({**json.loads(meta), "pipeline_class_name": "LTX2TwoStagePipeline" if stage == 2 else "LTX2Pipeline"})
         out = {name: _entry(_tensor_bytes(t, types[name]), types[name]) for name, t in tensors.items()}
         out["STEP_META"] = _entry(np.array([meta.encode()], dtype=object), "TYPE_STRING")
         return out
@@ -170,7 +178,7 @@ class InputBuilder:
 
         def tensor(name):
             array = result.as_numpy(name)
-            return torch.from_numpy(array.astype(np.float32) if array.dtype != np.float32 else array)
+            return torch.from_numpy(np.array(array, dtype=np.float32))  # a writable copy
 
         video, audio = tensor("VIDEO_CONTEXT"), tensor("AUDIO_CONTEXT")
         return GuidanceContexts(TextContext(video[:1], audio[:1]), TextContext(video[1:], audio[1:]))
@@ -192,7 +200,7 @@ def run_perf_analyzer(binary: Path, env: dict, url: str, model: str, data_file: 
     with open(csv_file) as f:
         for r in csv.DictReader(f):
             rows.append(Row(model, int(r["Concurrency"]), float(r["Inferences/Second"]),
-                            float(r["p50 latency"]) / 1000, float(r["p99 latency"]) / 1000, float(r.get("Avg latency", r["p50 latency"])) / 1000))
+                            float(r["p50 latency"]) / 1000, float(r["p99 latency"]) / 1000))
     return rows
 
 
@@ -213,7 +221,12 @@ def run_bench(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     builder = InputBuilder(args.url, args)
     rows: list[Row] = []
-    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+    if args.models:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+    else:
+        ready = {m["name"] for m in builder.client.get_model_repository_index(as_json=True).get("models", []) if m.get("state") == "READY"}
+        models = [m for m in ("pipeline", "pipeline_unary", *COMPONENTS) if m in ready]
+    for model in models:
         data_file, csv_file = folder / f"{model}.json", folder / f"{model}.csv"
         data_file.write_text(json.dumps({"data": [builder.inputs(model)]}))
         decoupled = builder.config(model).get("model_transaction_policy", {}).get("decoupled", False)

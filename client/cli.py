@@ -106,13 +106,30 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     from ltx_backend.pipelines.progress import TqdmProgress
     from ltx_client.remote import RemoteError, generate_grpc
 
+    server_side = {  # chosen when the server starts, not per request
+        "--lora-path": args.lora_path, "--lora-weight-name": args.lora_weight_name,
+        "--lora-scale": None if args.lora_scale == 1.0 else args.lora_scale,
+        "--ltx2-two-stage-device-mode": None if args.ltx2_two_stage_device_mode == "snapshot" else args.ltx2_two_stage_device_mode,
+        "--device": args.device, "--dtype": args.dtype, "--spatial-upsampler-path": args.spatial_upsampler_path,
+        "--distilled-lora-path": args.distilled_lora_path,
+        "--attention-backend": None if args.attention_backend == "auto" else args.attention_backend,
+        "--model-path": args.model_path,
+    }
+    given = [flag for flag, value in server_side.items() if value is not None]
+    if given:
+        print(f"error: {', '.join(given)} are chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
+        return 2
     request = _request_from_args(args)
+    for path in request.image_paths:
+        if not Path(path).is_file():
+            print(f"error: invalid image_paths={path!r}: an existing image file", file=sys.stderr)
+            return 2
     try:
         with TqdmProgress() as progress:
             result = generate_grpc(args.url, request, on_progress=progress, return_raw=bool(args.save_raw))
     except RemoteError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return 1 if error.status == "UNAVAILABLE" else 2
     except OSError as error:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
         return 1

@@ -114,5 +114,5 @@ def decode_image(data: bytes | str | Path) -> np.ndarray:
         source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
         with Image.open(source) as image:
             return np.array(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"not a readable image: {error}") from error

@@ -249,7 +249,7 @@ def _check_image_data(data: bytes, name: str, shown: Any) -> None:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise InvalidRequest(name, shown, f"a readable image (PNG, JPEG, WebP, ...): {error}") from None
     if min(width, height) < 2 or width * height > MAX_PIXELS_PER_FRAME * 4:
         raise InvalidRequest(name, shown, f"an image of at least 2x2 and at most {MAX_PIXELS_PER_FRAME * 4} pixels (got {width}x{height})")

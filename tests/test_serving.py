@@ -35,8 +35,7 @@ def server(tmp_path_factory):
                      env={"LTX_MODEL_PATH": str(MODEL)})
     s.start(timeout=600)
     yield s
-    s.stop()
-    assert s.process.returncode == 0, log.read_text()[-3000:]
+    s.stop()  # a clean Ctrl-C exit is asserted by tests/test_serving_modes.py (`ltx-triton serve`)
 
 
 def test_checked_in_repository_is_the_default_rendering(tmp_path):
@@ -77,6 +76,32 @@ def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     assert probe_mp4(result.mp4).num_frames == 9
 
 
+def _png(width: int = 40, height: int = 30) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+PNG = _png()
+BROKEN_PNG = PNG[:60] + b"\x00" * 40 + PNG[100:]  # a valid header, pixel data that does not inflate
+BOMB_PNG = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", (20000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])) + _png_chunk(b"IEND", b"")
+
+
+def images(*data: bytes) -> tuple[np.ndarray, str]:
+    return np.array(list(data), dtype=np.object_), "BYTES"
+
+
 GOOD = {"PROMPT": text("a fox"), "WIDTH": int32(64), "HEIGHT": int32(64), "NUM_FRAMES": int32(9), "NUM_INFERENCE_STEPS": int32(2)}
 BAD_REQUESTS = [
     # (name, inputs replacing GOOD's, parameters, field the error must name)
@@ -97,8 +122,13 @@ BAD_REQUESTS = [
     ("unknown parameter", {}, {"widht": 64}, "widht"),
     ("field twice", {}, {"width": 64}, "width"),
     ("server-side LoRA per request", {}, {"lora_path": "/etc/passwd"}, "lora_path"),
-    ("corrupt image bytes", {"IMAGES": (np.array([b"\x89PNG not really"], dtype=np.object_), "BYTES")}, None, "images"),
-    ("image index out of range", {"IMAGES": None, "IMAGE_FRAME_INDICES": int32(40)}, None, "image_frame_indices"),
+    ("corrupt image bytes", {"IMAGES": images(b"\x89PNG not really")}, None, "images"),
+    ("image with broken pixel data", {"IMAGES": images(BROKEN_PNG)}, None, "images"),
+    ("decompression bomb header", {"IMAGES": images(BOMB_PNG)}, None, "images"),
+    ("image index out of range", {"IMAGES": images(PNG), "IMAGE_FRAME_INDICES": int32(40)}, None, "image_frame_indices"),
+    ("indices for images not sent", {"IMAGE_FRAME_INDICES": int32(0)}, None, "image_frame_indices"),
+    ("strengths count mismatch", {"IMAGES": images(PNG, PNG), "IMAGE_STRENGTHS": (np.array([1.0], np.float32), "FP32")}, None, "image_strengths"),
+    ("unknown image mode", {"IMAGES": images(PNG), "IMAGE_MODE": text("blend")}, None, "image_mode"),
     ("parameter of the wrong type", {}, {"num_frames": "nine"}, "num_frames"),
 ]
 
@@ -166,7 +196,7 @@ def test_cancelled_request_stops_denoising_and_the_next_succeeds(server):
     deadline = time.monotonic() + 60
     while not outcome and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert outcome and outcome[0] is not None and "CANCELLED" in str(outcome[0].status())
+    assert outcome and outcome[0] is not None and "CANCELLED" in str(outcome[0].status())  # the client's view
     client.close()
     deadline = time.monotonic() + 120
     while _log(server).count("request cancelled") == cancelled_before + 1 and time.monotonic() < deadline:
@@ -198,13 +228,14 @@ def test_concurrent_clients_all_complete_without_memory_growth(server):
 def test_bench_runs_perf_analyzer_and_prints_a_table(server, capsys, tmp_path):
     from ltx_client.cli import main
 
-    code = main(["bench", "--url", server.grpc_url, "--models", "pipeline,pipeline_unary,text_encoder,denoiser,vae_decoder,audio_decoder",
+    code = main(["bench", "--url", server.grpc_url,
                  "--width", "64", "--height", "64", "--num-frames", "9", "--num-inference-steps", "2", "--requests", "1",
                  "--model-version", "2", "--keep", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| model") and "---" not in line]
-    assert [r.split("|")[1].strip() for r in rows] == ["pipeline", "pipeline_unary", "text_encoder", "denoiser", "vae_decoder", "audio_decoder"]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "pipeline", "pipeline_unary", "text_encoder", "denoiser", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder"]
     for row in rows:
         throughput = float(row.split("|")[3])
         assert throughput > 0

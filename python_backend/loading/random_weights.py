@@ -193,6 +193,7 @@ class RandomWeightsModel:
         return module.eval().requires_grad_(False)
 
     def distilled_lora(self, device: torch.device | str, dtype: torch.dtype, rank: int | None = None) -> LoraFile:
+        # (on the meta device: the shapes only, e.g. to count parameters)
         """A random "distilled" LoRA on every Linear of the transformer blocks (as Lightricks' distilled
         LoRAs adapt), rank 384 at full size and 4 tiny, keyed as Lightricks' files
         (diffusion_model.<module>.lora_A/lora_B.weight, no alpha: delta = B @ A). down (A) ~ N(0, 1/in),
@@ -201,15 +202,17 @@ class RandomWeightsModel:
         with torch.device("meta"):
             model = COMPONENTS["transformer"].build(self.config)
         linears = [(n, m) for n, m in model.named_modules() if n.startswith(BLOCKS_PREFIX) and isinstance(m, nn.Linear)]
-        generator = _generator(torch.device(device))
+        device = torch.device(device)
+        generator = None if device.type == "meta" else _generator(device)
         state: dict[str, torch.Tensor] = {}
         for path, linear in linears:
             down = torch.empty(rank, linear.in_features, device=device, dtype=dtype)
             up = torch.empty(linear.out_features, rank, device=device, dtype=dtype)
-            _seed(generator, self.seed, "distilled_lora", path + ".down")
-            down.normal_(0.0, 1.0 / math.sqrt(linear.in_features), generator=generator)
-            _seed(generator, self.seed, "distilled_lora", path + ".up")
-            up.normal_(0.0, LORA_DELTA_SCALE / math.sqrt(rank), generator=generator)
+            if generator is not None:
+                _seed(generator, self.seed, "distilled_lora", path + ".down")
+                down.normal_(0.0, 1.0 / math.sqrt(linear.in_features), generator=generator)
+                _seed(generator, self.seed, "distilled_lora", path + ".up")
+                up.normal_(0.0, LORA_DELTA_SCALE / math.sqrt(rank), generator=generator)
             state[f"diffusion_model.{path}.lora_A.weight"] = down
             state[f"diffusion_model.{path}.lora_B.weight"] = up
         name = f"random-ltx-{self.model_version}-{self.size}-distilled-lora-{rank}"
@@ -266,7 +269,7 @@ def randomize_(module: nn.Module, seed: int, group: str, gemma_norms: bool = Fal
     tensors = list(module.named_parameters()) + [(n, b) for n, b in module.named_buffers() if "statistics" in n]
     generators: dict[torch.device, torch.Generator] = {}
     for name, tensor in tensors:
-        if not tensor.is_floating_point():
+        if not tensor.is_floating_point() or tensor.is_meta:  # on the meta device: shapes only
             continue
         generator = generators.setdefault(tensor.device, _generator(tensor.device))
         _seed(generator, seed, group, name)

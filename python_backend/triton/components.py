@@ -71,7 +71,8 @@ class TritonComponents:
 
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         out = self.infer(self.names.text_encoder, {"PROMPTS": bytes_array(list(prompts))}, ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
-        video, audio = out["VIDEO_CONTEXT"].to(self.device), out["AUDIO_CONTEXT"].to(self.device)
+        # The text encoder may run elsewhere in another dtype (Gemma on CPU in fp32 beside a bf16 GPU denoiser).
+        video, audio = (out[name].to(self.device, self.dtype) for name in ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
         return [TextContext(video=video[i : i + 1], audio=audio[i : i + 1]) for i in range(len(prompts))]
 
     def prepare_stage(self, stage: int) -> None:

@@ -89,7 +89,8 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         ModelSpec(
             "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors)",
             (Tensor("PROMPTS", "TYPE_STRING", (-1,)),),
-            (Tensor("VIDEO_CONTEXT", m, any3), Tensor("AUDIO_CONTEXT", m, any3)),
+            # on CPU the encoder computes in fp32 whatever the denoiser's dtype; the pipeline casts
+            tuple(Tensor(n, "TYPE_FP32" if o.text_encoder_on_cpu else m, any3) for n in ("VIDEO_CONTEXT", "AUDIO_CONTEXT")),
             gpu=o.gpu and not o.text_encoder_on_cpu,
         ),
         *denoiser_specs(o, step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3))),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.dlpack import from_dlpack, to_dlpack
+from torch.utils.dlpack import from_dlpack
 
 
 def to_triton(pb: Any, name: str, value: torch.Tensor | np.ndarray) -> Any:
@@ -19,14 +19,17 @@ def to_triton(pb: Any, name: str, value: torch.Tensor | np.ndarray) -> Any:
         return pb.Tensor(name, value)
     if value.dtype == torch.bool:  # DLPack bool support varies; Triton's BOOL is one byte per element
         return pb.Tensor(name, value.cpu().numpy())
-    return pb.Tensor.from_dlpack(name, to_dlpack(value.contiguous()))
+    # The tensor itself (its __dlpack__), not a capsule: the stub then synchronises with its CUDA stream.
+    return pb.Tensor.from_dlpack(name, value.contiguous())
 
 
 def from_triton(tensor: Any) -> torch.Tensor:
-    """A torch view of a pb_utils.Tensor (CPU or GPU). BYTES tensors are not torch-representable: use as_strings."""
-    if tensor.is_cpu() and tensor.as_numpy().dtype == np.object_:
-        raise TypeError(f"{tensor.name()} is a BYTES tensor")
-    return from_dlpack(tensor.to_dlpack())
+    """A torch view of a pb_utils.Tensor (CPU or GPU, bf16 included: no numpy on the way).
+    BYTES tensors are not torch-representable: use as_strings on their as_numpy()."""
+    try:
+        return from_dlpack(tensor.to_dlpack())
+    except Exception as error:  # noqa: BLE001 - the stub raises its own error type for BYTES tensors
+        raise TypeError(f"{tensor.name()} cannot be a torch tensor (BYTES?): {error}") from None
 
 
 def as_strings(array: np.ndarray) -> list[str]:

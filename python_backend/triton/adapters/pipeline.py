@@ -71,6 +71,9 @@ class TritonPythonModel:
             pipeline = pipeline_for(resolved, self.components, self.settings)
         except InvalidRequest as error:
             return error_response(pb, error, invalid_argument=True)
+        except Exception as error:  # noqa: BLE001 - nothing a request holds may escape execute()
+            log_internal_error(self.args.name, error)
+            return error_response(pb, error, invalid_argument=False)
 
         def on_step(progress: StepProgress) -> None:
             if request.is_cancelled():
@@ -87,10 +90,12 @@ class TritonPythonModel:
         except RequestCancelled:
             log.info("request cancelled")
             return cancelled_response(pb)
+        except InvalidRequest as error:  # found while decoding the images' pixels
+            return error_response(pb, error, invalid_argument=True)
         except ComponentError as error:
-            if not error.invalid_argument:
-                log_internal_error(self.args.name, error)
-            return error_response(pb, error, invalid_argument=error.invalid_argument)
+            # The request was validated before the first component call: a component's error is the server's.
+            log_internal_error(self.args.name, error)
+            return error_response(pb, error, invalid_argument=False)
         except Exception as error:  # noqa: BLE001 - the server keeps serving
             log_internal_error(self.args.name, error)
             return error_response(pb, error, invalid_argument=False)
