@@ -32,6 +32,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--text-encoder-device", choices=("auto", "cpu"), default="auto", help="cpu keeps Gemma off the GPU")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
                    help="auto: Triton kernels on CUDA, torch SDPA on CPU")
+    p.add_argument("--cuda-memory-pool-mib", type=int, default=4096,
+                   help="Triton's CUDA memory pool per GPU (BLS tensors between models on the GPU); Triton's default is 64")
     p.add_argument("--pipeline-instances", type=int, default=1, help="requests in flight per pipeline model")
     p.add_argument("--run-dir", default=None, help="where the rendered model repository and the server log go (default: a temp dir)")
     p.add_argument("--startup-timeout", type=float, default=1800.0)
@@ -89,7 +91,10 @@ def run_serve(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="ltx-triton-"))
     repository = render_repository(options, run_dir / "model_repository")
     log_path = run_dir / "tritonserver.log"
-    server = TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path)
+    extra = []
+    if options.gpu:  # BLS outputs that stay on the GPU come from this pool; too small and they fall back to CPU
+        extra.append(f"--cuda-memory-pool-byte-size={options.gpu_id}:{args.cuda_memory_pool_mib * 2**20}")
+    server = TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path, extra_args=extra)
     print(f"model repository: {repository}\nserver log: {log_path}\nstarting tritonserver ...", flush=True)
     stopping = False
 
