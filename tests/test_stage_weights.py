@@ -1,0 +1,67 @@
+"""Which LoRAs each stage's transformer weights carry: the user LoRA in every stage, composed with the
+distilled LoRA in stage 2 (and the HQ pipeline's stage 1), in-process and in the served denoiser's plan."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import load_build_script
+from ltx_backend.loading.lora import read_lora
+from ltx_backend.loading.sources import open_model
+from ltx_backend.pipelines.device_modes import StageWeights
+from ltx_backend.pipelines.local import stage_loras_for
+from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ
+from ltx_backend.triton.stage_weights import weight_plan
+
+LAYER = "transformer_blocks.0.attn1.to_q"
+
+
+@pytest.fixture(scope="module")
+def loras(tiny_checkpoints, tmp_path_factory):
+    maker = load_build_script("make_tiny_checkpoints")
+    folder = tmp_path_factory.mktemp("loras")
+    user = read_lora(str(maker.make_tiny_lora(folder / "user.safetensors", "2.3", key_format="diffusers", seed=1)))
+    distilled = read_lora(str(maker.make_tiny_lora(folder / "distilled.safetensors", "2.3", key_format="reference", seed=2)))
+    return user, distilled
+
+
+def _delta(lora, scale):
+    layer = lora.layers[LAYER]
+    return scale * (layer.up.float() @ layer.down.float()) * (1.0 if layer.alpha is None else layer.alpha / layer.down.shape[0])
+
+
+def test_user_lora_in_every_stage_and_distilled_composed_in_stage_two(loras):
+    user, distilled = loras
+    assert stage_loras_for(ONE_STAGE, None, [(user, 0.7)]) == {1: [(user, 0.7)]}
+    assert stage_loras_for(TWO_STAGE, distilled, [(user, 0.7)]) == {1: [(user, 0.7)], 2: [(user, 0.7), (distilled, 1.0)]}
+    assert stage_loras_for(TWO_STAGE_HQ, distilled, [(user, 0.7)]) == {1: [(user, 0.7), (distilled, 0.25)], 2: [(user, 0.7), (distilled, 0.5)]}
+
+
+@pytest.mark.parametrize("mode", ["snapshot", "resident", "original"])
+def test_stage_weights_hold_base_plus_the_stage_loras(tiny_checkpoints, loras, mode):
+    user, distilled = loras
+    source = open_model(str(tiny_checkpoints["2.3"]))
+    base = source.load("transformer", torch.device("cpu"), torch.float32).get_submodule(LAYER).weight.detach().clone()
+    weights = StageWeights(lambda: source.load("transformer", torch.device("cpu"), torch.float32),
+                           stage_loras_for(TWO_STAGE, distilled, [(user, 0.7)]), mode)
+    stage2 = weights.model(2).get_submodule(LAYER).weight.detach().clone()
+    stage1 = weights.model(1).get_submodule(LAYER).weight.detach().clone()
+    torch.testing.assert_close(stage1, base + _delta(user, 0.7), rtol=0, atol=1e-6)
+    torch.testing.assert_close(stage2, base + _delta(user, 0.7) + _delta(distilled, 1.0), rtol=0, atol=1e-6)
+
+
+def test_served_plan_shares_identical_weight_sets_and_splits_by_stage(loras):
+    user, distilled = loras
+    classes = (ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ)
+    plan = weight_plan("2.3", classes, distilled, [(user, 0.7)])
+    assert plan.key(ONE_STAGE, 1) == plan.key(TWO_STAGE, 1)  # one weight set, not two
+    assert len({plan.key(c, s) for c, s in plan.route}) == 4 == len(plan.weights)  # base+user, +distilled@1, @0.25, @0.5
+    assert plan.weights[plan.key(TWO_STAGE, 2)] == [(user, 0.7), (distilled, 1.0)]
+    stage2 = plan.for_stages([2])
+    assert {s for _, s in stage2.route} == {2} and len(stage2.weights) == 2
+    with pytest.raises(ValueError, match="holds no weights for LTX2Pipeline stage 2"):
+        plan.key(ONE_STAGE, 2)
+    ltx2 = weight_plan("2", classes, distilled)  # no HQ pipeline for LTX-2: left out
+    assert {c for c, _ in ltx2.route} == {ONE_STAGE, TWO_STAGE}
+    with pytest.raises(ValueError, match="needs the distilled LoRA"):
+        weight_plan("2", (TWO_STAGE,), None)
