@@ -106,7 +106,12 @@ class PhaseTimer:
         for t in tensors:
             if t is None:
                 continue
-            finite = bool(np.isfinite(t).all()) if isinstance(t, np.ndarray) else bool(self._torch.isfinite(t).all())
+            if isinstance(t, np.ndarray):
+                finite = bool(np.isfinite(t).all())
+            elif t.dtype == self._torch.bool:  # an isfinite flag already
+                finite = bool(t.all())
+            else:
+                finite = bool(self._torch.isfinite(t).all())
             if not finite and phase not in self.nonfinite:
                 self.nonfinite.append(phase)
 
@@ -130,6 +135,10 @@ class TimedComponents:
         weights = inner.stage_weights
         model = weights.model
         weights.model = lambda stage: timer.run("weight switch wait", model, stage)  # instance attribute
+        # The VAE decoder's float output (decode_video returns uint8 frames, where a NaN would not show):
+        # one isfinite flag per decoded tile, queued without a sync and read after the phase.
+        self._decoded_finite: list = []
+        inner.video_decoder.register_forward_hook(lambda module, args, out: self._decoded_finite.append(timer._torch.isfinite(out).all()))
 
     def __getattr__(self, name):  # model_version, device, dtype, ...
         return getattr(self.inner, name)
@@ -160,7 +169,10 @@ class TimedComponents:
         return out
 
     def decode_video(self, latent, generator):
-        return self.timer.run("VAE decode", self.inner.decode_video, latent, generator)
+        self._decoded_finite.clear()
+        frames = self.timer.run("VAE decode", self.inner.decode_video, latent, generator)
+        self.timer.check_finite("VAE decode", *self._decoded_finite)
+        return frames
 
     def decode_audio(self, latent):
         waveform, rate = self.timer.run("audio decode", self.inner.decode_audio, latent)

@@ -1,0 +1,205 @@
+"""build/bench_e2e.py (the end-to-end two-stage benchmark) and its random-weight model source.
+
+The benchmark itself needs a GPU; here it runs at tiny size on the CPU, and the random-weight source is
+checked against what it stands in for: the tiny checkpoint's modules (same keys, shapes, dtypes, computed
+buffers) and the published full-size structures (parameter counts, on the meta device).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, load_build_script
+
+from ltx_backend.loading.components import COMPONENTS
+from ltx_backend.loading.lora import read_lora
+from ltx_backend.loading.random_weights import (
+    GEMMA3_12B_TEXT_CONFIG,
+    TINY_GEMMA_TEXT_CONFIG,
+    RandomWeightsModel,
+    byte_tokenizer,
+)
+from ltx_backend.loading.sources import open_model
+from ltx_backend.pipelines.local import load_latent_upsampler
+
+# Phases every two-stage request without images goes through (rows of the table).
+PHASE_ROWS = (
+    "total latency",
+    "text encoding",
+    "stage 1 denoise",
+    "ms per stage-1 step",
+    "latent upsampler",
+    "stage 2 denoise",
+    "VAE decode",
+    "audio decode",
+    "stage-weight switch wait",
+)
+
+
+def shapes(module: torch.nn.Module) -> dict[str, tuple]:
+    return {k: (tuple(v.shape), v.dtype) for k, v in module.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------ the benchmark
+
+
+def test_bench_e2e_tiny_on_cpu(tmp_path):
+    out = tmp_path / "e2e.json"
+    command = [
+        sys.executable, str(ROOT / "build" / "bench_e2e.py"), "--tiny", "--device", "cpu",
+        "--width", "64", "--height", "64", "--num-frames", "9", "--steps", "3", "--warmup", "1", "--iters", "2",
+        "--json", str(out),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = {}
+    for line in run.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0] != "phase":
+            table[cells[0].strip("*")] = cells[1:]
+    for phase in PHASE_ROWS:
+        matches = [name for name in table if name.startswith(phase)]
+        assert len(matches) == 1, f"row {phase!r} missing from the table:\n{run.stdout}"
+        mean, low = (float(v) for v in table[matches[0]][:2])
+        assert math.isfinite(mean) and low <= mean + 1e-9
+        if phase != "stage-weight switch wait":
+            assert low > 0, f"{phase}: {table[matches[0]]}"
+    assert "stage 1 denoise, 3 steps" in run.stdout and "stage 2 denoise, 3 steps" in run.stdout
+    total = next(v for k, v in table.items() if k.startswith("total latency"))
+    assert total[2:] == ["6.8", "5.5"]  # SGLang's H100 baseline and the goal
+    assert next(v for k, v in table.items() if k.startswith("ms per stage-1 step"))[2] == "137.0"
+    assert "all outputs finite: yes" in run.stdout
+    assert "frames (9, 64, 64, 3) uint8" in run.stdout
+
+    raw = json.loads(out.read_text())
+    assert raw["steps"] == {"1": 3, "2": 3} and raw["size"] == "tiny" and raw["finite"] is True
+    assert len(raw["runs"]) == 2
+    for run_times in raw["runs"]:
+        phases = sum(v for k, v in run_times.items() if k != "total")
+        # the phases are disjoint parts of the request: their sum is at most the wall time of the call
+        assert 0 < phases <= run_times["total"] + 1e-6
+        assert run_times["stage 1 denoise"] > 0 and run_times["VAE decode"] > 0
+    mean_stage1 = np.mean([r["stage 1 denoise"] for r in raw["runs"]])
+    ms_per_step = float(next(v for k, v in table.items() if k.startswith("ms per stage-1 step"))[0])
+    assert ms_per_step == pytest.approx(mean_stage1 * 1000 / 3, abs=0.06)
+    # snapshot mode on CPU switches in model(): stage 1 -> 2 and (from the second request) 2 -> 1
+    assert len(raw["switch_seconds"]) == 2 * (1 + 2) - 1
+    assert raw["parameters"]["distilled LoRA"] > 0
+
+
+def test_phase_timer_reports_nan_and_inf():
+    bench = load_build_script("bench_e2e")
+    timer = bench.PhaseTimer(torch.device("cpu"))
+    timer.check_finite("fine", torch.zeros(3), np.ones(2), torch.tensor(True))
+    assert timer.nonfinite == []
+    timer.check_finite("text encoding", torch.tensor([1.0, float("nan")]))
+    timer.check_finite("audio decode", np.array([np.inf], dtype=np.float32))
+    timer.check_finite("VAE decode", torch.tensor(False))  # an isfinite flag of a decoded tile
+    assert timer.nonfinite == ["text encoding", "audio decode", "VAE decode"]
+
+
+# ------------------------------------------------------------------------------ random-weight source
+
+
+def test_tiny_random_model_matches_the_tiny_checkpoint(tiny_checkpoints):
+    random, checkpoint = RandomWeightsModel("2", "tiny"), open_model(str(tiny_checkpoints["2"]))
+    assert random.model_version == checkpoint.model_version == "2"
+    cpu = torch.device("cpu")
+    for name in COMPONENTS:
+        ours, theirs = random.load(name, cpu, torch.float32), checkpoint.load(name, cpu, torch.float32)
+        assert shapes(ours) == shapes(theirs), name
+        assert not ours.training and not any(p.requires_grad for p in ours.parameters())
+        for key, value in ours.state_dict().items():
+            assert torch.isfinite(value).all(), key
+            if value.dim() >= 2 and value.numel() > 64:  # N(0, 1/fan_in), not the checkpoint's values
+                std = 1 / math.sqrt(math.prod(value.shape[1:]))
+                assert 0.5 * std < value.std().item() < 1.5 * std, key
+                assert not torch.equal(value, theirs.state_dict()[key])
+    ours, theirs = random.text_encoder(cpu, torch.float32), checkpoint.text_encoder(cpu, torch.float32)
+    assert shapes(ours.gemma.model) == shapes(theirs.gemma.model)
+    assert shapes(ours.embeddings_processor) == shapes(theirs.embeddings_processor)
+    encoding = ours.encode(["A red fox runs through fresh snow", ""])
+    reference = theirs.encode(["A red fox runs through fresh snow", ""])
+    assert encoding.video.shape == reference.video.shape and encoding.audio.shape == reference.audio.shape
+    assert torch.isfinite(encoding.video).all() and 0.1 < encoding.video.std().item() < 10
+
+    upsampler = random.latent_upsampler(cpu, torch.float32)
+    assert shapes(upsampler) == shapes(load_latent_upsampler(checkpoint.files.spatial_upsampler, cpu, torch.float32))
+    lora, file_lora = random.distilled_lora(cpu, torch.float32), read_lora(str(checkpoint.files.distilled_lora))
+    assert lora.layers.keys() == file_lora.layers.keys()
+    for path, layer in lora.layers.items():
+        assert layer.down.shape == file_lora.layers[path].down.shape and layer.up.shape == file_lora.layers[path].up.shape
+        assert layer.alpha is None and layer.rank == 4
+
+
+def test_random_vocoder_keeps_computed_filters(tiny_checkpoints):
+    """LTX-2.3's BigVGAN vocoder has computed anti-aliasing filters (buffers): the same as a loaded file's."""
+    ours = RandomWeightsModel("2.3", "tiny").load("vocoder", "cpu", torch.float32)
+    theirs = open_model(str(tiny_checkpoints["2.3"])).load("vocoder", "cpu", torch.float32)
+    assert shapes(ours) == shapes(theirs)
+    buffers = [name for name, _ in ours.named_buffers()]
+    assert len(buffers) > 100
+    reference = theirs.state_dict()
+    for name, buffer in ours.named_buffers():
+        assert torch.equal(buffer, reference[name]), name
+
+
+def test_random_weights_are_seeded_and_on_the_asked_dtype():
+    a = RandomWeightsModel("2", "tiny", seed=0).load("transformer", "cpu", torch.bfloat16).state_dict()
+    b = RandomWeightsModel("2", "tiny", seed=0).load("transformer", "cpu", torch.bfloat16).state_dict()
+    c = RandomWeightsModel("2", "tiny", seed=1).load("transformer", "cpu", torch.bfloat16).state_dict()
+    assert all(v.dtype == torch.bfloat16 for v in a.values())
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sum(not torch.equal(a[k], c[k]) for k in a) == len(a)
+    # the VAE's per-channel statistics are one set of values, shared by the encoder and the decoder
+    model = RandomWeightsModel("2", "tiny")
+    encoder, decoder = model.load("video_encoder", "cpu", torch.float32), model.load("video_decoder", "cpu", torch.float32)
+    for key in ("per_channel_statistics.std-of-means", "per_channel_statistics.mean-of-means"):
+        assert torch.equal(encoder.state_dict()[key], decoder.state_dict()[key])
+
+
+def test_full_size_structures_on_meta():
+    """Full size, on the meta device (no memory): the published LTX-2 parameter counts."""
+    model = RandomWeightsModel("2", "full")
+    meta = torch.device("meta")
+    transformer = model.load("transformer", meta, torch.bfloat16)
+    assert sum(p.numel() for p in transformer.parameters()) == 18_876_174_592  # as tests/test_transformer_full_size.py
+    assert all(p.dtype == torch.bfloat16 and p.is_meta for p in transformer.parameters())
+    encoder = model.text_encoder(meta, torch.bfloat16)
+    gemma = sum(p.numel() for p in encoder.gemma.parameters())
+    assert 11.7e9 < gemma < 11.8e9  # Gemma 3 12B's text tower (its vision tower is not used)
+    assert sum(p.numel() for p in encoder.embeddings_processor.parameters()) == 1_431_475_200  # LTX-2's text path: 1.43B
+    lora = model.distilled_lora(meta, torch.bfloat16)
+    assert {layer.rank for layer in lora.layers.values()} == {384}
+    blocks = [n for n, m in transformer.named_modules() if n.startswith("transformer_blocks.") and isinstance(m, torch.nn.Linear)]
+    assert sorted(lora.layers) == sorted(blocks) and len(blocks) == 48 * 28
+    upsampler = model.latent_upsampler(meta, torch.bfloat16)
+    assert 0.49e9 < sum(p.numel() for p in upsampler.parameters()) < 0.5e9  # ~995 MB in bf16, as published
+
+
+def test_gemma_configs_match_their_sources():
+    from ltx_core.text_encoders.gemma.config import GEMMA3_CONFIG_FOR_LTX
+
+    assert GEMMA3_12B_TEXT_CONFIG == dataclasses.asdict(GEMMA3_CONFIG_FOR_LTX.text_config)
+    tiny_gemma = load_build_script("tiny_gemma")
+    assert TINY_GEMMA_TEXT_CONFIG == tiny_gemma.TEXT_CONFIG
+
+
+def test_byte_tokenizer_pads_left_like_gemma():
+    tokenizer = byte_tokenizer()
+    encoded = tokenizer(["héllo", "a b"], padding="max_length", max_length=12, truncation=True, return_tensors="pt")
+    ids, mask = encoded.input_ids, encoded.attention_mask
+    assert ids.shape == (2, 12) and mask.shape == (2, 12)
+    assert mask[0].tolist() == [0] * 5 + [1] * 7  # <bos> + 6 UTF-8 bytes
+    assert ids[0, 5].item() == 2 and ids[0, :5].tolist() == [0] * 5  # <bos>, left padding with <pad> = 0
+    assert int(ids.max()) < TINY_GEMMA_TEXT_CONFIG["vocab_size"]
+    long = tokenizer(["x" * 5000], padding="max_length", max_length=1024, truncation=True, return_tensors="pt")
+    assert long.input_ids.shape == (1, 1024) and bool(long.attention_mask.all())
+    assert re.fullmatch(r"h\S*llo", tokenizer.decode(ids[0], skip_special_tokens=True))
