@@ -85,6 +85,7 @@ class PhaseTimer:
         self.seconds: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
         self.nonfinite: list[str] = []
+        self._pending: list = []
 
     def sync(self) -> None:
         if self.cuda:
@@ -100,20 +101,28 @@ class PhaseTimer:
         return out
 
     def check_finite(self, phase: str, *tensors) -> None:
-        """Outside the timed window: record `phase` when one of its outputs holds NaN or inf."""
+        """Queue an isfinite check of `phase`'s outputs: on the device, without a sync (finish() reads
+        the flags after the request's timing)."""
         import numpy as np
 
         for t in tensors:
             if t is None:
                 continue
             if isinstance(t, np.ndarray):
-                finite = bool(np.isfinite(t).all())
+                flag = bool(np.isfinite(t).all())
             elif t.dtype == self._torch.bool:  # an isfinite flag already
-                finite = bool(t.all())
+                flag = t.all()
             else:
-                finite = bool(self._torch.isfinite(t).all())
-            if not finite and phase not in self.nonfinite:
+                flag = self._torch.isfinite(t).all()
+            self._pending.append((phase, flag))
+
+    def finish(self) -> list[str]:
+        """Read the queued flags; returns (and keeps) the phases that produced NaN or inf so far."""
+        for phase, flag in self._pending:
+            if not bool(flag) and phase not in self.nonfinite:
                 self.nonfinite.append(phase)
+        self._pending.clear()
+        return self.nonfinite
 
     def reset(self) -> None:
         self.seconds.clear()
@@ -136,7 +145,7 @@ class TimedComponents:
         model = weights.model
         weights.model = lambda stage: timer.run("weight switch wait", model, stage)  # instance attribute
         # The VAE decoder's float output (decode_video returns uint8 frames, where a NaN would not show):
-        # one isfinite flag per decoded tile, queued without a sync and read after the phase.
+        # one isfinite flag per decoded tile, queued without a sync and read after the request.
         self._decoded_finite: list = []
         inner.video_decoder.register_forward_hook(lambda module, args, out: self._decoded_finite.append(timer._torch.isfinite(out).all()))
 
@@ -294,7 +303,11 @@ def markdown(rows: list[dict], title: str) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import logging
+
     import torch
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cpu":
@@ -310,33 +323,34 @@ def main(argv=None) -> int:
         num_frames=args.num_frames, num_inference_steps=args.steps,
     ).resolve(args.version)
 
-    with torch.inference_mode():
-        pipeline, timed, timer, info = build_pipeline(args, device, dtype)
-        print(f"loaded {info['source']} on {device} ({dtype}) in {info['load_seconds']:.1f} s", file=sys.stderr, flush=True)
-        resident = torch.cuda.memory_allocated(device) if device.type == "cuda" else None
+    pipeline, timed, timer, info = build_pipeline(args, device, dtype)
+    print(f"loaded {info['source']} on {device} ({dtype}) in {info['load_seconds']:.1f} s", file=sys.stderr, flush=True)
+    resident = torch.cuda.memory_allocated(device) if device.type == "cuda" else None
 
-        for i in range(args.warmup):
-            start = time.perf_counter()
-            pipeline(request)
-            print(f"warm-up request {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
+    for i in range(args.warmup):
+        start = time.perf_counter()
+        pipeline(request)
+        timer.finish()
+        print(f"warm-up request {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+    runs = []
+    for i in range(args.iters):
+        timer.reset()
+        timer.sync()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-
-        runs = []
-        for i in range(args.iters):
-            timer.reset()
-            timer.sync()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            result = pipeline(request)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            total = time.perf_counter() - start
-            runs.append({"total": total, **timer.seconds})
-            print(f"request {i + 1}/{args.iters}: {total:.3f} s", file=sys.stderr, flush=True)
-        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+        start = time.perf_counter()
+        result = pipeline(request)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        total = time.perf_counter() - start
+        timer.finish()  # the queued isfinite flags, outside the timed window
+        runs.append({"total": total, **timer.seconds})
+        print(f"request {i + 1}/{args.iters}: {total:.3f} s", file=sys.stderr, flush=True)
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
     rows = summarise(runs, timed.steps)
     gib = 2**30
@@ -354,7 +368,7 @@ def main(argv=None) -> int:
     print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))
     print()
     print(markdown(rows, "phase"))
-    finite = not timer.nonfinite
+    finite = not timer.finish()
     print()
     print("all outputs finite: " + ("yes" if finite else f"NO ({', '.join(timer.nonfinite)})"))
     print(f"frames {tuple(result.frames.shape)} {result.frames.dtype}, audio {tuple(result.audio.shape)} at {result.sample_rate} Hz")

@@ -98,11 +98,13 @@ def test_phase_timer_reports_nan_and_inf():
     bench = load_build_script("bench_e2e")
     timer = bench.PhaseTimer(torch.device("cpu"))
     timer.check_finite("fine", torch.zeros(3), np.ones(2), torch.tensor(True))
-    assert timer.nonfinite == []
+    assert timer.finish() == []
     timer.check_finite("text encoding", torch.tensor([1.0, float("nan")]))
     timer.check_finite("audio decode", np.array([np.inf], dtype=np.float32))
     timer.check_finite("VAE decode", torch.tensor(False))  # an isfinite flag of a decoded tile
-    assert timer.nonfinite == ["text encoding", "audio decode", "VAE decode"]
+    assert timer.finish() == ["text encoding", "audio decode", "VAE decode"]
+    timer.check_finite("stage 1 denoise", torch.zeros(2))
+    assert timer.finish() == ["text encoding", "audio decode", "VAE decode"]  # kept across requests
 
 
 # ------------------------------------------------------------------------------ random-weight source
@@ -203,3 +205,23 @@ def test_byte_tokenizer_pads_left_like_gemma():
     long = tokenizer(["x" * 5000], padding="max_length", max_length=1024, truncation=True, return_tensors="pt")
     assert long.input_ids.shape == (1, 1024) and bool(long.attention_mask.all())
     assert re.fullmatch(r"h\S*llo", tokenizer.decode(ids[0], skip_special_tokens=True))
+
+
+def test_bench_e2e_fails_on_nan(monkeypatch, capsys):
+    """A NaN in the VAE decoder's output (invisible in uint8 frames) makes the run report it and exit 1."""
+    bench = load_build_script("bench_e2e")
+    load = RandomWeightsModel.load
+
+    def load_with_nan(self, name, device, dtype):
+        module = load(self, name, device, dtype)
+        if name == "video_decoder":
+            with torch.no_grad():
+                next(module.parameters()).view(-1)[0] = float("nan")
+        return module
+
+    monkeypatch.setattr(RandomWeightsModel, "load", load_with_nan)
+    code = bench.main(["--tiny", "--device", "cpu", "--width", "64", "--height", "64", "--num-frames", "9",
+                       "--steps", "1", "--warmup", "0", "--iters", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "all outputs finite: NO (VAE decode)" in out
