@@ -21,6 +21,12 @@ current stream is synchronised at each phase boundary (a side-stream weight swit
 device mode keeps overlapping); the total is the wall time of the whole pipeline call. --tiny runs the
 tiny configs (seconds on a CPU): it checks that the script works; its numbers mean nothing. Exit code 1
 when some output is not finite (NaN/inf would change which kernel paths run).
+
+Memory at full size (LTX-2, bf16): about 63 GiB of weights on the GPU (transformer 35 GiB, Gemma 22 GiB,
+connectors 2.7 GiB, VAEs, upsampler); the snapshot device mode also keeps two host copies of every
+block Linear (the distilled LoRA touches them all: about 2 x 34.5 GiB of pinned host memory), and each
+stage switch copies them to the GPU (its wait is a row of the table). --device-mode resident holds both
+stages' transformers on the GPU instead (about 98 GiB: an H200, not an H100).
 """
 from __future__ import annotations
 
@@ -34,8 +40,6 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 PROMPT = (
     "A quiet coastal town at sunrise, fishing boats moving slowly through golden mist, gulls calling over "
@@ -54,7 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="default cuda when available, else cpu")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--device-mode", default="snapshot", choices=("snapshot", "resident", "original"),
-                   help="how the stage-1 / stage-2 transformer weights are held (see pipelines/device_modes.py)")
+                   help="how the stage-1 / stage-2 transformer weights are held (pipelines/device_modes.py); 'original' "
+                        "rebuilds the transformer at each switch, here by random init instead of a file read")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"))
     p.add_argument("--width", type=int, default=768)
     p.add_argument("--height", type=int, default=512)
@@ -193,7 +198,8 @@ class TimedComponents:
 
 
 def build_pipeline(args, device, dtype):
-    """LTX2TwoStagePipeline over timed LocalComponents holding random weights; returns (pipeline, info)."""
+    """LTX2TwoStagePipeline over timed LocalComponents holding random weights: (pipeline, timed components,
+    timer, info: load time and parameter counts)."""
     import torch
 
     from ltx_backend.loading.random_weights import RandomWeightsModel
