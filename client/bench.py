@@ -28,7 +28,7 @@ NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="perf_analyzer against a running server: the pipeline and each component")
-    p.add_argument("--url", required=True, metavar="HOST:GRPC_PORT")
+    p.add_argument("--url", default=None, metavar="HOST:GRPC_PORT", help="the server to measure (not with --e2e)")
     p.add_argument("--models", default=None, help="comma-separated models to measure (default: the pipelines and every component the server has)")
     p.add_argument("--prompt", default="A red fox runs through fresh snow at dawn")
     p.add_argument("--width", type=int, default=None)
@@ -40,6 +40,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--model-version", choices=("2", "2.3"), default=None, help="default: read from the served checkpoint")
     p.add_argument("--perf-analyzer", default=None, help="path of perf_analyzer (default: make setup's, or PATH)")
     p.add_argument("--keep", default=None, help="keep the input JSON and CSV files in this folder")
+    p.add_argument("--e2e", nargs=argparse.REMAINDER, default=None, metavar="ARGS",
+                   help="instead: time whole two-stage requests in-process with random full-size weights on one GPU "
+                        "(build/bench_e2e.py; the arguments after --e2e go to it, e.g. --e2e --device-mode resident)")
     return p
 
 
@@ -212,6 +215,11 @@ def format_table(rows: list[Row]) -> str:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.e2e is not None:
+        return subprocess.run([sys.executable, str(PROJECT_ROOT / "build/bench_e2e.py"), *args.e2e]).returncode
+    if not args.url:
+        print("error: --url HOST:GRPC_PORT is required (or --e2e)", file=sys.stderr)
+        return 2
     try:
         binary, env = find_perf_analyzer(args.perf_analyzer)
     except FileNotFoundError as error:
