@@ -66,11 +66,11 @@ def _two_stage_request(image: Path) -> GenerationRequest:
     )
 
 
-def _in_process(request: GenerationRequest, mode: str):
+def _in_process(request: GenerationRequest, mode: str, model: Path = MODEL, version: str = "2"):
     from ltx_backend.pipelines.local import load_pipeline
 
-    pipeline = load_pipeline(str(MODEL), device=torch.device("cpu"), pipeline_class_name=request.pipeline_class_name, device_mode=mode)
-    return pipeline(request.resolve("2"))
+    pipeline = load_pipeline(str(model), device=torch.device("cpu"), pipeline_class_name=request.pipeline_class_name, device_mode=mode)
+    return pipeline(request.resolve(version))
 
 
 def test_serve_command_resident_mode_serves_two_stage_with_an_image_and_stops_on_ctrl_c(tmp_path, image):
@@ -105,19 +105,28 @@ def test_serve_command_resident_mode_serves_two_stage_with_an_image_and_stops_on
     assert "stopping tritonserver" in rest
 
 
-@pytest.mark.parametrize("mode", ["original", "snapshot"])
-def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode):
-    repo = render_repository(RepositoryOptions(model_path=str(MODEL), device_mode=mode, pipeline_classes=("LTX2Pipeline", "LTX2TwoStagePipeline")), tmp_path / "repo")
+@pytest.mark.parametrize("mode,version", [("original", "2"), ("snapshot", "2.3")])
+def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode, version):
+    model = ROOT / f"build/tiny/ltx-{version}"
+    classes = ("LTX2Pipeline", "LTX2TwoStagePipeline") + (("LTX2TwoStageHQPipeline",) if version == "2.3" else ())
+    repo = render_repository(RepositoryOptions(model_path=str(model), device_mode=mode, pipeline_classes=classes), tmp_path / "repo")
     server = TritonServer(repo, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log").start(timeout=600)
+    request = _two_stage_request(image)
+    hq = GenerationRequest(prompt="A red fox runs through fresh snow at dawn", pipeline_class_name="LTX2TwoStageHQPipeline",
+                           width=128, height=128, num_frames=9, num_inference_steps=2, seed=5)
     try:
-        request = _two_stage_request(image)
         first = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)
         one_stage = generate_grpc(server.grpc_url, GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2), timeout=600)
         again = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)  # back from stage-1 weights
+        served_hq = generate_grpc(server.grpc_url, hq, return_raw=True, timeout=600) if version == "2.3" else None
     finally:
         server.stop()
-    local = _in_process(request, mode)
+    local = _in_process(request, mode, model, version)
     np.testing.assert_array_equal(first.frames, local.frames)
     np.testing.assert_array_equal(again.frames, local.frames)
     np.testing.assert_array_equal(first.audio, local.audio)
     assert one_stage.mp4
+    if served_hq is not None:  # the HQ pipeline's res_2s sampler over per-step BLS calls
+        local_hq = _in_process(hq, mode, model, version)
+        np.testing.assert_array_equal(served_hq.frames, local_hq.frames)
+        np.testing.assert_array_equal(served_hq.audio, local_hq.audio)
