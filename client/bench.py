@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ltx_client.remote import NUMPY_TYPES
 from ltx_client.server import PROJECT_ROOT
 
 COMPONENTS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
-NUMPY = {"TYPE_FP32": np.float32, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_}
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -83,7 +83,7 @@ def _tensor_bytes(tensor, data_type: str) -> np.ndarray:
 
     if data_type == "TYPE_BF16":  # numpy has no bf16: ship the raw 2-byte values
         return tensor.to(torch.bfloat16).contiguous().view(torch.int16).numpy()
-    return tensor.to(torch.float32).numpy().astype(NUMPY[data_type])
+    return tensor.to(torch.float32).numpy().astype(NUMPY_TYPES[data_type])
 
 
 class InputBuilder:

@@ -16,10 +16,10 @@ from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample
 from ltx_backend.models.video_vae import decode_video, encode_video
 from ltx_backend.pipelines.components import DenoiseJob
 from ltx_backend.pipelines.device_modes import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
-from ltx_backend.pipelines.progress import OnStep, StepProgress
+from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES, TWO_STAGE, TWO_STAGE_HQ
-from ltx_backend.sampling.denoise import GuidedStep, TextContext, euler_loop
-from ltx_backend.sampling.res2s import res2s_loop
+from ltx_backend.sampling.denoise import GuidedStep, TextContext
+from ltx_backend.sampling.stage import run_stage
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +73,9 @@ class LocalComponents:
 
     @torch.inference_mode()
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
-        def report(index: int, total: int) -> None:
-            if on_step is not None:
-                on_step(StepProgress(stage=job.stage, step=index + 1, total=total))
-
         transformer = self.stage_weights.model(job.stage)
         step = GuidedStep(job.contexts, job.video_guidance, job.audio_guidance)
-        if job.sampler == "res2s":
-            return res2s_loop(transformer, job.sigmas, job.video, job.audio, step, on_step=report, model_dtype=self.dtype)
-        if job.sampler != "euler":
-            raise ValueError(f"unknown sampler {job.sampler!r}: euler or res2s")
-        return euler_loop(transformer, job.sigmas, job.video, job.audio, step, on_step=report)
+        return run_stage(transformer, job, step, self.dtype, on_step)
 
     @torch.inference_mode()
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -16,9 +16,9 @@ import torch
 
 from ltx_backend.latents.state import LatentState
 from ltx_backend.pipelines.components import DenoiseJob
-from ltx_backend.pipelines.progress import OnStep, StepProgress
-from ltx_backend.sampling.denoise import TextContext, euler_loop
-from ltx_backend.sampling.res2s import res2s_loop
+from ltx_backend.pipelines.progress import OnStep
+from ltx_backend.sampling.denoise import TextContext
+from ltx_backend.sampling.stage import run_stage
 from ltx_backend.triton.base import ComponentError
 from ltx_backend.triton.tensors import bytes_array, from_triton, to_triton
 from ltx_backend.triton.wire import DenoiseStep, pack_step
@@ -79,17 +79,7 @@ class TritonComponents:
         """The denoiser model switches weights when the first step of a stage arrives."""
 
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
-        step_fn = RemoteGuidedStep(self, job)
-
-        def report(index: int, total: int) -> None:
-            if on_step is not None:
-                on_step(StepProgress(stage=job.stage, step=index + 1, total=total))
-
-        if job.sampler == "res2s":
-            return res2s_loop(None, job.sigmas, job.video, job.audio, step_fn, on_step=report, model_dtype=self.dtype)
-        if job.sampler != "euler":
-            raise ValueError(f"unknown sampler {job.sampler!r}: euler or res2s")
-        return euler_loop(None, job.sigmas, job.video, job.audio, step_fn, on_step=report)
+        return run_stage(None, job, RemoteGuidedStep(self, job), self.dtype, on_step)
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         """[N, 3, 1, H, W] in [-1, 1] -> [N, 128, 1, H/32, W/32]."""
