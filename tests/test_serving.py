@@ -239,3 +239,20 @@ def test_bench_runs_perf_analyzer_and_prints_a_table(server, capsys, tmp_path):
     for row in rows:
         throughput = float(row.split("|")[3])
         assert throughput > 0
+
+
+def test_http_generate_stream_sends_progress_events_then_base64_mp4(server):
+    import base64
+    import json
+    import urllib.request
+
+    body = {"PROMPT": "a fox", "WIDTH": 64, "HEIGHT": 64, "NUM_FRAMES": 9, "NUM_INFERENCE_STEPS": 3, "MP4_BASE64": True}
+    request = urllib.request.Request(f"http://{server.http_url}/v2/models/pipeline/generate_stream", data=json.dumps(body).encode())
+    events = []
+    with urllib.request.urlopen(request, timeout=600) as response:
+        for line in response:
+            if line.startswith(b"data: "):
+                events.append(json.loads(line[6:]))
+    assert [e["PROGRESS"] for e in events[:-1]] == [[1, 1, 3], [1, 2, 3], [1, 3, 3]]
+    mp4 = base64.b64decode(events[-1]["VIDEO_MP4_BASE64"])
+    assert probe_mp4(mp4).num_frames == 9

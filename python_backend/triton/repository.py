@@ -78,6 +78,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
     )
     results = (
         Tensor("VIDEO_MP4", "TYPE_STRING", (1,)),
+        Tensor("VIDEO_MP4_BASE64", "TYPE_STRING", (1,)),
         Tensor("FRAMES", "TYPE_UINT8", (-1, -1, -1, 3)),
         Tensor("AUDIO", "TYPE_FP32", (-1, -1)),
         Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),

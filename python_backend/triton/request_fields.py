@@ -34,7 +34,9 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "IMAGE_CRF": ("image_crf", "TYPE_INT32", True),
     "IMAGE_MODE": ("image_mode", "TYPE_STRING", True),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
+    "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
+TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
@@ -50,6 +52,7 @@ SERVER_SIDE_FIELDS = {
 class ServedRequest:
     request: GenerationRequest  # not yet resolved
     return_raw: bool = False  # also send FRAMES (uint8 [F, H, W, 3]), AUDIO (float32 [C, S]) and SAMPLE_RATE
+    mp4_base64: bool = False  # VIDEO_MP4_BASE64 (base64 text) instead of VIDEO_MP4: for JSON transports (HTTP SSE)
 
 
 def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> ServedRequest:
@@ -60,7 +63,7 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
             raise InvalidRequest(name, "<input tensor>", f"one of the inputs {', '.join(PIPELINE_INPUTS)}")
         field, _, scalar = PIPELINE_INPUTS[name]
         values[field] = _from_tensor(field, np.asarray(array), scalar)
-    allowed = set(GenerationRequest.field_names()) | {"return_raw"}
+    allowed = set(GenerationRequest.field_names()) | set(TRANSPORT_FIELDS)
     for key, value in parameters.items():
         if key in TRANSPORT_PARAMETERS:
             continue
@@ -76,10 +79,12 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
             raise InvalidRequest(key, values[key], SERVER_SIDE_FIELDS[key])
     if "prompt" not in values:
         raise InvalidRequest("prompt", None, "a prompt: the PROMPT input (BYTES [1]) or the 'prompt' parameter")
-    return_raw = values.pop("return_raw", False)
-    if not isinstance(return_raw, (bool, np.bool_)):
-        raise InvalidRequest("return_raw", return_raw, "true or false")
-    return ServedRequest(GenerationRequest(**values), bool(return_raw))
+    flags = {}
+    for name in TRANSPORT_FIELDS:
+        flags[name] = values.pop(name, False)
+        if not isinstance(flags[name], (bool, np.bool_)):
+            raise InvalidRequest(name, flags[name], "true or false")
+    return ServedRequest(GenerationRequest(**values), **{k: bool(v) for k, v in flags.items()})
 
 
 def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:

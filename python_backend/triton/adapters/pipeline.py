@@ -4,11 +4,13 @@ One request = one generate: parsed and validated once (request_fields + Generati
 any model work, then the engine's pipeline class runs with TritonComponents. The decoupled model streams a
 PROGRESS [stage, step, total] response after every denoising step and ends with the result; the unary model
 (for KServe v2 /infer clients, which cannot call decoupled models) sends only the result:
-    VIDEO_MP4 BYTES [1]; with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1].
+    VIDEO_MP4 BYTES [1] (VIDEO_MP4_BASE64 with MP4_BASE64, for JSON transports such as HTTP generate_stream);
+    with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1].
 A cancelled request stops at the next step and ends with CANCELLED.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from typing import Any
@@ -107,7 +109,10 @@ class TritonPythonModel:
             resolved.pipeline_class_name, resolved.width, resolved.height, resolved.num_frames,
             resolved.num_inference_steps, time.perf_counter() - started,
         )
-        outputs = [pb.Tensor("VIDEO_MP4", bytes_array([mp4]))]
+        if served.mp4_base64:
+            outputs = [pb.Tensor("VIDEO_MP4_BASE64", bytes_array([base64.b64encode(mp4)]))]
+        else:
+            outputs = [pb.Tensor("VIDEO_MP4", bytes_array([mp4]))]
         if served.return_raw:
             outputs += [
                 pb.Tensor("FRAMES", np.ascontiguousarray(result.frames)),
