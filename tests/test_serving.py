@@ -256,3 +256,26 @@ def test_http_generate_stream_sends_progress_events_then_base64_mp4(server):
     assert [e["PROGRESS"] for e in events[:-1]] == [[1, 1, 3], [1, 2, 3], [1, 3, 3]]
     mp4 = base64.b64decode(events[-1]["VIDEO_MP4_BASE64"])
     assert probe_mp4(mp4).num_frames == 9
+
+
+def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
+    import re
+    import urllib.request
+
+    generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 2}), timeout=600)
+    grpc_unary(server.grpc_url, {**GOOD, "WIDTH": int32(65)})
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+
+    def value(name: str, **labels: str) -> float:
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    assert value("ltx_generations_total", model="pipeline", pipeline_class="LTX2Pipeline", outcome="success") >= 1
+    assert value("ltx_generations_total", model="pipeline_unary", outcome="invalid") >= 1
+    assert value("ltx_denoise_steps_total", model="pipeline", stage="1") >= 2
+    assert value("ltx_generation_seconds_total", model="pipeline") > 0
+    assert re.search(r'nv_inference_request_success\{model="denoiser"', text)  # Triton's own per-model metrics

@@ -23,7 +23,6 @@ from ltx_backend.media import encode_mp4
 from ltx_backend.pipelines.progress import StepProgress
 from ltx_backend.request import InvalidRequest
 from ltx_backend.triton.base import (
-    ComponentError,
     ModelArgs,
     RequestCancelled,
     cancelled_response,
@@ -32,6 +31,7 @@ from ltx_backend.triton.base import (
     request_parameters,
 )
 from ltx_backend.triton.components import ModelNames, TritonComponents
+from ltx_backend.triton.metrics import PipelineMetrics
 from ltx_backend.triton.pipeline_classes import pipeline_for
 from ltx_backend.triton.request_fields import ServedRequest, parse_served_request
 from ltx_backend.triton.tensors import bytes_array
@@ -51,6 +51,7 @@ class TritonPythonModel:
         self.settings = dict(self.args.parameters)
         names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
         self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names)
+        self.metrics = PipelineMetrics(pb, self.args.name)
 
     def execute(self, requests: list[Any]) -> list[Any] | None:
         if self.decoupled:
@@ -67,17 +68,22 @@ class TritonPythonModel:
 
     def _generate(self, request: Any, send_progress) -> Any:
         pb = self.pb
+        class_name = "unknown"
         try:
             served = self._parse(request)
+            class_name = served.request.pipeline_class_name if isinstance(served.request.pipeline_class_name, str) else class_name
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
         except InvalidRequest as error:
+            self.metrics.generation(class_name, "invalid")
             return error_response(pb, error, invalid_argument=True)
         except Exception as error:  # noqa: BLE001 - nothing a request holds may escape execute()
             log_internal_error(self.args.name, error)
+            self.metrics.generation(class_name, "error")
             return error_response(pb, error, invalid_argument=False)
 
         def on_step(progress: StepProgress) -> None:
+            self.metrics.step(class_name, progress.stage)
             if request.is_cancelled():
                 raise RequestCancelled()
             if send_progress is not None:
@@ -91,23 +97,25 @@ class TritonPythonModel:
             mp4 = encode_mp4(result.frames, resolved.fps, result.audio, result.sample_rate)
         except RequestCancelled:
             log.info("request cancelled")
+            self.metrics.generation(class_name, "cancelled")
             return cancelled_response(pb)
         except InvalidRequest as error:  # found while decoding the images' pixels
+            self.metrics.generation(class_name, "invalid")
             return error_response(pb, error, invalid_argument=True)
-        except ComponentError as error:
-            # The request was validated before the first component call: a component's error is the server's.
-            log_internal_error(self.args.name, error)
-            return error_response(pb, error, invalid_argument=False)
         except Exception as error:  # noqa: BLE001 - the server keeps serving
+            # (a ComponentError too: the request was validated before the first component call, so a
+            # component's error is the server's)
             log_internal_error(self.args.name, error)
+            self.metrics.generation(class_name, "error")
             return error_response(pb, error, invalid_argument=False)
         finally:
             if self.components.device.type == "cuda":
                 torch.cuda.empty_cache()
+        seconds = time.perf_counter() - started
+        self.metrics.generation(class_name, "success", seconds)
         log.info(
             "%s %dx%dx%d, %d steps: %.2f s",
-            resolved.pipeline_class_name, resolved.width, resolved.height, resolved.num_frames,
-            resolved.num_inference_steps, time.perf_counter() - started,
+            resolved.pipeline_class_name, resolved.width, resolved.height, resolved.num_frames, resolved.num_inference_steps, seconds,
         )
         if served.mp4_base64:
             outputs = [pb.Tensor("VIDEO_MP4_BASE64", bytes_array([base64.b64encode(mp4)]))]
