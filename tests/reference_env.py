@@ -94,3 +94,23 @@ class TorchWithDtype(types.ModuleType):
         if name == "bfloat16":
             return self._dtype
         return getattr(torch, name)
+
+
+def run_reference(pipeline, request, params, images=()):
+    """Call an ltx-pipelines pipeline with a GenerationRequest's settings -> (frames uint8 [F,H,W,3], waveform, sample rate)."""
+    with torch.inference_mode():
+        video, audio = pipeline(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            seed=request.seed,
+            height=request.height,
+            width=request.width,
+            num_frames=request.num_frames,
+            frame_rate=request.fps,
+            num_inference_steps=request.num_inference_steps,
+            video_guider_params=params.video_guider_params,
+            audio_guider_params=params.audio_guider_params,
+            images=list(images),
+        )
+        frames = torch.cat(list(video)).numpy()
+    return frames, audio.waveform.float().numpy(), audio.sampling_rate

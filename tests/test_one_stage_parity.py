@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import checkpoint_file
 from reference_env import TorchWithDtype, use_tiny_gemma_config
+from reference_env import run_reference as reference_run
 
 from ltx_backend.pipelines.local import load_pipeline
 from ltx_backend.pipelines.progress import StepProgress
@@ -35,22 +36,7 @@ def run_reference(directory, version: str, request: GenerationRequest, monkeypat
     pipeline = one_stage.TI2VidOneStagePipeline(
         checkpoint_path=str(checkpoint_file(directory)), gemma_root=str(directory), loras=[], device=torch.device("cpu")
     )
-    with torch.inference_mode():
-        video, audio = pipeline(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            seed=request.seed,
-            height=request.height,
-            width=request.width,
-            num_frames=request.num_frames,
-            frame_rate=request.fps,
-            num_inference_steps=request.num_inference_steps,
-            video_guider_params=params.video_guider_params,
-            audio_guider_params=params.audio_guider_params,
-            images=[],
-        )
-        frames = torch.cat(list(video)).numpy()
-    return frames, audio.waveform.float().numpy(), audio.sampling_rate
+    return reference_run(pipeline, request, params)
 
 
 @pytest.mark.parametrize("version", ["2", "2.3"])

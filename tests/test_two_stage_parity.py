@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import checkpoint_file
-from reference_env import TorchWithDtype, use_tiny_gemma_config
+from reference_env import TorchWithDtype, run_reference, use_tiny_gemma_config
 from test_one_stage_parity import psnr
 
 from ltx_backend.pipelines.local import load_pipeline
@@ -75,23 +75,6 @@ def reference_pipeline(module_name: str, class_name: str, directory, monkeypatch
     )
 
 
-def run_reference(pipeline, request: GenerationRequest, params, images=()):
-    with torch.inference_mode():
-        video, audio = pipeline(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            seed=request.seed,
-            height=request.height,
-            width=request.width,
-            num_frames=request.num_frames,
-            frame_rate=request.fps,
-            num_inference_steps=request.num_inference_steps,
-            video_guider_params=params.video_guider_params,
-            audio_guider_params=params.audio_guider_params,
-            images=list(images),
-        )
-        frames = torch.cat(list(video)).numpy()
-    return frames, audio.waveform.float().numpy(), audio.sampling_rate
 
 
 def compare(name: str, ours, reference, request: GenerationRequest) -> float:

@@ -35,16 +35,22 @@ def model_version_from_metadata(raw: str) -> str:
     return "2.3" if raw.startswith("2.3") else "2"
 
 
-def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
-    path = Path(path)
+def read_config_metadata(path: str | Path, what: str, hint: str = "") -> tuple[dict, dict[str, str]]:
+    """(the JSON `config`, all metadata) of a safetensors file that carries its config as the reference writes
+    it. `what` names the file in errors ("checkpoint", "spatial upsampler")."""
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+        raise CheckpointError(f"cannot read {what} {path}: {error}") from error
     if "config" not in metadata:
-        raise CheckpointError(f"checkpoint {path} has no 'config' in its safetensors metadata (not an official LTX-2 file)")
-    config = json.loads(metadata["config"])
+        raise CheckpointError(f"{what} {path} has no 'config' in its safetensors metadata{hint}")
+    return json.loads(metadata["config"]), metadata
+
+
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    path = Path(path)
+    config, metadata = read_config_metadata(path, "checkpoint", " (not an official LTX-2 file)")
     raw = metadata.get("model_version", "")
     return CheckpointInfo(path, config, model_version_from_metadata(raw), raw)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_module
+from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_module, read_config_metadata
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample_latents
@@ -101,24 +101,13 @@ class LocalComponents:
 def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     """The latent upsampler from its own safetensors file: config JSON in the metadata `config` (as
     ltx-core's loader reads it), module keys unprefixed. A folder must hold one such file."""
-    import json
-
-    from safetensors import safe_open
-
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.safetensors"))
         if len(files) != 1:
             raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(files)}")
         path = files[0]
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
-        raise CheckpointError(f"cannot read spatial upsampler {path}: {error}") from error
-    if "config" not in metadata:
-        raise CheckpointError(f"spatial upsampler {path} has no 'config' in its safetensors metadata")
-    config = json.loads(metadata["config"])
+    config, _ = read_config_metadata(path, "spatial upsampler")
     return load_module(path, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
 
 
