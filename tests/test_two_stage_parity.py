@@ -21,7 +21,7 @@ import pytest
 import torch
 from conftest import checkpoint_file
 from reference_env import TorchWithDtype, run_reference, use_tiny_gemma_config
-from test_one_stage_parity import psnr
+from parity import compare
 
 from ltx_backend.pipelines.local import load_pipeline
 from ltx_backend.pipelines.progress import StepProgress
@@ -77,19 +77,6 @@ def reference_pipeline(module_name: str, class_name: str, directory, monkeypatch
 
 
 
-def compare(name: str, ours, reference, request: GenerationRequest) -> float:
-    ref_frames, ref_audio, ref_rate = reference
-    assert ours.frames.shape == (request.num_frames, request.height, request.width, 3) and ours.frames.dtype == np.uint8
-    assert ours.frames.shape == ref_frames.shape
-    value = psnr(ours.frames, ref_frames)
-    print(f"{name}: frames PSNR vs reference {value:.1f} dB")
-    assert value >= 40.0
-    assert ours.frames.std() > 1.0  # a real picture, not a constant
-    assert ours.sample_rate == ref_rate
-    assert ours.audio.ndim == 2 and ours.audio.shape == ref_audio.shape and ours.audio.shape[1] > 0
-    scale = max(1e-6, float(np.abs(ref_audio).max()))
-    assert np.abs(ours.audio - ref_audio).max() <= 1e-3 * scale
-    return value
 
 
 @pytest.mark.parametrize("version", ["2", "2.3"])
