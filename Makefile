@@ -6,6 +6,7 @@ STAMP   := $(VENV)/.setup-done
 TINY    := build/tiny
 TINY_STAMP := $(TINY)/.done
 TRITON_STAMP := build/triton-server/.done
+TRAINED := $(TINY)/ltx-2.3-trained/training.json
 
 .PHONY: setup test demo tiny clean diffusers-env
 
@@ -33,11 +34,15 @@ $(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
 
 tiny: $(TINY_STAMP)
 
+# The tiny LTX-2.3 checkpoint trained on synthetic clips (a few CPU minutes), for the tests that look at pixels
+$(TRAINED): $(STAMP) build/train_tiny_checkpoint.py build/make_tiny_checkpoints.py
+	$(BIN)/python build/train_tiny_checkpoint.py --out $(TINY)/ltx-2.3-trained
+
 # A real Triton Inference Server (2.51, from the nvidia-pytriton wheel) and perf_analyzer (tritonclient 2.49.0 wheel)
 $(TRITON_STAMP): $(STAMP) build/install_triton.sh
 	PY=$(BIN)/python bash build/install_triton.sh
 
-test: setup
+test: setup $(TRAINED)
 	$(BIN)/python -m pytest tests
 
 demo: setup

@@ -72,13 +72,15 @@ def checkpoint_key(module_key: str, key_map) -> str:
     raise KeyError(f"no checkpoint key maps to module key {module_key!r}")
 
 
-def make_checkpoint(out_dir: Path, version: str, seed: int) -> Path:
+def make_checkpoint(out_dir: Path, version: str, seed: int, config: dict | None = None, name: str | None = None) -> Path:
+    """Write `out_dir`/`name`.safetensors (default ltx-2-tiny / ltx-2.3-tiny), the tiny Gemma and the two-stage
+    extras. `config`: the metadata config (default: tiny_checkpoint_config(version))."""
     from tiny_gemma import make_tiny_gemma
 
     out_dir.mkdir(parents=True, exist_ok=True)
     make_tiny_gemma(out_dir, seed=seed)
     gemma = load_gemma_text_config(out_dir / "text_encoder")
-    config = tiny_checkpoint_config(version)
+    config = tiny_checkpoint_config(version) if config is None else config
     # (builder, module key -> checkpoint key) per component of the file
     builders = [(spec.build, lambda key, key_map=spec.key_map: checkpoint_key(key, key_map)) for spec in COMPONENTS.values()]
     builders.append((lambda cfg: build_embeddings_processor(cfg, gemma), embeddings_checkpoint_key))
@@ -91,14 +93,14 @@ def make_checkpoint(out_dir: Path, version: str, seed: int) -> Path:
             ckey = to_checkpoint_key(key)
             # keys shared by two components (the VAE's per-channel statistics) are written once
             tensors.setdefault(ckey, value.detach().contiguous().clone())
-    name = "ltx-2-tiny" if version == "2" else "ltx-2.3-tiny"
+    name = name or ("ltx-2-tiny" if version == "2" else "ltx-2.3-tiny")
     path = out_dir / f"{name}.safetensors"
     save_file(tensors, str(path), metadata={"config": json.dumps(config, sort_keys=True), "model_version": VERSIONS[version]})
-    make_two_stage_extras(out_dir, name, version, seed)
+    make_two_stage_extras(out_dir, name, version, seed, config["transformer"])
     return path
 
 
-def make_two_stage_extras(out_dir: Path, name: str, version: str, seed: int) -> tuple[Path, Path]:
+def make_two_stage_extras(out_dir: Path, name: str, version: str, seed: int, transformer_config: dict | None = None) -> tuple[Path, Path]:
     """The files the two-stage pipelines find beside the checkpoint (names as model_path.py looks for them):
     a tiny spatial x2 latent upsampler (flat config JSON in metadata `config`, unprefixed module keys, as
     ltx-core's upsampler loader reads it) and a tiny random "distilled" LoRA for every Linear of the
@@ -113,7 +115,7 @@ def make_two_stage_extras(out_dir: Path, name: str, version: str, seed: int) -> 
     state = {k: v.detach().contiguous().clone() for k, v in upsampler.state_dict().items()}
     save_file(state, str(upsampler_path), metadata={"config": json.dumps(upsampler_config, sort_keys=True)})
     lora_path = out_dir / f"tiny-{name.removesuffix('-tiny')}-distilled-lora.safetensors"
-    make_tiny_lora(lora_path, version, "reference", rank=4, seed=seed * 1000 + 501)
+    make_tiny_lora(lora_path, version, "reference", rank=4, seed=seed * 1000 + 501, transformer_config=transformer_config)
     return upsampler_path, lora_path
 
 
@@ -138,6 +140,7 @@ def make_tiny_lora(
     modules: "list[str] | None" = None,
     alpha: "float | None" = None,
     dtype: torch.dtype = torch.float32,
+    transformer_config: dict | None = None,
 ) -> Path:
     """Write a random LoRA for the tiny `version` transformer, keyed in one community format.
 
@@ -149,6 +152,7 @@ def make_tiny_lora(
                              alpha as lora_alpha in an adapter_config.json beside the file
     modules: our module paths to adapt (default: every Linear of the transformer blocks). `alpha` None
     writes no alpha. down (A) ~ N(0, 1/in), up (B) ~ N(0, 1/rank): deltas the size of the weights.
+    transformer_config: the checkpoint's "transformer" section (default: the tiny `version` one).
     Deterministic: the same arguments write the same tensors.
     """
     from ltx_backend.loading.diffusers_layout import transformer_diffusers_key
@@ -164,7 +168,10 @@ def make_tiny_lora(
         raise ValueError(f"key_format={key_format!r} is not one of {', '.join(formats)}")
     prefix, diffusers_names, down_suffix, up_suffix = formats[key_format]
     with torch.device("meta"):
-        model = COMPONENTS["transformer"].build(tiny_checkpoint_config(version))
+        config = tiny_checkpoint_config(version)
+        if transformer_config is not None:
+            config = {**config, "transformer": transformer_config}
+        model = COMPONENTS["transformer"].build(config)
     linears = {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     if modules is None:
         modules = [name for name in linears if name.startswith("transformer_blocks.")]

@@ -26,6 +26,7 @@ def _deterministic():
 def load_build_script(name: str):
     spec = importlib.util.spec_from_file_location(name, ROOT / "build" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 
@@ -39,6 +40,19 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     maker = load_build_script("make_tiny_checkpoints")
     root = tmp_path_factory.mktemp("tiny")
     return {version: maker.make_checkpoint(root / f"ltx-{version}", version, seed=0).parent for version in ("2", "2.3")}
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """The tiny LTX-2.3 checkpoint trained on synthetic clips (build/train_tiny_checkpoint.py): the one
+    `make setup` wrote to build/tiny/ltx-2.3-trained when it is current, else trained here (minutes)."""
+    trainer = load_build_script("train_tiny_checkpoint")
+    built = ROOT / "build" / "tiny" / trainer.NAME
+    if trainer.is_current(built):
+        return built
+    directory = tmp_path_factory.mktemp("trained") / trainer.NAME
+    trainer.make_trained_checkpoint(directory)
+    return directory
 
 
 def checkpoint_file(directory: Path) -> Path:

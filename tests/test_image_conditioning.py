@@ -6,7 +6,8 @@ does not pull the generated frames towards its image and the VAE does not recons
 exact regardless of training is shown here: at strength 1 the first latent frame of the result *is* the
 encoded image (both stages), keyframe tokens carry the encoded image at their frame's position through
 to the end, and a one-frame video decodes to the VAE's reconstruction of the image. Frame-for-frame
-agreement with the reference's own conditioning is in tests/test_two_stage_parity.py.
+agreement with the reference's own conditioning is in tests/test_two_stage_parity.py; what conditioning
+does to the pixels, on a tiny checkpoint trained for it, in tests/test_image_conditioning_trained.py.
 """
 from __future__ import annotations
 
