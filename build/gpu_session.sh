@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Issue #5's GPU measurements as one prepared run on the device machine (H100/H200, torch 2.11, triton 3.6,
+# no network), so a session that is lent one spends its 15 minutes measuring, not setting up.
+#
+#   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
+#   device run 1:    run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
+#   device run 2:    run(command="bash build/gpu_session.sh e2e-resident", carry=[".whl"], timeout_s=400)
+#   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
+#
+# Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
+# with the device and date in docs/benchmarks.md.
+#   kernels        build/bench_kernels.py: Triton attention vs SDPA's best backend, fused norm/RoPE/AdaLN vs
+#                  unfused torch, the full-size LTX-2.3 step vs ltx-core 1.0.0's (random bf16 weights)
+#   e2e-snapshot   build/bench_e2e.py: two-stage LTX-2 768x512x121, 40 stage-1 steps, snapshot device mode
+#   e2e-resident   the same, resident device mode (both transformers on the GPU)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-session-out}
+mkdir -p "$OUT"
+WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
+SITE=/tmp/ltx-site
+PYTHON=${PYTHON:-python3}
+
+fetch_wheels() {
+    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
+    local exclude
+    exclude="$(git rev-parse --git-dir)/info/exclude"
+    mkdir -p "$(dirname "$exclude")"
+    grep -qx "/.whl/" "$exclude" 2>/dev/null || echo "/.whl/" >>"$exclude"
+    du -sh .whl
+}
+
+# Our packages by their import names without installing (setup.py's mapping), the carried wheels beside them.
+prepare_site() {
+    local install_wheels=$1
+    rm -rf "$SITE" && mkdir -p "$SITE"
+    if [ "$install_wheels" = 1 ]; then
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl || exit 1
+    fi
+    ln -s "$PWD/python_backend" "$SITE/ltx_backend"
+    ln -s "$PWD/kernels" "$SITE/ltx_kernels"
+    ln -s "$PWD/client" "$SITE/ltx_client"
+    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+}
+
+section() {  # name timeout command...
+    local name=$1 limit=$2
+    shift 2
+    echo "=== $name ($(date -u +%FT%TZ), limit ${limit}s)"
+    timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.txt"
+    echo "=== $name exit ${PIPESTATUS[0]}"
+}
+
+if [ $# -eq 0 ]; then
+    sed -n '2,16p' "$0"
+    exit 2
+fi
+case $1 in
+fetch-wheels)
+    fetch_wheels
+    exit
+    ;;
+cpu-check)
+    PYTHON=${PYTHON:-.venv/bin/python}
+    [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
+    prepare_site 0
+    section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run
+    section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
+    exit
+    ;;
+esac
+
+prepare_site 1
+{ nvidia-smi; "$PYTHON" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/device.txt"
+for name in "$@"; do
+    case $name in
+    kernels) section kernels 300 "$PYTHON" build/bench_kernels.py ;;
+    e2e-snapshot) section e2e-snapshot 270 "$PYTHON" build/bench_e2e.py --device-mode snapshot --iters 2 --json "$OUT/e2e-snapshot.json" ;;
+    e2e-resident) section e2e-resident 330 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
+    *) echo "unknown section $name (kernels, e2e-snapshot, e2e-resident)" && exit 2 ;;
+    esac
+done
