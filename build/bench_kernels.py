@@ -52,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--step-iters", type=int, default=5)
     p.add_argument("--no-reference", action="store_true", help="skip ltx-core's step")
     p.add_argument("--layers", type=int, default=None, help="override num_layers of the step's model")
+    p.add_argument("--compile", action="store_true", help="also time the step with torch.compile of each block (SDPA and Triton)")
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="dense bf16 peak of the GPU for the %%-of-peak column (default: known H100 / H200 values)")
     args = p.parse_args(argv)
@@ -381,6 +382,9 @@ def bench_step(args, device, dtype) -> str:
         except ImportError as error:
             rows.append([f"ltx-core 1.0.0: not importable ({error})", "-"])
 
+    if args.compile:
+        rows += _compiled_rows(ours, run_ours, outputs, iters, device)
+
     for row in rows:
         ms = float(row[1]) if row[1] != "-" else None
         row.append(f"{ms / reference_ms:.2f}x" if ms and reference_ms else "-")
@@ -388,6 +392,37 @@ def bench_step(args, device, dtype) -> str:
     title = (f"LTX-{args.version} step ({params / 1e9:.2f}B params, {str(dtype).replace('torch.', '')}, {size}, "
              f"{args.passes} guidance passes batched)")
     return table([title, "ms / step", "vs ltx-core"], rows) + f"\n\nTriton vs SDPA step outputs: max relative difference {difference:.2e}"
+
+
+def _compiled_rows(ours, run_ours, eager_outputs, iters: int, device) -> list[list[str]]:
+    """The step with every transformer block wrapped in torch.compile (default mode), per attention backend: its
+    time, compile time and difference from the eager run. A failure is a row, not an exception."""
+    import torch
+
+    rows = []
+    originals = list(ours.transformer_blocks)
+    for backend in ("sdpa", "triton"):
+        try:
+            torch._dynamo.reset()
+            for i, block in enumerate(originals):
+                ours.transformer_blocks[i] = torch.compile(block)
+            start = time.perf_counter()
+            out = run_ours(backend)
+            compile_s = time.perf_counter() - start
+            difference = max(
+                ((a.float() - b.float()).abs().max() / b.float().abs().max()).item() for a, b in zip(out, eager_outputs[backend])
+            )
+            ms = timed(lambda: run_ours(backend), 1, iters, device)
+            rows.append([f"ours, {backend} + torch.compile(blocks) (first call {compile_s:.0f} s, vs eager {difference:.1e})", f"{ms:.1f}"])
+        except Exception as error:  # noqa: BLE001 - reported in the table
+            rows.append([f"ours, {backend} + torch.compile(blocks): failed ({type(error).__name__}: {str(error).splitlines()[0][:100]})", "-"])
+        finally:
+            for i, block in enumerate(originals):
+                ours.transformer_blocks[i] = block
+    import ltx_kernels
+
+    ltx_kernels.set_attention_backend("auto")
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------- main

@@ -10,7 +10,8 @@
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
 # with the device and date in docs/benchmarks.md.
 #   kernels        build/bench_kernels.py: Triton attention vs SDPA's best backend, fused norm/RoPE/AdaLN vs
-#                  unfused torch, the full-size LTX-2.3 step vs ltx-core 1.0.0's (random bf16 weights)
+#                  unfused torch, the full-size LTX-2.3 step vs ltx-core 1.0.0's (random bf16 weights); then
+#                  a 4-layer step eager vs torch.compile(blocks) (kernels-compile.txt)
 #   e2e-snapshot   build/bench_e2e.py: two-stage LTX-2 768x512x121, 40 stage-1 steps, snapshot device mode
 #   e2e-resident   the same, resident device mode (both transformers on the GPU)
 set -uo pipefail
@@ -76,7 +77,11 @@ prepare_site 1
 { nvidia-smi; "$PYTHON" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/device.txt"
 for name in "$@"; do
     case $name in
-    kernels) section kernels 300 "$PYTHON" build/bench_kernels.py ;;
+    kernels)
+        section kernels 240 "$PYTHON" build/bench_kernels.py
+        # torch.compile specialises each block on its index (STG block choice): 4 layers keep the compiles short
+        section kernels-compile 150 "$PYTHON" build/bench_kernels.py --sections step --layers 4 --compile
+        ;;
     e2e-snapshot) section e2e-snapshot 270 "$PYTHON" build/bench_e2e.py --device-mode snapshot --iters 2 --json "$OUT/e2e-snapshot.json" ;;
     e2e-resident) section e2e-resident 330 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
     *) echo "unknown section $name (kernels, e2e-snapshot, e2e-resident)" && exit 2 ;;

@@ -48,7 +48,7 @@ def attention(
 
         return triton_attention(q, k, v, heads, mask)
     if backend == "sdpa":
-        dispatch.calls[("attention", "sdpa")] += 1
+        dispatch.log_choice("attention", "sdpa", q.device)
     return sdpa_attention(q, k, v, heads, mask)
 
 

@@ -88,19 +88,23 @@ def use_triton(op: str, *tensors: torch.Tensor | None) -> bool:
 
 
 def _chosen(op: str, implementation: str, device: torch.device) -> bool:
+    triton = implementation == "triton"
+    _record(op, implementation, "triton" if triton else "reference", device)
+    return triton
+
+
+def _record(op: str, implementation: str, counted_as: str, device: torch.device) -> None:
+    """Log the choice once and count the call, in eager mode only: under torch.compile these side effects would
+    become guards on the counters and recompile the graph at every call."""
+    if torch.compiler.is_compiling():
+        return
     key = (op, _backend, implementation, device.type)
     if key not in _logged:
         _logged.add(key)
         logger.info("ltx_kernels: %s uses %s (backend %r, device %s)", op, implementation, _backend, device.type)
-    triton = implementation == "triton"
-    calls[(op, "triton" if triton else "reference")] += 1
-    return triton
+    calls[(op, counted_as)] += 1
 
 
 def log_choice(op: str, implementation: str, device: torch.device) -> None:
     """Log (once) and count a choice made outside :func:`use_triton` (attention's sdpa / flash-attn)."""
-    key = (op, _backend, implementation, device.type)
-    if key not in _logged:
-        _logged.add(key)
-        logger.info("ltx_kernels: %s uses %s (backend %r, device %s)", op, implementation, _backend, device.type)
-    calls[(op, implementation)] += 1
+    _record(op, implementation, implementation, device)
