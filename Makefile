@@ -34,7 +34,7 @@ $(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
 
 tiny: $(TINY_STAMP)
 
-# The tiny LTX-2.3 checkpoint trained on synthetic clips (a few CPU minutes), for the tests that look at pixels
+# The tiny LTX-2.3 checkpoint trained on synthetic clips (about ten CPU minutes), for the tests that look at pixels
 $(TRAINED): $(STAMP) build/train_tiny_checkpoint.py build/make_tiny_checkpoints.py
 	$(BIN)/python build/train_tiny_checkpoint.py --out $(TINY)/ltx-2.3-trained
 

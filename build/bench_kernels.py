@@ -399,6 +399,8 @@ def _compiled_rows(ours, run_ours, eager_outputs, iters: int, device) -> list[li
     time, compile time and difference from the eager run. A failure is a row, not an exception."""
     import torch
 
+    import ltx_kernels
+
     rows = []
     originals = list(ours.transformer_blocks)
     for backend in ("sdpa", "triton"):
@@ -419,8 +421,6 @@ def _compiled_rows(ours, run_ours, eager_outputs, iters: int, device) -> list[li
         finally:
             for i, block in enumerate(originals):
                 ours.transformer_blocks[i] = block
-    import ltx_kernels
-
     ltx_kernels.set_attention_backend("auto")
     return rows
 

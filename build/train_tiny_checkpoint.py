@@ -8,11 +8,12 @@
 The random tiny checkpoints (make_tiny_checkpoints.py) show parity with the reference; they cannot show that
 an image conditions the frames it should, because an untrained VAE does not reconstruct images and an
 untrained transformer does not carry a keyframe into the frames around it. This script trains the parts
-that make those effects visible, with our own model code, on a few minutes of CPU:
+that make those effects visible, with our own model code, in about ten minutes on two CPU cores:
 
-  1. the video VAE (encoder + decoder) as an autoencoder of smooth synthetic clips (each a fade from one
-     random smooth image to another, or a still), then its per-channel latent statistics set to the mean
-     and std of the latents (what the statistics are in a real checkpoint);
+  1. the video VAE on smooth synthetic clips (each a fade from one random smooth image to another, or a
+     still): the decoder learns to draw clips from a defined latent code (code_latents: each latent frame
+     its last pixel frame, average-pooled), the encoder learns to produce that code; then the per-channel
+     latent statistics are set to the mean and std of the latents (what they are in a real checkpoint);
   2. the spatial x2 latent upsampler: the latent of a clip at 2x size from the latent at 1x;
   3. the transformer by flow matching (x_t = (1 - sigma) x0 + sigma noise, target velocity noise - x0) on
      those clips' latents, with the conditioning the pipelines build: no image, the first frame replacing
@@ -47,11 +48,13 @@ from ltx_backend.conditioning import EncodedImage, conditioning_items  # noqa: E
 from ltx_backend.latents.conditioning import apply_conditionings  # noqa: E402
 from ltx_backend.latents.layout import AudioLatentLayout, VideoLatentLayout  # noqa: E402
 from ltx_backend.latents.shapes import VideoPixelShape  # noqa: E402
+from ltx_backend.latents.state import timesteps_from_mask  # noqa: E402
 from ltx_backend.loading.components import COMPONENTS  # noqa: E402
 from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 from ltx_backend.models.latent_upsampler import upsample_latents  # noqa: E402
 from ltx_backend.models.video_vae.layers import ResnetBlock3D, space_to_depth  # noqa: E402
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, Skip  # noqa: E402
+from ltx_backend.sampling.noise import GaussianNoiser  # noqa: E402
 from ltx_backend.sampling.schedule import STAGE2_DISTILLED_SIGMAS, ltx2_sigmas  # noqa: E402
 
 NAME = "ltx-2.3-trained"
@@ -59,6 +62,7 @@ VERSION = "2.3"
 CPU = torch.device("cpu")
 FRAMES = 9  # two latent frames: the first (one pixel frame) and one of eight
 FPS = 24.0
+STEPS = {"vae_steps": 600, "upsampler_steps": 150, "transformer_steps": 1000}  # the defaults make test trains with
 PROMPTS = (
     "",
     "A lighthouse on a cliff, waves crashing",
@@ -117,7 +121,8 @@ SIZES = ((64, 64), (64, 96), (96, 64), (128, 128))
 @torch.no_grad()
 def reset_(module: torch.nn.Module, generator: torch.Generator) -> None:
     """PyTorch's default initialisation (the random tiny checkpoints' N(0, 1/fan_in) fill trains poorly through
-    the VAE's pixel norms), residual blocks starting as the identity, and latent statistics of mean 0, std 1 until they are measured."""
+    the VAE's pixel norms), residual blocks starting as the identity, and latent statistics of mean 0, std 1
+    until they are measured."""
     state = torch.random.get_rng_state()
     torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
     for child in module.modules():
@@ -290,22 +295,23 @@ def training_batch(pools: list[LatentClips], contexts, sigmas, batch: int, gener
     layout = VideoLatentLayout.for_pixels(shape)
     clean = apply_conditionings(layout.initial_state(CPU, torch.float32, pool.clips[rows]), conditioning_items(images), layout)
     sigma = sigmas[torch.randint(0, len(sigmas), (batch,), generator=generator)]
-    m = clean.denoise_mask * sigma.view(batch, 1, 1)  # conditioning tokens (mask 0) stay clean
-    video = clean.latent + m * (torch.randn(clean.latent.shape, generator=generator) - clean.latent)
-    audio_state = AudioLatentLayout.for_video(shape).initial_state(CPU, torch.float32)  # x0 = 0: silence
-    audio = sigma.view(batch, 1, 1) * torch.randn(audio_state.latent.shape, generator=generator)
+    per_row = sigma.view(batch, 1, 1)
+    noiser = GaussianNoiser(generator)
+    video = noiser(clean, per_row)  # conditioning tokens (mask 0) stay clean
+    silence = AudioLatentLayout.for_video(shape).initial_state(CPU, torch.float32)  # audio x0 = 0
+    audio = noiser(silence, per_row)
     chosen = [contexts[int(i)] for i in torch.randint(0, len(contexts), (batch,), generator=generator)]
 
-    def stream(latent, state, text):
+    def stream(state, text):
         return ModalityInput(
-            latent=latent, sigma=sigma, timesteps=(state.denoise_mask * sigma.view(batch, 1, 1)).squeeze(-1),
+            latent=state.latent, sigma=sigma, timesteps=timesteps_from_mask(state.denoise_mask, per_row).squeeze(-1),
             positions=state.positions, context=torch.cat(text), attention_mask=state.attention_mask,
         )
 
-    video_in = stream(video, clean, [c.video for c in chosen])
-    audio_in = stream(audio, audio_state, [c.audio for c in chosen])
-    video_target = (video - clean.latent) / sigma.view(batch, 1, 1)  # = noise - x0 where the mask is 1
-    audio_target = audio / sigma.view(batch, 1, 1)
+    video_in = stream(video, [c.video for c in chosen])
+    audio_in = stream(audio, [c.audio for c in chosen])
+    video_target = (video.latent - clean.latent) / per_row  # = noise - x0 where the mask is 1
+    audio_target = audio.latent / per_row
     return video_in, audio_in, video_target, clean.denoise_mask, audio_target
 
 
@@ -379,8 +385,9 @@ def zero_lora_deltas(path: Path) -> None:
     save_file({k: torch.zeros_like(v) if ".lora_B." in k else v for k, v in tensors.items()}, str(path))
 
 
-def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = 600, upsampler_steps: int = 150,
-                            transformer_steps: int = 1000, log=print) -> Path:
+def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = STEPS["vae_steps"],
+                            upsampler_steps: int = STEPS["upsampler_steps"],
+                            transformer_steps: int = STEPS["transformer_steps"], log=print) -> Path:
     from make_tiny_checkpoints import make_checkpoint
 
     from ltx_backend.loading.sources import open_model
@@ -418,18 +425,18 @@ def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = 600, 
     write_back(path, {"video_encoder": encoder, "video_decoder": decoder, "transformer": transformer})
     write_upsampler(upsampler_path, upsampler)
     zero_lora_deltas(lora_path)
-    (out_dir / "training.json").write_text(json.dumps(training_record(seed, vae_steps, upsampler_steps, transformer_steps), indent=2))
+    steps = {"vae_steps": vae_steps, "upsampler_steps": upsampler_steps, "transformer_steps": transformer_steps}
+    (out_dir / "training.json").write_text(json.dumps(training_record(seed, steps), indent=2))
     return path
 
 
-def training_record(seed: int = 0, vae_steps: int = 600, upsampler_steps: int = 150, transformer_steps: int = 1000) -> dict:
+def training_record(seed: int = 0, steps: dict = STEPS) -> dict:
     """What a trained checkpoint was made from: the settings and the hash of the scripts that made it."""
     import hashlib
 
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(b"".join((here / name).read_bytes() for name in ("train_tiny_checkpoint.py", "make_tiny_checkpoints.py")))
-    return {"seed": seed, "vae_steps": vae_steps, "upsampler_steps": upsampler_steps,
-            "transformer_steps": transformer_steps, "scripts_sha256": digest.hexdigest()}
+    return {"seed": seed, **steps, "scripts_sha256": digest.hexdigest()}
 
 
 def is_current(out_dir: Path) -> bool:
@@ -442,9 +449,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=f"build/tiny/{NAME}", type=Path)
     parser.add_argument("--seed", default=0, type=int)
-    parser.add_argument("--vae-steps", default=600, type=int)
-    parser.add_argument("--upsampler-steps", default=150, type=int)
-    parser.add_argument("--transformer-steps", default=1000, type=int)
+    for name, default in STEPS.items():
+        parser.add_argument("--" + name.replace("_", "-"), default=default, type=int)
     args = parser.parse_args()
     torch.set_num_threads(2)
     path = make_trained_checkpoint(args.out, args.seed, args.vae_steps, args.upsampler_steps, args.transformer_steps)

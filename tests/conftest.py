@@ -24,9 +24,12 @@ def _deterministic():
 
 
 def load_build_script(name: str):
+    """A build/ script as a module, loaded once per run (and registered, as dataclasses look their module up)."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, ROOT / "build" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)  # dataclasses look their module up by name
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -45,7 +48,7 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
     """The tiny LTX-2.3 checkpoint trained on synthetic clips (build/train_tiny_checkpoint.py): the one
-    `make setup` wrote to build/tiny/ltx-2.3-trained when it is current, else trained here (minutes)."""
+    `make test` wrote to build/tiny/ltx-2.3-trained when it is current, else trained here (minutes)."""
     trainer = load_build_script("train_tiny_checkpoint")
     built = ROOT / "build" / "tiny" / trainer.NAME
     if trainer.is_current(built):
