@@ -12,6 +12,7 @@ published H100 number for this request (6.8 s, 137 ms per stage-1 step) and the 
 
     python build/bench_e2e.py                                  # LTX-2 768x512x121, 40 steps, cuda, bf16
     python build/bench_e2e.py --attention-backend sdpa         # the same with torch SDPA / ops
+    python build/bench_e2e.py --torch-compile-mode reduce-overhead   # blocks compiled, with CUDA graphs
     python build/bench_e2e.py --version 2.3 --device-mode resident --iters 5
     python build/bench_e2e.py --tiny --device cpu --width 128 --height 128 --num-frames 9 --steps 2
     python build/bench_e2e.py --json results.json              # also the raw numbers
@@ -61,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="how the stage-1 / stage-2 transformer weights are held (pipelines/device_modes.py); 'original' "
                         "rebuilds the transformer at each switch, here by random init instead of a file read")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"))
+    p.add_argument("--torch-compile-mode", default=None,
+                   choices=("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune"),
+                   help="compile the transformer blocks as --enable-torch-compile does (the warm-up request compiles)")
     p.add_argument("--width", type=int, default=768)
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--num-frames", type=int, default=121)
@@ -213,7 +217,9 @@ def build_pipeline(args, device, dtype):
     if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
         distilled = _lora_to(distilled, torch.device("cpu"))
     lora_parameters = sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
-    components = LocalComponents(source, device, dtype, args.device_mode, None, stage_loras_for(TWO_STAGE, distilled))
+    components = LocalComponents(
+        source, device, dtype, args.device_mode, None, stage_loras_for(TWO_STAGE, distilled), args.torch_compile_mode
+    )
     components.upsampler = source.latent_upsampler(device, dtype)  # LocalComponents reads it from a file path
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -369,7 +375,7 @@ def main(argv=None) -> int:
     print(f"\n### {title} ({size} random weights), {args.iters} timed request(s) after {args.warmup} warm-up")
     print()
     print(f"{device_name}, {str(dtype).removeprefix('torch.')}, attention backend {args.attention_backend}, "
-          f"device mode {args.device_mode}, torch {torch.__version__}, {datetime.date.today().isoformat()}; "
+          f"device mode {args.device_mode}, torch.compile {args.torch_compile_mode or 'off'}, torch {torch.__version__}, {datetime.date.today().isoformat()}; "
           f"loading (random init, LoRA merge, snapshots) {info['load_seconds']:.1f} s")
     print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))
     print()
@@ -390,6 +396,7 @@ def main(argv=None) -> int:
             "device": device_name, "dtype": str(dtype), "version": args.version, "size": size,
             "width": request.width, "height": request.height, "num_frames": request.num_frames,
             "steps": timed.steps, "attention_backend": args.attention_backend, "device_mode": args.device_mode,
+            "torch_compile_mode": args.torch_compile_mode,
             "runs": runs, "peak_memory_bytes": peak, "resident_memory_bytes": resident, "finite": finite,
             "switch_seconds": list(timed.inner.stage_weights.switch_seconds), **info,
         }, indent=2))

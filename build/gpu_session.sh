@@ -4,15 +4,18 @@
 #
 #   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
 #   device run 1:    run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
-#   device run 2:    run(command="bash build/gpu_session.sh e2e-resident", carry=[".whl"], timeout_s=400)
+#   device run 2:    run(command="bash build/gpu_session.sh e2e-compiled kernels-compile", carry=[".whl"], timeout_s=450)
+#   (more time:      e2e-resident)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
 # with the device and date in docs/benchmarks.md.
 #   kernels        build/bench_kernels.py: Triton attention vs SDPA's best backend, fused norm/RoPE/AdaLN vs
-#                  unfused torch, the full-size LTX-2.3 step vs ltx-core 1.0.0's (random bf16 weights); then
-#                  a 4-layer step eager vs torch.compile(blocks) (kernels-compile.txt)
+#                  unfused torch, the full-size LTX-2.3 step vs ltx-core 1.0.0's (random bf16 weights)
+#   kernels-compile  the full-size step eager vs --enable-torch-compile's compiled blocks (SDPA, Triton, and
+#                  Triton with CUDA graphs: mode reduce-overhead); two graphs to compile per variant
 #   e2e-snapshot   build/bench_e2e.py: two-stage LTX-2 768x512x121, 40 stage-1 steps, snapshot device mode
+#   e2e-compiled   the same with the blocks compiled, mode reduce-overhead (the warm-up request compiles)
 #   e2e-resident   the same, resident device mode (both transformers on the GPU)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +58,7 @@ section() {  # name timeout command...
 }
 
 if [ $# -eq 0 ]; then
-    sed -n '2,16p' "$0"
+    sed -n '2,20p' "$0"
     exit 2
 fi
 case $1 in
@@ -67,7 +70,7 @@ cpu-check)
     PYTHON=${PYTHON:-.venv/bin/python}
     [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
     prepare_site 0
-    section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run
+    section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run --compile
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
     exit
     ;;
@@ -79,11 +82,14 @@ for name in "$@"; do
     case $name in
     kernels)
         section kernels 240 "$PYTHON" build/bench_kernels.py
-        # torch.compile specialises each block on its index (STG block choice): 4 layers keep the compiles short
-        section kernels-compile 150 "$PYTHON" build/bench_kernels.py --sections step --layers 4 --compile
         ;;
+    kernels-compile) section kernels-compile 240 "$PYTHON" build/bench_kernels.py --sections step --compile ;;
     e2e-snapshot) section e2e-snapshot 270 "$PYTHON" build/bench_e2e.py --device-mode snapshot --iters 2 --json "$OUT/e2e-snapshot.json" ;;
+    e2e-compiled)
+        section e2e-compiled 300 "$PYTHON" build/bench_e2e.py --device-mode snapshot --torch-compile-mode reduce-overhead \
+            --iters 2 --json "$OUT/e2e-compiled.json"
+        ;;
     e2e-resident) section e2e-resident 330 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
-    *) echo "unknown section $name (kernels, e2e-snapshot, e2e-resident)" && exit 2 ;;
+    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-resident)" && exit 2 ;;
     esac
 done

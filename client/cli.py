@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ltx_backend.request import PIPELINE_CLASSES, GenerationRequest, InvalidRequest
 from ltx_client.bench import add_bench_parser, run_bench
+from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
 from ltx_client.serve import add_serve_parser, run_serve
 
 
@@ -45,6 +46,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
                    help="auto: Triton kernels on CUDA, torch SDPA on CPU")
+    add_compile_flags(p)
     p.add_argument("--url", default=None, metavar="HOST:GRPC_PORT",
                    help="send the request to a running `ltx-triton serve` over gRPC instead of running it in-process")
     return p
@@ -113,6 +115,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         "--device": args.device, "--dtype": args.dtype, "--spatial-upsampler-path": args.spatial_upsampler_path,
         "--distilled-lora-path": args.distilled_lora_path,
         "--attention-backend": None if args.attention_backend == "auto" else args.attention_backend,
+        "--enable-torch-compile": args.enable_torch_compile or None, "--torch-compile-mode": args.torch_compile_mode,
         "--model-path": args.model_path,
     }
     given = [flag for flag, value in server_side.items() if value is not None]
@@ -167,6 +170,7 @@ def run_generate(args: argparse.Namespace) -> int:
             source, device=device, dtype=dtype, pipeline_class_name=request.pipeline_class_name,
             device_mode=args.ltx2_two_stage_device_mode, upsampler_path=args.spatial_upsampler_path,
             distilled_lora_path=args.distilled_lora_path, user_loras=user_loras,
+            torch_compile_mode=torch_compile_mode(args),
         )
     except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

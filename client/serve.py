@@ -14,6 +14,7 @@ DEVICE_MODES = ("snapshot", "resident", "original")
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ltx_backend.request import PIPELINE_CLASSES
+    from ltx_client.compile_flags import add_compile_flags
 
     p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
     p.add_argument("--model-path", required=True, help="Hugging Face repo id or local directory / checkpoint file")
@@ -32,6 +33,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--text-encoder-device", choices=("auto", "cpu"), default="auto", help="cpu keeps Gemma off the GPU")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
                    help="auto: Triton kernels on CUDA, torch SDPA on CPU")
+    add_compile_flags(p)
     p.add_argument("--cuda-memory-pool-mib", type=int, default=4096,
                    help="Triton's CUDA memory pool per GPU (BLS tensors between models on the GPU); Triton's default is 64")
     p.add_argument("--pipeline-instances", type=int, default=1, help="requests in flight per pipeline model")
@@ -46,6 +48,7 @@ def repository_options(args: argparse.Namespace):
     from ltx_backend.loading.sources import open_model
     from ltx_backend.request import DEFAULTS, InvalidRequest
     from ltx_backend.triton.repository import RepositoryOptions
+    from ltx_client.compile_flags import torch_compile_mode
 
     source = open_model(args.model_path)  # metadata only: fail before starting anything
     model_path = args.model_path
@@ -73,6 +76,7 @@ def repository_options(args: argparse.Namespace):
         lora_weight_name=args.lora_weight_name,
         lora_scale=args.lora_scale,
         attention_backend=args.attention_backend,
+        torch_compile_mode=torch_compile_mode(args),
     )
 
 

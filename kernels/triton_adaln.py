@@ -64,12 +64,28 @@ def _warps(block: int) -> int:
 def triton_adaln_modulate(
     x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float | None
 ) -> torch.Tensor:
+    """Under torch.compile: the opaque op ltx_kernels::adaln_modulate (see the end of this file)."""
+    if torch.compiler.is_compiling():
+        return adaln_modulate_op(x, shift, scale, eps)
+    return _adaln_modulate(x, shift, scale, eps)
+
+
+def _modulate_result(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Size, torch.dtype]:
     shape = torch.broadcast_shapes(x.shape, shift.shape, scale.shape)
+    return shape, torch.promote_types(torch.promote_types(x.dtype, scale.dtype), shift.dtype)
+
+
+def _gated_result(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> tuple[torch.Size, torch.dtype]:
+    shape = torch.broadcast_shapes(x.shape, y.shape, gate.shape)
+    return shape, torch.promote_types(torch.promote_types(x.dtype, y.dtype), gate.dtype)
+
+
+def _adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float | None) -> torch.Tensor:
+    shape, out_dtype = _modulate_result(x, shift, scale)
     if len(shape) != 3 or shape != x.shape:
         raise ValueError(f"adaln_modulate: x {tuple(x.shape)} must be [B, T, D], shift/scale broadcast to it")
     if eps is None:
         eps = torch.finfo(x.dtype).eps
-    out_dtype = torch.promote_types(torch.promote_types(x.dtype, scale.dtype), shift.dtype)
     out = torch.empty(shape, dtype=out_dtype, device=x.device)
     batch, tokens, dim = shape
     if out.numel() == 0:
@@ -84,10 +100,16 @@ def triton_adaln_modulate(
 
 
 def triton_gated_residual(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    shape = torch.broadcast_shapes(x.shape, y.shape, gate.shape)
+    """Under torch.compile: the opaque op ltx_kernels::gated_residual (see the end of this file)."""
+    if torch.compiler.is_compiling():
+        return gated_residual_op(x, y, gate)
+    return _gated_residual(x, y, gate)
+
+
+def _gated_residual(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    shape, out_dtype = _gated_result(x, y, gate)
     if len(shape) != 3:
         raise ValueError(f"gated_residual: operands {tuple(x.shape)}, {tuple(y.shape)}, {tuple(gate.shape)} are not [B, T, D]")
-    out_dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), gate.dtype)
     out = torch.empty(shape, dtype=out_dtype, device=x.device)
     batch, tokens, dim = shape
     if out.numel() == 0:
@@ -99,3 +121,26 @@ def triton_gated_residual(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) 
         D=dim, BLOCK=block, num_warps=_warps(block),
     )
     return out
+
+
+# torch.compile sees each kernel as one opaque op (ltx_kernels.triton_attention says why).
+@torch.library.custom_op("ltx_kernels::adaln_modulate", mutates_args=())
+def adaln_modulate_op(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float | None) -> torch.Tensor:
+    return _adaln_modulate(x, shift, scale, eps)
+
+
+@adaln_modulate_op.register_fake
+def _(x, shift, scale, eps):
+    shape, dtype = _modulate_result(x, shift, scale)
+    return x.new_empty(shape, dtype=dtype)
+
+
+@torch.library.custom_op("ltx_kernels::gated_residual", mutates_args=())
+def gated_residual_op(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    return _gated_residual(x, y, gate)
+
+
+@gated_residual_op.register_fake
+def _(x, y, gate):
+    shape, dtype = _gated_result(x, y, gate)
+    return x.new_empty(shape, dtype=dtype)

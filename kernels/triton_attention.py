@@ -188,7 +188,14 @@ def _as_bias(mask: torch.Tensor | None, batch: int, heads: int, tq: int, tk: int
 def triton_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Attention of packed q [B, Tq, H*D], k / v [B, Tk, H*D] -> [B, Tq, H*D] in q's dtype."""
+    """Attention of packed q [B, Tq, H*D], k / v [B, Tk, H*D] -> [B, Tq, H*D] (contiguous) in q's dtype.
+    Under torch.compile it is the opaque op ltx_kernels::attention (see the end of this file)."""
+    if torch.compiler.is_compiling():
+        return attention_op(q, k, v, heads, mask)
+    return _attention(q, k, v, heads, mask)
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None) -> torch.Tensor:
     batch, tq, width = q.shape
     tk = k.shape[1]
     if width % heads or k.shape[-1] != width or v.shape[-1] != width:
@@ -222,3 +229,16 @@ def triton_attention(
         UPCAST_DOT=triton_interpret() and q.dtype != torch.float32,
     )
     return out
+
+
+# torch.compile sees each kernel as one opaque op: the launcher's Python, the autotuner and the interpreter
+# stay out of the traced graph, and CUDA graphs (mode reduce-overhead) capture the launch. The fake
+# implementation gives the output's shape and dtype for tracing.
+@torch.library.custom_op("ltx_kernels::attention", mutates_args=())
+def attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None) -> torch.Tensor:
+    return _attention(q, k, v, heads, mask)
+
+
+@attention_op.register_fake
+def _(q, k, v, heads, mask):
+    return q.new_empty(q.shape)

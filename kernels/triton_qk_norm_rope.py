@@ -135,21 +135,58 @@ def _launch(q, k, q_weight, eps, tables, layout, out_dtype):
 
 
 def triton_qk_norm_rope(q, k, q_weight, k_weight, eps, pe, k_pe, layout):
-    """Triton path of ltx_kernels.qk_norm_rope (same arguments and results)."""
+    """Triton path of ltx_kernels.qk_norm_rope (same arguments and results). Under torch.compile: the opaque op
+    ltx_kernels::qk_norm_rope (see the end of this file)."""
+    if torch.compiler.is_compiling():
+        return qk_norm_rope_op(q, k, q_weight, k_weight, eps, *(pe or (None, None)), *(k_pe or (None, None)), layout)
+    return _qk_norm_rope(q, k, q_weight, k_weight, eps, pe, k_pe, layout)
+
+
+def _out_dtype(x, w, tables):
+    dtype = x.dtype if w is None else torch.promote_types(x.dtype, w.dtype)
+    return dtype if tables is None else torch.promote_types(dtype, tables[0].dtype)
+
+
+def _shares_launch(q, k, k_pe) -> bool:
+    """q and k in one launch (self-attention: same tokens, same tables, same dtype), tables read once."""
+    return q.shape[:2] == k.shape[:2] and k_pe is None and q.dtype == k.dtype
+
+
+def _result_dtypes(q, k, q_weight, k_weight, pe, k_pe) -> tuple[torch.dtype, torch.dtype]:
+    q_dtype = _out_dtype(q, q_weight, pe)
+    return q_dtype, q_dtype if _shares_launch(q, k, k_pe) else _out_dtype(k, k_weight, pe if k_pe is None else k_pe)
+
+
+def _qk_norm_rope(q, k, q_weight, k_weight, eps, pe, k_pe, layout):
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"qk_norm_rope: q width {q.shape[-1]} != k width {k.shape[-1]}")
     if (q_weight is None) != (k_weight is None):
         raise ValueError("qk_norm_rope: give both norm weights or neither")
     if eps is None:
         eps = torch.finfo(q.dtype).eps
-
-    def out_dtype(x, w, tables):
-        dtype = x.dtype if w is None else torch.promote_types(x.dtype, w.dtype)
-        return dtype if tables is None else torch.promote_types(dtype, tables[0].dtype)
-
-    k_tables = pe if k_pe is None else k_pe
-    if q.shape[:2] == k.shape[:2] and k_pe is None and q.dtype == k.dtype:  # one launch, tables read once
-        return _launch(q, k, (q_weight, k_weight), eps, pe, layout, out_dtype(q, q_weight, pe))
-    oq, _ = _launch(q, None, (q_weight, None), eps, pe, layout, out_dtype(q, q_weight, pe))
-    ok, _ = _launch(k, None, (k_weight, None), eps, k_tables, layout, out_dtype(k, k_weight, k_tables))
+    q_dtype, k_dtype = _result_dtypes(q, k, q_weight, k_weight, pe, k_pe)
+    if _shares_launch(q, k, k_pe):
+        return _launch(q, k, (q_weight, k_weight), eps, pe, layout, q_dtype)
+    oq, _ = _launch(q, None, (q_weight, None), eps, pe, layout, q_dtype)
+    ok, _ = _launch(k, None, (k_weight, None), eps, pe if k_pe is None else k_pe, layout, k_dtype)
     return oq, ok
+
+
+def _tables(cos, sin):
+    return None if cos is None else (cos, sin)
+
+
+# torch.compile sees each kernel as one opaque op (ltx_kernels.triton_attention says why); the RoPE table
+# pairs travel as separate optional tensors.
+@torch.library.custom_op("ltx_kernels::qk_norm_rope", mutates_args=())
+def qk_norm_rope_op(
+    q: torch.Tensor, k: torch.Tensor, q_weight: torch.Tensor | None, k_weight: torch.Tensor | None, eps: float | None,
+    cos: torch.Tensor | None, sin: torch.Tensor | None, k_cos: torch.Tensor | None, k_sin: torch.Tensor | None, layout: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _qk_norm_rope(q, k, q_weight, k_weight, eps, _tables(cos, sin), _tables(k_cos, k_sin), layout)
+
+
+@qk_norm_rope_op.register_fake
+def _(q, k, q_weight, k_weight, eps, cos, sin, k_cos, k_sin, layout):
+    q_dtype, k_dtype = _result_dtypes(q, k, q_weight, k_weight, _tables(cos, sin), _tables(k_cos, k_sin))
+    return q.new_empty(q.shape, dtype=q_dtype), k.new_empty(k.shape, dtype=k_dtype)

@@ -51,6 +51,8 @@ BAD_ARGS = [
     (["--pipeline-class-name", "Nope"], "invalid pipeline_class_name='Nope'"),
     (["--pipeline-class-name", "LTX2TwoStageHQPipeline"], "invalid pipeline_class_name='LTX2TwoStageHQPipeline'"),
     (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+    (["--torch-compile-mode", "reduce-overhead"], "invalid torch_compile_mode='reduce-overhead': needs --enable-torch-compile"),
+    (["--enable-torch-compile", "--torch-compile-mode", "fast"], "argument --torch-compile-mode: invalid choice: 'fast'"),
 ]
 
 

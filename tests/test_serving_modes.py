@@ -44,6 +44,16 @@ def test_each_device_mode_renders_its_models_and_instance_groups(tmp_path, mode,
         assert ("TYPE_BF16" in (repo / denoisers[0] / "config.pbtxt").read_text()) == gpu
 
 
+def test_torch_compile_mode_reaches_every_denoiser_and_nothing_else(tmp_path):
+    options = RepositoryOptions(device_mode="resident", torch_compile_mode="reduce-overhead")
+    repo = render_repository(options, tmp_path / "repo")
+    for name in model_names(options):
+        config = (repo / name / "config.pbtxt").read_text()
+        assert ('key: "torch_compile_mode" value: { string_value: "reduce-overhead" }' in config) == name.startswith("denoiser"), name
+    default = render_repository(RepositoryOptions(), tmp_path / "default")
+    assert "torch_compile_mode" not in (default / "denoiser" / "config.pbtxt").read_text()
+
+
 def test_one_stage_only_repository_has_no_upsampler(tmp_path):
     options = RepositoryOptions(pipeline_classes=("LTX2Pipeline",), device_mode="resident")
     assert "latent_upsampler" not in model_names(options) and "denoiser" in model_names(options)
@@ -73,10 +83,14 @@ def _in_process(request: GenerationRequest, mode: str, model: Path = MODEL, vers
     return pipeline(request.resolve(version))
 
 
-def test_serve_command_resident_mode_serves_two_stage_with_an_image_and_stops_on_ctrl_c(tmp_path, image):
+def test_serve_command_resident_mode_compiled_serves_two_stage_with_an_image_and_stops_on_ctrl_c(tmp_path, image):
+    """`serve` with --enable-torch-compile: each denoiser process compiles its blocks with inductor (inside the
+    python backend's stub, whose embedded Python defaults text files to ASCII under a C locale: see
+    triton/base.py use_utf8_locale). Compiled code may round differently from eager: frames within 2 levels."""
     ports = [free_port() for _ in range(3)]
     command = [sys.executable, "-m", "ltx_client.cli", "serve", "--model-path", str(MODEL), "--ltx2-two-stage-device-mode", "resident",
-               "--port", str(ports[0]), "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--run-dir", str(tmp_path), "--device", "cpu"]
+               "--port", str(ports[0]), "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--run-dir", str(tmp_path), "--device", "cpu",
+               "--enable-torch-compile"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
@@ -94,8 +108,10 @@ def test_serve_command_resident_mode_serves_two_stage_with_an_image_and_stops_on
         served = generate_grpc(f"localhost:{ports[1]}", request, on_progress=lambda p: progress.append((p.stage, p.step)), return_raw=True, timeout=600)
         assert progress == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
         local = _in_process(request, "resident")
-        np.testing.assert_array_equal(served.frames, local.frames)
-        np.testing.assert_array_equal(served.audio, local.audio)
+        difference = np.abs(served.frames.astype(np.int16) - local.frames.astype(np.int16))
+        assert difference.max() <= 2 and difference.mean() < 0.05, (difference.max(), difference.mean())
+        np.testing.assert_allclose(served.audio, local.audio, atol=1e-4)
+        assert 'key: "torch_compile_mode" value: { string_value: "default" }' in (tmp_path / "model_repository/denoiser_stage2/config.pbtxt").read_text()
         metrics = subprocess.run(["curl", "-s", f"localhost:{ports[2]}/metrics"], capture_output=True, text=True).stdout
         assert 'nv_inference_request_success{model="denoiser_stage2"' in metrics
     finally:

@@ -13,6 +13,7 @@ from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample_latents
+from ltx_backend.models.transformer.compile import COMPILE_MODES, compile_blocks
 from ltx_backend.models.video_vae import decode_video, encode_video
 from ltx_backend.pipelines.components import DenoiseJob
 from ltx_backend.pipelines.device_modes import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
@@ -33,7 +34,8 @@ class LocalComponents:
 
     stage_loras: {stage: [(LoraFile, scale), ...]} merged into that stage's transformer weights
     (default: stage 1 only, no LoRA: the one-stage pipeline). upsampler_path: the spatial x2 latent
-    upsampler checkpoint (two-stage pipelines).
+    upsampler checkpoint (two-stage pipelines). torch_compile_mode: compile the transformer's blocks with
+    torch.compile in this mode (models/transformer/compile.py); None: eager.
     """
 
     def __init__(
@@ -44,13 +46,14 @@ class LocalComponents:
         device_mode: str = DEFAULT_DEVICE_MODE,
         upsampler_path: str | Path | None = None,
         stage_loras: StageLoras | None = None,
+        torch_compile_mode: str | None = None,
     ):
         self.model_version = source.model_version
         self.device, self.dtype = device, dtype
         self.device_mode = device_mode
         self.text_encoder = source.text_encoder(device, dtype)
         self.stage_weights = StageWeights(
-            lambda: source.load("transformer", device, dtype), stage_loras or {1: []}, device_mode
+            lambda: load_transformer(source, device, dtype, torch_compile_mode), stage_loras or {1: []}, device_mode
         )
         self.video_encoder = source.load("video_encoder", device, dtype)
         self.video_decoder = source.load("video_decoder", device, dtype)
@@ -98,6 +101,12 @@ class LocalComponents:
         return waveform.float().cpu().numpy(), int(sample_rate)
 
 
+def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dtype, torch_compile_mode: str | None = None) -> torch.nn.Module:
+    """The base transformer from the checkpoint, its blocks compiled when a torch.compile mode is given."""
+    model = source.load("transformer", device, dtype)
+    return model if torch_compile_mode is None else compile_blocks(model, torch_compile_mode)
+
+
 def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
     """The latent upsampler from its own safetensors file: config JSON in the metadata `config` (as
     ltx-core's loader reads it), module keys unprefixed. A folder must hold one such file."""
@@ -134,11 +143,12 @@ def load_pipeline(
     upsampler_path: str | Path | None = None,
     distilled_lora_path: str | Path | None = None,
     user_loras: Sequence = (),
+    torch_compile_mode: str | None = None,
 ):
     """`model`: a --model-path, or a model already opened with open_model. The two-stage classes need the
     spatial x2 upsampler and the distilled LoRA: by default the `*spatial-upscaler-x2*.safetensors` and
     `*distilled-lora*.safetensors` files found beside the checkpoint. `user_loras`: [(LoraFile, scale)]
-    merged in every stage."""
+    merged in every stage. `torch_compile_mode`: regional torch.compile of the transformer (None: eager)."""
     from ltx_backend.loading.lora import read_lora
     from ltx_backend.pipelines.one_stage import LTX2Pipeline
     from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
@@ -148,6 +158,8 @@ def load_pipeline(
         raise ValueError(f"invalid pipeline_class_name={pipeline_class_name!r}: one of {', '.join(PIPELINE_CLASSES)}")
     if device_mode not in DEVICE_MODES:
         raise ValueError(f"invalid device_mode={device_mode!r}: one of {', '.join(DEVICE_MODES)}")
+    if torch_compile_mode is not None and torch_compile_mode not in COMPILE_MODES:
+        raise ValueError(f"invalid torch_compile_mode={torch_compile_mode!r}: one of {', '.join(COMPILE_MODES)}")
     source = open_model(model) if isinstance(model, str) else model
     if pipeline_class_name == TWO_STAGE_HQ and source.model_version != "2.3":
         raise ValueError(f"invalid pipeline_class_name={TWO_STAGE_HQ!r}: needs an LTX-2.3 checkpoint, this is LTX-{source.model_version}")
@@ -155,7 +167,10 @@ def load_pipeline(
     dtype = dtype or default_dtype(device)
     log.info("loading LTX-%s %s from %s on %s (%s)", source.model_version, pipeline_class_name, source.description, device, dtype)
     if pipeline_class_name == ONE_STAGE:
-        components = LocalComponents(source, device, dtype, device_mode, stage_loras=stage_loras_for(ONE_STAGE, None, user_loras))
+        components = LocalComponents(
+            source, device, dtype, device_mode, stage_loras=stage_loras_for(ONE_STAGE, None, user_loras),
+            torch_compile_mode=torch_compile_mode,
+        )
         return LTX2Pipeline(components)
     upsampler_path = upsampler_path or source.files.spatial_upsampler
     distilled_lora_path = distilled_lora_path or source.files.distilled_lora
@@ -165,6 +180,6 @@ def load_pipeline(
         raise CheckpointError(f"{pipeline_class_name} needs the {' and the '.join(missing)} in {source.files.root} or given explicitly")
     distilled = read_lora(str(distilled_lora_path))
     stage_loras = stage_loras_for(pipeline_class_name, distilled, user_loras)
-    components = LocalComponents(source, device, dtype, device_mode, upsampler_path, stage_loras)
+    components = LocalComponents(source, device, dtype, device_mode, upsampler_path, stage_loras, torch_compile_mode)
     cls = LTX2TwoStageHQPipeline if pipeline_class_name == TWO_STAGE_HQ else LTX2TwoStagePipeline
     return cls(components)

@@ -6,6 +6,7 @@ A model.py in model_repository/ is only `from ltx_backend.triton.adapters.X impo
 from __future__ import annotations
 
 import json
+import locale
 import logging
 import traceback
 from dataclasses import dataclass
@@ -30,6 +31,19 @@ class ComponentError(RuntimeError):
     def __init__(self, model: str, message: str, invalid_argument: bool = False):
         super().__init__(f"{model}: {message}")
         self.invalid_argument = invalid_argument
+
+
+def use_utf8_locale() -> None:
+    """Make open() default to UTF-8 in this stub process. The python backend's stub embeds Python without
+    the locale coercion the `python` command does, so under a C locale text files default to ASCII; torch.compile's
+    inductor reads its UTF-8 code templates that way and fails (seen with tritonserver 2.51)."""
+    if locale.getpreferredencoding(False).lower().replace("-", "") != "utf8":
+        for name in ("C.UTF-8", "C.utf8", "en_US.UTF-8"):
+            try:
+                locale.setlocale(locale.LC_CTYPE, name)
+                return
+            except locale.Error:
+                continue
 
 
 @dataclass(frozen=True)

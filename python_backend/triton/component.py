@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ltx_backend.request import InvalidRequest
-from ltx_backend.triton.base import ModelArgs, error_response, log_internal_error
+from ltx_backend.triton.base import ModelArgs, error_response, log_internal_error, use_utf8_locale
 from ltx_backend.triton.tensors import from_triton, to_triton
 
 Outputs = dict[str, torch.Tensor | np.ndarray]
@@ -26,6 +26,7 @@ class ComponentModel:
         import triton_python_backend_utils as pb
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        use_utf8_locale()
         self.pb = pb
         self.args = ModelArgs.parse(args)
         self.device, self.dtype = self.args.device, self.args.dtype

@@ -30,6 +30,7 @@ class RepositoryOptions:
     lora_weight_name: str | None = None
     lora_scale: float = 1.0
     attention_backend: str = "auto"  # ltx_kernels backend of every attention call: auto | triton | flash_attn | sdpa
+    torch_compile_mode: str | None = None  # the denoisers' transformer blocks under torch.compile in this mode (None: eager)
 
     @property
     def two_stage(self) -> bool:
@@ -129,6 +130,8 @@ def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tu
     """snapshot / original (or one-stage only): one `denoiser` holding every stage's weights, switched by the
     device mode; resident: `denoiser_stage1` + `denoiser_stage2`, each with its own instance group."""
     common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_lora_parameters(o))
+    if o.torch_compile_mode is not None:
+        common += (("torch_compile_mode", o.torch_compile_mode),)
     doc = "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)"
     if o.device_mode == "resident" and o.two_stage:
         return [

@@ -6,7 +6,7 @@ from .config import (
     tiny_transformer_config,
     transformer_key,
 )
-from .inputs import BatchPerturbations, ModalityInput, Perturbation, Skip
+from .inputs import BatchPerturbations, BlockSkips, ModalityInput, Perturbation, Skip
 from .model import AVTransformer, AVTransformerConfig, to_denoised
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "ModalityInput",
     "Perturbation",
     "Skip",
+    "BlockSkips",
     "build_transformer",
     "full_transformer_config",
     "read_transformer_config",

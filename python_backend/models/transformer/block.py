@@ -22,7 +22,7 @@ from torch import nn
 
 from ltx_kernels import adaln_modulate, gated_residual
 
-from .inputs import BatchPerturbations, Skip
+from .inputs import BlockSkips, Skip
 from .adaln import modulation, modulation_count
 from .attention import Attention
 from .feed_forward import FeedForward
@@ -54,7 +54,6 @@ def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
 class AVTransformerBlock(nn.Module):
     def __init__(
         self,
-        index: int,
         video: StreamDims,
         audio: StreamDims,
         rope_type: RopeType,
@@ -63,7 +62,6 @@ class AVTransformerBlock(nn.Module):
         cross_attention_adaln: bool,
     ):
         super().__init__()
-        self.index = index
         self.norm_eps = norm_eps
 
         def attn(query: StreamDims, context_dim: int, heads: StreamDims) -> Attention:
@@ -91,8 +89,9 @@ class AVTransformerBlock(nn.Module):
         self.audio_prompt_scale_shift_table = nn.Parameter(torch.empty(2, audio.dim)) if cross_attention_adaln else None
 
     def forward(
-        self, video: StreamArgs | None, audio: StreamArgs | None, perturbations: BatchPerturbations
+        self, video: StreamArgs | None, audio: StreamArgs | None, skips: BlockSkips
     ) -> tuple[StreamArgs | None, StreamArgs | None]:
+        """skips: which batch elements skip which attention in this block (BatchPerturbations.for_block)."""
         vx = video.x if video is not None else None
         ax = audio.x if audio is not None else None
         run_video = video is not None and video.enabled and vx.numel() > 0
@@ -101,11 +100,11 @@ class AVTransformerBlock(nn.Module):
         run_v2a = run_audio and video is not None and vx.numel() > 0
 
         if run_video:
-            vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, perturbations, Skip.VIDEO_SELF_ATTN)
+            vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, skips, Skip.VIDEO_SELF_ATTN)
             vx = self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table)
         if run_audio:
             ax = self._self_attention(
-                ax, audio, self.audio_attn1, self.audio_scale_shift_table, perturbations, Skip.AUDIO_SELF_ATTN
+                ax, audio, self.audio_attn1, self.audio_scale_shift_table, skips, Skip.AUDIO_SELF_ATTN
             )
             ax = self._text_attention(
                 ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table
@@ -113,16 +112,16 @@ class AVTransformerBlock(nn.Module):
 
         if run_a2v or run_v2a:
             v_norm, a_norm = rms_norm(vx, self.norm_eps), rms_norm(ax, self.norm_eps)
-            if run_a2v and not perturbations.all(Skip.A2V_CROSS_ATTN, self.index):
+            if run_a2v and not skips.all(Skip.A2V_CROSS_ATTN):
                 vx = vx + self._cross_modal_attention(
                     v_norm, a_norm, video, audio, self.audio_to_video_attn,
                     self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
-                ) * perturbations.keep_mask(Skip.A2V_CROSS_ATTN, self.index, vx)
-            if run_v2a and not perturbations.all(Skip.V2A_CROSS_ATTN, self.index):
+                ) * skips.keep_mask(Skip.A2V_CROSS_ATTN, vx)
+            if run_v2a and not skips.all(Skip.V2A_CROSS_ATTN):
                 ax = ax + self._cross_modal_attention(
                     a_norm, v_norm, audio, video, self.video_to_audio_attn,
                     self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
-                ) * perturbations.keep_mask(Skip.V2A_CROSS_ATTN, self.index, ax)
+                ) * skips.keep_mask(Skip.V2A_CROSS_ATTN, ax)
 
         if run_video:
             vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
@@ -140,15 +139,14 @@ class AVTransformerBlock(nn.Module):
         stream: StreamArgs,
         attn: Attention,
         table: torch.Tensor,
-        perturbations: BatchPerturbations,
+        skips: BlockSkips,
         skip: Skip,
     ) -> torch.Tensor:
         """x + gate * SelfAttn(modulated norm(x))."""
         shift, scale, gate = modulation(table, stream.modulation, *SELF_ATTENTION_ROWS)
         normed = adaln_modulate(x, shift, scale, self.norm_eps)
-        skipped = perturbations.skipped(skip, self.index)
-        values_only = all(skipped)
-        keep = perturbations.keep_mask(skip, self.index, x) if any(skipped) and not values_only else None
+        values_only = skips.all(skip)
+        keep = skips.keep_mask(skip, x) if skips.any(skip) and not values_only else None
         out = attn(normed, mask=stream.self_attention_bias, pe=stream.pe, keep=keep, values_only=values_only)
         return gated_residual(x, out, gate)
 

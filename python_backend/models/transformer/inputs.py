@@ -64,16 +64,33 @@ class BatchPerturbations:
     def none(batch_size: int) -> BatchPerturbations:
         return BatchPerturbations(tuple(() for _ in range(batch_size)))
 
-    def skipped(self, skip: Skip, block: int) -> list[bool]:
-        return [any(p.applies(skip, block) for p in sample) for sample in self.per_sample]
+    def for_block(self, block: int) -> BlockSkips:
+        """What block `block` skips, per batch element (resolved here, outside the block: a compiled block's
+        graph then depends on the skip pattern only, so blocks with the same pattern share one compilation)."""
+        return BlockSkips(
+            tuple((skip, tuple(any(p.applies(skip, block) for p in sample) for sample in self.per_sample)) for skip in Skip)
+        )
 
-    def any(self, skip: Skip, block: int) -> bool:
-        return any(self.skipped(skip, block))
 
-    def all(self, skip: Skip, block: int) -> bool:
-        return all(self.skipped(skip, block))
+@dataclass(frozen=True)
+class BlockSkips:
+    """For one block: per Skip, one bool per batch element (True: that element skips the attention)."""
 
-    def keep_mask(self, skip: Skip, block: int, like: torch.Tensor) -> torch.Tensor:
+    per_skip: tuple[tuple[Skip, tuple[bool, ...]], ...]
+
+    def skipped(self, skip: Skip) -> tuple[bool, ...]:
+        for s, flags in self.per_skip:
+            if s == skip:
+                return flags
+        raise KeyError(skip)
+
+    def any(self, skip: Skip) -> bool:
+        return any(self.skipped(skip))
+
+    def all(self, skip: Skip) -> bool:
+        return all(self.skipped(skip))
+
+    def keep_mask(self, skip: Skip, like: torch.Tensor) -> torch.Tensor:
         """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept."""
-        keep = torch.tensor([0.0 if s else 1.0 for s in self.skipped(skip, block)], device=like.device, dtype=like.dtype)
+        keep = torch.tensor([0.0 if s else 1.0 for s in self.skipped(skip)], device=like.device, dtype=like.dtype)
         return keep.view(-1, *([1] * (like.dim() - 1)))

@@ -110,10 +110,8 @@ class AVTransformer(nn.Module):
             audio_dim, c.audio_num_attention_heads, c.audio_attention_head_dim, c.audio_cross_attention_dim
         )
         self.transformer_blocks = nn.ModuleList(
-            AVTransformerBlock(
-                i, video, audio, c.rope_type, c.norm_eps, c.apply_gated_attention, c.cross_attention_adaln
-            )
-            for i in range(c.num_layers)
+            AVTransformerBlock(video, audio, c.rope_type, c.norm_eps, c.apply_gated_attention, c.cross_attention_adaln)
+            for _ in range(c.num_layers)
         )
 
         self.scale_shift_table = nn.Parameter(torch.empty(2, dim))
@@ -146,8 +144,8 @@ class AVTransformer(nn.Module):
         video_parts, audio_parts = self._stream_modules(audio=False), self._stream_modules(audio=True)
         v = self._prepare(video_parts, video, audio) if video is not None else None
         a = self._prepare(audio_parts, audio, video) if audio is not None else None
-        for block in self.transformer_blocks:
-            v, a = block(v, a, perturbations)
+        for index, block in enumerate(self.transformer_blocks):
+            v, a = block(v, a, perturbations.for_block(index))
         return (
             self._output(video_parts, v) if v is not None else None,
             self._output(audio_parts, a) if a is not None else None,

@@ -2,7 +2,7 @@
 audio+video transformer, all guidance passes batched (see triton/wire.py).
 
 It holds the weights of every (pipeline class, stage) it serves (triton/stage_weights.py), switched by the
-device mode of pipelines/device_modes.py: parameters { device_mode, pipeline_classes, stages, lora_* }.
+device mode of pipelines/device_modes.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
 from ltx_backend.pipelines.device_modes import StageWeights
+from ltx_backend.pipelines.local import load_transformer
 from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.triton.component import ComponentModel, require
 from ltx_backend.triton.stage_weights import weight_plan
@@ -35,7 +36,10 @@ class TritonPythonModel(ComponentModel):
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
         self.plan = plan
-        self.weights = StageWeights(lambda: source.load("transformer", self.device, self.dtype), plan.weights, p.get("device_mode", "snapshot"))
+        compile_mode = p.get("torch_compile_mode") or None
+        self.weights = StageWeights(
+            lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, p.get("device_mode", "snapshot")
+        )
 
     def run(self, inputs):
         (meta,) = as_strings(require(inputs, "STEP_META"))

@@ -29,6 +29,7 @@ from ltx_backend.triton.base import (
     error_response,
     log_internal_error,
     request_parameters,
+    use_utf8_locale,
 )
 from ltx_backend.triton.components import ModelNames, TritonComponents
 from ltx_backend.triton.metrics import PipelineMetrics
@@ -44,6 +45,7 @@ class TritonPythonModel:
         import triton_python_backend_utils as pb
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        use_utf8_locale()
         self.pb = pb
         self.args = ModelArgs.parse(args)
         self.decoupled = pb.using_decoupled_model_transaction_policy(self.args.config)

@@ -1,0 +1,57 @@
+"""Regional torch.compile of the transformer (`--enable-torch-compile`): each block compiled in place.
+
+Blocks take no block index (the model resolves each block's skips into a BlockSkips first), so blocks with
+the same skip pattern share one compiled graph: a 48-block model with STG on one block compiles two graphs
+per input shape, not 48. Compiling in place (nn.Module.compile) keeps every parameter name, so LoRA merges
+and the device modes' weight switches work on a compiled transformer unchanged; they copy into the same
+tensors, which the compiled graphs read as inputs.
+
+mode "reduce-overhead" also captures each block's kernels as CUDA graphs (on CUDA; on CPU torch runs the
+compiled code without them). A new denoising step then starts a new CUDA-graph generation (a forward
+pre-hook on the model marks it), so the previous step's outputs may be kept while the next one runs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+
+# Distinct (batch of guidance passes, skip pattern, dynamic-shape) variants one block may compile: the
+# guidance settings a server sees vary per request; past this limit torch runs the block eagerly.
+RECOMPILE_LIMIT = 64
+
+
+def compile_blocks(model: nn.Module, mode: str = "default", backend: str = "inductor") -> nn.Module:
+    """Compile every block of `model` (an AVTransformer) in place; returns the model.
+
+    backend: torch.compile's backend ("inductor"; tests use "eager" to check the tracing quickly).
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"invalid torch_compile_mode={mode!r}: one of {', '.join(COMPILE_MODES)}")
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):  # the first is the name since torch 2.6
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
+    options = {"mode": mode} if backend == "inductor" else {}
+    uncompile_blocks(model)
+    for block in model.transformer_blocks:
+        block.compile(backend=backend, **options)
+    if mode in ("reduce-overhead", "max-autotune"):
+        model._cuda_graph_step_hook = model.register_forward_pre_hook(_new_cuda_graph_step)
+    return model
+
+
+def uncompile_blocks(model: nn.Module) -> nn.Module:
+    """Undo compile_blocks: the blocks run eagerly again (benchmarks compare modes on one model)."""
+    for block in model.transformer_blocks:
+        block._compiled_call_impl = None
+    hook = getattr(model, "_cuda_graph_step_hook", None)
+    if hook is not None:
+        hook.remove()
+        model._cuda_graph_step_hook = None
+    return model
+
+
+def _new_cuda_graph_step(module: nn.Module, args) -> None:
+    torch.compiler.cudagraph_mark_step_begin()
