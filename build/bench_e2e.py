@@ -24,10 +24,11 @@ tiny configs (seconds on a CPU): it checks that the script works; its numbers me
 when some output is not finite (NaN/inf would change which kernel paths run).
 
 Memory at full size (LTX-2, bf16): about 63 GiB of weights on the GPU (transformer 35 GiB, Gemma 22 GiB,
-connectors 2.7 GiB, VAEs, upsampler); the snapshot device mode also keeps two host copies of every
-block Linear (the distilled LoRA touches them all: about 2 x 34.5 GiB of pinned host memory), and each
-stage switch copies them to the GPU (its wait is a row of the table). --device-mode resident holds both
-stages' transformers on the GPU instead (about 98 GiB: an H200, not an H100).
+connectors 2.7 GiB, VAEs, upsampler); the snapshot device mode also keeps a host copy of the base values
+of every block Linear (the distilled LoRA touches them all: about 34.5 GiB of pinned host memory): the
+switch to stage 2 merges the distilled LoRA on the GPU, the switch back copies the base values in (started
+when stage 2 ends, overlapping the VAE decode); the waits are a row of the table. --device-mode resident
+holds both stages' transformers on the GPU instead (about 98 GiB: an H200, not an H100).
 """
 from __future__ import annotations
 

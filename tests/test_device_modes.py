@@ -65,7 +65,8 @@ def test_snapshot_restores_stage_one_bit_identically(tiny):
         assert all(not torch.equal(now[n], base[n]) for n in touched)
         assert snapshot.model(1) is model
         assert same_bits(bits(model), base)
-    # only the touched tensors are kept, one host copy per stage
+    # only the touched tensors are kept, one host copy of their base values: stage 2 is merged on the device
+    assert list(snapshot._snapshots) == [1]
     for snap in snapshot._snapshots.values():
         assert set(snap.tensors) == touched and snap.on_host
     assert len(snapshot.switch_seconds) == 4
@@ -76,6 +77,7 @@ def test_hq_stage_weights_are_the_same_in_every_mode(tiny):
     source, lora = tiny
     stages = {1: [(lora, 0.25)], 2: [(lora, 0.5)]}
     weights = {mode: StageWeights(loader(source), stages, mode) for mode in DEVICE_MODES}
+    assert sorted(weights["snapshot"]._snapshots) == [1, 2]  # no stage is the bare base: both copied in
     for stage in (2, 1, 2):
         expected = bits(weights["resident"].model(stage))
         for mode in ("snapshot", "original"):

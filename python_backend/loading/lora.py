@@ -274,12 +274,13 @@ def _shown(items: Sequence[str]) -> str:
     return shown + (f", ... (+{len(items) - SHOWN_UNUSED_KEYS} more)" if len(items) > SHOWN_UNUSED_KEYS else "")
 
 
-def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]) -> LoraReport:
+def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_coverage: bool = True) -> LoraReport:
     """Merge LoRAs into the model's Linear weights in place: W += scale * (B @ A) * alpha / rank.
 
     Every layer of every LoRA is checked first; a shape that does not fit raises LoraShapeError and no
     weight is modified. Deltas of all LoRAs are summed in float32 on the weight's device and added
-    with one rounding to the weight's dtype. Logs the coverage summary once and returns it.
+    with one rounding to the weight's dtype. Returns the coverage summary, and logs it unless
+    log_coverage is False (a device-mode switch merging the same LoRAs again).
     """
     capable = lora_capable_layers(model)
     modules = dict(model.named_modules())
@@ -328,7 +329,8 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]) -> Lo
                 weight.copy_((weight.float() + delta).to(weight.dtype))
                 modified.add(path)
     report = LoraReport(tuple(coverage), len(capable), frozenset(modified))
-    logger.info(report.summary())
+    if log_coverage:
+        logger.info(report.summary())
     return report
 
 

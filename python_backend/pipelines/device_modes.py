@@ -6,16 +6,20 @@ distilled LoRA (the HQ pipeline also merges the distilled LoRA into stage 1, at 
 
     resident   one transformer per stage, each merged once at load. A switch moves nothing.
                Memory: one transformer per stage on the device.
-    snapshot   one transformer on the device. At load, each stage's values of the tensors any LoRA touches
-               are kept as host snapshots (pinned on CUDA); a switch copies the other stage's tensors in
-               (prepare() starts it on a side CUDA stream, so it overlaps the upsampler / VAE work).
-               Restoring a stage is bit-identical. Memory: one transformer on the device + one copy of the
-               touched tensors per stage on the host.
+    snapshot   one transformer on the device. At load, the base values of the tensors any LoRA touches are
+               kept as a host snapshot (pinned on CUDA). Switching to a stage that merges LoRAs into the base
+               merges them on the device, from the base values (no copy: the stage-2 LoRA of a two-stage
+               request without user LoRA); switching back restores the base snapshot (prepare() starts the
+               copy on a side CUDA stream, so it overlaps the VAE decode / text encoding). When no stage is
+               the bare base (a user LoRA, or the HQ pipeline's distilled LoRA in stage 1), each stage's
+               values are kept as host snapshots and copied in. Memory: one transformer on the device + the
+               host snapshots (one copy of the touched tensors, or one per stage).
     original   ltx-pipelines' model-ledger semantics: one transformer at a time; a switch releases the
                current one, then builds the other stage's from the checkpoint with its LoRAs fused.
                Memory: one transformer; a switch costs a checkpoint load + LoRA fusion.
 
-All three give the same weights bit for bit (the same merge of the same file values), hence the same video.
+All three give the same weights bit for bit (the same merge of the same file values on the same device),
+hence the same video.
 """
 from __future__ import annotations
 
@@ -60,8 +64,11 @@ class StageWeights:
             self.current = first
         elif mode == "snapshot":
             self._model = self._load()
+            # A stage without LoRAs is the base: the other stages are merged from it on the device.
+            self._base_stage = next((s for s in self.stages if not self.stage_loras[s]), None)
             self._snapshots = self._take_snapshots(self._model)
-            self._restore(first)
+            self.current = self._base_stage
+            self._switch(first)
             self.current = first
         else:
             self._model = self._build(first)
@@ -84,7 +91,8 @@ class StageWeights:
         return model
 
     def _take_snapshots(self, model: nn.Module) -> dict[int, WeightSnapshot]:
-        """Host copies, per stage, of every tensor some stage's LoRAs touch; the model is left at base."""
+        """Host copies of every tensor some stage's LoRAs touch: the base values, and each stage's values when
+        no stage is the base (then a switch copies them in). The model is left at base."""
         touched = touched_modules([item for loras in self.stage_loras.values() for item in loras], model)
         base = WeightSnapshot.take(model, touched)
         snapshots = {}
@@ -92,25 +100,32 @@ class StageWeights:
             loras = self._loras(stage)
             if not loras:
                 snapshots[stage] = base
-                continue
-            apply_loras(model, loras)
-            snapshots[stage] = WeightSnapshot.take(model, touched)
-            base.restore(model, non_blocking=False)
+            elif self._base_stage is None:
+                apply_loras(model, loras)
+                snapshots[stage] = WeightSnapshot.take(model, touched)
+                base.restore(model, non_blocking=False)
         log.info(
-            "snapshot mode: %d tensors per stage, %.1f MiB of host snapshots",
+            "snapshot mode: %d tensors per stage, %.1f MiB of host snapshots; stages merged on the device: %s",
             len(touched), sum(s.nbytes for s in {id(s): s for s in snapshots.values()}.values()) / 2**20,
+            ", ".join(str(s) for s in self.stages if s not in snapshots) or "none",
         )
         return snapshots
 
-    def _restore(self, stage: int) -> None:
-        self._snapshots[stage].restore(self._model, non_blocking=False)
+    def _switch(self, stage: int) -> None:
+        """Snapshot mode: give the model `stage`'s weights (from self.current's)."""
+        if stage in self._snapshots:
+            self._snapshots[stage].restore(self._model, non_blocking=False)
+            return
+        if self.stage_loras[self.current]:  # back to the base values first
+            self._snapshots[self._base_stage].restore(self._model, non_blocking=False)
+        apply_loras(self._model, self._loras(stage), log_coverage=False)
 
     def prepare(self, stage: int) -> None:
         """Start switching to `stage` now (snapshot mode on CUDA: an asynchronous copy on a side stream,
         ordered after the work already queued); other modes switch in model()."""
         self._loras(stage)
-        if self.mode != "snapshot" or stage == self.current or self._pending is not None:
-            return
+        if self.mode != "snapshot" or stage == self.current or self._pending is not None or stage not in self._snapshots:
+            return  # a merge on the device is quick: model() does it
         device = next(self._model.parameters()).device
         if device.type != "cuda":
             return
@@ -142,7 +157,7 @@ class StageWeights:
             return self._model
         start = time.perf_counter()
         if self.mode == "snapshot":
-            self._restore(stage)
+            self._switch(stage)
         else:  # original: release, then build the other stage's transformer from the checkpoint
             self._model = None
             gc.collect()

@@ -49,7 +49,7 @@ class LTX2TwoStagePipeline:
         check_pipeline_class(self.pipeline_class_name, request)
         images = request_images(request)
         c = self.components
-        c.prepare_stage(1)  # a request after another starts from the stage-2 weights: switch during text encoding
+        c.prepare_stage(1)  # in case the last request left stage-2 weights: switch during text encoding
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
         positive, negative = c.encode_text([request.prompt, request.negative_prompt])
@@ -101,6 +101,7 @@ class LTX2TwoStagePipeline:
             sampler=self.sampler,
         )
         video_state, audio_state = c.denoise(job, on_step)
+        c.prepare_stage(1)  # the next request's stage-1 weights come back while the VAE decodes
 
         frames = c.decode_video(video_layout.to_latent(video_state), generator)
         waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
