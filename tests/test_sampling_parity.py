@@ -369,3 +369,50 @@ def test_contexts_of_different_lengths_are_padded_and_masked():
     uncond = guided_denoise(denoiser, video, audio, sigma, GuidanceContexts(neg), GuidanceParams(), GuidanceParams(), 0)
     assert_close(v, params.combine(cond[0], uncond[0]))
     assert_close(a, params.combine(cond[1], uncond[1]))
+
+
+# ---------------------------------------------------------------------------- text projected once per loop
+
+
+class CountingTransformer:
+    """Our transformer as a Denoiser, counting its text projections and calls."""
+
+    def __init__(self, version: str):
+        from ltx_backend.models.transformer import build_transformer
+
+        reference = reference_x0_model(version).velocity_model
+        self.model = build_transformer({"transformer": {**TINY_TRANSFORMER, **TINY_VERSION[version]}})
+        self.model.load_state_dict(reference.state_dict(), strict=True)
+        self.model.eval()
+        self.projections = 0
+        self.projected_calls = 0
+
+    def project_text(self, video, audio):
+        self.projections += 1
+        return self.model.project_text(video, audio)
+
+    def __call__(self, video, audio, perturbations):
+        self.projected_calls += any(m is not None and m.text is not None for m in (video, audio))
+        with torch.no_grad():
+            return self.model(video, audio, perturbations)
+
+
+@pytest.mark.parametrize("version", ["2", "2.3"])
+def test_text_is_projected_once_per_loop_and_changes_nothing(version):
+    """LTX-2: GuidedStep projects the text (caption projection, every block's text K/V) at the first step and
+    passes it back at every step: bit-identical to projecting in each call, and to the reference's loop.
+    LTX-2.3 modulates the text with each step's sigma: nothing to project once."""
+    cached = CountingTransformer(version)
+    video, audio = run_ours(cached, version, ALL_ON_VIDEO, ALL_ON_AUDIO)
+
+    def plain(video, audio, perturbations):  # a denoiser without project_text: each call projects its own text
+        with torch.no_grad():
+            return cached.model(video, audio, perturbations)
+
+    video_plain, audio_plain = run_ours(plain, version, ALL_ON_VIDEO, ALL_ON_AUDIO)
+    assert torch.equal(video, video_plain) and torch.equal(audio, audio_plain)
+    ref_video, ref_audio = run_reference(reference_x0_model(version), version, ALL_ON_VIDEO, ALL_ON_AUDIO)
+    assert_close(video, ref_video)
+    assert_close(audio, ref_audio)
+    assert cached.projections == 1  # one transformer call per step, projected at the first of three steps
+    assert cached.projected_calls == (3 if version == "2" else 0)

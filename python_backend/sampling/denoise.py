@@ -18,12 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from ltx_backend.latents.state import LatentState, post_process_latent, timesteps_from_mask
-from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, Skip
+from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, ProjectedText, Skip
 from ltx_backend.sampling.euler import euler_step
 from ltx_backend.sampling.guidance import GuidanceParams
 
 X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised predictions
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
+# The text projections of a denoising loop (see TextCache), per transformer call: which passes, enabled streams.
+TextCache = dict[tuple, tuple[ProjectedText | None, ProjectedText | None] | None]
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,13 @@ def _run_passes(
     video_state: LatentState | None,
     audio_state: LatentState | None,
     sigma: torch.Tensor,
+    text_cache: TextCache | None = None,
 ) -> dict[str, X0]:
-    """Run the passes in as few transformer calls as possible: one per distinct (video, audio) enabled pair."""
+    """Run the passes in as few transformer calls as possible: one per distinct (video, audio) enabled pair.
+
+    text_cache: a dict kept across the steps of one loop (fixed contexts): each call's text projections
+    (denoiser.project_text) are computed at its first step and reused after.
+    """
     batch = (video_state or audio_state).latent.shape[0]
     groups: dict[tuple[bool, bool], list[_Pass]] = {}
     for p in passes:
@@ -147,6 +154,14 @@ def _run_passes(
         audio_in = _batched_input(
             audio_state, sigma, [p.text.audio for p in group], [p.text.audio_mask for p in group], audio_on
         )
+        if text_cache is not None and hasattr(denoiser, "project_text"):
+            key = (video_on, audio_on, tuple(p.name for p in group))
+            if key not in text_cache:
+                text_cache[key] = denoiser.project_text(video_in, audio_in)
+            if text_cache[key] is not None:
+                video_text, audio_text = text_cache[key]
+                video_in = replace(video_in, text=video_text) if video_in is not None else None
+                audio_in = replace(audio_in, text=audio_text) if audio_in is not None else None
         perturbations = BatchPerturbations(tuple(p.perturbations for p in group for _ in range(batch)))
         video_x0, audio_x0 = denoiser(video_in, audio_in, perturbations)
         for i, p in enumerate(group):
@@ -168,18 +183,19 @@ def guided_denoise(
     audio_params: GuidanceParams,
     step_index: int,
     previous: X0 | None = None,
+    text_cache: TextCache | None = None,
 ) -> X0:
     """Guided x0 predictions (video, audio) at noise level `sigma` (0-d tensor: the schedule's entry).
 
     `previous`: the predictions this function returned at the last step, reused by a stream whose
-    skip_step skips this step.
+    skip_step skips this step. `text_cache`: see _run_passes (the same contexts at every step).
     """
     sigma = torch.as_tensor(sigma, dtype=torch.float32)
     skip_video, skip_audio = video_params.skips(step_index), audio_params.skips(step_index)
     if skip_video and skip_audio:
         return previous
     passes = _passes(contexts, video_params, audio_params, skip_video, skip_audio)
-    out = _run_passes(denoiser, passes, video_state, audio_state, sigma)
+    out = _run_passes(denoiser, passes, video_state, audio_state, sigma, text_cache)
 
     def guided(stream: int, params: GuidanceParams, skip: bool) -> torch.Tensor | None:
         if skip:
@@ -198,7 +214,8 @@ StepFn = Callable[[Denoiser, LatentState, LatentState, torch.Tensor, int], X0]
 
 class GuidedStep:
     """A StepFn for euler_loop: guided_denoise with fixed contexts and params, remembering its last
-    predictions for skip_step. Default params (no guidance) make it a single plain pass per step."""
+    predictions for skip_step and the text projections of its transformer calls (computed at the first
+    step, as the contexts are fixed). Default params (no guidance) make it a single plain pass per step."""
 
     def __init__(
         self,
@@ -210,6 +227,7 @@ class GuidedStep:
         self.video_params = video_params
         self.audio_params = video_params if audio_params is None else audio_params
         self._previous: X0 | None = None
+        self._text_cache: TextCache = {}
 
     def __call__(
         self,
@@ -229,6 +247,7 @@ class GuidedStep:
             self.audio_params,
             step_index,
             self._previous,
+            self._text_cache,
         )
         return self._previous
 

@@ -6,7 +6,7 @@ from .config import (
     tiny_transformer_config,
     transformer_key,
 )
-from .inputs import BatchPerturbations, BlockSkips, ModalityInput, Perturbation, Skip
+from .inputs import BatchPerturbations, BlockSkips, ModalityInput, Perturbation, ProjectedText, Skip
 from .model import AVTransformer, AVTransformerConfig, to_denoised
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "BatchPerturbations",
     "ModalityInput",
     "Perturbation",
+    "ProjectedText",
     "Skip",
     "BlockSkips",
     "build_transformer",

@@ -45,6 +45,7 @@ class Attention(nn.Module):
         k_pe: RopeTables | None = None,
         keep: torch.Tensor | None = None,
         values_only: bool = False,
+        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """x [B, T, query_dim] attends to context [B, S, context_dim] (itself when None).
 
@@ -53,15 +54,16 @@ class Attention(nn.Module):
         keep:        [B, 1, 1] perturbation weights: where 0 the attention result is replaced by the
                      value projection (STG), where 1 it is kept
         values_only: every element skips the attention: the value projection passes through
+        kv:          (to_k(context), to_v(context)) computed already (the text K/V of a denoising loop)
         """
         context = x if context is None else context
-        v = self.to_v(context)
+        k, v = kv if kv is not None else (None, self.to_v(context))
         if values_only:
             out = v
         else:
             # = q_norm / k_norm, then apply_rope with pe (k_pe for the keys when given)
             q, k = qk_norm_rope(
-                self.to_q(x), self.to_k(context), self.q_norm.weight, self.k_norm.weight, self.q_norm.eps,
+                self.to_q(x), self.to_k(context) if k is None else k, self.q_norm.weight, self.k_norm.weight, self.q_norm.eps,
                 pe, k_pe, self.rope_type,
             )
             out = attention(q, k, v, self.heads, mask)

@@ -29,6 +29,8 @@ from .feed_forward import FeedForward
 from .rope import RopeType
 from .stream import StreamArgs
 
+TextKV = tuple[torch.Tensor, torch.Tensor]  # a text cross-attention's (to_k(context), to_v(context))
+
 # Rows of the per-block modulation tables.
 SELF_ATTENTION_ROWS = (0, 3)  # shift, scale, gate
 FEED_FORWARD_ROWS = (3, 6)  # shift, scale, gate
@@ -89,9 +91,14 @@ class AVTransformerBlock(nn.Module):
         self.audio_prompt_scale_shift_table = nn.Parameter(torch.empty(2, audio.dim)) if cross_attention_adaln else None
 
     def forward(
-        self, video: StreamArgs | None, audio: StreamArgs | None, skips: BlockSkips
+        self,
+        video: StreamArgs | None,
+        audio: StreamArgs | None,
+        skips: BlockSkips,
+        text_kv: tuple[TextKV | None, TextKV | None] = (None, None),
     ) -> tuple[StreamArgs | None, StreamArgs | None]:
-        """skips: which batch elements skip which attention in this block (BatchPerturbations.for_block)."""
+        """skips: which batch elements skip which attention in this block (BatchPerturbations.for_block).
+        text_kv: this block's (video, audio) text key/value projections when computed once per loop (else None)."""
         vx = video.x if video is not None else None
         ax = audio.x if audio is not None else None
         run_video = video is not None and video.enabled and vx.numel() > 0
@@ -101,13 +108,13 @@ class AVTransformerBlock(nn.Module):
 
         if run_video:
             vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, skips, Skip.VIDEO_SELF_ATTN)
-            vx = self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table)
+            vx = self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table, text_kv[0])
         if run_audio:
             ax = self._self_attention(
                 ax, audio, self.audio_attn1, self.audio_scale_shift_table, skips, Skip.AUDIO_SELF_ATTN
             )
             ax = self._text_attention(
-                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table
+                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table, text_kv[1]
             )
 
         if run_a2v or run_v2a:
@@ -157,10 +164,11 @@ class AVTransformerBlock(nn.Module):
         attn: Attention,
         table: torch.Tensor,
         prompt_table: torch.Tensor | None,
+        kv: TextKV | None,
     ) -> torch.Tensor:
         """x + TextCrossAttn(norm(x)) (LTX-2), x + gate * TextCrossAttn(modulated norm(x), ..) (LTX-2.3)."""
         if prompt_table is None:
-            return x + attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias)
+            return x + attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias, kv=kv)
         shift_q, scale_q, gate = modulation(table, stream.modulation, *TEXT_ATTENTION_ROWS)
         shift_kv, scale_kv = modulation(prompt_table, stream.prompt_modulation, 0, 2)
         query = adaln_modulate(x, shift_q, scale_q, self.norm_eps)

@@ -12,6 +12,19 @@ import torch
 
 
 @dataclass(frozen=True)
+class ProjectedText:
+    """One stream's text context as the blocks use it, computed once for a denoising loop by
+    AVTransformer.project_text (LTX-2: the context does not change between steps, so neither do these).
+
+    context: [B, S, D]  the context after the caption projection
+    kv:      per block, the text cross-attention's key and value projections, each [B, S, inner]
+    """
+
+    context: torch.Tensor
+    kv: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+
+@dataclass(frozen=True)
 class ModalityInput:
     """One stream (video or audio) of one transformer call.
 
@@ -24,6 +37,7 @@ class ModalityInput:
     context_mask:   [B, S]      1 where the text token is real, 0 for padding (None: all real)
     attention_mask: [B, T, T]   optional self-attention weights in [0, 1] (None: full attention)
     enabled:        False runs the model without this stream's output
+    text:           the context already projected (AVTransformer.project_text of this input), or None
     """
 
     latent: torch.Tensor
@@ -34,6 +48,7 @@ class ModalityInput:
     context_mask: torch.Tensor | None = None
     attention_mask: torch.Tensor | None = None
     enabled: bool = True
+    text: ProjectedText | None = None
 
 
 class Skip(Enum):

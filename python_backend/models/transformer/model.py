@@ -15,7 +15,7 @@ from torch import nn
 from .adaln import AdaLNSingle, modulation_count
 from .block import AVTransformerBlock, StreamDims
 from .feed_forward import CaptionProjection
-from .inputs import BatchPerturbations, ModalityInput
+from .inputs import BatchPerturbations, ModalityInput, ProjectedText
 from .rope import RopeType, rope_tables
 from .stream import StreamArgs, self_attention_bias, text_padding_bias
 
@@ -144,12 +144,46 @@ class AVTransformer(nn.Module):
         video_parts, audio_parts = self._stream_modules(audio=False), self._stream_modules(audio=True)
         v = self._prepare(video_parts, video, audio) if video is not None else None
         a = self._prepare(audio_parts, audio, video) if audio is not None else None
+        video_kv = video.text.kv if video is not None and video.text is not None else None
+        audio_kv = audio.text.kv if audio is not None and audio.text is not None else None
         for index, block in enumerate(self.transformer_blocks):
-            v, a = block(v, a, perturbations.for_block(index))
+            text_kv = (video_kv[index] if video_kv else None, audio_kv[index] if audio_kv else None)
+            v, a = block(v, a, perturbations.for_block(index), text_kv)
         return (
             self._output(video_parts, v) if v is not None else None,
             self._output(audio_parts, a) if a is not None else None,
         )
+
+    @torch.no_grad()
+    def project_text(
+        self, video: ModalityInput | None, audio: ModalityInput | None
+    ) -> tuple[ProjectedText | None, ProjectedText | None] | None:
+        """The inputs' text contexts as the blocks use them: caption projection and every block's text K/V
+        projections, for a denoising loop to compute once and pass back in ModalityInput.text at each step
+        (SGLang's "prompt K/V projected once per loop"). None for LTX-2.3, whose cross-attention AdaLN
+        modulates the context with each step's sigma."""
+        if self.config.cross_attention_adaln:
+            return None
+        video_parts, audio_parts = self._stream_modules(audio=False), self._stream_modules(audio=True)
+
+        def project(m: _StreamModules, stream: ModalityInput | None, attention: str) -> ProjectedText | None:
+            if stream is None:
+                return None
+            context = self._context(m, stream)
+            kv = tuple(
+                (getattr(block, attention).to_k(context), getattr(block, attention).to_v(context))
+                for block in self.transformer_blocks
+            )
+            return ProjectedText(context, kv)
+
+        return project(video_parts, video, "attn2"), project(audio_parts, audio, "audio_attn2")
+
+    def _context(self, m: _StreamModules, stream: ModalityInput) -> torch.Tensor:
+        """[B, S, D] text context of the stream for the blocks (LTX-2 projects the captions here)."""
+        if stream.text is not None:
+            return stream.text.context
+        context = stream.context if m.caption_projection is None else m.caption_projection(stream.context)
+        return context.reshape(stream.latent.shape[0], -1, m.patchify_proj.out_features)
 
     def _stream_modules(self, audio: bool) -> _StreamModules:
         c = self.config
@@ -186,7 +220,7 @@ class AVTransformer(nn.Module):
 
         scale = c.timestep_scale_multiplier
         modulation, embedded_timestep = embed(m.adaln, stream.timesteps * scale)
-        context = stream.context if m.caption_projection is None else m.caption_projection(stream.context)
+        context = self._context(m, stream)
         prompt_modulation = None
         if m.prompt_adaln is not None:  # LTX-2.3: modulates the text context, from the step's sigma
             prompt_modulation = embed(m.prompt_adaln, _per_sample(stream.sigma, batch) * scale)[0]
@@ -201,7 +235,7 @@ class AVTransformer(nn.Module):
 
         return StreamArgs(
             x=x,
-            context=context.reshape(batch, -1, dim),
+            context=context,
             context_bias=text_padding_bias(stream.context_mask, dtype),
             modulation=modulation,
             embedded_timestep=embedded_timestep,

@@ -16,6 +16,7 @@ from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.triton.component import ComponentModel, require
 from ltx_backend.triton.stage_weights import weight_plan
 from ltx_backend.triton.tensors import as_strings
+from ltx_backend.triton.text_projections import LastTextProjections
 from ltx_backend.triton.wire import unpack_step
 
 
@@ -40,15 +41,18 @@ class TritonPythonModel(ComponentModel):
         self.weights = StageWeights(
             lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, p.get("device_mode", "snapshot")
         )
+        self.text_projections = LastTextProjections()
 
     def run(self, inputs):
         (meta,) = as_strings(require(inputs, "STEP_META"))
         tensors = {name: value.to(self.device) for name, value in inputs.items() if name != "STEP_META"}
         step = unpack_step(tensors, meta)
         pipeline_class_name = json.loads(meta).get("pipeline_class_name", "LTX2Pipeline")
-        transformer = self.weights.model(self.plan.key(pipeline_class_name, step.stage))
+        weights = self.plan.key(pipeline_class_name, step.stage)
+        transformer = self.weights.model(weights)
         video_x0, audio_x0 = guided_denoise(
             transformer, step.video, step.audio, step.sigma, step.contexts,
             step.video_guidance, step.audio_guidance, step.step_index, step.previous,
+            self.text_projections.cache_for(weights, step.contexts),
         )
         return {"VIDEO_X0": video_x0, "AUDIO_X0": audio_x0}

@@ -1,0 +1,43 @@
+"""The served denoiser's memory of the text projections of the request it is denoising.
+
+Served, each denoising step is its own `denoiser` request and carries the text contexts again. The transformer
+projects them (LTX-2: caption projection and every block's text K/V, AVTransformer.project_text) at a request's
+first step; the next steps arrive with equal contexts and the same weights, and reuse them, as the in-process
+loop does. One entry: the pipeline model runs one request at a time by default; interleaved requests
+(--pipeline-instances > 1) still get correct results, each step then projecting again.
+"""
+from __future__ import annotations
+
+import torch
+
+from ltx_backend.sampling.denoise import GuidanceContexts, TextCache
+
+
+def _tensors(contexts: GuidanceContexts) -> tuple[torch.Tensor | None, ...]:
+    return tuple(
+        t for text in (contexts.positive, contexts.negative)
+        for t in ((None,) * 4 if text is None else (text.video, text.audio, text.video_mask, text.audio_mask))
+    )
+
+
+def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+
+
+class LastTextProjections:
+    def __init__(self):
+        self._entry: tuple[object, tuple, TextCache] | None = None
+
+    def cache_for(self, weights: object, contexts: GuidanceContexts) -> TextCache:
+        """The text cache of these weights and contexts: the last one when both are the same, else a new one
+        (which replaces it)."""
+        tensors = _tensors(contexts)
+        if self._entry is not None:
+            saved_weights, saved, cache = self._entry
+            if saved_weights == weights and all(_same(a, b) for a, b in zip(saved, tensors)):
+                return cache
+        cache: TextCache = {}
+        self._entry = (weights, tensors, cache)
+        return cache

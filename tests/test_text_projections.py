@@ -1,0 +1,30 @@
+"""The served denoiser's memory of text projections (triton/text_projections.py): a step with the same weights
+and equal contexts (new tensors, as each served step brings them) reuses the last cache; anything else starts a
+new one."""
+from __future__ import annotations
+
+import torch
+
+from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
+from ltx_backend.triton.text_projections import LastTextProjections
+
+
+def _contexts(seed: int, negative: bool = True) -> GuidanceContexts:
+    g = torch.Generator().manual_seed(seed)
+    pos = TextContext(torch.randn(1, 5, 8, generator=g), torch.randn(1, 5, 4, generator=g))
+    neg = TextContext(torch.randn(1, 5, 8, generator=g), torch.randn(1, 5, 4, generator=g)) if negative else None
+    return GuidanceContexts(pos, neg)
+
+
+def test_equal_contexts_and_weights_reuse_the_cache():
+    memo = LastTextProjections()
+    first = memo.cache_for("stage1", _contexts(0))
+    first["projected"] = "k/v"
+    assert memo.cache_for("stage1", _contexts(0)) is first  # equal values in new tensors: the next step
+    assert memo.cache_for("stage2", _contexts(0)) is not first  # other weights
+    second = memo.cache_for("stage1", _contexts(1))  # another prompt
+    assert second == {} and second is not first
+    assert memo.cache_for("stage1", _contexts(1, negative=False)) is not second  # no negative prompt
+    changed = _contexts(1)
+    changed.positive.video[0, 0, 0] += 1e-3
+    assert memo.cache_for("stage1", changed) is not memo.cache_for("stage1", _contexts(1))
