@@ -48,6 +48,7 @@ def repository_options(args: argparse.Namespace):
     from ltx_backend.loading.sources import open_model
     from ltx_backend.request import DEFAULTS, InvalidRequest
     from ltx_backend.triton.repository import RepositoryOptions
+    from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_client.compile_flags import torch_compile_mode
 
     source = open_model(args.model_path)  # metadata only: fail before starting anything
@@ -63,6 +64,8 @@ def repository_options(args: argparse.Namespace):
         from ltx_backend.loading.lora import read_lora
 
         read_lora(args.lora_path, args.lora_weight_name)  # a bad LoRA is an error now, not in a model's log
+    compile_mode = torch_compile_mode(args)
+    check_compile_mode(compile_mode, args.ltx2_two_stage_device_mode)
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     return RepositoryOptions(
         model_path=model_path,
@@ -76,7 +79,7 @@ def repository_options(args: argparse.Namespace):
         lora_weight_name=args.lora_weight_name,
         lora_scale=args.lora_scale,
         attention_backend=args.attention_backend,
-        torch_compile_mode=torch_compile_mode(args),
+        torch_compile_mode=compile_mode,
     )
 
 

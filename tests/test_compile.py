@@ -54,9 +54,13 @@ def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa):
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in build_transformer({"transformer": config}).named_parameters()]
 
 
-def test_bad_compile_mode_is_named():
+def test_bad_compile_mode_is_named(tiny_checkpoints):
     with pytest.raises(ValueError, match="invalid torch_compile_mode='fast': one of default, reduce-overhead"):
         compile_blocks(build_transformer({"transformer": tiny_transformer_config("2")}), "fast")
+    # CUDA graphs and a transformer rebuilt at every stage switch: refused before anything loads
+    with pytest.raises(ValueError, match="invalid torch_compile_mode='reduce-overhead' with device_mode='original'"):
+        load_pipeline(str(tiny_checkpoints["2"]), CPU, torch.float32, pipeline_class_name=TWO_STAGE,
+                      device_mode="original", torch_compile_mode="reduce-overhead")
 
 
 def test_compiled_two_stage_snapshot_gives_the_eager_video(tiny_checkpoints, sdpa):

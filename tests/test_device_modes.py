@@ -135,3 +135,14 @@ def test_three_modes_give_identical_frames(tiny_checkpoints):
         for output in outputs:
             assert np.array_equal(output.frames, reference.frames), mode
             assert np.array_equal(output.audio, reference.audio), mode
+
+
+def test_a_stage_lora_that_does_not_fit_fails_at_load_in_every_mode(tiny):
+    """Snapshot mode merges stage 2 on the device at each switch; the LoRA is still checked when loading."""
+    from ltx_backend.loading.lora import LoraFile, LoraLayer, LoraShapeError
+
+    source, _ = tiny
+    wrong = LoraFile("wrong", {"transformer_blocks.0.attn1.to_q": LoraLayer(down=torch.zeros(2, 5), up=torch.zeros(32, 2))})
+    for mode in DEVICE_MODES:
+        with pytest.raises(LoraShapeError, match="LoRA wrong does not fit layer transformer_blocks.0.attn1.to_q"):
+            StageWeights(loader(source), {1: [], 2: [(wrong, 1.0)]}, mode)

@@ -53,6 +53,8 @@ BAD_ARGS = [
     (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
     (["--torch-compile-mode", "reduce-overhead"], "invalid torch_compile_mode='reduce-overhead': needs --enable-torch-compile"),
     (["--enable-torch-compile", "--torch-compile-mode", "fast"], "argument --torch-compile-mode: invalid choice: 'fast'"),
+    (["--enable-torch-compile", "--torch-compile-mode", "max-autotune", "--ltx2-two-stage-device-mode", "original"],
+     "invalid torch_compile_mode='max-autotune' with device_mode='original'"),
 ]
 
 

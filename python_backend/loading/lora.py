@@ -274,14 +274,13 @@ def _shown(items: Sequence[str]) -> str:
     return shown + (f", ... (+{len(items) - SHOWN_UNUSED_KEYS} more)" if len(items) > SHOWN_UNUSED_KEYS else "")
 
 
-def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_coverage: bool = True) -> LoraReport:
-    """Merge LoRAs into the model's Linear weights in place: W += scale * (B @ A) * alpha / rank.
+def check_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]) -> None:
+    """Raise LoraShapeError / LoraError if some LoRA does not fit the model (nothing is modified)."""
+    _merge_plan(model, loras)
 
-    Every layer of every LoRA is checked first; a shape that does not fit raises LoraShapeError and no
-    weight is modified. Deltas of all LoRAs are summed in float32 on the weight's device and added
-    with one rounding to the weight's dtype. Returns the coverage summary, and logs it unless
-    log_coverage is False (a device-mode switch merging the same LoRAs again).
-    """
+
+def _merge_plan(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]):
+    """{module path: [(layer, scale)]}, the coverage per LoRA and the LoRA-capable layers; raises on a misfit."""
     capable = lora_capable_layers(model)
     modules = dict(model.named_modules())
     plan: dict[str, list[tuple[LoraLayer, float]]] = {}
@@ -312,7 +311,19 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
                 f"(e.g. {_shown(sorted(lora.layers))}); is it a LoRA for another model?"
             )
         coverage.append(LoraCoverage(lora.name, float(scale), covered, len(capable), tuple(sorted(outside)), tuple(unused)))
+    return plan, coverage, capable
 
+
+def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_coverage: bool = True) -> LoraReport:
+    """Merge LoRAs into the model's Linear weights in place: W += scale * (B @ A) * alpha / rank.
+
+    Every layer of every LoRA is checked first (check_loras); a shape that does not fit raises LoraShapeError
+    and no weight is modified. Deltas of all LoRAs are summed in float32 on the weight's device and added
+    with one rounding to the weight's dtype. Returns the coverage summary, and logs it unless
+    log_coverage is False (a device-mode switch merging LoRAs it merged at load).
+    """
+    plan, coverage, capable = _merge_plan(model, loras)
+    modules = dict(model.named_modules())
     modified = set()
     with torch.no_grad():
         for path, contributions in plan.items():
@@ -321,8 +332,9 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
             for layer, scale in contributions:
                 if scale == 0.0:
                     continue
-                up = layer.up.to(device=weight.device, dtype=torch.float32)
-                down = layer.down.to(device=weight.device, dtype=torch.float32)
+                # to the device in the file's dtype, then float32 there (the same values; half the bytes cross)
+                up = layer.up.to(weight.device).float()
+                down = layer.down.to(weight.device).float()
                 term = (up @ down).mul_(scale * layer.factor)
                 delta = term if delta is None else delta.add_(term)
             if delta is not None:

@@ -13,7 +13,7 @@ from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample_latents
-from ltx_backend.models.transformer.compile import COMPILE_MODES, compile_blocks
+from ltx_backend.models.transformer.compile import check_compile_mode, compile_blocks
 from ltx_backend.models.video_vae import decode_video, encode_video
 from ltx_backend.pipelines.components import DenoiseJob
 from ltx_backend.pipelines.device_modes import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
@@ -158,8 +158,7 @@ def load_pipeline(
         raise ValueError(f"invalid pipeline_class_name={pipeline_class_name!r}: one of {', '.join(PIPELINE_CLASSES)}")
     if device_mode not in DEVICE_MODES:
         raise ValueError(f"invalid device_mode={device_mode!r}: one of {', '.join(DEVICE_MODES)}")
-    if torch_compile_mode is not None and torch_compile_mode not in COMPILE_MODES:
-        raise ValueError(f"invalid torch_compile_mode={torch_compile_mode!r}: one of {', '.join(COMPILE_MODES)}")
+    check_compile_mode(torch_compile_mode, device_mode)
     source = open_model(model) if isinstance(model, str) else model
     if pipeline_class_name == TWO_STAGE_HQ and source.model_version != "2.3":
         raise ValueError(f"invalid pipeline_class_name={TWO_STAGE_HQ!r}: needs an LTX-2.3 checkpoint, this is LTX-{source.model_version}")

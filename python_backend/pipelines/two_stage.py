@@ -71,7 +71,7 @@ class LTX2TwoStagePipeline:
             sampler=self.sampler,
         )
         video_state, audio_state = c.denoise(job, on_step)
-        c.prepare_stage(2)  # snapshot mode: the weight switch overlaps the upsampler and image encoding
+        c.prepare_stage(2)  # snapshot mode: a host-snapshot copy overlaps the upsampler and image encoding
 
         # Between the stages: x2 latent upsampling; stage 1's audio carries over.
         upsampled = c.upsample_video(video_layout.to_latent(video_state))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import locale
 import logging
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ def use_utf8_locale() -> None:
     """Make open() default to UTF-8 in this stub process. The python backend's stub embeds Python without
     the locale coercion the `python` command does, so under a C locale text files default to ASCII; torch.compile's
     inductor reads its UTF-8 code templates that way and fails (seen with tritonserver 2.51)."""
+    os.environ.setdefault("PYTHONUTF8", "1")  # for the processes it starts (inductor's compile workers)
     if locale.getpreferredencoding(False).lower().replace("-", "") != "utf8":
         for name in ("C.UTF-8", "C.utf8", "en_US.UTF-8"):
             try:
@@ -78,8 +80,6 @@ class ModelArgs:
     def model_path(self) -> str:
         """The `model_path` parameter: a HF repo id, an absolute path, or a path relative to the project root
         (the model repository's parent). The environment variable LTX_MODEL_PATH overrides it."""
-        import os
-
         value = os.environ.get("LTX_MODEL_PATH") or self.parameters.get("model_path")
         if not value:
             raise ValueError(f"model {self.name}: set parameters {{ key: \"model_path\" ... }} or LTX_MODEL_PATH")

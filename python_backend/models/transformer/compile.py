@@ -6,9 +6,14 @@ per input shape, not 48. Compiling in place (nn.Module.compile) keeps every para
 and the device modes' weight switches work on a compiled transformer unchanged; they copy into the same
 tensors, which the compiled graphs read as inputs.
 
-mode "reduce-overhead" also captures each block's kernels as CUDA graphs (on CUDA; on CPU torch runs the
-compiled code without them). A new denoising step then starts a new CUDA-graph generation (a forward
-pre-hook on the model marks it), so the previous step's outputs may be kept while the next one runs.
+mode "reduce-overhead" (and "max-autotune") also captures each block's kernels as CUDA graphs (on CUDA; on
+CPU torch runs the compiled code without them). Each transformer call (forward) starts a new CUDA-graph
+generation (a forward pre-hook marks it). Nothing a call returns lives in CUDA-graph memory: the blocks'
+output goes through the eager output norm and projection, so results may be kept across calls. What the
+graphs cost: every input made outside the blocks (modulation, RoPE tables, cached text K/V) is copied into
+the graph's input buffers at each replay, and each new input shape records new graphs (a server taking many
+sizes records them all). Not with device mode `original`: every stage switch builds a new transformer,
+whose new parameter addresses would make torch record all the graphs again, at every switch, without end.
 """
 from __future__ import annotations
 
@@ -22,13 +27,29 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "ma
 RECOMPILE_LIMIT = 64
 
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+def check_compile_mode(mode: str | None, device_mode: str) -> None:
+    """A clear error for a torch.compile mode that is not one, or that cannot go with the device mode."""
+    if mode is None:
+        return
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"invalid torch_compile_mode={mode!r}: one of {', '.join(COMPILE_MODES)}")
+    if mode in CUDA_GRAPH_MODES and device_mode == "original":
+        raise ValueError(
+            f"invalid torch_compile_mode={mode!r} with device_mode='original': its CUDA graphs would be recorded "
+            "again for the transformer rebuilt at every stage switch; use default or max-autotune-no-cudagraphs, "
+            "or device mode snapshot / resident"
+        )
+
+
 def compile_blocks(model: nn.Module, mode: str = "default", backend: str = "inductor") -> nn.Module:
     """Compile every block of `model` (an AVTransformer) in place; returns the model.
 
     backend: torch.compile's backend ("inductor"; tests use "eager" to check the tracing quickly).
     """
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"invalid torch_compile_mode={mode!r}: one of {', '.join(COMPILE_MODES)}")
+    check_compile_mode(mode, "")
     config = torch._dynamo.config
     for name in ("recompile_limit", "cache_size_limit"):  # the first is the name since torch 2.6
         if hasattr(config, name):
@@ -37,7 +58,7 @@ def compile_blocks(model: nn.Module, mode: str = "default", backend: str = "indu
     uncompile_blocks(model)
     for block in model.transformer_blocks:
         block.compile(backend=backend, **options)
-    if mode in ("reduce-overhead", "max-autotune"):
+    if mode in CUDA_GRAPH_MODES:
         model._cuda_graph_step_hook = model.register_forward_pre_hook(_new_cuda_graph_step)
     return model
 

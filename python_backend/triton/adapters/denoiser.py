@@ -10,6 +10,7 @@ import json
 
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
+from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.pipelines.device_modes import StageWeights
 from ltx_backend.pipelines.local import load_transformer
 from ltx_backend.sampling.denoise import guided_denoise
@@ -37,9 +38,10 @@ class TritonPythonModel(ComponentModel):
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
         self.plan = plan
-        compile_mode = p.get("torch_compile_mode") or None
+        compile_mode, device_mode = p.get("torch_compile_mode") or None, p.get("device_mode", "snapshot")
+        check_compile_mode(compile_mode, device_mode)
         self.weights = StageWeights(
-            lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, p.get("device_mode", "snapshot")
+            lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, device_mode
         )
         self.text_projections = LastTextProjections()
 
