@@ -135,8 +135,11 @@ def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode, v
         one_stage = generate_grpc(server.grpc_url, GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2), timeout=600)
         again = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)  # back from stage-1 weights
         served_hq = generate_grpc(server.grpc_url, hq, return_raw=True, timeout=600) if version == "2.3" else None
+        metrics = subprocess.run(["curl", "-s", f"localhost:{server.metrics_port}/metrics"], capture_output=True, text=True).stdout
     finally:
         server.stop()
+    if version == "2":  # each two-stage request: 2 + 3 steps and 3 prepare requests (stage 1, 2, then 1 again)
+        assert re.search(r'nv_inference_request_success\{model="denoiser",version="1"\} 18\b', metrics), metrics[:3000]
     local = _in_process(request, mode, model, version)
     np.testing.assert_array_equal(first.frames, local.frames)
     np.testing.assert_array_equal(again.frames, local.frames)

@@ -21,7 +21,7 @@ from ltx_backend.sampling.denoise import TextContext
 from ltx_backend.sampling.stage import run_stage
 from ltx_backend.triton.base import ComponentError
 from ltx_backend.triton.tensors import bytes_array, from_triton, to_triton
-from ltx_backend.triton.wire import DenoiseStep, pack_step
+from ltx_backend.triton.wire import DenoiseStep, pack_prepare, pack_step
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,12 @@ class TritonComponents:
         return [TextContext(video=video[i : i + 1], audio=audio[i : i + 1]) for i in range(len(prompts))]
 
     def prepare_stage(self, stage: int) -> None:
-        """The denoiser model switches weights when the first step of a stage arrives."""
+        """Ask the shared denoiser to start switching to `stage`'s weights (wire.py's prepare request: it returns
+        at once, the copy overlaps what this pipeline does next). Resident mode has one denoiser per stage."""
+        if self.names.stage_denoisers:
+            return
+        meta = pack_prepare(stage, self.pipeline_class_name)
+        self.infer(self.names.denoiser, {"STEP_META": bytes_array([meta])}, ())
 
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
         return run_stage(None, job, RemoteGuidedStep(self, job), self.dtype, on_step)

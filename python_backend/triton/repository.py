@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
 from ltx_backend.triton.request_fields import PIPELINE_INPUTS
-from ltx_backend.triton.wire import OPTIONAL_STEP_TENSORS, STEP_TENSORS
+from ltx_backend.triton.wire import STEP_TENSORS
 
 DEFAULT_MODEL_PATH = "build/tiny/ltx-2.3"  # relative to the project root: the embedded tiny checkpoint
 
@@ -71,7 +71,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
     m = o.model_type
     any3 = (-1, -1, -1)
     step_inputs = tuple(
-        Tensor(name, m if kind == "model" else "TYPE_FP32", (-1,) * rank, name in OPTIONAL_STEP_TENSORS)
+        Tensor(name, m if kind == "model" else "TYPE_FP32", (-1,) * rank, optional=True)  # a prepare request has none
         for name, (rank, kind) in STEP_TENSORS.items()
     ) + (Tensor("STEP_META", "TYPE_STRING", (1,)),)
     pipeline_inputs = tuple(

@@ -12,6 +12,10 @@ loop, progress and cancellation live):
     (NEGATIVE_VIDEO_CONTEXT, NEGATIVE_AUDIO_CONTEXT), (PREVIOUS_VIDEO_X0, PREVIOUS_AUDIO_X0),
     STEP_META (JSON: step_index, stage, video/audio guidance)
   -> VIDEO_X0 [B, Tv, C], AUDIO_X0 [B, Ta, C]
+Denoiser prepare (STEP_META alone, JSON {"prepare_stage": stage, "pipeline_class_name": ...}): start switching
+to that stage's weights now (the two-stage pipelines' prepare_stage hint, see pipelines/device_modes.py), no
+outputs. Every step tensor is optional in the rendered config so that this request is valid; a step request
+missing one is that request's INVALID_ARG naming it.
 """
 from __future__ import annotations
 
@@ -102,8 +106,16 @@ def pack_step(step: DenoiseStep) -> tuple[Tensors, str]:
     return tensors, json.dumps(meta)
 
 
+def pack_prepare(stage: int, pipeline_class_name: str) -> str:
+    """The STEP_META of a prepare request."""
+    return json.dumps({"prepare_stage": int(stage), "pipeline_class_name": pipeline_class_name})
+
+
 def unpack_step(tensors: Tensors, meta_json: str) -> DenoiseStep:
     meta = json.loads(meta_json)
+    missing = [name for name in REQUIRED_STEP_TENSORS if name not in tensors]
+    if missing:
+        raise KeyError(f"missing inputs {', '.join(missing)} of a denoiser step")
     previous = None
     if meta.get("has_previous"):
         previous = (tensors.get("PREVIOUS_VIDEO_X0"), tensors.get("PREVIOUS_AUDIO_X0"))
@@ -136,3 +148,4 @@ OPTIONAL_STEP_TENSORS = frozenset(
     {"VIDEO_ATTENTION_MASK", "AUDIO_ATTENTION_MASK", "NEGATIVE_VIDEO_CONTEXT", "NEGATIVE_AUDIO_CONTEXT",
      "PREVIOUS_VIDEO_X0", "PREVIOUS_AUDIO_X0"}
 )
+REQUIRED_STEP_TENSORS = tuple(name for name in STEP_TENSORS if name not in OPTIONAL_STEP_TENSORS)

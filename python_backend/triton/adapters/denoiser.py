@@ -47,9 +47,13 @@ class TritonPythonModel(ComponentModel):
 
     def run(self, inputs):
         (meta,) = as_strings(require(inputs, "STEP_META"))
+        fields = json.loads(meta)
+        pipeline_class_name = fields.get("pipeline_class_name", "LTX2Pipeline")
+        if "prepare_stage" in fields:  # no step: start switching weights (a snapshot copy on a side stream)
+            self.weights.prepare(self.plan.key(pipeline_class_name, int(fields["prepare_stage"])))
+            return {}
         tensors = {name: value.to(self.device) for name, value in inputs.items() if name != "STEP_META"}
         step = unpack_step(tensors, meta)
-        pipeline_class_name = json.loads(meta).get("pipeline_class_name", "LTX2Pipeline")
         weights = self.plan.key(pipeline_class_name, step.stage)
         transformer = self.weights.model(weights)
         video_x0, audio_x0 = guided_denoise(
