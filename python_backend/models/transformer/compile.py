@@ -21,13 +21,11 @@ import torch
 from torch import nn
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 # Distinct (batch of guidance passes, skip pattern, dynamic-shape) variants one block may compile: the
 # guidance settings a server sees vary per request; past this limit torch runs the block eagerly.
 RECOMPILE_LIMIT = 64
-
-
-CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 def check_compile_mode(mode: str | None, device_mode: str) -> None:
