@@ -31,21 +31,29 @@ def sdpa():
     torch._dynamo.reset()
 
 
-def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa):
+def _eager_then_compiled(layers: int, seed: int):
+    """A tiny LTX-2.3 transformer's step (four guidance passes batched: cond, uncond, STG on the last block,
+    modality isolation) eagerly, then with its blocks compiled (backend eager, fresh compile counters):
+    (model, inputs, eager outputs, compiled outputs)."""
     bench = load_build_script("bench_kernels")
     config = tiny_transformer_config("2.3")
-    config["num_layers"] = 6
+    config["num_layers"] = layers
     model = build_transformer({"transformer": config})
-    bench._randomize_(model, seed=0)
+    bench._randomize_(model, seed=seed)
     model.eval()
-    # four guidance passes batched: cond, uncond, STG on the last block, modality isolation
     inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32)
     with torch.inference_mode():
         eager = model(*inputs)
     compile_blocks(model, backend="eager")
     counters.clear()
     with torch.inference_mode():
-        first = model(*inputs)
+        compiled = model(*inputs)
+    return model, inputs, eager, compiled
+
+
+def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa):
+    model, inputs, eager, first = _eager_then_compiled(layers=6, seed=0)
+    config = {**tiny_transformer_config("2.3"), "num_layers": 6}
     assert counters["stats"]["unique_graphs"] == 2  # five plain blocks, one STG block
     with torch._dynamo.config.patch(error_on_recompile=True), torch.inference_mode():
         second = model(*inputs)  # raises if any guard (a counter, a logged-once set, an index) changed
@@ -93,19 +101,7 @@ def triton_backend():
 def test_triton_kernels_trace_as_opaque_ops_under_compile(triton_backend):
     """Under torch.compile the Triton launchers run as the custom ops ltx_kernels::* (the interpreter, the
     autotuner and the launch code stay out of the graph): the compiled step gives the eager kernels' output."""
-    bench = load_build_script("bench_kernels")
-    config = tiny_transformer_config("2.3")
-    config["num_layers"] = 3
-    model = build_transformer({"transformer": config})
-    bench._randomize_(model, seed=1)
-    model.eval()
-    inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32)
-    with torch.inference_mode():
-        eager = model(*inputs)
-    compile_blocks(model, backend="eager")
-    counters.clear()
-    with torch.inference_mode():
-        compiled = model(*inputs)
+    _, _, eager, compiled = _eager_then_compiled(layers=3, seed=1)
     assert counters["stats"]["unique_graphs"] == 2 and not counters["graph_break"]
     for a, b in zip(eager, compiled):
         assert torch.equal(a, b)
