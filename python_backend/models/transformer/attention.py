@@ -62,9 +62,9 @@ class Attention(nn.Module):
             out = v
         else:
             # = q_norm / k_norm, then apply_rope with pe (k_pe for the keys when given)
+            k = self.to_k(context) if k is None else k
             q, k = qk_norm_rope(
-                self.to_q(x), self.to_k(context) if k is None else k, self.q_norm.weight, self.k_norm.weight, self.q_norm.eps,
-                pe, k_pe, self.rope_type,
+                self.to_q(x), k, self.q_norm.weight, self.k_norm.weight, self.q_norm.eps, pe, k_pe, self.rope_type
             )
             out = attention(q, k, v, self.heads, mask)
             if keep is not None:

@@ -108,13 +108,16 @@ class AVTransformerBlock(nn.Module):
 
         if run_video:
             vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, skips, Skip.VIDEO_SELF_ATTN)
-            vx = self._text_attention(vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table, text_kv[0])
+            vx = self._text_attention(
+                vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table, text_kv[0]
+            )
         if run_audio:
             ax = self._self_attention(
                 ax, audio, self.audio_attn1, self.audio_scale_shift_table, skips, Skip.AUDIO_SELF_ATTN
             )
             ax = self._text_attention(
-                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table, text_kv[1]
+                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table,
+                text_kv[1],
             )
 
         if run_a2v or run_v2a:

@@ -82,9 +82,9 @@ class BatchPerturbations:
     def for_block(self, block: int) -> BlockSkips:
         """What block `block` skips, per batch element (resolved here, outside the block: a compiled block's
         graph then depends on the skip pattern only, so blocks with the same pattern share one compilation)."""
-        return BlockSkips(
-            tuple((skip, tuple(any(p.applies(skip, block) for p in sample) for sample in self.per_sample)) for skip in Skip)
-        )
+        return BlockSkips(tuple(
+            (skip, tuple(any(p.applies(skip, block) for p in sample) for sample in self.per_sample)) for skip in Skip
+        ))
 
 
 @dataclass(frozen=True)
