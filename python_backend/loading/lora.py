@@ -274,9 +274,11 @@ def _shown(items: Sequence[str]) -> str:
     return shown + (f", ... (+{len(items) - SHOWN_UNUSED_KEYS} more)" if len(items) > SHOWN_UNUSED_KEYS else "")
 
 
-def check_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]) -> None:
-    """Raise LoraShapeError / LoraError if some LoRA does not fit the model (nothing is modified)."""
-    _merge_plan(model, loras)
+def check_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]) -> str:
+    """Raise LoraShapeError / LoraError if some LoRA does not fit the model; else the coverage summary that
+    apply_loras would log. Nothing is modified."""
+    _, coverage, capable = _merge_plan(model, loras)
+    return LoraReport(tuple(coverage), len(capable)).summary()
 
 
 def _merge_plan(model: nn.Module, loras: Sequence[tuple[LoraFile, float]]):
@@ -320,7 +322,7 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
     Every layer of every LoRA is checked first (check_loras); a shape that does not fit raises LoraShapeError
     and no weight is modified. Deltas of all LoRAs are summed in float32 on the weight's device and added
     with one rounding to the weight's dtype. Returns the coverage summary, and logs it unless
-    log_coverage is False (a device-mode switch merging LoRAs it merged at load).
+    log_coverage is False (a device-mode switch merging LoRAs whose coverage it reported at load).
     """
     plan, coverage, capable = _merge_plan(model, loras)
     modules = dict(model.named_modules())

@@ -68,8 +68,9 @@ class StageWeights:
             # A stage without LoRAs is the base: the other stages are merged from it on the device.
             self._base_stage = next((s for s in self.stages if not self.stage_loras[s]), None)
             self._snapshots = self._take_snapshots(self._model)
-            self.current = self._base_stage
-            self._switch(first)
+            self.current = self._base_stage  # _take_snapshots leaves the model at base
+            if first != self.current:
+                self._switch(first)
             self.current = first
         else:
             self._model = self._build(first)
@@ -95,8 +96,8 @@ class StageWeights:
 
     def _take_snapshots(self, model: nn.Module) -> dict[int, WeightSnapshot]:
         """Host copies of every tensor some stage's LoRAs touch: the base values, and each stage's values when
-        no stage is the base (then a switch copies them in). Every stage's LoRAs are merged once here (a LoRA
-        that does not fit fails at load, not at a request). The model is left at base."""
+        no stage is the base (then a switch copies them in). Every stage's LoRAs are checked against the model
+        here (a LoRA that does not fit fails at load, not at a request). The model is left at base."""
         touched = touched_modules([item for loras in self.stage_loras.values() for item in loras], model)
         base = WeightSnapshot.take(model, touched)
         snapshots = {}
@@ -104,11 +105,12 @@ class StageWeights:
             loras = self._loras(stage)
             if not loras:
                 snapshots[stage] = base
-                continue
-            apply_loras(model, loras)  # checks every LoRA against the model now, and logs its coverage once
-            if self._base_stage is None:
+            elif self._base_stage is None:
+                apply_loras(model, loras)
                 snapshots[stage] = WeightSnapshot.take(model, touched)
-            base.restore(model, non_blocking=False)
+                base.restore(model, non_blocking=False)
+            else:  # merged on the device at each switch: checked and reported now
+                log.info(check_loras(model, loras))
         log.info(
             "snapshot mode: %d tensors per stage, %.1f MiB of host snapshots; stages merged on the device: %s",
             len(touched), sum(s.nbytes for s in {id(s): s for s in snapshots.values()}.values()) / 2**20,
@@ -123,7 +125,7 @@ class StageWeights:
             return
         if self.stage_loras[self.current]:  # back to the base values first
             self._snapshots[self._base_stage].restore(self._model, non_blocking=False)
-        apply_loras(self._model, self._loras(stage), log_coverage=False)  # merged (and logged) at load already
+        apply_loras(self._model, self._loras(stage), log_coverage=False)  # reported at load already
 
     def prepare(self, stage: int) -> None:
         """Start switching to `stage` now (snapshot mode on CUDA: an asynchronous copy on a side stream,
