@@ -140,11 +140,25 @@ def sdpa_best(q, k, v, heads, mask, warmup, iters, device):
     return best
 
 
+def autotune_summary(kernel) -> tuple[str, str, str]:
+    """(chosen config, best pointer-load ms, best TMA-descriptor ms) from the autotuner's last tuning run
+    (the kernel just tuned a new shape bucket; "-" where a kind was not timed)."""
+    config = kernel.best_config
+    kind = "tma" if config.kwargs.get("USE_TMA") else "pointer"
+    chosen = f"{kind} {config.kwargs['BLOCK_M']}x{config.kwargs['BLOCK_N']} w{config.num_warps} s{config.num_stages}"
+    best = {"pointer": float("inf"), "tma": float("inf")}
+    for c, t in (getattr(kernel, "configs_timings", None) or {}).items():
+        ms = t[0] if isinstance(t, (list, tuple)) else t
+        key = "tma" if c.kwargs.get("USE_TMA") else "pointer"
+        best[key] = min(best[key], ms)
+    return chosen, *(f"{best[k]:.3f}" if best[k] < float("inf") else "-" for k in ("pointer", "tma"))
+
+
 def bench_attention(args, device, dtype) -> str:
     import torch
 
     from ltx_kernels.attention import sdpa_attention
-    from ltx_kernels.triton_attention import triton_attention
+    from ltx_kernels.triton_attention import _attention_fwd, triton_attention
 
     rows = []
     batch = args.attn_batch
@@ -159,18 +173,22 @@ def bench_attention(args, device, dtype) -> str:
             real[:, : max(1, tk // 4)] = 1
             mask = ((real - 1) * torch.finfo(dtype).max).to(dtype).reshape(batch, 1, 1, tk)
         flops = 4 * batch * heads * tq * tk * head_dim
+        _attention_fwd.configs_timings = {}  # (a bucket tuned before, or one config left: no timings)
+        out = triton_attention(q, k, v, heads, mask)  # tunes this shape bucket (every case has its own)
+        chosen, pointer_ms, tma_ms = autotune_summary(_attention_fwd)
         t_ms = timed(lambda: triton_attention(q, k, v, heads, mask), args.warmup, args.iters, device)
         s_ms, s_name = sdpa_best(q, k, v, heads, mask, args.warmup, args.iters, device)
-        diff = (triton_attention(q, k, v, heads, mask).float() - sdpa_attention(q, k, v, heads, mask).float()).abs().max().item()
+        diff = (out.float() - sdpa_attention(q, k, v, heads, mask).float()).abs().max().item()
         peak = f"{flops / t_ms / 1e9 / args.peak_tflops:.0%}" if args.peak_tflops else "-"
         rows.append([
             name, f"{t_ms:.3f}", f"{flops / t_ms / 1e9:.1f}", peak, f"{s_ms:.3f}", f"{flops / s_ms / 1e9:.1f}", s_name,
-            f"{s_ms / t_ms:.2f}x", f"{diff:.1e}",
+            f"{s_ms / t_ms:.2f}x", f"{diff:.1e}", chosen, pointer_ms, tma_ms,
         ])
-        del q, k, v, mask
+        del q, k, v, mask, out
     return table(
         ["attention (batch %d, %s)" % (batch, str(dtype).replace("torch.", "")), "Triton ms", "Triton TFLOP/s", "% of bf16 peak",
-         "SDPA ms", "SDPA TFLOP/s", "SDPA backend", "Triton speed-up", "max abs diff"],
+         "SDPA ms", "SDPA TFLOP/s", "SDPA backend", "Triton speed-up", "max abs diff", "chosen config",
+         "tuning: best pointer ms", "tuning: best TMA ms"],
         rows,
     )
 

@@ -47,8 +47,9 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     attention_cases = [  # head dim, dtype, mask (None, "row", "full")
         (128, "bf16", None), (128, "bf16", "row"), (64, "bf16", "full"), (128, "fp16", None), (64, "fp32", "row"),
     ]
-    if quick:
-        attention_cases, configs = attention_cases[:2], configs[:1]
+    if quick:  # the first pointer and the first descriptor config
+        attention_cases = attention_cases[:2]
+        configs = [next(c for c in configs if not c.kwargs["USE_TMA"]), next(c for c in configs if c.kwargs["USE_TMA"])]
     for head_dim, dtype, mask in attention_cases:
         for config in configs:
             types = {n: f"*{dtype}" for n in ("Q", "K", "V", "O", "Bias")}
@@ -57,13 +58,20 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
                 HEAD_DIM=head_dim, BLOCK_D=head_dim, HAS_MASK=mask is not None, BIAS_ROW=mask == "row",
                 DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", UPCAST_DOT=False, **config.kwargs,
             )
+            if config.kwargs["USE_TMA"]:  # host descriptors, boxes as the config's pre-hook sets them
+                rows = {"DescQ": config.kwargs["BLOCK_M"], "DescK": config.kwargs["BLOCK_N"], "DescV": config.kwargs["BLOCK_N"]}
+                types.update({n: f"tensordesc<{dtype}[{r}, {head_dim}]>" for n, r in rows.items()})
+            else:
+                constexprs.update(DescQ=None, DescK=None, DescV=None)
             compiled = compile_kernel(
                 triton_attention._attention_fwd, types, constexprs, arch, config.num_warps, config.num_stages
             )
-            mma = "wgmma" if "wgmma" in compiled.asm["ptx"] else "mma" if "mma" in compiled.asm["ptx"] else "no mma"
+            ptx = compiled.asm["ptx"]
+            mma = "wgmma" if "wgmma" in ptx else "mma" if "mma" in ptx else "no mma"
+            loads = "tma" if "cp.async.bulk.tensor" in ptx else "pointer"
             lines.append(
                 f"attention d{head_dim} {dtype} mask={mask} {config.kwargs} w{config.num_warps} s{config.num_stages}: "
-                f"{mma}, {compiled.metadata.shared} B shared"
+                f"{mma}, {loads} loads, {compiled.metadata.shared} B shared"
             )
     for rope, head_dim in ((0, 4096), (1, 4096), (2, 128)):
         types = {n: "*bf16" for n in ("Q", "K", "WQ", "WK", "OQ", "OK", "COS", "SIN")}

@@ -150,6 +150,69 @@ def test_strided_inputs_are_read_in_place():
     assert (out - reference_attention(q, k, v, heads)).abs().max().item() <= 1e-5
 
 
+DESCRIPTOR_SHAPES = [  # power-of-two head dims >= 16 (what TMA boxes take); odd lengths, batch > 1
+    (2, 2, 16, 5, 9),
+    (1, 2, 32, 17, 33),
+    (2, 1, 64, 37, 70),
+    (3, 2, 16, 16, 32),
+]
+
+
+@pytest.mark.parametrize("shape", DESCRIPTOR_SHAPES, ids=[f"b{b}h{h}d{d}q{q}k{k}" for b, h, d, q, k in DESCRIPTOR_SHAPES])
+@pytest.mark.parametrize("mask_kind", ["none", "text_padding", "self_bias"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_descriptor_loads_equal_pointer_loads(shape, mask_kind, dtype):
+    """The TMA-descriptor configs (Hopper) read the same tiles as the pointer configs: the same outputs, bit
+    for bit, and within 1e-5 of the reference in fp32."""
+    from ltx_kernels.triton_attention import _attention_fwd, attention_forward
+
+    batch, heads, head_dim, tq, tk = shape
+    if mask_kind == "self_bias":
+        tk = tq
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, dtype, seed=11)
+    mask = _mask(mask_kind, batch, heads, tq, tk)
+    if mask is not None:
+        mask = mask.to(dtype)
+    pointers = attention_forward(q, k, v, heads, mask, descriptors="off")
+    assert _attention_fwd.best_config.kwargs["USE_TMA"] is False
+    tma = attention_forward(q, k, v, heads, mask, descriptors="on")
+    assert _attention_fwd.best_config.kwargs["USE_TMA"] is True
+    assert torch.equal(tma, pointers)
+    if dtype == torch.float32:
+        assert (tma - reference_attention(q, k, v, heads, mask)).abs().max().item() <= 1e-5
+
+
+def test_descriptor_loads_keep_batch_elements_apart():
+    """A descriptor tile past an element's last key or query reads the next element's rows: they must not
+    reach the output, even when they hold inf / NaN."""
+    from ltx_kernels.triton_attention import attention_forward
+
+    batch, heads, head_dim, tq, tk = 2, 2, 16, 7, 19
+    q, k, v = _inputs(batch, heads, head_dim, tq, tk, torch.float32, seed=12)
+    q[1], k[1], v[1] = float("nan"), float("inf"), float("inf")
+    out = attention_forward(q, k, v, heads, descriptors="on")
+    expected = reference_attention(q[:1], k[:1], v[:1], heads)
+    assert torch.isfinite(out[0]).all()
+    assert (out[:1] - expected).abs().max().item() <= 1e-5
+
+
+def test_descriptors_refused_with_the_reason():
+    from ltx_kernels.triton_attention import _attention_fwd, attention_forward, descriptor_refusal
+
+    q, k, v = _inputs(2, 1, 24, 5, 9, torch.float32)  # head dim 24
+    with pytest.raises(ValueError, match="head dim 24 is not a power of two"):
+        attention_forward(q, k, v, 1, descriptors="on")
+    q, k, v = _inputs(1, 2, 16, 5, 9, torch.float32)
+    shared = k.expand(3, -1, -1)  # one key set for three queries: stride 0 over the batch
+    assert "not one run of rows" in descriptor_refusal(q.expand(3, -1, -1).contiguous(), shared, shared, 2)
+    # "auto" falls back to the pointer configs (and in the interpreter always uses them)
+    out = attention_forward(q.expand(3, -1, -1).contiguous(), shared, shared, 2)
+    assert _attention_fwd.best_config.kwargs["USE_TMA"] is False
+    assert (out - reference_attention(q.expand(3, -1, -1), shared, shared, 2)).abs().max().item() <= 1e-5
+    with pytest.raises(ValueError, match="descriptors 'sometimes' is not one of"):
+        attention_forward(q, k, v, 2, descriptors="sometimes")
+
+
 def test_dispatch_routes_every_backend():
     q, k, v = _inputs(2, 2, 16, 7, 9, torch.float32, seed=7)
     mask = _mask("text_padding", 2, 2, 7, 9)
@@ -288,7 +351,8 @@ def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype):
 
 
 def test_kernels_compile_for_hopper_without_a_gpu(tmp_path):
-    """The compiled (non-interpreter) path down to sm_90 cubins with tensor-core (wgmma) attention."""
+    """The compiled (non-interpreter) path down to sm_90 cubins with tensor-core (wgmma) attention; the
+    descriptor configs lower to TMA copies."""
     import subprocess
     import sys
 
@@ -301,5 +365,6 @@ def test_kernels_compile_for_hopper_without_a_gpu(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     attention = [line for line in lines if line.startswith("attention d128 bf16")]
-    assert len(attention) == 2 and all("wgmma" in line for line in attention), lines
+    assert len(attention) == 4 and all("wgmma" in line for line in attention), lines
+    assert sum("tma loads" in line for line in attention) == 2, lines  # the descriptor configs copy by TMA
     assert sum(line.startswith("qk_norm_rope") for line in lines) == 3
