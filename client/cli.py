@@ -25,6 +25,12 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--num-frames", type=int, default=None, help="8k+1 frames (default 121)")
     p.add_argument("--num-inference-steps", type=int, default=None, help="default 40 (LTX-2) / 30 (LTX-2.3)")
     p.add_argument("--guidance-scale", type=float, default=None, help="video CFG scale (default 3.0)")
+    p.add_argument("--stg-scale", type=float, default=None,
+                   help="STG scale of video and audio (default 1.0; HQ 0.0); 0 drops the STG pass")
+    p.add_argument("--modality-scale", type=float, default=None,
+                   help="audio<->video (a2v / v2a) guidance scale (default 3.0); 1 drops the modality-isolation pass")
+    p.add_argument("--guidance-rescale", type=float, default=None,
+                   help="guidance rescale in [0, 1] of video and audio (default 0.7; HQ 0.45 video, 1.0 audio)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default 24)")
     p.add_argument("--save-output", action="store_true", help="write the MP4")
     p.add_argument("--output-path", default="outputs", help="an .mp4 file, or a directory (default outputs/)")
@@ -63,6 +69,9 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         num_frames=args.num_frames,
         num_inference_steps=args.num_inference_steps,
         guidance_scale=args.guidance_scale,
+        stg_scale=args.stg_scale,
+        modality_scale=args.modality_scale,
+        guidance_rescale=args.guidance_rescale,
         fps=args.fps,
         image_paths=tuple(args.image_path or ()),
         image_frame_indices=None if args.image_frame_index is None else tuple(args.image_frame_index),

@@ -91,6 +91,14 @@ class GenerationRequest:
     num_frames: int | None = None
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
+    # The other guidance terms, for the video and audio streams alike (ltx-pipelines' --video-/--audio-
+    # stg-guidance-scale, --a2v-/--v2a-guidance-scale, --video-/--audio-rescale-scale). None keeps the
+    # pipeline's defaults (they differ per stream and for HQ), and stays None after resolve(). Each term
+    # that is off costs no transformer pass: stg_scale 0 drops the STG pass, modality_scale 1 the
+    # modality-isolation pass (guidance_scale 1 the negative-prompt pass, where the audio CFG is 1 too).
+    stg_scale: float | None = None
+    modality_scale: float | None = None
+    guidance_rescale: float | None = None
     fps: float | None = None
     # Conditioning images: paths (generate) or encoded bytes (served requests), not both. Each goes to a
     # pixel frame (default: one image -> frame 0; two -> first and last frame; more need indices) with a
@@ -157,6 +165,11 @@ class GenerationRequest:
             raise InvalidRequest("num_frames", r.num_frames, f"8k+1 frames (1, 9, 17, ..., 121, ..., {MAX_FRAMES})")
         _check_int("num_inference_steps", r.num_inference_steps, 1, MAX_STEPS)
         _check_float("guidance_scale", r.guidance_scale, 0.0, 50.0)
+        for name, hi in (("stg_scale", 50.0), ("modality_scale", 50.0), ("guidance_rescale", 1.0)):
+            if getattr(r, name) is not None:
+                _check_float(name, getattr(r, name), 0.0, hi)
+        if r.pipeline_class_name == TWO_STAGE_HQ and r.stg_scale not in (None, 0):
+            raise InvalidRequest("stg_scale", r.stg_scale, f"0 with {TWO_STAGE_HQ} (its STG perturbs no block)")
         _check_float("fps", r.fps, 1.0, 120.0)
         _check_float("lora_scale", r.lora_scale, -10.0, 10.0)
         r = _resolve_images(r)

@@ -21,12 +21,16 @@ SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=
 
 
 def run_reference(directory, version: str, request: GenerationRequest, monkeypatch):
-    import ltx_pipelines.ti2vid_one_stage as one_stage
     from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, LTX_2_PARAMS
+
+    return run_reference_with(directory, request, LTX_2_3_PARAMS if version == "2.3" else LTX_2_PARAMS, monkeypatch)
+
+
+def run_reference_with(directory, request: GenerationRequest, params, monkeypatch):
+    import ltx_pipelines.ti2vid_one_stage as one_stage
 
     use_tiny_gemma_config(directory, monkeypatch)
     monkeypatch.setattr(one_stage, "torch", TorchWithDtype(torch.float32))
-    params = LTX_2_3_PARAMS if version == "2.3" else LTX_2_PARAMS
     pipeline = one_stage.TI2VidOneStagePipeline(
         checkpoint_path=str(checkpoint_file(directory)), gemma_root=str(directory), loras=[], device=torch.device("cpu")
     )
@@ -55,3 +59,34 @@ def test_same_seed_same_video_other_seed_differs(tiny_checkpoints):
     c = pipeline(GenerationRequest(**dict(small, seed=43)).resolve("2.3"))
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio)
     assert not np.array_equal(a.frames, c.frames)
+
+
+def test_guidance_overrides_match_reference_and_drop_passes(tiny_checkpoints, monkeypatch):
+    """SGLang's LTX-2 guidance (CFG 4.0 only) through the request's guidance fields: the reference with the
+    same guider parameters gives the same video and audio, and each step runs 2 passes instead of 4."""
+    from dataclasses import replace
+
+    from ltx_pipelines.utils.constants import LTX_2_PARAMS
+
+    directory = tiny_checkpoints["2"]
+    pipeline = load_pipeline(str(directory), device=torch.device("cpu"), dtype=torch.float32)
+    request = GenerationRequest(
+        **dict(SETTINGS, num_inference_steps=3), guidance_scale=4.0, stg_scale=0.0, modality_scale=1.0, guidance_rescale=0.0
+    ).resolve("2")
+    batches = []
+    hook = pipeline.components.transformer.register_forward_pre_hook(lambda _, args: batches.append(args[0].latent.shape[0]))
+    try:
+        ours = pipeline(request)
+    finally:
+        hook.remove()
+    assert batches == [2, 2, 2]  # cond + uncond, one call per step
+
+    def cfg_only(params, cfg_scale):
+        return replace(params, cfg_scale=cfg_scale, stg_scale=0.0, modality_scale=1.0, rescale_scale=0.0)
+
+    params = replace(
+        LTX_2_PARAMS,
+        video_guider_params=cfg_only(LTX_2_PARAMS.video_guider_params, 4.0),
+        audio_guider_params=cfg_only(LTX_2_PARAMS.audio_guider_params, LTX_2_PARAMS.audio_guider_params.cfg_scale),
+    )
+    compare("LTX-2 one-stage, CFG-only guidance", ours, run_reference_with(directory, request, params, monkeypatch), request)

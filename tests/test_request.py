@@ -38,6 +38,10 @@ BAD = [
     ("num_inference_steps", dict(num_inference_steps=1000), "between 1 and 200"),
     ("guidance_scale", dict(guidance_scale=math.nan), "number"),
     ("guidance_scale", dict(guidance_scale=-1.0), "between 0"),
+    ("stg_scale", dict(stg_scale=-0.5), "between 0 and 50"),
+    ("stg_scale", dict(stg_scale="1"), "number"),
+    ("modality_scale", dict(modality_scale=math.inf), "number"),
+    ("guidance_rescale", dict(guidance_rescale=1.5), "between 0 and 1"),
     ("fps", dict(fps=0.0), "between 1"),
     ("fps", dict(fps=math.inf), "number"),
     ("lora_scale", dict(lora_scale=math.nan), "number"),
@@ -59,3 +63,25 @@ def test_bad_values_name_field_value_and_allowed(field, kwargs, allowed):
 def test_value_is_in_the_message():
     with pytest.raises(InvalidRequest, match=r"invalid num_frames=120: 8k\+1"):
         GenerationRequest(prompt="a cat", num_frames=120).resolve("2.3")
+
+
+def test_guidance_terms_stay_the_pipelines_defaults_unless_given():
+    from ltx_backend.sampling.guidance import default_guidance, override_guidance
+
+    r = GenerationRequest(prompt="a cat").resolve("2")
+    assert (r.stg_scale, r.modality_scale, r.guidance_rescale) == (None, None, None)
+    video, audio = override_guidance(*default_guidance("2"), r.guidance_scale, r.stg_scale, r.modality_scale, r.guidance_rescale)
+    assert (video, audio) == default_guidance("2")
+    # SGLang's LTX-2 default (CFG 4.0 only): both streams lose STG and modality isolation, audio keeps CFG 7
+    r = GenerationRequest(prompt="a cat", guidance_scale=4.0, stg_scale=0, modality_scale=1, guidance_rescale=0).resolve("2")
+    video, audio = override_guidance(*default_guidance("2"), r.guidance_scale, r.stg_scale, r.modality_scale, r.guidance_rescale)
+    assert (video.cfg_scale, video.stg_scale, video.modality_scale, video.rescale_scale) == (4.0, 0.0, 1.0, 0.0)
+    assert (audio.cfg_scale, audio.stg_scale, audio.modality_scale, audio.rescale_scale) == (7.0, 0.0, 1.0, 0.0)
+    assert not video.needs_perturbed() and not video.needs_isolated() and not audio.needs_perturbed()
+
+
+def test_hq_takes_no_stg():
+    with pytest.raises(InvalidRequest, match=r"invalid stg_scale=1.0: 0 with LTX2TwoStageHQPipeline"):
+        GenerationRequest(prompt="a cat", pipeline_class_name="LTX2TwoStageHQPipeline", stg_scale=1.0).resolve("2.3")
+    r = GenerationRequest(prompt="a cat", pipeline_class_name="LTX2TwoStageHQPipeline", stg_scale=0).resolve("2.3")
+    assert r.stg_scale == 0

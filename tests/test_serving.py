@@ -68,6 +68,22 @@ def test_grpc_http_and_in_process_give_identical_video(server):
     assert abs(info.audio_duration - info.video_duration) < 0.05
 
 
+def test_guidance_fields_reach_the_served_pipeline(server):
+    """stg_scale / modality_scale / guidance_rescale travel as inputs (gRPC and HTTP) and give the
+    in-process video; they change it (the tiny model's defaults run 4 passes, these 2)."""
+    from ltx_backend.pipelines.local import load_pipeline
+
+    request = GenerationRequest(**SMALL, seed=3, guidance_scale=4.0, stg_scale=0.0, modality_scale=1.0, guidance_rescale=0.0)
+    via_grpc = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)
+    via_http = generate_http(server.http_url, request, return_raw=True)
+    local = load_pipeline(str(MODEL), device=torch.device("cpu"))(request.resolve("2"))
+    np.testing.assert_array_equal(via_grpc.frames, local.frames)
+    np.testing.assert_array_equal(via_http.frames, local.frames)
+    np.testing.assert_array_equal(via_grpc.audio, local.audio)
+    default = generate_grpc(server.grpc_url, GenerationRequest(**SMALL, seed=3), return_raw=True, timeout=600)
+    assert not np.array_equal(default.frames, via_grpc.frames)
+
+
 def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     events = []
     result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
@@ -118,6 +134,8 @@ BAD_REQUESTS = [
     ("zero steps", {"NUM_INFERENCE_STEPS": int32(0)}, None, "num_inference_steps"),
     ("negative seed", {"SEED": (np.array([-1], np.int64), "INT64")}, None, "seed"),
     ("guidance NaN", {"GUIDANCE_SCALE": (np.array([np.nan], np.float32), "FP32")}, None, "guidance_scale"),
+    ("STG scale negative", {"STG_SCALE": (np.array([-1.0], np.float32), "FP32")}, None, "stg_scale"),
+    ("rescale above 1", {}, {"guidance_rescale": 2.0}, "guidance_rescale"),
     ("fps zero", {}, {"fps": 0}, "fps"),
     ("unknown parameter", {}, {"widht": 64}, "widht"),
     ("field twice", {}, {"width": 64}, "width"),

@@ -10,7 +10,6 @@ decoder's noise, in the reference's order.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 
 import torch
 
@@ -21,7 +20,7 @@ from ltx_backend.pipelines.images import check_pipeline_class, request_images, s
 from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import TWO_STAGE, GenerationRequest
 from ltx_backend.sampling.denoise import GuidanceContexts
-from ltx_backend.sampling.guidance import GuidanceParams, default_guidance
+from ltx_backend.sampling.guidance import GuidanceParams, default_guidance, override_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import distilled_sigmas, ltx2_sigmas
 
@@ -59,13 +58,15 @@ class LTX2TwoStagePipeline:
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
-        video_guidance, audio_guidance = self.guidance()
+        video_guidance, audio_guidance = override_guidance(
+            *self.guidance(), request.guidance_scale, request.stg_scale, request.modality_scale, request.guidance_rescale
+        )
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,
             sigmas=self.stage1_sigmas(request.num_inference_steps, shape1).to(dtype=torch.float32, device=c.device),
             contexts=GuidanceContexts(positive=positive, negative=negative),
-            video_guidance=replace(video_guidance, cfg_scale=request.guidance_scale),
+            video_guidance=video_guidance,
             audio_guidance=audio_guidance,
             stage=1,
             sampler=self.sampler,

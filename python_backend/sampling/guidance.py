@@ -72,3 +72,25 @@ def default_guidance(version: str, hq: bool = False) -> tuple[GuidanceParams, Gu
     if key not in DEFAULT_GUIDANCE:
         raise ValueError(f"no guidance defaults for version={version!r} hq={hq}")
     return DEFAULT_GUIDANCE[key]
+
+
+def override_guidance(
+    video: GuidanceParams,
+    audio: GuidanceParams,
+    cfg_scale: float,
+    stg_scale: float | None = None,
+    modality_scale: float | None = None,
+    rescale_scale: float | None = None,
+) -> tuple[GuidanceParams, GuidanceParams]:
+    """A request's guidance: `cfg_scale` is the video CFG scale (the audio keeps its own); the other
+    scales, where given, replace both streams' (None keeps each stream's default)."""
+    common = {"stg_scale": stg_scale, "modality_scale": modality_scale, "rescale_scale": rescale_scale}
+    common = {k: float(v) for k, v in common.items() if v is not None}
+    return replace(video, cfg_scale=float(cfg_scale), **common), replace(audio, **common)
+
+
+def passes_per_step(video: GuidanceParams, audio: GuidanceParams) -> int:
+    """Transformer passes a guided step runs (batched into one call): the conditional one, plus the
+    negative-prompt, STG and modality-isolation passes that either stream's guidance needs."""
+    both = (video, audio)
+    return 1 + sum(any(need(g) for g in both) for need in (GuidanceParams.needs_uncond, GuidanceParams.needs_perturbed, GuidanceParams.needs_isolated))
