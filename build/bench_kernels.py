@@ -269,17 +269,21 @@ def _randomize_(module, seed: int) -> None:
                 p.normal_(0.0, 0.02, generator=g)
 
 
-def _step_inputs(model_config, passes: int, dry: bool, device, dtype):
+def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS):
+    """The transformer's inputs for one step of `passes` guidance passes (cond, uncond, STG, modality
+    isolation) at latent (frames, height, width): (ours, what _reference_call needs). On the meta device
+    (build/flop_budget.py) the tensors hold no values."""
     import torch
 
     from ltx_backend.latents.positions import audio_positions, video_positions
     from ltx_backend.latents.shapes import VideoLatentShape
     from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, Perturbation, Skip
 
-    frames, height, width = (2, 2, 3) if dry else VIDEO_LATENT
-    audio_tokens, text = (7, 9) if dry else (AUDIO_TOKENS, TEXT_TOKENS)
+    frames, height, width = (2, 2, 3) if dry else latent
+    audio_tokens, text = (7, 9) if dry else (audio_tokens, TEXT_TOKENS)
     c = model_config
-    g = torch.Generator(device=device).manual_seed(0)
+    device = torch.device(device)
+    g = None if device.type == "meta" else torch.Generator(device=device).manual_seed(0)
     video_shape = VideoLatentShape(passes, c.in_channels, frames, height, width)
     t_video = frames * height * width
     sigma = torch.full((passes,), 0.7, device=device)
@@ -289,6 +293,8 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype):
     audio_text = c.caption_channels or c.audio_cross_attention_dim
 
     def randn(*shape):
+        if g is None:
+            return torch.empty(*shape, device=device, dtype=dtype)
         return torch.randn(*shape, device=device, generator=g).to(dtype)
 
     video = dict(

@@ -5,7 +5,7 @@
 #   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
 #   device run 1:    run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
 #   device run 2:    run(command="bash build/gpu_session.sh e2e-compiled kernels-compile", carry=[".whl"], timeout_s=450)
-#   (more time:      e2e-resident)
+#   (more time:      e2e-sglang e2e-resident)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
@@ -16,6 +16,7 @@
 #                  Triton with CUDA graphs: mode reduce-overhead); two graphs to compile per variant
 #   e2e-snapshot   build/bench_e2e.py: two-stage LTX-2 768x512x121, 40 stage-1 steps, snapshot device mode
 #   e2e-compiled   the same with the blocks compiled, mode reduce-overhead (the warm-up request compiles)
+#   e2e-sglang     the same with SGLang's LTX-2 guidance (CFG 4.0 only: 2 passes per stage-1 step, not 4)
 #   e2e-resident   the same, resident device mode (both transformers on the GPU)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +90,11 @@ for name in "$@"; do
         section e2e-compiled 300 "$PYTHON" build/bench_e2e.py --device-mode snapshot --torch-compile-mode reduce-overhead \
             --iters 2 --json "$OUT/e2e-compiled.json"
         ;;
+    e2e-sglang)
+        section e2e-sglang 240 "$PYTHON" build/bench_e2e.py --device-mode snapshot --guidance sglang --iters 2 \
+            --json "$OUT/e2e-sglang.json"
+        ;;
     e2e-resident) section e2e-resident 330 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
-    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-resident)" && exit 2 ;;
+    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident)" && exit 2 ;;
     esac
 done

@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""Speed of light of a two-stage request: the FLOPs of every model call, counted, and the least time they
+take at a GPU's peak. Not a test, not a benchmark: arithmetic from the published model structures.
+
+Each component is built at full size on the meta device (no memory, no weights) and run once under
+torch.utils.flop_counter.FlopCounterMode at the request's shapes; the counter adds up the matmuls,
+convolutions and attention (2 FLOPs per multiply-add). Elementwise work is not counted, so the bound is
+low: no implementation at `--peak-tflops` can be faster than the "speed of light" column.
+
+    python build/flop_budget.py                        # LTX-2, 768x512x121, 40 stage-1 steps, H100 peak
+    python build/flop_budget.py --version 2.3 --stage1-steps 30
+    python build/flop_budget.py --passes 2             # stage 1 with two passes (cond + uncond) only
+
+The guidance passes of a stage-1 step follow the version's default guidance (LTX-2 and LTX-2.3: CFG,
+STG and modality isolation, i.e. 4 passes) unless --passes says otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "build"))
+
+H100_BF16_DENSE_TFLOPS = 989.4  # H100 / H200 SXM, dense bf16 tensor-core peak
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", default="2", choices=["2", "2.3"])
+    p.add_argument("--width", type=int, default=768)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--frames", type=int, default=121)
+    p.add_argument("--fps", type=float, default=24.0)
+    p.add_argument("--stage1-steps", type=int, default=40)
+    p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
+    p.add_argument("--peak-tflops", type=float, default=H100_BF16_DENSE_TFLOPS)
+    p.add_argument("--goal-s", type=float, default=5.5, help="the request-time goal to compare with")
+    return p.parse_args(argv)
+
+
+def count(fn) -> tuple[float, dict[str, float]]:
+    """(total FLOPs, FLOPs per aten op) of fn() on meta tensors."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        fn()
+    per_op = {str(op).removeprefix("aten."): float(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    return float(counter.get_total_flops()), per_op
+
+
+def default_passes(version: str) -> int:
+    from ltx_backend.sampling.guidance import default_guidance, passes_per_step
+
+    return passes_per_step(*default_guidance(version))
+
+
+def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int) -> float:
+    from bench_kernels import _step_inputs
+
+    from ltx_backend.loading.random_weights import materialize
+    from ltx_backend.models.transformer import build_transformer, full_transformer_config
+
+    model = materialize(lambda: build_transformer({"transformer": full_transformer_config(version)}), "meta", torch.bfloat16)
+    (video, audio, perturbations), _ = _step_inputs(
+        model.config, passes, False, "meta", torch.bfloat16, latent=latent, audio_tokens=audio_tokens
+    )
+    return count(lambda: model(video, audio, perturbations))[0]
+
+
+def text_encoder_flops(version: str, prompts: int) -> float:
+    """Gemma 3 12B's text tower + the feature extractor (fake CPU tensors: Gemma's RoPE runs under a CPU
+    autocast guard, which the meta device lacks) + the two connectors (counted by shape: their padding
+    replacement reads the mask's values)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from transformers import Gemma3TextModel
+
+    from ltx_backend.loading.random_weights import full_checkpoint_config, gemma_text_config
+    from ltx_backend.models.text_encoder import build_embeddings_processor
+    from ltx_backend.models.text_encoder.gemma import PROMPT_TOKENS
+
+    config = gemma_text_config("full")
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)  # built in bf16 (fake parameters cannot be converted)
+    fake = FakeTensorMode()
+    try:
+        with fake:
+            gemma = Gemma3TextModel(config)
+            processor = build_embeddings_processor(full_checkpoint_config(version), config)
+    finally:
+        torch.set_default_dtype(default_dtype)
+    with fake:
+        ids = torch.zeros(prompts, PROMPT_TOKENS, dtype=torch.int64)
+        mask = torch.ones(prompts, PROMPT_TOKENS, dtype=torch.int64)
+
+        def run():  # no padding mask: transformers inspects a mask's values; the same FLOPs
+            hidden = gemma(input_ids=ids, attention_mask=None, output_hidden_states=True, use_cache=False).hidden_states
+            processor.feature_extractor(hidden, mask)
+
+        flops = count(run)[0]
+    for connector in (processor.video_connector, processor.audio_connector):
+        linear = sum(m.weight.numel() for m in connector.modules() if isinstance(m, torch.nn.Linear))
+        layers = len(connector.transformer_1d_blocks)
+        flops += 2 * prompts * PROMPT_TOKENS * linear + 4 * prompts * layers * PROMPT_TOKENS**2 * connector.inner_dim
+    return flops
+
+
+def video_decode_flops(version: str, latent: torch.Size) -> float:
+    """The decode as the pipelines run it: tiled (512 px / 64 frames, with overlaps) above those sizes."""
+    from ltx_backend.loading.components import COMPONENTS
+    from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
+    from ltx_backend.models.video_vae.decode import decode_chunks
+
+    decoder = materialize(lambda: COMPONENTS["video_decoder"].build(full_checkpoint_config(version)), "meta", torch.bfloat16)
+    x = torch.empty(latent, device="meta", dtype=torch.bfloat16)
+    return count(lambda: list(decode_chunks(x, decoder)))[0]
+
+
+def upsampler_flops(latent: torch.Size) -> float:
+    from ltx_backend.loading.random_weights import materialize
+    from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config
+
+    module = materialize(lambda: build_latent_upsampler(published_upsampler_config()), "meta", torch.bfloat16)
+    return count(lambda: module(torch.empty(latent, device="meta", dtype=torch.bfloat16)))[0]
+
+
+def audio_flops(version: str, shape: torch.Size) -> float:
+    from ltx_backend.loading.components import COMPONENTS
+    from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
+
+    config = full_checkpoint_config(version)
+    decoder = materialize(lambda: COMPONENTS["audio_decoder"].build(config), "meta", torch.bfloat16)
+    vocoder = materialize(lambda: COMPONENTS["vocoder"].build(config), "meta", torch.bfloat16)
+    latent = torch.empty(shape, device="meta", dtype=torch.bfloat16)
+    return count(lambda: vocoder(decoder(latent)))[0]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
+    from ltx_backend.sampling.schedule import distilled_sigmas
+
+    passes = args.passes or default_passes(args.version)
+    full = VideoPixelShape(1, args.frames, args.height, args.width, args.fps)
+    half = VideoPixelShape(1, args.frames, args.height // 2, args.width // 2, args.fps)
+    latent_full = VideoLatentShape.from_pixel_shape(full)
+    latent_half = VideoLatentShape.from_pixel_shape(half)
+    audio_latent = AudioLatentShape.from_video_pixel_shape(full)
+    audio_tokens = audio_latent.frames
+    stage2_steps = len(distilled_sigmas(stage=2)) - 1
+
+    def dims(s):
+        return (s.frames, s.height, s.width)
+
+    rows = []  # (what, calls, TFLOP per call)
+    rows.append((f"text encoder (Gemma 3 12B + connectors), 2 prompts x 1024 tokens", 1, text_encoder_flops(args.version, 2)))
+    step1 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens)
+    rows.append((f"stage-1 step: {passes} passes x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", args.stage1_steps, step1))
+    rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape())))
+    step2 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens)
+    rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2))
+    rows.append((f"video VAE decode ({args.width}x{args.height}x{args.frames}, tiled as the pipelines decode)", 1, video_decode_flops(args.version, latent_full.to_torch_shape())))
+    rows.append(("audio decoder + vocoder", 1, audio_flops(args.version, audio_latent.to_torch_shape())))
+
+    peak = args.peak_tflops * 1e12
+    print(f"# LTX-{args.version} two-stage {args.width}x{args.height}x{args.frames}: FLOPs per model call "
+          f"(meta-device count) and the least time at {args.peak_tflops:g} TFLOP/s\n")
+    print("| model call | calls | TFLOP per call | TFLOP | speed of light (s) |")
+    print("| --- | --- | --- | --- | --- |")
+    total = 0.0
+    for what, calls, flops in rows:
+        total += calls * flops
+        print(f"| {what} | {calls} | {flops / 1e12:.2f} | {calls * flops / 1e12:.1f} | {calls * flops / peak:.3f} |")
+    print(f"| **request** | | | **{total / 1e12:.1f}** | **{total / peak:.2f}** |")
+    print(f"\nstage-1 step at peak: {step1 / peak * 1e3:.0f} ms ({passes} passes; {step1 / passes / peak * 1e3:.0f} ms per pass).")
+    verdict = "reachable only above" if total / peak <= args.goal_s else "NOT reachable: even at 100% of peak it takes"
+    print(f"goal {args.goal_s:g} s: {verdict} {total / 1e12 / args.goal_s:.0f} TFLOP/s sustained "
+          f"({total / 1e12 / args.goal_s / args.peak_tflops:.0%} of peak)" if total / peak <= args.goal_s else
+          f"goal {args.goal_s:g} s: {verdict} {total / peak:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""build/flop_budget.py: FLOPs of the full-size model calls, counted on the meta device (no weights)."""
+from __future__ import annotations
+
+import re
+
+import torch
+from conftest import load_build_script
+
+
+def test_counts_agree_with_the_arithmetic():
+    budget = load_build_script("flop_budget")
+    from ltx_backend.models.transformer import build_transformer, full_transformer_config
+
+    # a step's passes are one batch: the skipped paths of the STG and modality-isolation passes are computed
+    # for the whole batch and dropped per sample, so 4 passes cost exactly 4 single passes
+    latent, audio_tokens = (2, 2, 3), 5
+    one = budget.transformer_flops("2", 1, latent, audio_tokens)
+    assert budget.transformer_flops("2", 4, latent, audio_tokens) == 4 * one
+    # every block Linear runs on every token of its stream at least once: 2 FLOPs per weight per token
+    with torch.device("meta"):
+        model = build_transformer({"transformer": full_transformer_config("2")})
+    video_linear = sum(
+        m.weight.numel() for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and n.startswith("transformer_blocks.") and (".attn1." in n or ".ff." in n)
+    )
+    assert one > 2 * video_linear * 12
+    # Gemma 3 12B on two 1024-token prompts: 2 FLOPs per weight per token (+ attention, + the connectors)
+    gemma_weights = 10.8e9  # 11.8B parameters less the 1.0B embedding table, which is a lookup
+    text = budget.text_encoder_flops("2", 2)
+    assert 2 * gemma_weights * 2048 < text < 1.3 * 2 * gemma_weights * 2048
+
+
+def test_prints_the_request_table(capsys):
+    budget = load_build_script("flop_budget")
+    assert budget.main(["--width", "128", "--height", "128", "--frames", "9", "--stage1-steps", "2", "--passes", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| model call")]
+    calls = {r.split(" | ")[0][2:]: r.split(" | ") for r in rows if "---" not in r}
+    names = list(calls)
+    assert any(n.startswith("text encoder") for n in names)
+    assert any(n.startswith("stage-1 step: 2 passes x 8 video + 9 audio tokens") for n in names)
+    assert any(n.startswith("stage-2 step: 1 pass x 32 video") for n in names)
+    assert any(n.startswith("video VAE decode") for n in names)
+    total = float(re.search(r"\*\*request\*\* \| \| \| \*\*([0-9.]+)\*\*", out).group(1))
+    parts = sum(float(cells[3]) for name, cells in calls.items() if not name.startswith("**"))
+    assert abs(total - parts) < 0.2
+    assert "goal 5.5 s: reachable only above" in out
