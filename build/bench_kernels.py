@@ -193,6 +193,45 @@ def bench_attention(args, device, dtype) -> str:
     )
 
 
+def check_load_kinds(args, device, dtype) -> str:
+    """Both tile-load kinds of the attention kernel (pointer configs, TMA-descriptor configs) against torch
+    SDPA at odd lengths, batch 2, each mask kind: the descriptor path's tails (rows of the next batch
+    element) checked on the hardware whichever kind the autotuner prefers."""
+    import torch
+
+    from ltx_kernels.attention import sdpa_attention
+    from ltx_kernels.triton_attention import attention_forward, descriptor_refusal
+
+    cases = [(2, 2, 32, 37, 70), (2, 2, 16, 9, 9)] if args.dry_run else [
+        (2, 32, 128, 37, 70), (2, 32, 64, 126, 126), (2, 32, 128, 6144, 1024), (1, 32, 128, 24480, 24480),
+    ]
+    rows = []
+    for batch, heads, head_dim, tq, tk in cases:
+        g = torch.Generator(device=device).manual_seed(1)
+        q, k, v = (torch.randn(batch, t, heads * head_dim, device=device, generator=g).to(dtype) for t in (tq, tk, tk))
+        masks = {"none": None}
+        real = torch.ones(batch, tk, device=device)
+        real[-1, tk - max(1, tk // 3):] = 0
+        masks["key padding"] = ((real - 1) * torch.finfo(dtype).max).to(dtype).reshape(batch, 1, 1, tk)
+        if tq * tk <= 2**22:
+            masks["full bias"] = torch.randn(batch, 1, tq, tk, device=device, generator=g).to(dtype)
+        refusal = descriptor_refusal(q, k, v, heads)
+        for kind, mask in masks.items():
+            expected = sdpa_attention(q, k, v, heads, mask).float()
+            scale = expected.abs().max().item()
+            cells = []
+            for loads in ("off", "on"):
+                if loads == "on" and refusal is not None:
+                    cells.append(f"- ({refusal})")
+                    continue
+                out = attention_forward(q, k, v, heads, mask, descriptors=loads).float()
+                cells.append(f"{(out - expected).abs().max().item() / scale:.1e}")
+            rows.append([f"B{batch} H{heads} D{head_dim} {tq}x{tk}", kind, *cells])
+        del q, k, v
+    return table(["load kinds vs SDPA (%s)" % str(dtype).replace("torch.", ""), "mask", "pointer: max rel. error",
+                  "TMA: max rel. error"], rows)
+
+
 # -------------------------------------------------------------------------------------------- fused ops
 
 
@@ -270,9 +309,10 @@ def _randomize_(module, seed: int) -> None:
 
 
 def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS):
-    """The transformer's inputs for one step of `passes` guidance passes (cond, uncond, STG, modality
-    isolation) at latent (frames, height, width): (ours, what _reference_call needs). On the meta device
-    (build/flop_budget.py) the tensors hold no values."""
+    """The transformer's inputs for one guided step at latent (frames, height, width), as the sampler batches
+    them: the first `passes` of cond, uncond (the negative prompt), modality isolation, STG, all on the same
+    latent; STG declared the cond pass's twin (the model runs it from its perturbed block on). Returns
+    (ours, what _reference_call needs). On the meta device (build/flop_budget.py) the tensors hold no values."""
     import torch
 
     from ltx_backend.latents.positions import audio_positions, video_positions
@@ -297,24 +337,29 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
             return torch.empty(*shape, device=device, dtype=dtype)
         return torch.randn(*shape, device=device, generator=g).to(dtype)
 
+    def per_pass(row, negative=None):  # one [1, ...] row per pass; the uncond pass (second) gets `negative`
+        return torch.cat([negative if i == 1 and negative is not None else row for i in range(passes)])
+
     video = dict(
-        latent=randn(passes, t_video, c.in_channels), sigma=sigma, timesteps=sigma[:, None].expand(passes, t_video).clone(),
+        latent=per_pass(randn(1, t_video, c.in_channels)), sigma=sigma,
+        timesteps=sigma[:, None].expand(passes, t_video).clone(),
         positions=video_positions(video_shape, fps=24.0, device=device).to(dtype),
-        context=randn(passes, text, video_text), context_mask=context_mask,
+        context=per_pass(randn(1, text, video_text), randn(1, text, video_text)), context_mask=context_mask,
     )
     audio = dict(
-        latent=randn(passes, audio_tokens, c.audio_in_channels), sigma=sigma,
+        latent=per_pass(randn(1, audio_tokens, c.audio_in_channels)), sigma=sigma,
         timesteps=sigma[:, None].expand(passes, audio_tokens).clone(),
         positions=audio_positions(passes, audio_tokens, device=device).to(dtype),
-        context=randn(passes, text, audio_text), context_mask=context_mask,
+        context=per_pass(randn(1, text, audio_text), randn(1, text, audio_text)), context_mask=context_mask,
     )
     stg_block = min(28, c.num_layers - 1)
-    per_pass = [  # cond, uncond (same shapes), STG, modality isolation
-        [], [], [(Skip.VIDEO_SELF_ATTN, (stg_block,)), (Skip.AUDIO_SELF_ATTN, (stg_block,))],
-        [(Skip.A2V_CROSS_ATTN, None), (Skip.V2A_CROSS_ATTN, None)],
+    per_pass = [  # cond, uncond (same shapes), modality isolation, STG
+        [], [], [(Skip.A2V_CROSS_ATTN, None), (Skip.V2A_CROSS_ATTN, None)],
+        [(Skip.VIDEO_SELF_ATTN, (stg_block,)), (Skip.AUDIO_SELF_ATTN, (stg_block,))],
     ][:passes]
+    twins = ((3, 0),) if passes == 4 else ()
     ours = (ModalityInput(**video), ModalityInput(**audio),
-            BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_pass)))
+            BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_pass), twins))
     return ours, (video, audio, per_pass)
 
 
@@ -491,6 +536,7 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         if "attention" in sections:
             print("\n" + bench_attention(args, device, dtype), flush=True)
+            print("\n" + check_load_kinds(args, device, dtype), flush=True)
         if "fused" in sections:
             print("\n" + bench_fused(args, device, dtype), flush=True)
     if "step" in sections:

@@ -13,6 +13,10 @@ import os
 import sys
 
 
+# Shared memory one block may use, per compute capability (H100 / H200: 227 KiB).
+SHARED_MEMORY_LIMIT = {90: 232448}
+
+
 def _jit(kernel):
     import triton
 
@@ -45,7 +49,8 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     lines = []
     configs = [c for c in triton_attention._configs()]
     attention_cases = [  # head dim, dtype, mask (None, "row", "full")
-        (128, "bf16", None), (128, "bf16", "row"), (64, "bf16", "full"), (128, "fp16", None), (64, "fp32", "row"),
+        (128, "bf16", None), (128, "bf16", "row"), (128, "bf16", "full"), (64, "bf16", "full"), (128, "fp16", None),
+        (64, "fp32", "row"),
     ]
     if quick:  # the first pointer and the first descriptor config
         attention_cases = attention_cases[:2]
@@ -69,9 +74,11 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
             ptx = compiled.asm["ptx"]
             mma = "wgmma" if "wgmma" in ptx else "mma" if "mma" in ptx else "no mma"
             loads = "tma" if "cp.async.bulk.tensor" in ptx else "pointer"
+            shared = compiled.metadata.shared
+            fits = "" if shared <= SHARED_MEMORY_LIMIT.get(arch, shared) else f" (over the {SHARED_MEMORY_LIMIT[arch]} B limit)"
             lines.append(
                 f"attention d{head_dim} {dtype} mask={mask} {config.kwargs} w{config.num_warps} s{config.num_stages}: "
-                f"{mma}, {loads} loads, {compiled.metadata.shared} B shared"
+                f"{mma}, {loads} loads, {shared} B shared{fits}"
             )
     for rope, head_dim in ((0, 4096), (1, 4096), (2, 128)):
         types = {n: "*bf16" for n in ("Q", "K", "WQ", "WK", "OQ", "OK", "COS", "SIN")}

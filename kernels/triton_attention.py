@@ -22,6 +22,7 @@ uniform average, as torch SDPA does.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -30,19 +31,17 @@ import triton.language as tl
 
 from .dispatch import triton_interpret
 
-LOG2E = 1.4426950408889634
-
 try:  # host-side TMA descriptors: triton >= 3.4
     from triton.tools.tensor_descriptor import TensorDescriptor
 except ImportError:  # pragma: no cover - older triton: pointer loads only
     TensorDescriptor = None
 
-# TMA: 0 = pointer configs only, 1 = descriptor configs only, 2 = both (the autotuner picks)
-_TMA_MODES = {"off": 0, "on": 1}
-
 
 def _set_descriptor_blocks(nargs) -> None:
-    """Config pre-hook: the descriptors' box shapes follow the config's tile sizes."""
+    """Config pre-hook: the descriptors' box shapes follow the config's tile sizes. Every config sets them
+    (a pointer config ignores the descriptors, but their boxes are part of its compiled specialization)."""
+    if nargs["DescQ"] is None:
+        return
     nargs["DescQ"].block_shape = [nargs["BLOCK_M"], nargs["BLOCK_D"]]
     nargs["DescK"].block_shape = [nargs["BLOCK_N"], nargs["BLOCK_D"]]
     nargs["DescV"].block_shape = [nargs["BLOCK_N"], nargs["BLOCK_D"]]
@@ -51,7 +50,7 @@ def _set_descriptor_blocks(nargs) -> None:
 def _config(block_m: int, block_n: int, warps: int, stages: int, tma: bool) -> triton.Config:
     return triton.Config(
         {"BLOCK_M": block_m, "BLOCK_N": block_n, "USE_TMA": tma}, num_warps=warps, num_stages=stages,
-        pre_hook=_set_descriptor_blocks if tma else None,
+        pre_hook=_set_descriptor_blocks,
     )
 
 
@@ -75,6 +74,10 @@ def _prune(configs, named_args, **kwargs):
     128-row query tiles."""
     mode = named_args["TMA"]
     kept = [c for c in configs if (mode == 2) or (c.kwargs["USE_TMA"] == (mode == 1))]
+    if kwargs.get("HAS_MASK") and not kwargs.get("BIAS_ROW"):  # constexprs come as keyword arguments
+        # a full [BLOCK_M, BLOCK_N] bias tile on top of 3 stages of 128-key descriptor tiles passes the 227 KiB
+        # of shared memory (compile_check: 245-295 KB at head dim 128)
+        kept = [c for c in kept if not (c.kwargs["USE_TMA"] and c.kwargs["BLOCK_N"] == 128 and c.num_stages >= 3)]
     q_bucket = named_args.get("Q_BUCKET", 1 << 30)
     short = [c for c in kept if not (q_bucket <= 64 and c.kwargs["BLOCK_M"] > 64)]
     return short or kept[:1]
@@ -105,9 +108,8 @@ def _softmax_update(
             b_valid = offs_m[:, None] < Tq
             if TAIL:
                 b_valid = b_valid & (cols[None, :] < Tk)
-            bias = tl.load(
-                bias_base + offs_m[:, None] * stride_bm + cols[None, :] * stride_bn, mask=b_valid, other=0.0
-            ).to(tl.float32)
+            rows = offs_m.to(tl.int64)[:, None] * stride_bm  # 64-bit: Tq * Tk passes 2^31 at ~46k tokens
+            bias = tl.load(bias_base + rows + cols[None, :] * stride_bn, mask=b_valid, other=0.0).to(tl.float32)
         # natural units: -finfo.max biases stay finite (x log2e would overflow to -inf)
         s = qk * sm_scale + bias
         if TAIL:
@@ -262,7 +264,7 @@ def descriptor_refusal(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads:
     """Why these inputs cannot be read through TMA descriptors (None: they can)."""
     if TensorDescriptor is None:
         return "this triton has no tensor descriptors (triton >= 3.4 has)"
-    if q.device.type == "cuda" and torch.cuda.get_device_capability(q.device)[0] < 9:
+    if q.device.type == "cuda" and _capability(q.device.index)[0] < 9:
         return "TMA needs compute capability 9.0 or newer"
     if q.device.type != "cuda" and not triton_interpret():
         return f"device {q.device.type!r} is not CUDA"
@@ -270,11 +272,20 @@ def descriptor_refusal(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads:
     if head_dim < 16 or head_dim & (head_dim - 1):
         return f"head dim {head_dim} is not a power of two >= 16"
     for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.shape[0] * t.shape[1] >= 2**31:
+            return f"{name} has {t.shape[0] * t.shape[1]} rows (descriptor coordinates are 32-bit)"
+        if t.stride(1) < t.shape[2]:
+            return f"{name}'s rows overlap (row stride {t.stride(1)} < width {t.shape[2]})"
         if t.shape[0] > 1 and t.stride(0) != t.shape[1] * t.stride(1):
             return f"{name}'s batch elements are not one run of rows (strides {tuple(t.stride())})"
         if t.data_ptr() % 16 or (t.stride(1) * t.element_size()) % 16:
             return f"{name} is not 16-byte aligned (rows of {t.stride(1)} elements)"
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _capability(index: int | None) -> tuple[int, int]:
+    return torch.cuda.get_device_capability(index)
 
 
 def _descriptor(t: torch.Tensor) -> "TensorDescriptor":

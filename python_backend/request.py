@@ -7,6 +7,7 @@ and what is allowed; nothing else in the engine re-validates user input.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -281,7 +282,7 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 
 def _check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")
     if not lo <= value <= hi:
         raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")

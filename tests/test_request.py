@@ -66,15 +66,14 @@ def test_value_is_in_the_message():
 
 
 def test_guidance_terms_stay_the_pipelines_defaults_unless_given():
-    from ltx_backend.sampling.guidance import default_guidance, override_guidance
+    from ltx_backend.sampling.guidance import default_guidance, request_guidance
 
     r = GenerationRequest(prompt="a cat").resolve("2")
     assert (r.stg_scale, r.modality_scale, r.guidance_rescale) == (None, None, None)
-    video, audio = override_guidance(*default_guidance("2"), r.guidance_scale, r.stg_scale, r.modality_scale, r.guidance_rescale)
-    assert (video, audio) == default_guidance("2")
+    assert request_guidance(default_guidance("2"), r) == default_guidance("2")
     # SGLang's LTX-2 default (CFG 4.0 only): both streams lose STG and modality isolation, audio keeps CFG 7
     r = GenerationRequest(prompt="a cat", guidance_scale=4.0, stg_scale=0, modality_scale=1, guidance_rescale=0).resolve("2")
-    video, audio = override_guidance(*default_guidance("2"), r.guidance_scale, r.stg_scale, r.modality_scale, r.guidance_rescale)
+    video, audio = request_guidance(default_guidance("2"), r)
     assert (video.cfg_scale, video.stg_scale, video.modality_scale, video.rescale_scale) == (4.0, 0.0, 1.0, 0.0)
     assert (audio.cfg_scale, audio.stg_scale, audio.modality_scale, audio.rescale_scale) == (7.0, 0.0, 1.0, 0.0)
     assert not video.needs_perturbed() and not video.needs_isolated() and not audio.needs_perturbed()

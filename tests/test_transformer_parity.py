@@ -7,6 +7,7 @@ a self-attention mask, and guidance passes batched with different perturbations 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -160,13 +161,14 @@ def _assert_close(ours: torch.Tensor | None, reference: torch.Tensor | None, nam
     return error
 
 
-def _compare(models, video, audio, per_sample, video_enabled=True, audio_enabled=True) -> None:
+def _compare(models, video, audio, per_sample, video_enabled=True, audio_enabled=True, twins=()) -> None:
     variant, reference, ours = models
     with torch.no_grad():
         ref_v, ref_a = reference(
             _reference(video, video_enabled), _reference(audio, audio_enabled), _reference_perturbations(per_sample)
         )
-        our_v, our_a = ours(_ours(video, video_enabled), _ours(audio, audio_enabled), _our_perturbations(per_sample))
+        perturbations = dataclasses.replace(_our_perturbations(per_sample), twins=twins)
+        our_v, our_a = ours(_ours(video, video_enabled), _ours(audio, audio_enabled), perturbations)
     errors = (_assert_close(our_v, ref_v, f"{variant} video"), _assert_close(our_a, ref_a, f"{variant} audio"))
     print(f"{variant}: max abs error video {errors[0]:.2e}, audio {errors[1]:.2e}")
 
@@ -183,6 +185,56 @@ MIXED = [
 def test_mixed_perturbations_padded_text_and_conditioning_tokens(models):
     streams = _streams(models[0], BATCH)
     _compare(models, streams["video"], streams["audio"], MIXED)
+
+
+STG_BLOCK_1 = [(Skip.VIDEO_SELF_ATTN, (1,)), (Skip.AUDIO_SELF_ATTN, (1,))]
+
+
+def _twin_batch(variant: str) -> tuple[dict, dict]:
+    """Two distinct elements, then each again (rows 0, 1, 0, 1): the STG passes of a batch-2 state."""
+    streams = _streams(variant, 2)
+
+    def again(fields: dict) -> dict:
+        return {k: None if v is None else torch.cat([v, v]) for k, v in fields.items()}
+
+    return again(streams["video"]), again(streams["audio"])
+
+
+def test_twin_passes_start_at_their_first_perturbed_block(models):
+    """Elements 2, 3 are elements 0, 1 with STG at block 1: declared as twins, the model runs them from
+    block 1 on (a copy of their sources' hidden states) and still gives the reference's outputs."""
+    video, audio = _twin_batch(models[0])
+    _compare(models, video, audio, [[], [], STG_BLOCK_1, STG_BLOCK_1], twins=((2, 0), (3, 1)))
+
+
+def test_twin_passes_cost_less(models):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    _, _, ours = models
+    video, audio = _twin_batch(models[0])
+    per_sample = [[], [], STG_BLOCK_1, STG_BLOCK_1]
+
+    def flops(twins) -> int:
+        perturbations = dataclasses.replace(_our_perturbations(per_sample), twins=twins)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            ours(_ours(video), _ours(audio), perturbations)
+        return counter.get_total_flops()
+
+    plain, twinned = flops(()), flops(((2, 0), (3, 1)))
+    # 2 of 4 elements skip block 0 of 2: a quarter of the blocks' work; the rest (text projections, AdaLN
+    # embeddings, input and output projections) stays full size
+    assert 0.75 * plain < twinned < 0.9 * plain
+
+
+@pytest.mark.parametrize("twins,message", [
+    (((1, 0),), "must be the batch's last"),  # element 1 is not last
+    (((3, 3),), "each after its source"),
+    (((2, 0), (3, 1)), "ordered by first perturbed block"),
+])
+def test_twins_out_of_layout_are_refused(twins, message):
+    per_sample = [[], [], [(Skip.VIDEO_SELF_ATTN, (1,))], [(Skip.VIDEO_SELF_ATTN, (0,))]]
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(_our_perturbations(per_sample), twins=twins).joins(2)
 
 
 def test_every_element_perturbed(models):

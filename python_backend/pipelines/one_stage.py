@@ -7,7 +7,6 @@ decoder's noise) and audio decode + vocoder.
 """
 from __future__ import annotations
 
-
 import torch
 
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
@@ -17,7 +16,7 @@ from ltx_backend.pipelines.images import check_pipeline_class, request_images, s
 from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import ONE_STAGE, GenerationRequest
 from ltx_backend.sampling.denoise import GuidanceContexts
-from ltx_backend.sampling.guidance import default_guidance, override_guidance
+from ltx_backend.sampling.guidance import default_guidance, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import ltx2_sigmas
 
@@ -46,9 +45,7 @@ class LTX2Pipeline:
         video_state, video_layout = noise_video_state(shape, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape, noiser, c.dtype, c.device)
 
-        video_guidance, audio_guidance = override_guidance(
-            *default_guidance(c.model_version), request.guidance_scale, request.stg_scale, request.modality_scale, request.guidance_rescale
-        )
+        video_guidance, audio_guidance = request_guidance(default_guidance(c.model_version), request)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,

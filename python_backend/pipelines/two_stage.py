@@ -10,7 +10,6 @@ decoder's noise, in the reference's order.
 """
 from __future__ import annotations
 
-
 import torch
 
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
@@ -20,7 +19,7 @@ from ltx_backend.pipelines.images import check_pipeline_class, request_images, s
 from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import TWO_STAGE, GenerationRequest
 from ltx_backend.sampling.denoise import GuidanceContexts
-from ltx_backend.sampling.guidance import GuidanceParams, default_guidance, override_guidance
+from ltx_backend.sampling.guidance import GuidanceParams, default_guidance, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import distilled_sigmas, ltx2_sigmas
 
@@ -58,9 +57,7 @@ class LTX2TwoStagePipeline:
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
-        video_guidance, audio_guidance = override_guidance(
-            *self.guidance(), request.guidance_scale, request.stg_scale, request.modality_scale, request.guidance_rescale
-        )
+        video_guidance, audio_guidance = request_guidance(self.guidance(), request)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,

@@ -148,6 +148,7 @@ def _run_passes(
 
     outputs: dict[str, X0] = {}
     for (video_on, audio_on), group in groups.items():
+        group, twins = _twins_last(group, batch)
         video_in = _batched_input(
             video_state, sigma, [p.text.video for p in group], [p.text.video_mask for p in group], video_on
         )
@@ -162,7 +163,7 @@ def _run_passes(
                 video_text, audio_text = text_cache[key]
                 video_in = replace(video_in, text=video_text) if video_in is not None else None
                 audio_in = replace(audio_in, text=audio_text) if audio_in is not None else None
-        perturbations = BatchPerturbations(tuple(p.perturbations for p in group for _ in range(batch)))
+        perturbations = BatchPerturbations(tuple(p.perturbations for p in group for _ in range(batch)), twins)
         video_x0, audio_x0 = denoiser(video_in, audio_in, perturbations)
         for i, p in enumerate(group):
             rows = slice(i * batch, (i + 1) * batch)
@@ -171,6 +172,28 @@ def _run_passes(
                 None if audio_x0 is None else audio_x0[rows],
             )
     return outputs
+
+
+def _first_perturbed_block(p: _Pass) -> float:
+    blocks = [0 if q.blocks is None else min(q.blocks, default=float("inf")) for q in p.perturbations]
+    return min(blocks, default=float("inf"))
+
+
+def _twins_last(group: list[_Pass], batch: int) -> tuple[list[_Pass], tuple[tuple[int, int], ...]]:
+    """The group reordered so that passes which are a plain pass of the group up to some block (same text
+    and streams, perturbed from block k > 0 on: STG) come last, by k; and their (row, source row) twin pairs
+    for BatchPerturbations (the model then runs such a pass from block k only)."""
+    def source_of(p: _Pass) -> int | None:
+        if not 0 < _first_perturbed_block(p) < float("inf"):
+            return None
+        return next((i for i, q in enumerate(group) if not q.perturbations and q.text is p.text), None)
+
+    sources = [source_of(p) for p in group]
+    twins = sorted((i for i, src in enumerate(sources) if src is not None), key=lambda i: _first_perturbed_block(group[i]))
+    order = [i for i in range(len(group)) if sources[i] is None] + twins
+    position = {i: k for k, i in enumerate(order)}
+    pairs = tuple((position[i] * batch + e, position[sources[i]] * batch + e) for i in twins for e in range(batch))
+    return [group[i] for i in order], pairs
 
 
 def guided_denoise(

@@ -74,19 +74,14 @@ def default_guidance(version: str, hq: bool = False) -> tuple[GuidanceParams, Gu
     return DEFAULT_GUIDANCE[key]
 
 
-def override_guidance(
-    video: GuidanceParams,
-    audio: GuidanceParams,
-    cfg_scale: float,
-    stg_scale: float | None = None,
-    modality_scale: float | None = None,
-    rescale_scale: float | None = None,
-) -> tuple[GuidanceParams, GuidanceParams]:
-    """A request's guidance: `cfg_scale` is the video CFG scale (the audio keeps its own); the other
-    scales, where given, replace both streams' (None keeps each stream's default)."""
-    common = {"stg_scale": stg_scale, "modality_scale": modality_scale, "rescale_scale": rescale_scale}
+def request_guidance(defaults: tuple[GuidanceParams, GuidanceParams], request) -> tuple[GuidanceParams, GuidanceParams]:
+    """A resolved request's stage-1 guidance from the pipeline's (video, audio) defaults: guidance_scale is
+    the video CFG scale (the audio keeps its own); stg_scale, modality_scale and guidance_rescale, where
+    given, replace both streams' (None keeps each stream's default)."""
+    video, audio = defaults
+    common = {"stg_scale": request.stg_scale, "modality_scale": request.modality_scale, "rescale_scale": request.guidance_rescale}
     common = {k: float(v) for k, v in common.items() if v is not None}
-    return replace(video, cfg_scale=float(cfg_scale), **common), replace(audio, **common)
+    return replace(video, cfg_scale=float(request.guidance_scale), **common), replace(audio, **common)
 
 
 def passes_per_step(video: GuidanceParams, audio: GuidanceParams) -> int:

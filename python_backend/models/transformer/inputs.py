@@ -71,13 +71,49 @@ class Perturbation:
 
 @dataclass(frozen=True)
 class BatchPerturbations:
-    """Per batch element, the perturbations of that guidance pass (empty tuple: a plain pass)."""
+    """Per batch element, the perturbations of that guidance pass (empty tuple: a plain pass).
+
+    twins: (element, source) pairs: `element` has the same inputs as `source` (latent, sigma, context,
+    positions, masks, enabled) and differs only by its perturbations, so up to its first perturbed block
+    its hidden states are source's. The model computes it from that block on, starting from a copy of
+    source's hidden states (an STG pass perturbing block 29 of 48 costs 19 blocks, not 48). Twins must be
+    the batch's last elements, in the order of their first perturbed blocks; sources come before them.
+    """
 
     per_sample: tuple[tuple[Perturbation, ...], ...]
+    twins: tuple[tuple[int, int], ...] = ()
 
     @staticmethod
     def none(batch_size: int) -> BatchPerturbations:
         return BatchPerturbations(tuple(() for _ in range(batch_size)))
+
+    def first_perturbed_block(self, element: int, num_blocks: int) -> int:
+        """The first block that skips something for `element` (num_blocks: none does)."""
+        return next(
+            (b for b in range(num_blocks) if any(p.applies(skip, b) for p in self.per_sample[element] for skip in Skip)),
+            num_blocks,
+        )
+
+    def joins(self, num_blocks: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """When the twins enter the batch: (block, their sources' indices), in block order; the batch
+        before the first join is the first len(per_sample) - len(twins) elements. Raises ValueError
+        when the twins are not laid out as the class says."""
+        size = len(self.per_sample)
+        live = size - len(self.twins)
+        starts = []
+        for i, (element, source) in enumerate(self.twins):
+            if element != live + i or not 0 <= source < element:
+                raise ValueError(
+                    f"twins {self.twins}: twin elements must be the batch's last ({live}..{size - 1}, in order), "
+                    "each after its source"
+                )
+            starts.append(self.first_perturbed_block(element, num_blocks))
+        if starts != sorted(starts):
+            raise ValueError(f"twins {self.twins}: must be ordered by first perturbed block (got blocks {starts})")
+        joins: dict[int, list[int]] = {}
+        for (_, source), block in zip(self.twins, starts):
+            joins.setdefault(block, []).append(source)
+        return tuple((block, tuple(sources)) for block, sources in joins.items())
 
     def for_block(self, block: int) -> BlockSkips:
         """What block `block` skips, per batch element (resolved here, outside the block: a compiled block's
@@ -104,6 +140,10 @@ class BlockSkips:
 
     def all(self, skip: Skip) -> bool:
         return all(self.skipped(skip))
+
+    def prefix(self, n: int) -> BlockSkips:
+        """The flags of the batch's first n elements (the elements a block runs before twins join)."""
+        return BlockSkips(tuple((skip, flags[:n]) for skip, flags in self.per_skip))
 
     def keep_mask(self, skip: Skip, like: torch.Tensor) -> torch.Tensor:
         """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept."""

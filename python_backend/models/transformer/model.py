@@ -142,13 +142,28 @@ class AVTransformer(nn.Module):
         if video is None and audio is None:
             raise ValueError("at least one of video or audio must be given")
         video_parts, audio_parts = self._stream_modules(audio=False), self._stream_modules(audio=True)
-        v = self._prepare(video_parts, video, audio) if video is not None else None
-        a = self._prepare(audio_parts, audio, video) if audio is not None else None
+        full_v = self._prepare(video_parts, video, audio) if video is not None else None
+        full_a = self._prepare(audio_parts, audio, video) if audio is not None else None
         video_kv = video.text.kv if video is not None and video.text is not None else None
         audio_kv = audio.text.kv if audio is not None and audio.text is not None else None
+        # Twins (see BatchPerturbations) join the batch at their first perturbed block.
+        joins = dict(perturbations.joins(len(self.transformer_blocks)))
+        n = len(perturbations.per_sample) - len(perturbations.twins)
+        v = full_v.prefix(n) if full_v is not None and perturbations.twins else full_v
+        a = full_a.prefix(n) if full_a is not None and perturbations.twins else full_a
         for index, block in enumerate(self.transformer_blocks):
-            text_kv = (video_kv[index] if video_kv else None, audio_kv[index] if audio_kv else None)
-            v, a = block(v, a, perturbations.for_block(index), text_kv)
+            if index in joins:
+                v = v.join(full_v, joins[index]) if v is not None else None
+                a = a.join(full_a, joins[index]) if a is not None else None
+                n += len(joins[index])
+            text_kv = (
+                _kv_prefix(video_kv[index], n) if video_kv else None,
+                _kv_prefix(audio_kv[index], n) if audio_kv else None,
+            )
+            v, a = block(v, a, perturbations.for_block(index).prefix(n), text_kv)
+        if joins.get(len(self.transformer_blocks)):  # twins no block perturbs: their source's output
+            v = v.join(full_v, joins[len(self.transformer_blocks)]) if v is not None else None
+            a = a.join(full_a, joins[len(self.transformer_blocks)]) if a is not None else None
         return (
             self._output(video_parts, v) if v is not None else None,
             self._output(audio_parts, a) if a is not None else None,
@@ -253,6 +268,11 @@ class AVTransformer(nn.Module):
         x = stream.x
         shift, scale = (m.scale_shift_table[None, None].to(x) + stream.embedded_timestep[:, :, None]).unbind(2)
         return m.proj_out(m.norm_out(x) * (1 + scale) + shift)
+
+
+def _kv_prefix(kv: tuple[torch.Tensor, torch.Tensor], n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A block's text K/V [B, S, inner] for the batch's first n elements (views)."""
+    return kv[0][:n], kv[1][:n]
 
 
 def _per_sample(sigma: torch.Tensor, batch: int) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """What the transformer blocks carry for one stream (video or audio), and the attention-mask conversions."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -38,6 +38,25 @@ class StreamArgs:
     cross_modulation: torch.Tensor | None
     cross_gate: torch.Tensor | None
     enabled: bool
+
+    def prefix(self, n: int) -> StreamArgs:
+        """The batch's first n elements (views; broadcast [1, ...] tensors stay as they are)."""
+        def cut(t):
+            if t is None:
+                return None
+            if isinstance(t, tuple):
+                return tuple(cut(u) for u in t)
+            return t[:n]
+
+        return StreamArgs(**{
+            f.name: getattr(self, f.name) if f.name == "enabled" else cut(getattr(self, f.name)) for f in fields(self)
+        })
+
+    def join(self, full: StreamArgs, sources: tuple[int, ...]) -> StreamArgs:
+        """This (a prefix of `full`) grown by len(sources) elements whose hidden states start as copies of
+        the `sources` elements' (twins: same inputs until now); their conditioning comes from `full`."""
+        n = self.x.shape[0] + len(sources)
+        return replace(full.prefix(n), x=torch.cat([self.x, self.x[list(sources)]]))
 
 
 def text_padding_bias(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
