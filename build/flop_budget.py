@@ -12,7 +12,8 @@ low: no implementation at `--peak-tflops` can be faster than the "speed of light
     python build/flop_budget.py --passes 2             # stage 1 with two passes (cond + uncond) only
 
 The guidance passes of a stage-1 step follow the version's default guidance (LTX-2 and LTX-2.3: CFG,
-STG and modality isolation, i.e. 4 passes) unless --passes says otherwise.
+STG and modality isolation, i.e. 4 passes) unless --passes says otherwise; they are counted as the
+sampler batches them (the STG pass as the cond pass's twin: from its perturbed block on).
 """
 from __future__ import annotations
 
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
     rows = []  # (what, calls, TFLOP per call)
     rows.append((f"text encoder (Gemma 3 12B + connectors), 2 prompts x 1024 tokens", 1, text_encoder_flops(args.version, 2)))
     step1 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens)
-    rows.append((f"stage-1 step: {passes} passes x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", args.stage1_steps, step1))
+    twin = " (the STG pass from its block on)" if passes == 4 else ""
+    rows.append((f"stage-1 step: {passes} passes{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", args.stage1_steps, step1))
     rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape())))
     step2 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens)
     rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2))
