@@ -164,6 +164,24 @@ def _load_kv(
     return k, v
 
 
+@triton.jit
+def _key_tile(
+    acc, l_i, m_i, q, k_base, v_base, DescK, DescV, kv_row, head, bias_base, start_n, Tk, Tq, offs_m, offs_n, offs_d,
+    stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+    HEAD_DIM: tl.constexpr, PAD_D: tl.constexpr, USE_TMA: tl.constexpr, HAS_MASK: tl.constexpr,
+    BIAS_ROW: tl.constexpr, TAIL: tl.constexpr, DOT_PRECISION: tl.constexpr, UPCAST_DOT: tl.constexpr,
+):
+    """Load the key tile at start_n and fold it into (acc, l, m)."""
+    k, v = _load_kv(
+        k_base, v_base, DescK, DescV, kv_row, head, start_n, Tk, offs_n, offs_d, stride_kt, stride_vt,
+        HEAD_DIM, TAIL, PAD_D, USE_TMA,
+    )
+    return _softmax_update(
+        acc, l_i, m_i, q, k, v, bias_base, start_n, Tk, Tq, offs_m, offs_n, stride_bm, stride_bn, sm_scale,
+        HAS_MASK, BIAS_ROW, TAIL, DOT_PRECISION, UPCAST_DOT,
+    )
+
+
 @triton.autotune(
     configs=_configs(), key=["BLOCK_D", "HAS_MASK", "BIAS_ROW", "Q_BUCKET", "K_BUCKET", "TMA"],
     prune_configs_by={"early_config_prune": _prune},
@@ -206,23 +224,17 @@ def _attention_fwd(
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
 
     full_end = (Tk // BLOCK_N) * BLOCK_N
-    for start_n in range(0, full_end, BLOCK_N):
-        k, v = _load_kv(
-            k_base, v_base, DescK, DescV, kv_row, head, start_n, Tk, offs_n, offs_d, stride_kt, stride_vt,
-            HEAD_DIM, False, PAD_D, USE_TMA,
+    for start_n in range(0, full_end, BLOCK_N):  # full key tiles: no bounds checks
+        acc, l_i, m_i = _key_tile(
+            acc, l_i, m_i, q, k_base, v_base, DescK, DescV, kv_row, head, bias_base, start_n, Tk, Tq, offs_m, offs_n,
+            offs_d, stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+            HEAD_DIM, PAD_D, USE_TMA, HAS_MASK, BIAS_ROW, False, DOT_PRECISION, UPCAST_DOT,
         )
-        acc, l_i, m_i = _softmax_update(
-            acc, l_i, m_i, q, k, v, bias_base, start_n, Tk, Tq, offs_m, offs_n, stride_bm, stride_bn, sm_scale,
-            HAS_MASK, BIAS_ROW, False, DOT_PRECISION, UPCAST_DOT,
-        )
-    if full_end < Tk:
-        k, v = _load_kv(
-            k_base, v_base, DescK, DescV, kv_row, head, full_end, Tk, offs_n, offs_d, stride_kt, stride_vt,
-            HEAD_DIM, True, PAD_D, USE_TMA,
-        )
-        acc, l_i, m_i = _softmax_update(
-            acc, l_i, m_i, q, k, v, bias_base, full_end, Tk, Tq, offs_m, offs_n, stride_bm, stride_bn, sm_scale,
-            HAS_MASK, BIAS_ROW, True, DOT_PRECISION, UPCAST_DOT,
+    if full_end < Tk:  # the partial last tile, masked
+        acc, l_i, m_i = _key_tile(
+            acc, l_i, m_i, q, k_base, v_base, DescK, DescV, kv_row, head, bias_base, full_end, Tk, Tq, offs_m, offs_n,
+            offs_d, stride_kt, stride_vt, stride_bm, stride_bn, sm_scale,
+            HEAD_DIM, PAD_D, USE_TMA, HAS_MASK, BIAS_ROW, True, DOT_PRECISION, UPCAST_DOT,
         )
 
     l_safe = tl.where(l_i == 0.0, 1.0, l_i)  # fully masked rows: acc is 0, the output 0
