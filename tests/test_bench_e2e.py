@@ -225,3 +225,15 @@ def test_bench_e2e_fails_on_nan(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "all outputs finite: NO (VAE decode)" in out
+
+
+def test_guidance_presets_set_the_passes_per_step():
+    """--guidance reference runs the pipeline's 4 passes per stage-1 step; sglang, SGLang's CFG-only 2."""
+    from ltx_backend.request import TWO_STAGE, GenerationRequest
+
+    bench = load_build_script("bench_e2e")
+    passes = {
+        name: bench.stage1_passes(GenerationRequest(prompt="p", pipeline_class_name=TWO_STAGE, **fields).resolve("2"), "2")
+        for name, fields in bench.GUIDANCE.items()
+    }
+    assert passes == {"reference": 4, "sglang": 2}
