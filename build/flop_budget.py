@@ -39,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fps", type=float, default=24.0)
     p.add_argument("--stage1-steps", type=int, default=40)
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
+    p.add_argument("--skip-step", type=int, default=0,
+                   help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
     p.add_argument("--peak-tflops", type=float, default=H100_BF16_DENSE_TFLOPS)
     p.add_argument("--goal-s", type=float, default=5.5, help="the request-time goal to compare with")
     return p.parse_args(argv)
@@ -161,7 +163,8 @@ def main(argv=None) -> int:
     rows.append((f"text encoder (Gemma 3 12B + connectors), 2 prompts x 1024 tokens", 1, text_encoder_flops(args.version, 2)))
     step1 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens)
     twin = " (the STG pass from its block on)" if passes == 4 else ""
-    rows.append((f"stage-1 step: {passes} passes{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", args.stage1_steps, step1))
+    stage1_calls = math.ceil(args.stage1_steps / (args.skip_step + 1))  # steps 0, N+1, 2(N+1), ...
+    rows.append((f"stage-1 step: {passes} passes{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", stage1_calls, step1))
     rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape())))
     step2 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens)
     rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2))

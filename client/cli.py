@@ -31,6 +31,8 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="audio<->video (a2v / v2a) guidance scale (default 3.0); 1 drops the modality-isolation pass")
     p.add_argument("--guidance-rescale", type=float, default=None,
                    help="guidance rescale in [0, 1] of video and audio (default 0.7; HQ 0.45 video, 1.0 audio)")
+    p.add_argument("--skip-step", type=int, default=None,
+                   help="run the transformer on every (N+1)-th stage-1 step only, reusing its last prediction between (default 0)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default 24)")
     p.add_argument("--save-output", action="store_true", help="write the MP4")
     p.add_argument("--output-path", default="outputs", help="an .mp4 file, or a directory (default outputs/)")
@@ -72,6 +74,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         stg_scale=args.stg_scale,
         modality_scale=args.modality_scale,
         guidance_rescale=args.guidance_rescale,
+        skip_step=args.skip_step,
         fps=args.fps,
         image_paths=tuple(args.image_path or ()),
         image_frame_indices=None if args.image_frame_index is None else tuple(args.image_frame_index),

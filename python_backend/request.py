@@ -100,6 +100,9 @@ class GenerationRequest:
     stg_scale: float | None = None
     modality_scale: float | None = None
     guidance_rescale: float | None = None
+    # ltx-pipelines' --video-/--audio-skip-step, both streams: the transformer runs on every (N + 1)-th
+    # stage-1 step only; the steps between reuse its last guided prediction (None / 0: every step).
+    skip_step: int | None = None
     fps: float | None = None
     # Conditioning images: paths (generate) or encoded bytes (served requests), not both. Each goes to a
     # pixel frame (default: one image -> frame 0; two -> first and last frame; more need indices) with a
@@ -169,6 +172,8 @@ class GenerationRequest:
         for name, hi in (("stg_scale", 50.0), ("modality_scale", 50.0), ("guidance_rescale", 1.0)):
             if getattr(r, name) is not None:
                 _check_float(name, getattr(r, name), 0.0, hi)
+        if r.skip_step is not None:
+            _check_int("skip_step", r.skip_step, 0, MAX_STEPS)
         if r.pipeline_class_name == TWO_STAGE_HQ and r.stg_scale not in (None, 0):
             raise InvalidRequest("stg_scale", r.stg_scale, f"0 with {TWO_STAGE_HQ} (its STG perturbs no block)")
         _check_float("fps", r.fps, 1.0, 120.0)

@@ -47,6 +47,7 @@ BAD_ARGS = [
     (["--guidance-scale", "nan"], "invalid guidance_scale=nan"),
     (["--stg-scale", "-1"], "invalid stg_scale=-1.0"),
     (["--guidance-rescale", "3"], "invalid guidance_rescale=3.0"),
+    (["--skip-step", "-1"], "invalid skip_step=-1"),
     (["--fps", "0"], "invalid fps=0.0"),
     (["--seed", "-5"], "invalid seed=-5"),
     (["--prompt", ""], "invalid prompt=''"),

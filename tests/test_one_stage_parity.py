@@ -90,3 +90,28 @@ def test_guidance_overrides_match_reference_and_drop_passes(tiny_checkpoints, mo
         audio_guider_params=cfg_only(LTX_2_PARAMS.audio_guider_params, LTX_2_PARAMS.audio_guider_params.cfg_scale),
     )
     compare("LTX-2 one-stage, CFG-only guidance", ours, run_reference_with(directory, request, params, monkeypatch), request)
+
+
+def test_skip_step_matches_reference_and_skips_the_transformer(tiny_checkpoints, monkeypatch):
+    """skip_step 1 (both streams): the transformer runs at steps 0 and 2 of 3, and the video and audio are
+    the reference's with the same guider parameters."""
+    from dataclasses import replace
+
+    from ltx_pipelines.utils.constants import LTX_2_PARAMS
+
+    directory = tiny_checkpoints["2"]
+    pipeline = load_pipeline(str(directory), device=torch.device("cpu"), dtype=torch.float32)
+    request = GenerationRequest(**dict(SETTINGS, num_inference_steps=3), skip_step=1).resolve("2")
+    batches = []
+    hook = pipeline.components.transformer.register_forward_pre_hook(lambda _, args: batches.append(args[0].latent.shape[0]))
+    try:
+        ours = pipeline(request)
+    finally:
+        hook.remove()
+    assert batches == [4, 4]
+    params = replace(
+        LTX_2_PARAMS,
+        video_guider_params=replace(LTX_2_PARAMS.video_guider_params, skip_step=1),
+        audio_guider_params=replace(LTX_2_PARAMS.audio_guider_params, skip_step=1),
+    )
+    compare("LTX-2 one-stage, skip_step 1", ours, run_reference_with(directory, request, params, monkeypatch), request)

@@ -42,6 +42,8 @@ BAD = [
     ("stg_scale", dict(stg_scale="1"), "number"),
     ("modality_scale", dict(modality_scale=math.inf), "number"),
     ("guidance_rescale", dict(guidance_rescale=1.5), "between 0 and 1"),
+    ("skip_step", dict(skip_step=-1), "integer between 0 and 200"),
+    ("skip_step", dict(skip_step=1.5), "integer"),
     ("fps", dict(fps=0.0), "between 1"),
     ("fps", dict(fps=math.inf), "number"),
     ("lora_scale", dict(lora_scale=math.nan), "number"),
@@ -77,6 +79,8 @@ def test_guidance_terms_stay_the_pipelines_defaults_unless_given():
     assert (video.cfg_scale, video.stg_scale, video.modality_scale, video.rescale_scale) == (4.0, 0.0, 1.0, 0.0)
     assert (audio.cfg_scale, audio.stg_scale, audio.modality_scale, audio.rescale_scale) == (7.0, 0.0, 1.0, 0.0)
     assert not video.needs_perturbed() and not video.needs_isolated() and not audio.needs_perturbed()
+    video, audio = request_guidance(default_guidance("2.3"), GenerationRequest(prompt="a cat", skip_step=2).resolve("2.3"))
+    assert (video.skip_step, audio.skip_step, video.stg_scale) == (2, 2, 1.0)
 
 
 def test_hq_takes_no_stg():

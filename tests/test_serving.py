@@ -136,6 +136,7 @@ BAD_REQUESTS = [
     ("guidance NaN", {"GUIDANCE_SCALE": (np.array([np.nan], np.float32), "FP32")}, None, "guidance_scale"),
     ("STG scale negative", {"STG_SCALE": (np.array([-1.0], np.float32), "FP32")}, None, "stg_scale"),
     ("rescale above 1", {}, {"guidance_rescale": 2.0}, "guidance_rescale"),
+    ("skip step negative", {"SKIP_STEP": int32(-1)}, None, "skip_step"),
     ("fps zero", {}, {"fps": 0}, "fps"),
     ("unknown parameter", {}, {"widht": 64}, "widht"),
     ("field twice", {}, {"width": 64}, "width"),

@@ -76,11 +76,13 @@ def default_guidance(version: str, hq: bool = False) -> tuple[GuidanceParams, Gu
 
 def request_guidance(defaults: tuple[GuidanceParams, GuidanceParams], request) -> tuple[GuidanceParams, GuidanceParams]:
     """A resolved request's stage-1 guidance from the pipeline's (video, audio) defaults: guidance_scale is
-    the video CFG scale (the audio keeps its own); stg_scale, modality_scale and guidance_rescale, where
-    given, replace both streams' (None keeps each stream's default)."""
+    the video CFG scale (the audio keeps its own); stg_scale, modality_scale, guidance_rescale and
+    skip_step, where given, replace both streams' (None keeps each stream's default)."""
     video, audio = defaults
     common = {"stg_scale": request.stg_scale, "modality_scale": request.modality_scale, "rescale_scale": request.guidance_rescale}
     common = {k: float(v) for k, v in common.items() if v is not None}
+    if request.skip_step is not None:
+        common["skip_step"] = int(request.skip_step)
     return replace(video, cfg_scale=float(request.guidance_scale), **common), replace(audio, **common)
 
 

@@ -30,6 +30,7 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "STG_SCALE": ("stg_scale", "TYPE_FP32", True),
     "MODALITY_SCALE": ("modality_scale", "TYPE_FP32", True),
     "GUIDANCE_RESCALE": ("guidance_rescale", "TYPE_FP32", True),
+    "SKIP_STEP": ("skip_step", "TYPE_INT32", True),
     "FPS": ("fps", "TYPE_FP32", True),
     "IMAGES": ("images", "TYPE_STRING", False),
     "IMAGE_FRAME_INDICES": ("image_frame_indices", "TYPE_INT32", False),
