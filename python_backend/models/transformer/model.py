@@ -153,17 +153,16 @@ class AVTransformer(nn.Module):
         a = full_a.prefix(n) if full_a is not None and perturbations.twins else full_a
         for index, block in enumerate(self.transformer_blocks):
             if index in joins:
-                v = v.join(full_v, joins[index]) if v is not None else None
-                a = a.join(full_a, joins[index]) if a is not None else None
+                v, a = _join(v, full_v, joins[index]), _join(a, full_a, joins[index])
                 n += len(joins[index])
             text_kv = (
                 _kv_prefix(video_kv[index], n) if video_kv else None,
                 _kv_prefix(audio_kv[index], n) if audio_kv else None,
             )
             v, a = block(v, a, perturbations.for_block(index).prefix(n), text_kv)
-        if joins.get(len(self.transformer_blocks)):  # twins no block perturbs: their source's output
-            v = v.join(full_v, joins[len(self.transformer_blocks)]) if v is not None else None
-            a = a.join(full_a, joins[len(self.transformer_blocks)]) if a is not None else None
+        if len(self.transformer_blocks) in joins:  # twins no block perturbs: their source's output
+            end = joins[len(self.transformer_blocks)]
+            v, a = _join(v, full_v, end), _join(a, full_a, end)
         return (
             self._output(video_parts, v) if v is not None else None,
             self._output(audio_parts, a) if a is not None else None,
@@ -268,6 +267,11 @@ class AVTransformer(nn.Module):
         x = stream.x
         shift, scale = (m.scale_shift_table[None, None].to(x) + stream.embedded_timestep[:, :, None]).unbind(2)
         return m.proj_out(m.norm_out(x) * (1 + scale) + shift)
+
+
+def _join(stream: StreamArgs | None, full: StreamArgs | None, sources: tuple[int, ...]) -> StreamArgs | None:
+    """A stream's batch grown by twins of `sources` (see StreamArgs.join); None for a stream not given."""
+    return None if stream is None else stream.join(full, sources)
 
 
 def _kv_prefix(kv: tuple[torch.Tensor, torch.Tensor], n: int) -> tuple[torch.Tensor, torch.Tensor]:
