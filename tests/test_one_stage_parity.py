@@ -61,6 +61,16 @@ def test_same_seed_same_video_other_seed_differs(tiny_checkpoints):
     assert not np.array_equal(a.frames, c.frames)
 
 
+def run_counting_batches(pipeline, request: GenerationRequest):
+    """The pipeline's result and the batch size of each transformer call it made."""
+    batches = []
+    hook = pipeline.components.transformer.register_forward_pre_hook(lambda _, args: batches.append(args[0].latent.shape[0]))
+    try:
+        return pipeline(request), batches
+    finally:
+        hook.remove()
+
+
 def test_guidance_overrides_match_reference_and_drop_passes(tiny_checkpoints, monkeypatch):
     """SGLang's LTX-2 guidance (CFG 4.0 only) through the request's guidance fields: the reference with the
     same guider parameters gives the same video and audio, and each step runs 2 passes instead of 4."""
@@ -73,12 +83,7 @@ def test_guidance_overrides_match_reference_and_drop_passes(tiny_checkpoints, mo
     request = GenerationRequest(
         **dict(SETTINGS, num_inference_steps=3), guidance_scale=4.0, stg_scale=0.0, modality_scale=1.0, guidance_rescale=0.0
     ).resolve("2")
-    batches = []
-    hook = pipeline.components.transformer.register_forward_pre_hook(lambda _, args: batches.append(args[0].latent.shape[0]))
-    try:
-        ours = pipeline(request)
-    finally:
-        hook.remove()
+    ours, batches = run_counting_batches(pipeline, request)
     assert batches == [2, 2, 2]  # cond + uncond, one call per step
 
     def cfg_only(params, cfg_scale):
@@ -102,12 +107,7 @@ def test_skip_step_matches_reference_and_skips_the_transformer(tiny_checkpoints,
     directory = tiny_checkpoints["2"]
     pipeline = load_pipeline(str(directory), device=torch.device("cpu"), dtype=torch.float32)
     request = GenerationRequest(**dict(SETTINGS, num_inference_steps=3), skip_step=1).resolve("2")
-    batches = []
-    hook = pipeline.components.transformer.register_forward_pre_hook(lambda _, args: batches.append(args[0].latent.shape[0]))
-    try:
-        ours = pipeline(request)
-    finally:
-        hook.remove()
+    ours, batches = run_counting_batches(pipeline, request)
     assert batches == [4, 4]
     params = replace(
         LTX_2_PARAMS,
