@@ -7,6 +7,7 @@
 #   device run 2:    run(command="bash build/gpu_session.sh e2e-compiled kernels-compile", carry=[".whl"], timeout_s=450)
 #   (more time:      e2e-sglang e2e-resident)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
+#                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
 #
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
 # with the device and date in docs/benchmarks.md.
@@ -24,6 +25,7 @@ OUT=${OUT:-/tmp/gpu-session-out}
 mkdir -p "$OUT"
 WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
 SITE=/tmp/ltx-site
+PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 
 fetch_wheels() {
@@ -67,9 +69,8 @@ fetch-wheels)
     fetch_wheels
     exit
     ;;
-cpu-check)
-    PYTHON=${PYTHON:-.venv/bin/python}
-    [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
+cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's torch 2.11 / triton 3.6)
+    if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
     prepare_site 0
     section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run --compile
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ltx_backend.latents.state import LatentState, post_process_latent, timesteps_from_mask
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, ProjectedText, Skip
 from ltx_backend.sampling.euler import euler_step
-from ltx_backend.sampling.guidance import GuidanceParams
+from ltx_backend.sampling.guidance import GuidanceParams, extra_passes
 
 X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised predictions
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
@@ -65,20 +65,21 @@ def _passes(
     guided = [params for params, skip in ((video, skip_video), (audio, skip_audio)) if not skip]
     on = (not skip_video, not skip_audio)
     passes = [_Pass("cond", contexts.positive, (), *on)]
-    if any(p.needs_uncond() for p in guided):
-        if contexts.negative is None:
-            raise ValueError("Negative context is required for unconditioned denoising")
-        passes.append(_Pass("uncond", contexts.negative, (), True, True))
-    if any(p.needs_perturbed() for p in guided):
-        stg = []
-        if not skip_video and video.needs_perturbed():
-            stg.append(Perturbation(Skip.VIDEO_SELF_ATTN, _blocks(video.stg_blocks)))
-        if not skip_audio and audio.needs_perturbed():
-            stg.append(Perturbation(Skip.AUDIO_SELF_ATTN, _blocks(audio.stg_blocks)))
-        passes.append(_Pass("perturbed", contexts.positive, tuple(stg), *on))
-    if any(p.needs_isolated() for p in guided):
-        isolated = (Perturbation(Skip.A2V_CROSS_ATTN), Perturbation(Skip.V2A_CROSS_ATTN))
-        passes.append(_Pass("isolated", contexts.positive, isolated, *on))
+    for name in extra_passes(*guided):
+        if name == "uncond":
+            if contexts.negative is None:
+                raise ValueError("Negative context is required for unconditioned denoising")
+            passes.append(_Pass("uncond", contexts.negative, (), True, True))
+        elif name == "perturbed":
+            stg = []
+            if not skip_video and video.needs_perturbed():
+                stg.append(Perturbation(Skip.VIDEO_SELF_ATTN, _blocks(video.stg_blocks)))
+            if not skip_audio and audio.needs_perturbed():
+                stg.append(Perturbation(Skip.AUDIO_SELF_ATTN, _blocks(audio.stg_blocks)))
+            passes.append(_Pass("perturbed", contexts.positive, tuple(stg), *on))
+        else:  # isolated
+            isolated = (Perturbation(Skip.A2V_CROSS_ATTN), Perturbation(Skip.V2A_CROSS_ATTN))
+            passes.append(_Pass("isolated", contexts.positive, isolated, *on))
     return passes
 
 

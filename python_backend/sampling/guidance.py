@@ -86,8 +86,14 @@ def request_guidance(defaults: tuple[GuidanceParams, GuidanceParams], request) -
     return replace(video, cfg_scale=float(request.guidance_scale), **common), replace(audio, **common)
 
 
+def extra_passes(*guided: GuidanceParams) -> tuple[str, ...]:
+    """The passes beside the conditional one that the guided streams need, in the order a step batches them:
+    "uncond" (negative prompt), "perturbed" (STG), "isolated" (modality)."""
+    needs = (("uncond", GuidanceParams.needs_uncond), ("perturbed", GuidanceParams.needs_perturbed),
+             ("isolated", GuidanceParams.needs_isolated))
+    return tuple(name for name, need in needs if any(need(g) for g in guided))
+
+
 def passes_per_step(video: GuidanceParams, audio: GuidanceParams) -> int:
-    """Transformer passes a guided step runs (batched into one call): the conditional one, plus the
-    negative-prompt, STG and modality-isolation passes that either stream's guidance needs."""
-    both = (video, audio)
-    return 1 + sum(any(need(g) for g in both) for need in (GuidanceParams.needs_uncond, GuidanceParams.needs_perturbed, GuidanceParams.needs_isolated))
+    """Transformer passes a guided step runs (batched into one call): the conditional one and the extra ones."""
+    return 1 + len(extra_passes(video, audio))
