@@ -95,6 +95,62 @@ def output_file(output_path: str, prompt: str, seed: int) -> Path:
     return path / f"{slug}_{seed}.mp4"
 
 
+def _raw_file(save_raw: str) -> Path:
+    """Where --save-raw writes (numpy adds .npz to a name without it)."""
+    raw = Path(save_raw)
+    return raw if raw.suffix == ".npz" else raw.with_name(raw.name + ".npz")
+
+
+def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) -> None:
+    """Fail before any work when an output cannot be written where asked."""
+    checks = []
+    if args.save_output:
+        path = output_file(args.output_path, request.prompt, 10 if request.seed is None else request.seed)
+        checks.append(("--output-path", args.output_path, path))
+    if args.save_raw:
+        checks.append(("--save-raw", args.save_raw, _raw_file(args.save_raw)))
+    for flag, given, path in checks:
+        if path.is_dir():
+            raise InvalidRequest(flag, given, f"a file path ({path} is a folder)")
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise InvalidRequest(flag, given, f"a path under a folder ({parent} is a file)")
+
+
+def _device(name: str | None):
+    """--device as a torch.device, checked (None: the default)."""
+    import torch
+
+    if name is None:
+        return None
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InvalidRequest("--device", name, "cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise InvalidRequest("--device", name, "cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InvalidRequest("--device", name, "cpu (no CUDA device is available here)")
+        if device.index is not None and device.index >= count:
+            raise InvalidRequest("--device", name, f"cuda:0 .. cuda:{count - 1} ({count} CUDA devices here)")
+    return device
+
+
+def _check_backend_device(backend: str, device) -> None:
+    """--attention-backend triton runs its kernels on CUDA tensors (or in the Triton interpreter)."""
+    import torch
+
+    from ltx_kernels.dispatch import triton_interpret
+
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+    if backend == "triton" and not on_cuda and not triton_interpret():
+        raise InvalidRequest(
+            "--attention-backend", backend, "auto or sdpa on CPU (the Triton kernels need CUDA tensors, or TRITON_INTERPRET=1)"
+        )
+
+
 def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: bytes | None, frames, audio, sample_rate) -> None:
     import numpy as np
 
@@ -110,7 +166,7 @@ def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: by
             path = write_mp4(path, frames, request.fps, audio, sample_rate)
         print(f"saved {path}")
     if args.save_raw:
-        raw = Path(args.save_raw)
+        raw = _raw_file(args.save_raw)
         raw.parent.mkdir(parents=True, exist_ok=True)
         np.savez(raw, frames=frames, audio=audio, sample_rate=np.int64(sample_rate))
         print(f"saved {raw}")
@@ -118,7 +174,7 @@ def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: by
 
 def run_generate_remote(args: argparse.Namespace) -> int:
     from ltx_backend.pipelines.progress import TqdmProgress
-    from ltx_client.remote import RemoteError, generate_grpc
+    from ltx_client.remote import RemoteError, generate_grpc, request_arrays
 
     server_side = {  # chosen when the server starts, not per request
         "--lora-path": args.lora_path, "--lora-weight-name": args.lora_weight_name,
@@ -135,13 +191,19 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         print(f"error: {', '.join(given)} are chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
         return 2
     request = _request_from_args(args)
-    for path in request.image_paths:
-        if not Path(path).is_file():
-            print(f"error: invalid image_paths={path!r}: an existing image file", file=sys.stderr)
-            return 2
+    try:
+        # The checks the server makes, here: fail before sending (the server's model version is not known
+        # here; LTX-2.3 admits every pipeline class, the other bounds are the same). The defaults it fills
+        # in are not sent: the server fills its own.
+        request.resolve("2.3")
+        _check_output_paths(args, request)
+        arrays = request_arrays(request, return_raw=bool(args.save_raw))
+    except (InvalidRequest, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         with TqdmProgress() as progress:
-            result = generate_grpc(args.url, request, on_progress=progress, return_raw=bool(args.save_raw))
+            result = generate_grpc(args.url, request, on_progress=progress, arrays=arrays)
     except RemoteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1 if error.status == "UNAVAILABLE" else 2
@@ -170,10 +232,15 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = _request_from_args(args)
     try:
-        set_attention_backend(args.attention_backend)
+        try:
+            set_attention_backend(args.attention_backend)
+        except RuntimeError as error:  # its package is not installed
+            raise InvalidRequest("--attention-backend", args.attention_backend, str(error)) from None
         source = open_model(args.model_path)  # metadata only: validate before loading any weights
         request = request.resolve(source.model_version)
-        device = torch.device(args.device) if args.device else None
+        _check_output_paths(args, request)
+        device = _device(args.device)
+        _check_backend_device(args.attention_backend, device)
         dtype = getattr(torch, args.dtype) if args.dtype else None
         user_loras = []
         if request.lora_path is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ltx_backend.pipelines.progress import StepProgress
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file
 from ltx_backend.triton.request_fields import PIPELINE_INPUTS
 
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
@@ -36,7 +36,9 @@ class RemoteResult:
 
 
 def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict[str, np.ndarray]:
-    """The request's set fields as input arrays (None fields are left to the server's defaults)."""
+    """The request's set fields as input arrays (None fields are left to the server's defaults). Raises
+    InvalidRequest for a value its wire type cannot carry as it is (an integer out of range, text that is
+    not UTF-8) and for an image file that cannot be read."""
     arrays = {}
     for name, (field, data_type, scalar) in PIPELINE_INPUTS.items():
         value = return_raw if field == "return_raw" else getattr(request, field, None)
@@ -46,12 +48,37 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
             continue
         values = [value] if scalar else list(value)
         if data_type == "TYPE_STRING":
-            arrays[name] = np.array([v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values], dtype=np.object_)
+            arrays[name] = np.array([_wire_bytes(field, v) for v in values], dtype=np.object_)
         else:
-            arrays[name] = np.array(values, dtype=NUMPY_TYPES[data_type])
+            arrays[name] = _wire_numbers(field, values, NUMPY_TYPES[data_type])
     if request.image_paths:
-        arrays["IMAGES"] = np.array([open(p, "rb").read() for p in request.image_paths], dtype=np.object_)
+        arrays["IMAGES"] = np.array([read_image_file(p) for p in request.image_paths], dtype=np.object_)
     return arrays
+
+
+def _wire_bytes(field: str, value) -> bytes:
+    if not isinstance(value, str):
+        return bytes(value)
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(field, value, "text in UTF-8 (this has bytes that are not)") from None
+
+
+def _wire_numbers(field: str, values: list, dtype) -> np.ndarray:
+    """values as a `dtype` array; integers that do not fit are an error, not wrapped around."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        for v in values:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not info.min <= v <= info.max:
+                raise InvalidRequest(field, v, f"an integer between {info.min} and {info.max} ({np.dtype(dtype).name} on the wire)")
+    with np.errstate(over="ignore"):  # a float beyond float32 becomes inf: refused below
+        array = np.array(values, dtype=dtype)
+    if np.issubdtype(dtype, np.floating):
+        for v, sent in zip(values, array):
+            if not np.isfinite(sent):
+                raise InvalidRequest(field, v, f"a finite number ({np.dtype(dtype).name} on the wire)")
+    return array
 
 
 def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:

@@ -42,6 +42,24 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     return p
 
 
+def check_serve_flags(args: argparse.Namespace) -> None:
+    """The numeric flags and flag pairs argparse does not check (InvalidRequest names the flag)."""
+    from ltx_backend.request import InvalidRequest, check_float, check_int
+
+    check_float("--lora-scale", args.lora_scale, -10.0, 10.0)
+    if args.lora_weight_name is not None and args.lora_path is None:
+        raise InvalidRequest("--lora-weight-name", args.lora_weight_name, "only with --lora-path (the file inside that folder or repo)")
+    for flag, value in (("--port", args.port), ("--grpc-port", args.grpc_port), ("--metrics-port", args.metrics_port)):
+        check_int(flag, value, 1, 65535)
+    ports = (args.port, args.grpc_port, args.metrics_port)
+    if len(set(ports)) != 3:
+        raise InvalidRequest("--port", args.port, f"three different ports for HTTP, gRPC and metrics (got {ports})")
+    check_int("--gpu-id", args.gpu_id, 0, 1023)
+    check_int("--pipeline-instances", args.pipeline_instances, 1, 64)
+    check_int("--cuda-memory-pool-mib", args.cuda_memory_pool_mib, 0, 2**20)
+    check_float("--startup-timeout", args.startup_timeout, 1.0, 7 * 86400.0)
+
+
 def repository_options(args: argparse.Namespace):
     import torch
 
@@ -51,6 +69,7 @@ def repository_options(args: argparse.Namespace):
     from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_client.compile_flags import torch_compile_mode
 
+    check_serve_flags(args)
     source = open_model(args.model_path)  # metadata only: fail before starting anything
     model_path = args.model_path
     if Path(model_path).exists():

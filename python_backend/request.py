@@ -41,6 +41,12 @@ MAX_SEED = 2**63 - 1
 MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
 DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
 MAX_IMAGE_BYTES = 64 * 2**20
+MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
+# Resizing an image to cover the frame (then cropping) makes at most this many times the frame's pixels: the
+# bound on how far an image's aspect ratio may be from the video's (2x16384 onto 64x64 would be 64x524288).
+MAX_IMAGE_COVER = 16
+AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled (no torch import here)
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # what PIL may open (no EPS: that runs Ghostscript)
 IMAGE_MODES = ("combined", "keyframes")
 
 
@@ -154,30 +160,36 @@ class GenerationRequest:
         _check_str("negative_prompt", r.negative_prompt)
         if len(r.negative_prompt) > MAX_PROMPT_CHARS:
             raise InvalidRequest("negative_prompt", f"<{len(r.negative_prompt)} characters>", f"at most {MAX_PROMPT_CHARS} characters")
-        _check_int("seed", r.seed, 0, MAX_SEED)
+        check_int("seed", r.seed, 0, MAX_SEED)
         multiple = 64 if two_stage else 32
         for name in ("width", "height"):
             value = getattr(r, name)
-            _check_int(name, value, multiple, MAX_SIDE)
+            check_int(name, value, multiple, MAX_SIDE)
             if value % multiple:
                 why = "two-stage pipelines need" if two_stage else "need"
                 raise InvalidRequest(name, value, f"a multiple of {multiple} ({why} {multiple}) between {multiple} and {MAX_SIDE}")
         if r.width * r.height > MAX_PIXELS_PER_FRAME:
             raise InvalidRequest("width", r.width, f"width*height at most {MAX_PIXELS_PER_FRAME} (got {r.width}x{r.height})")
-        _check_int("num_frames", r.num_frames, 1, MAX_FRAMES)
+        check_int("num_frames", r.num_frames, 1, MAX_FRAMES)
         if (r.num_frames - 1) % 8:
             raise InvalidRequest("num_frames", r.num_frames, f"8k+1 frames (1, 9, 17, ..., 121, ..., {MAX_FRAMES})")
-        _check_int("num_inference_steps", r.num_inference_steps, 1, MAX_STEPS)
-        _check_float("guidance_scale", r.guidance_scale, 0.0, 50.0)
+        check_int("num_inference_steps", r.num_inference_steps, 1, MAX_STEPS)
+        check_float("guidance_scale", r.guidance_scale, 0.0, 50.0)
         for name, hi in (("stg_scale", 50.0), ("modality_scale", 50.0), ("guidance_rescale", 1.0)):
             if getattr(r, name) is not None:
-                _check_float(name, getattr(r, name), 0.0, hi)
+                check_float(name, getattr(r, name), 0.0, hi)
         if r.skip_step is not None:
-            _check_int("skip_step", r.skip_step, 0, MAX_STEPS)
+            check_int("skip_step", r.skip_step, 0, MAX_STEPS)
         if r.pipeline_class_name == TWO_STAGE_HQ and r.stg_scale not in (None, 0):
             raise InvalidRequest("stg_scale", r.stg_scale, f"0 with {TWO_STAGE_HQ} (its STG perturbs no block)")
-        _check_float("fps", r.fps, 1.0, 120.0)
-        _check_float("lora_scale", r.lora_scale, -10.0, 10.0)
+        check_float("fps", r.fps, 1.0, 120.0)
+        if round(r.num_frames / r.fps * AUDIO_LATENTS_PER_SECOND) < 1:  # as AudioLatentShape.from_duration
+            raise InvalidRequest(
+                "fps", r.fps, f"below {2 * AUDIO_LATENTS_PER_SECOND * r.num_frames:g} for {r.num_frames} frame(s): the audio "
+                f"needs at least one latent frame (1/{AUDIO_LATENTS_PER_SECOND:g} s; {r.num_frames} frame(s) at {r.fps:g} fps "
+                f"last {r.num_frames / r.fps:.3g} s)",
+            )
+        check_float("lora_scale", r.lora_scale, -10.0, 10.0)
         r = _resolve_images(r)
         if r.lora_path is not None and (not isinstance(r.lora_path, str) or not r.lora_path.strip()):
             raise InvalidRequest("lora_path", r.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
@@ -185,7 +197,19 @@ class GenerationRequest:
             _check_str("lora_weight_name", r.lora_weight_name)
             if r.lora_path is None:
                 raise InvalidRequest("lora_weight_name", r.lora_weight_name, "only with lora_path (the file inside that folder or repo)")
-        return r
+        return _plain_numbers(r)
+
+
+_INT_FIELDS = ("seed", "width", "height", "num_frames", "num_inference_steps", "skip_step", "image_crf")
+_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps", "lora_scale")
+
+
+def _plain_numbers(r: GenerationRequest) -> GenerationRequest:
+    """Checked numbers as Python int / float (a numpy scalar passes the checks, but is not what callers expect)."""
+    values = {name: getattr(r, name) for name in _INT_FIELDS + _FLOAT_FIELDS}
+    return replace(
+        r, **{name: None if v is None else (int(v) if name in _INT_FIELDS else float(v)) for name, v in values.items()}
+    )
 
 
 def _resolve_images(r: GenerationRequest) -> GenerationRequest:
@@ -200,17 +224,18 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     if count > MAX_IMAGES:
         raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
     for path in r.image_paths:
-        _check_image_path(path)
+        _check_image_cover(_check_image_path(path), r, "image_paths", path)
     for index, data in enumerate(r.images):
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
         if len(data) > MAX_IMAGE_BYTES:
             raise InvalidRequest("images", f"<image {index}: {len(data)} bytes>", f"at most {MAX_IMAGE_BYTES} bytes per image")
-        _check_image_data(data, "images", f"<image {index}>")
+        shown = f"<image {index}>"
+        _check_image_cover(_check_image_data(data, "images", shown), r, "images", shown)
     _check_str("image_mode", r.image_mode)
     if r.image_mode not in IMAGE_MODES:
         raise InvalidRequest("image_mode", r.image_mode, f"one of {', '.join(IMAGE_MODES)}")
-    _check_int("image_crf", r.image_crf, 0, 51)
+    check_int("image_crf", r.image_crf, 0, 51)
 
     last = r.num_frames - 1
     indices = r.image_frame_indices
@@ -225,7 +250,7 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     if len(indices) != count:
         raise InvalidRequest("image_frame_indices", list(indices), f"one frame index per image ({count} images)")
     for index in indices:
-        _check_int("image_frame_indices", index, 0, last)
+        check_int("image_frame_indices", index, 0, last)
     if len(set(indices)) != len(indices):
         raise InvalidRequest("image_frame_indices", list(indices), "distinct frame indices")
     strengths = (1.0,) * count if r.image_strengths is None else r.image_strengths
@@ -234,7 +259,7 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     if len(strengths) != count:
         raise InvalidRequest("image_strengths", list(strengths), f"one strength per image ({count} images)")
     for strength in strengths:
-        _check_float("image_strengths", strength, 0.0, 1.0)
+        check_float("image_strengths", strength, 0.0, 1.0)
     return replace(
         r,
         image_paths=tuple(r.image_paths),
@@ -244,50 +269,88 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     )
 
 
-def _check_image_path(path: Any) -> None:
+def _check_image_path(path: Any) -> tuple[int, int]:
+    return _check_image_data(read_image_file(path), "image_paths", path)
+
+
+def read_image_file(path: Any) -> bytes:
+    """An image file's bytes (image_paths), with the checks of a path: InvalidRequest when it cannot be read."""
     import os
 
     if not isinstance(path, str) or not path:
         raise InvalidRequest("image_paths", path, "a path to an image file")
     if not os.path.isfile(path):
         raise InvalidRequest("image_paths", path, "an existing image file")
-    with open(path, "rb") as f:
-        data = f.read(MAX_IMAGE_BYTES + 1)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as error:
+        raise InvalidRequest("image_paths", path, f"a readable image file ({error.strerror or error})") from None
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidRequest("image_paths", path, f"an image file of at most {MAX_IMAGE_BYTES} bytes")
-    _check_image_data(data, "image_paths", path)
+    return data
 
 
-def _check_image_data(data: bytes, name: str, shown: Any) -> None:
-    """Decode the image header and check its size (the pixels are decoded later, by the pipeline)."""
+def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:
+    """Decode the image header and check its size (the pixels are decoded later, by the pipeline).
+    Returns (width, height)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
+    readable = f"a readable image ({', '.join(IMAGE_FORMATS)})"
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             image.verify()
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise InvalidRequest(name, shown, f"a readable image (PNG, JPEG, WebP, ...): {error}") from None
-    if min(width, height) < 2 or width * height > MAX_PIXELS_PER_FRAME * 4:
-        raise InvalidRequest(name, shown, f"an image of at least 2x2 and at most {MAX_PIXELS_PER_FRAME * 4} pixels (got {width}x{height})")
+    except UnidentifiedImageError:
+        raise InvalidRequest(name, shown, f"{readable}: not an image of these formats") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise InvalidRequest(name, shown, f"{readable}: {error}") from None
+    if min(width, height) < 2 or max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_PIXELS_PER_FRAME * 4:
+        raise InvalidRequest(
+            name, shown, f"an image of at least 2x2, sides at most {MAX_IMAGE_SIDE} and at most {MAX_PIXELS_PER_FRAME * 4} "
+            f"pixels (got {width}x{height})",
+        )
+    return width, height
+
+
+def _check_image_cover(size: tuple[int, int], r: GenerationRequest, name: str, shown: Any) -> None:
+    """The image resized to cover the video frame (resize_and_center_crop) stays within MAX_IMAGE_COVER frames."""
+    width, height = size
+    scale = max(r.width / width, r.height / height)
+    cover_w, cover_h = math.ceil(width * scale), math.ceil(height * scale)
+    if cover_w * cover_h > MAX_IMAGE_COVER * r.width * r.height:
+        raise InvalidRequest(
+            name, shown, f"an image whose aspect ratio is closer to the video's {r.width}x{r.height} (this {width}x{height} "
+            f"image would be resized to {cover_w}x{cover_h} to cover the frame; at most {MAX_IMAGE_COVER}x the frame's pixels)",
+        )
 
 
 def _check_str(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise InvalidRequest(name, value, "a text string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: a command line or file name whose bytes were not UTF-8
+        raise InvalidRequest(name, value, "text in UTF-8 (this has bytes that are not)") from None
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
     if not lo <= value <= hi:
         raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
 
 
-def _check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+def check_float(name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        finite = False
+    if not finite:
         raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")
     if not lo <= value <= hi:
         raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")

@@ -129,3 +129,35 @@ def test_url_without_a_server_is_a_clear_error():
 
     result = run(["--url", f"127.0.0.1:{free_port()}", "--prompt", "a cat"])
     assert result.returncode in (1, 2) and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--device", "foo"], "invalid --device='foo': cpu, cuda or cuda:N"),
+    (["--device", "cuda:99"], "invalid --device='cuda:99'"),
+    (["--device", "cpu", "--attention-backend", "triton"], "invalid --attention-backend='triton': auto or sdpa on CPU"),
+    (["--num-frames", "1", "--fps", "60"], "invalid fps=60.0: below 50 for 1 frame(s)"),
+    (["--prompt", "a\udcffb"], "invalid prompt='a\\udcffb': text in UTF-8"),
+    (["--save-output", "--output-path", "FILE"], "invalid --output-path="),
+    (["--save-raw", "FILE/raw.npz"], "invalid --save-raw="),
+    (["--url", "URL", "--seed", str(2**64)], f"invalid seed={2**64}"),
+    (["--url", "URL", "--width", str(2**32 + 512)], f"invalid width={2**32 + 512}"),
+    (["--url", "URL", "--guidance-scale", "1e39"], "invalid guidance_scale=1e+39"),
+    (["--url", "URL", "--prompt", "a\udcffb"], "invalid prompt='a\\udcffb'"),
+    (["--url", "URL", "--image-path", "/proc/self/mem"], "invalid image_paths='/proc/self/mem': a readable image file"),
+], ids=["device", "device-index", "triton-on-cpu", "fps-one-frame", "prompt-bytes", "output-file", "raw-under-file", "url-seed",
+        "url-width-wraps", "url-float32", "url-prompt-bytes", "url-unreadable-image"])
+def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, capsys, monkeypatch, extra, message):
+    """In-process (main()), locally and with --url: each is refused before any model or server work."""
+    from ltx_client.cli import main
+
+    monkeypatch.delenv("TRITON_INTERPRET")  # as a user's shell: no Triton interpreter
+    from ltx_client.server import free_port
+
+    a_file = tmp_path / "a_file"
+    a_file.write_bytes(b"x")
+    extra = [a.replace("FILE", str(a_file)).replace("URL", f"127.0.0.1:{free_port()}") for a in extra]
+    base = ["generate", "--prompt", "a cat", "--num-frames", "9"]
+    if "--url" not in extra:
+        base += ["--model-path", str(tiny_checkpoints["2"])]
+    assert main(base + extra) == 2
+    assert message in capsys.readouterr().err

@@ -252,6 +252,10 @@ BAD_IMAGES = [
     ("image_mode", dict(n=1, image_mode="replace"), "one of combined, keyframes"),
     ("images", dict(n=1, images=(b"x",)), "either image_paths or images"),
     ("image_paths", dict(n=17), "at most 16 images"),
+    ("images", dict(images=(png_bytes(2, 4096),)), "aspect ratio is closer to the video's 768x512"),  # 1536x...: GiBs to resize
+    ("images", dict(images=(png_bytes(16, 16400),)), "sides at most 16384"),  # libx264's limit (the H.264 round trip)
+    ("images", dict(images=(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n",)), "not an image of these formats"),  # no Ghostscript
+    ("image_paths", dict(image_paths=("/proc/self/mem",)), "a readable image file"),
 ]
 
 
@@ -266,6 +270,7 @@ def test_bad_image_fields_name_the_field(image_files, field, kwargs, allowed):
     assert info.value.field == field
     assert str(info.value).startswith(f"invalid {field}=")
     assert allowed in str(info.value)
+    assert " at 0x" not in str(info.value)  # no object reprs (PIL names its BytesIO)
 
 
 def test_two_images_need_more_than_one_frame(image_files):

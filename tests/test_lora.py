@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -422,3 +423,29 @@ def test_reference_format_merge_matches_ltx_core_fuse_loras_on_bf16(tiny_checkpo
         bound = (2 * value.float().abs() + 2 * 0.8 * (b.abs() @ a.abs())) * 2.0**-8 + 1e-6
         assert bool((difference <= bound).all()), (key, float(difference.max()))
         assert difference.max() < 0.05 * delta.abs().max(), key
+
+
+@pytest.mark.parametrize("config,message", [
+    (b"[1]", "holds a JSON list, not an object"),
+    (b"{bad", "is not a readable JSON file"),
+    (b"\xff\xfe", "is not a readable JSON file"),
+    (b'{"lora_alpha": "sixteen"}', "lora_alpha='sixteen' is not a finite number"),
+    (b'{"lora_alpha": 8, "alpha_pattern": ["q"]}', "alpha_pattern=['q'] is not an object of regex -> number"),
+    (b'{"lora_alpha": 8, "alpha_pattern": {"(": 4}}', "alpha_pattern key '(' is not a regular expression"),
+], ids=["list", "syntax", "not-utf8", "alpha-text", "pattern-list", "pattern-regex"])
+def test_bad_adapter_config_is_a_lora_error_naming_the_file(tmp_path, config, message):
+    path = MAKER.make_tiny_lora(tmp_path / "peft" / "adapter_model.safetensors", "2", "peft", rank=RANK, alpha=16.0,
+                                modules=["transformer_blocks.0.attn1.to_q"])
+    (path.parent / "adapter_config.json").write_bytes(config)
+    with pytest.raises(LoraError) as info:
+        read_lora(str(path.parent))
+    assert str(info.value).startswith(f"invalid lora_path={str(path.parent)!r}: ")
+    assert "adapter_config.json" in str(info.value) and message in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../other/style.safetensors", "style.txt", ""])
+def test_weight_name_must_be_a_safetensors_file_inside_the_folder(tmp_path, name):
+    folder = tmp_path / "loras"
+    MAKER.make_tiny_lora(folder / "style.safetensors", "2", "reference", modules=["transformer_blocks.0.attn1.to_q"])
+    with pytest.raises(LoraError, match=rf"^invalid lora_weight_name={re.escape(repr(name))}: a .safetensors file name inside"):
+        read_lora(str(folder), weight_name=name)

@@ -47,6 +47,10 @@ BAD = [
     ("fps", dict(fps=0.0), "between 1"),
     ("fps", dict(fps=math.inf), "number"),
     ("lora_scale", dict(lora_scale=math.nan), "number"),
+    ("guidance_scale", dict(guidance_scale=10**400), "a number between 0 and 50"),  # beyond float: not an OverflowError
+    ("fps", dict(num_frames=1, fps=50.0), "below 50 for 1 frame(s)"),  # no audio latent frame: round(0.5) = 0
+    ("prompt", dict(prompt="a\udcffb"), "text in UTF-8"),  # a command line whose bytes were not UTF-8
+    ("negative_prompt", dict(negative_prompt="\ud800"), "text in UTF-8"),
 ]
 
 
@@ -60,6 +64,17 @@ def test_bad_values_name_field_value_and_allowed(field, kwargs, allowed):
     assert info.value.field == field
     assert message.startswith(f"invalid {field}=")
     assert allowed in message
+
+
+def test_edge_values_that_are_allowed_and_numpy_numbers():
+    assert GenerationRequest(prompt="a", num_frames=1, fps=49.0).resolve("2").fps == 49.0  # one audio latent frame
+    assert GenerationRequest(prompt="a", num_frames=9, fps=120.0).resolve("2").fps == 120.0
+    np = pytest.importorskip("numpy")
+    r = GenerationRequest(prompt="a", width=np.int64(512), seed=np.uint32(7), guidance_scale=np.float32(2.5)).resolve("2")
+    assert (r.width, r.seed, r.guidance_scale) == (512, 7, 2.5)
+    assert type(r.width) is int and type(r.seed) is int and type(r.guidance_scale) is float
+    with pytest.raises(InvalidRequest, match="invalid width=True"):
+        GenerationRequest(prompt="a", width=np.bool_(True)).resolve("2")
 
 
 def test_value_is_in_the_message():

@@ -283,12 +283,13 @@ def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
 
     generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 2}), timeout=600)
     grpc_unary(server.grpc_url, {**GOOD, "WIDTH": int32(65)})
+    grpc_unary(server.grpc_url, {**GOOD, "PIPELINE_CLASS_NAME": text("Bogus" + "x" * 300)})
     with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
+        page = response.read().decode()
 
     def value(name: str, **labels: str) -> float:
         total = 0.0
-        for line in text.splitlines():
+        for line in page.splitlines():
             if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
                 total += float(line.rsplit(" ", 1)[1])
         return total
@@ -297,4 +298,7 @@ def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
     assert value("ltx_generations_total", model="pipeline_unary", outcome="invalid") >= 1
     assert value("ltx_denoise_steps_total", model="pipeline", stage="1") >= 2
     assert value("ltx_generation_seconds_total", model="pipeline") > 0
-    assert re.search(r'nv_inference_request_success\{model="denoiser"', text)  # Triton's own per-model metrics
+    assert re.search(r'nv_inference_request_success\{model="denoiser"', page)  # Triton's own per-model metrics
+    # an unknown class name is no label value (a metric's labels live as long as the server)
+    assert "Bogus" not in page
+    assert value("ltx_generations_total", model="pipeline_unary", pipeline_class="unknown", outcome="invalid") >= 1

@@ -149,3 +149,20 @@ def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode, v
         local_hq = _in_process(hq, mode, model, version)
         np.testing.assert_array_equal(served_hq.frames, local_hq.frames)
         np.testing.assert_array_equal(served_hq.audio, local_hq.audio)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--lora-scale", "nan"], "invalid --lora-scale=nan: a number between -10 and 10"),
+    (["--lora-weight-name", "style.safetensors"], "invalid --lora-weight-name='style.safetensors': only with --lora-path"),
+    (["--port", "99999"], "invalid --port=99999: an integer between 1 and 65535"),
+    (["--port", "8001"], "invalid --port=8001: three different ports"),
+    (["--pipeline-instances", "0"], "invalid --pipeline-instances=0"),
+    (["--gpu-id", "-1"], "invalid --gpu-id=-1"),
+    (["--cuda-memory-pool-mib", "-5"], "invalid --cuda-memory-pool-mib=-5"),
+], ids=["lora-scale", "weight-name-alone", "port-range", "port-twice", "instances", "gpu-id", "pool"])
+def test_serve_refuses_bad_flags_before_starting_anything(tmp_path, capsys, extra, message):
+    from ltx_client.cli import main
+
+    assert main(["serve", "--model-path", str(MODEL), "--run-dir", str(tmp_path)] + extra) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "model_repository").exists()

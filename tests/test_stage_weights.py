@@ -65,3 +65,30 @@ def test_served_plan_shares_identical_weight_sets_and_splits_by_stage(loras):
     assert {c for c, _ in ltx2.route} == {ONE_STAGE, TWO_STAGE}
     with pytest.raises(ValueError, match="needs the distilled LoRA"):
         weight_plan("2", (TWO_STAGE,), None)
+
+
+@pytest.mark.parametrize("mode", ["snapshot", "original"])
+def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras, monkeypatch, mode):
+    """Out of memory in the middle of a merge (simulated: the merge raises after the first LoRA): the next
+    request's switch still gives exact stage weights, for either stage, in either switching mode."""
+    import ltx_backend.pipelines.device_modes as device_modes
+
+    user, distilled = loras
+    source = open_model(str(tiny_checkpoints["2.3"]))
+    base = source.load("transformer", torch.device("cpu"), torch.float32).get_submodule(LAYER).weight.detach().clone()
+    plan = stage_loras_for(TWO_STAGE, distilled, [])  # stage 1 is the bare base: stage 2 is merged in place
+    weights = StageWeights(lambda: source.load("transformer", torch.device("cpu"), torch.float32), plan, mode)
+    real_apply = device_modes.apply_loras
+
+    def apply_then_fail(model, stage_loras, **kwargs):
+        real_apply(model, stage_loras, **kwargs)  # the weights are changed ...
+        raise torch.OutOfMemoryError("simulated: out of memory during the merge")  # ... and the switch fails
+
+    monkeypatch.setattr(device_modes, "apply_loras", apply_then_fail)
+    with pytest.raises(torch.OutOfMemoryError):
+        weights.model(2)
+    monkeypatch.setattr(device_modes, "apply_loras", real_apply)
+    stage1 = weights.model(1).get_submodule(LAYER).weight.detach().clone()
+    torch.testing.assert_close(stage1, base, rtol=0, atol=0)
+    stage2 = weights.model(2).get_submodule(LAYER).weight.detach().clone()
+    torch.testing.assert_close(stage2, base + _delta(distilled, 1.0), rtol=0, atol=1e-6)

@@ -48,6 +48,15 @@ def h264_round_trip(image: np.ndarray, crf: float = DEFAULT_IMAGE_CRF) -> np.nda
 
     if crf == 0:
         return image
+    try:
+        return _h264_first_frame(image, crf)
+    except av.error.FFmpegError as error:  # e.g. a side past libx264's 16384
+        raise ValueError(f"the H.264 round trip (crf {crf}) of a {image.shape[1]}x{image.shape[0]} image failed: {error}") from error
+
+
+def _h264_first_frame(image: np.ndarray, crf: float) -> np.ndarray:
+    import av
+
     height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
     image = np.ascontiguousarray(image[:height, :width])
     buffer = io.BytesIO()

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,13 +163,48 @@ def read_lora(path: str, weight_name: str | None = None) -> LoraFile:
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
         raise LoraError(f"invalid lora_path={path!r}: cannot read {file}: {error}") from error
     config_path = file.parent / "adapter_config.json"
-    adapter_config = json.loads(config_path.read_text()) if config_path.is_file() else None
+    adapter_config = _adapter_config(config_path, path) if config_path.is_file() else None
     if adapter_config and adapter_config.get("use_dora"):
         raise LoraError(f"LoRA {name}: DoRA adapters (use_dora in {config_path}) are not supported")
     return lora_from_state_dict(state_dict, name, adapter_config, file)
 
 
+def _adapter_config(config_path: Path, path: str) -> dict:
+    """The PEFT adapter_config.json beside a LoRA file (a JSON object)."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise LoraError(f"invalid lora_path={path!r}: {config_path} is not a readable JSON file: {error}") from None
+    if not isinstance(config, dict):
+        raise LoraError(f"invalid lora_path={path!r}: {config_path} holds a JSON {type(config).__name__}, not an object")
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    patterns = config.get("alpha_pattern") or {}
+    problem = None
+    if config.get("lora_alpha") is not None and not number(config["lora_alpha"]):
+        problem = f"lora_alpha={config['lora_alpha']!r} is not a finite number"
+    elif not isinstance(patterns, dict) or not all(isinstance(k, str) and number(v) for k, v in patterns.items()):
+        problem = f"alpha_pattern={patterns!r} is not an object of regex -> number"
+    else:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                problem = f"alpha_pattern key {pattern!r} is not a regular expression ({error})"
+    if problem:
+        raise LoraError(f"invalid lora_path={path!r}: in {config_path}, {problem}")
+    return config
+
+
 def _resolve_lora_file(path: str, weight_name: str | None) -> tuple[Path, str]:
+    if weight_name is not None:
+        parts = weight_name.replace("\\", "/").split("/")
+        if not weight_name or weight_name.startswith(("/", "~")) or ".." in parts or not weight_name.endswith(".safetensors"):
+            raise LoraError(
+                f"invalid lora_weight_name={weight_name!r}: a .safetensors file name inside lora_path's folder or repo"
+            )
     local = Path(path).expanduser()
     if local.is_file():
         if weight_name is not None and weight_name != local.name:

@@ -119,11 +119,11 @@ class StageWeights:
         return snapshots
 
     def _switch(self, stage: int) -> None:
-        """Snapshot mode: give the model `stage`'s weights (from self.current's)."""
+        """Snapshot mode: give the model `stage`'s weights (from self.current's; None: unknown weights)."""
         if stage in self._snapshots:
             self._snapshots[stage].restore(self._model, non_blocking=False)
             return
-        if self.stage_loras[self.current]:  # back to the base values first
+        if self.current is None or self.stage_loras[self.current]:  # back to the base values first
             self._snapshots[self._base_stage].restore(self._model, non_blocking=False)
         apply_loras(self._model, self._loras(stage), log_coverage=False)  # reported at load already
 
@@ -163,14 +163,20 @@ class StageWeights:
         if stage == self.current:
             return self._model
         start = time.perf_counter()
-        if self.mode == "snapshot":
-            self._switch(stage)
-        else:  # original: release, then build the other stage's transformer from the checkpoint
-            self._model = None
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            self._model = self._build(stage)
+        try:
+            if self.mode == "snapshot":
+                self._switch(stage)
+            else:  # original: release, then build the other stage's transformer from the checkpoint
+                self._model = None
+                gc.collect()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                self._model = self._build(stage)
+        except BaseException:
+            # A switch that failed part way (out of memory, say) leaves weights of no stage: the next call
+            # switches from scratch (snapshot: base values restored first; original: a fresh build).
+            self.current = None
+            raise
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         self.switch_seconds.append(time.perf_counter() - start)

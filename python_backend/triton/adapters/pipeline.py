@@ -21,7 +21,7 @@ import torch
 from ltx_backend.loading.sources import open_model
 from ltx_backend.media import encode_mp4
 from ltx_backend.pipelines.progress import StepProgress
-from ltx_backend.request import InvalidRequest
+from ltx_backend.request import PIPELINE_CLASSES, InvalidRequest
 from ltx_backend.triton.base import (
     ModelArgs,
     RequestCancelled,
@@ -73,7 +73,9 @@ class TritonPythonModel:
         class_name = "unknown"
         try:
             served = self._parse(request)
-            class_name = served.request.pipeline_class_name if isinstance(served.request.pipeline_class_name, str) else class_name
+            name = served.request.pipeline_class_name
+            if isinstance(name, str) and name in PIPELINE_CLASSES:  # a metric label: only the known names
+                class_name = name
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
         except InvalidRequest as error:
