@@ -381,7 +381,8 @@ def main(argv=None) -> int:
         total = time.perf_counter() - start
         timer.finish()  # the queued isfinite flags, outside the timed window
         runs.append({"total": total, **timer.seconds})
-        print(f"request {i + 1}/{args.iters}: {total:.3f} s", file=sys.stderr, flush=True)
+        phases = ", ".join(f"{name} {seconds:.3f}" for name, seconds in timer.seconds.items())
+        print(f"request {i + 1}/{args.iters}: {total:.3f} s ({phases})", file=sys.stderr, flush=True)
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
     rows = summarise(runs, timed.steps)

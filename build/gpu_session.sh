@@ -3,9 +3,11 @@
 # no network), so a session that is lent one spends its 15 minutes measuring, not setting up.
 #
 #   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
-#   device run 1:    run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
-#   device run 2:    run(command="bash build/gpu_session.sh e2e-compiled kernels-compile", carry=[".whl"], timeout_s=450)
-#   (more time:      e2e-sglang e2e-resident)
+#   device:          run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
+#   A session's 15 minutes of device time include the machine's start (minutes) and no machine starts with
+#   under 4 minutes left: plan ONE such run per session. Each pair's section limits + ~40 s of set-up fit in
+#   590 s; a section cut short keeps every result printed so far (rows print as they are measured).
+#   later sessions:  "e2e-compiled kernels-compile", then "e2e-sglang e2e-resident" (timeout_s=590 each)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
 #
@@ -95,7 +97,7 @@ for name in "$@"; do
         section e2e-sglang 240 "$PYTHON" build/bench_e2e.py --device-mode snapshot --guidance sglang --iters 2 \
             --json "$OUT/e2e-sglang.json"
         ;;
-    e2e-resident) section e2e-resident 330 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
+    e2e-resident) section e2e-resident 300 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
     *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident)" && exit 2 ;;
     esac
 done

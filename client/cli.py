@@ -110,11 +110,14 @@ def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) ->
     if args.save_raw:
         checks.append(("--save-raw", args.save_raw, _raw_file(args.save_raw)))
     for flag, given, path in checks:
-        if path.is_dir():
-            raise InvalidRequest(flag, given, f"a file path ({path} is a folder)")
-        for parent in path.parents:
-            if parent.exists() and not parent.is_dir():
-                raise InvalidRequest(flag, given, f"a path under a folder ({parent} is a file)")
+        try:
+            if path.is_dir():
+                raise InvalidRequest(flag, given, f"a file path ({path} is a folder)")
+            for parent in path.parents:
+                if parent.exists() and not parent.is_dir():
+                    raise InvalidRequest(flag, given, f"a path under a folder ({parent} is a file)")
+        except OSError as error:  # a folder on the way that cannot be entered
+            raise InvalidRequest(flag, given, f"a path this user can write ({error})") from None
 
 
 def _device(name: str | None):
@@ -232,6 +235,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     request = _request_from_args(args)
     try:
+        device = _device(args.device)
+        _check_backend_device(args.attention_backend, device)
         try:
             set_attention_backend(args.attention_backend)
         except RuntimeError as error:  # its package is not installed
@@ -239,8 +244,6 @@ def run_generate(args: argparse.Namespace) -> int:
         source = open_model(args.model_path)  # metadata only: validate before loading any weights
         request = request.resolve(source.model_version)
         _check_output_paths(args, request)
-        device = _device(args.device)
-        _check_backend_device(args.attention_backend, device)
         dtype = getattr(torch, args.dtype) if args.dtype else None
         user_loras = []
         if request.lora_path is not None:

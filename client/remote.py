@@ -72,8 +72,11 @@ def _wire_numbers(field: str, values: list, dtype) -> np.ndarray:
         for v in values:
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not info.min <= v <= info.max:
                 raise InvalidRequest(field, v, f"an integer between {info.min} and {info.max} ({np.dtype(dtype).name} on the wire)")
-    with np.errstate(over="ignore"):  # a float beyond float32 becomes inf: refused below
-        array = np.array(values, dtype=dtype)
+    try:
+        with np.errstate(over="ignore"):  # a float beyond float32 becomes inf: refused below
+            array = np.array(values, dtype=dtype)
+    except (OverflowError, TypeError, ValueError):  # beyond float64, or not a number
+        raise InvalidRequest(field, values[0] if len(values) == 1 else values, f"numbers ({np.dtype(dtype).name} on the wire)") from None
     if np.issubdtype(dtype, np.floating):
         for v, sent in zip(values, array):
             if not np.isfinite(sent):

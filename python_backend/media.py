@@ -110,13 +110,13 @@ def decode_image(data: bytes | str | Path) -> np.ndarray:
     """Encoded image (bytes or path) -> uint8 [H, W, 3]. Raises ValueError on data that is not an image."""
     from PIL import Image, UnidentifiedImageError
 
-    from ltx_backend.request import IMAGE_FORMATS
+    from ltx_backend.request import image_formats
 
     try:
         source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
-        with Image.open(source, formats=IMAGE_FORMATS) as image:
+        with Image.open(source, formats=image_formats()) as image:
             return np.array(image.convert("RGB"))
     except UnidentifiedImageError as error:
-        raise ValueError(f"not an image of the formats {', '.join(IMAGE_FORMATS)}") from error
+        raise ValueError("not an image format this server reads (PNG, JPEG, WebP, AVIF, TIFF, ...)") from error
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"not a readable image: {error}") from error

@@ -42,11 +42,11 @@ MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's w
 DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
 MAX_IMAGE_BYTES = 64 * 2**20
 MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
-# Resizing an image to cover the frame (then cropping) makes at most this many times the frame's pixels: the
-# bound on how far an image's aspect ratio may be from the video's (2x16384 onto 64x64 would be 64x524288).
-MAX_IMAGE_COVER = 16
+# An image is resized to cover the frame, then cropped: the resized image may have at most this many pixels
+# (~400 MB in float32), which bounds how far its aspect ratio may be from the video's (2x16384 onto 64x64
+# would be 64x524288; 2x4096 onto 768x512, 512x1048576: 6 GiB).
+MAX_IMAGE_COVER_PIXELS = 4 * MAX_PIXELS_PER_FRAME
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled (no torch import here)
-IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")  # what PIL may open (no EPS: that runs Ghostscript)
 IMAGE_MODES = ("combined", "keyframes")
 
 
@@ -194,7 +194,8 @@ class GenerationRequest:
         if r.lora_path is not None and (not isinstance(r.lora_path, str) or not r.lora_path.strip()):
             raise InvalidRequest("lora_path", r.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
         if r.lora_weight_name is not None:
-            _check_str("lora_weight_name", r.lora_weight_name)
+            if not isinstance(r.lora_weight_name, str):  # a file name: any bytes the file system allows
+                raise InvalidRequest("lora_weight_name", r.lora_weight_name, "a text string")
             if r.lora_path is None:
                 raise InvalidRequest("lora_weight_name", r.lora_weight_name, "only with lora_path (the file inside that folder or repo)")
         return _plain_numbers(r)
@@ -221,21 +222,21 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     if r.image_paths and r.images:
         raise InvalidRequest("images", f"<{len(r.images)} images>", "either image_paths or images, not both")
     count = len(r.image_paths) or len(r.images)
+    check_int("image_crf", r.image_crf, 0, 51)  # before the images: their size limit depends on it
     if count > MAX_IMAGES:
         raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
     for path in r.image_paths:
-        _check_image_cover(_check_image_path(path), r, "image_paths", path)
+        _check_image_size(_check_image_data(read_image_file(path), "image_paths", path), r, "image_paths", path)
     for index, data in enumerate(r.images):
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
         if len(data) > MAX_IMAGE_BYTES:
             raise InvalidRequest("images", f"<image {index}: {len(data)} bytes>", f"at most {MAX_IMAGE_BYTES} bytes per image")
         shown = f"<image {index}>"
-        _check_image_cover(_check_image_data(data, "images", shown), r, "images", shown)
+        _check_image_size(_check_image_data(data, "images", shown), r, "images", shown)
     _check_str("image_mode", r.image_mode)
     if r.image_mode not in IMAGE_MODES:
         raise InvalidRequest("image_mode", r.image_mode, f"one of {', '.join(IMAGE_MODES)}")
-    check_int("image_crf", r.image_crf, 0, 51)
 
     last = r.num_frames - 1
     indices = r.image_frame_indices
@@ -269,10 +270,6 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     )
 
 
-def _check_image_path(path: Any) -> tuple[int, int]:
-    return _check_image_data(read_image_file(path), "image_paths", path)
-
-
 def read_image_file(path: Any) -> bytes:
     """An image file's bytes (image_paths), with the checks of a path: InvalidRequest when it cannot be read."""
     import os
@@ -291,39 +288,47 @@ def read_image_file(path: Any) -> bytes:
     return data
 
 
+def image_formats() -> tuple[str, ...]:
+    """The image formats PIL may open for a request: all it knows but EPS (which runs Ghostscript)."""
+    from PIL import Image
+
+    Image.init()
+    return tuple(f for f in Image.OPEN if f != "EPS")
+
+
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:
-    """Decode the image header and check its size (the pixels are decoded later, by the pipeline).
-    Returns (width, height)."""
+    """Decode the image header (the pixels are decoded later, by the pipeline). Returns (width, height)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
-    readable = f"a readable image ({', '.join(IMAGE_FORMATS)})"
+    readable = "a readable image (PNG, JPEG, WebP, AVIF, TIFF, ...)"
     try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        with Image.open(io.BytesIO(data), formats=image_formats()) as image:
             image.verify()
-            width, height = image.size
+            return image.size
     except UnidentifiedImageError:
-        raise InvalidRequest(name, shown, f"{readable}: not an image of these formats") from None
+        raise InvalidRequest(name, shown, f"{readable}: not an image format this server reads") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise InvalidRequest(name, shown, f"{readable}: {error}") from None
-    if min(width, height) < 2 or max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_PIXELS_PER_FRAME * 4:
-        raise InvalidRequest(
-            name, shown, f"an image of at least 2x2, sides at most {MAX_IMAGE_SIDE} and at most {MAX_PIXELS_PER_FRAME * 4} "
-            f"pixels (got {width}x{height})",
-        )
-    return width, height
 
 
-def _check_image_cover(size: tuple[int, int], r: GenerationRequest, name: str, shown: Any) -> None:
-    """The image resized to cover the video frame (resize_and_center_crop) stays within MAX_IMAGE_COVER frames."""
+def _check_image_size(size: tuple[int, int], r: GenerationRequest, name: str, shown: Any) -> None:
+    """Pixel count and sides (libx264's limit when the H.264 round trip runs), and the image resized to cover
+    the video frame (resize_and_center_crop) within MAX_IMAGE_COVER_PIXELS."""
     width, height = size
+    max_side = MAX_IMAGE_SIDE if r.image_crf else None
+    if min(width, height) < 2 or width * height > MAX_PIXELS_PER_FRAME * 4 or (max_side and max(width, height) > max_side):
+        sides = f", sides at most {max_side} (with image_crf > 0)" if max_side else ""
+        raise InvalidRequest(
+            name, shown, f"an image of at least 2x2 and at most {MAX_PIXELS_PER_FRAME * 4} pixels{sides} (got {width}x{height})",
+        )
     scale = max(r.width / width, r.height / height)
     cover_w, cover_h = math.ceil(width * scale), math.ceil(height * scale)
-    if cover_w * cover_h > MAX_IMAGE_COVER * r.width * r.height:
+    if cover_w * cover_h > MAX_IMAGE_COVER_PIXELS:
         raise InvalidRequest(
-            name, shown, f"an image whose aspect ratio is closer to the video's {r.width}x{r.height} (this {width}x{height} "
-            f"image would be resized to {cover_w}x{cover_h} to cover the frame; at most {MAX_IMAGE_COVER}x the frame's pixels)",
+            name, shown, f"an image whose aspect ratio is closer to the video's {r.width}x{r.height}: this {width}x{height} "
+            f"image would be resized to {cover_w}x{cover_h} to cover the frame (at most {MAX_IMAGE_COVER_PIXELS} pixels)",
         )
 
 

@@ -12,6 +12,16 @@ from ltx_backend.media import probe_mp4
 CLI = [sys.executable, "-m", "ltx_client.cli", "generate"]
 
 
+@pytest.fixture(autouse=True)
+def _attention_backend_back_to_auto():
+    """Tests here call main() in-process: whatever backend a test's arguments set is not left to later tests."""
+    from ltx_kernels import get_attention_backend, set_attention_backend
+
+    before = get_attention_backend()
+    yield
+    set_attention_backend(before)
+
+
 def run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + args, capture_output=True, text=True, timeout=600)
 
@@ -161,3 +171,22 @@ def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, caps
         base += ["--model-path", str(tiny_checkpoints["2"])]
     assert main(base + extra) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(seed=2**64), f"invalid seed={2**64}: an integer between"),
+    (dict(width=2**32 + 512), f"invalid width={2**32 + 512}: an integer between -2147483648 and 2147483647"),
+    (dict(guidance_scale=1e39), "invalid guidance_scale=1e+39: a finite number (float32 on the wire)"),
+    (dict(guidance_scale=10**400), "invalid guidance_scale="),
+    (dict(prompt="a\udcffb"), "invalid prompt='a\\udcffb': text in UTF-8"),
+    (dict(image_paths=("/proc/self/mem",)), "invalid image_paths='/proc/self/mem': a readable image file"),
+], ids=["seed-int64", "width-int32", "float32-overflow", "beyond-float", "prompt-bytes", "unreadable-image"])
+def test_request_arrays_refuse_what_the_wire_cannot_carry(fields, message):
+    """request_arrays (generate --url, generate_http, the benchmarks) on requests that were not resolved: a
+    value its wire type would wrap, round to inf or not encode is an InvalidRequest, not a different request."""
+    from ltx_backend.request import GenerationRequest, InvalidRequest
+    from ltx_client.remote import request_arrays
+
+    with pytest.raises(InvalidRequest) as info:
+        request_arrays(GenerationRequest(**{"prompt": "a cat", **fields}))
+    assert str(info.value).startswith(message)

@@ -252,9 +252,9 @@ BAD_IMAGES = [
     ("image_mode", dict(n=1, image_mode="replace"), "one of combined, keyframes"),
     ("images", dict(n=1, images=(b"x",)), "either image_paths or images"),
     ("image_paths", dict(n=17), "at most 16 images"),
-    ("images", dict(images=(png_bytes(2, 4096),)), "aspect ratio is closer to the video's 768x512"),  # 1536x...: GiBs to resize
-    ("images", dict(images=(png_bytes(16, 16400),)), "sides at most 16384"),  # libx264's limit (the H.264 round trip)
-    ("images", dict(images=(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n",)), "not an image of these formats"),  # no Ghostscript
+    ("images", dict(images=(png_bytes(2, 4096),)), "aspect ratio is closer to the video's 768x512"),  # 6 GiB to resize
+    ("images", dict(images=(png_bytes(16, 16400),)), "sides at most 16384 (with image_crf > 0)"),  # libx264's limit
+    ("images", dict(images=(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n",)), "not an image format this server reads"),  # no Ghostscript
     ("image_paths", dict(image_paths=("/proc/self/mem",)), "a readable image file"),
 ]
 
@@ -271,6 +271,18 @@ def test_bad_image_fields_name_the_field(image_files, field, kwargs, allowed):
     assert str(info.value).startswith(f"invalid {field}=")
     assert allowed in str(info.value)
     assert " at 0x" not in str(info.value)  # no object reprs (PIL names its BytesIO)
+
+
+def test_image_sizes_allowed_at_the_edges():
+    """Bounds that are about memory and the codec, not about shapes: a square image on a 60:1 video; a side
+    past libx264's 16384 without the H.264 round trip (image_crf 0)."""
+    r = GenerationRequest(prompt="a", width=3840, height=64, num_frames=9, images=[png_bytes(512, 512)]).resolve("2")
+    assert len(r.images) == 1
+    wide = png_bytes(8, 16400)
+    r = GenerationRequest(prompt="a", width=3840, height=32, num_frames=9, images=[wide], image_crf=0).resolve("2")
+    assert r.image_crf == 0
+    with pytest.raises(InvalidRequest, match="sides at most 16384"):
+        GenerationRequest(prompt="a", width=3840, height=32, num_frames=9, images=[wide]).resolve("2")
 
 
 def test_two_images_need_more_than_one_frame(image_files):

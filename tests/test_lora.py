@@ -432,7 +432,8 @@ def test_reference_format_merge_matches_ltx_core_fuse_loras_on_bf16(tiny_checkpo
     (b'{"lora_alpha": "sixteen"}', "lora_alpha='sixteen' is not a finite number"),
     (b'{"lora_alpha": 8, "alpha_pattern": ["q"]}', "alpha_pattern=['q'] is not an object of regex -> number"),
     (b'{"lora_alpha": 8, "alpha_pattern": {"(": 4}}', "alpha_pattern key '(' is not a regular expression"),
-], ids=["list", "syntax", "not-utf8", "alpha-text", "pattern-list", "pattern-regex"])
+    (b'{"lora_alpha": 8, "alpha_pattern": {"(?i)to_q": 4}}', "alpha_pattern key '(?i)to_q' is not a regular expression"),
+], ids=["list", "syntax", "not-utf8", "alpha-text", "pattern-list", "pattern-regex", "pattern-flags"])
 def test_bad_adapter_config_is_a_lora_error_naming_the_file(tmp_path, config, message):
     path = MAKER.make_tiny_lora(tmp_path / "peft" / "adapter_model.safetensors", "2", "peft", rank=RANK, alpha=16.0,
                                 modules=["transformer_blocks.0.attn1.to_q"])

@@ -28,3 +28,17 @@ def test_equal_contexts_and_weights_reuse_the_cache():
     changed = _contexts(1)
     changed.positive.video[0, 0, 0] += 1e-3
     assert memo.cache_for("stage1", changed) is not memo.cache_for("stage1", _contexts(1))
+
+
+def test_a_later_request_in_the_same_memory_is_not_taken_for_the_last_one():
+    """Served inputs may be zero-copy views: the next request's contexts can arrive in the very buffers of the
+    last one's, overwritten with another prompt. The memo compares against its own copies."""
+    memo = LastTextProjections()
+    contexts = _contexts(0)
+    first = memo.cache_for("stage1", contexts)
+    first["projected"] = "k/v of prompt 0"
+    other = _contexts(1)
+    for mine, theirs in ((contexts.positive, other.positive), (contexts.negative, other.negative)):
+        mine.video.copy_(theirs.video)  # same tensors, another prompt's values
+        mine.audio.copy_(theirs.audio)
+    assert memo.cache_for("stage1", contexts) is not first

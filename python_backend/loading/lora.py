@@ -31,7 +31,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -190,7 +190,7 @@ def _adapter_config(config_path: Path, path: str) -> dict:
     else:
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(rf"(.*\.)?({pattern})$")  # as lora_formats.peft_alpha matches it
             except re.error as error:
                 problem = f"alpha_pattern key {pattern!r} is not a regular expression ({error})"
     if problem:
@@ -371,9 +371,11 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
             for layer, scale in contributions:
                 if scale == 0.0:
                     continue
-                # to the device in the file's dtype, then float32 there (the same values; half the bytes cross)
-                up = layer.up.to(weight.device).float()
-                down = layer.down.to(weight.device).float()
+                # to the device in the file's dtype, then float32 there (the same values; half the bytes cross);
+                # non_blocking: from pinned factors (pin_factors) an asynchronous copy, from pageable memory a
+                # staged one that does not wait for the device's queued work
+                up = layer.up.to(weight.device, non_blocking=True).float()
+                down = layer.down.to(weight.device, non_blocking=True).float()
                 term = (up @ down).mul_(scale * layer.factor)
                 delta = term if delta is None else delta.add_(term)
             if delta is not None:
@@ -383,6 +385,22 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
     if log_coverage:
         logger.info(report.summary())
     return report
+
+
+def pin_factors(loras: Iterable[tuple[LoraFile, float]]) -> None:
+    """Put the LoRAs' factors in pinned (page-locked) host memory, in place: merges on the GPU (snapshot mode's
+    stage switches) then copy them at full bandwidth without staging. Nothing without CUDA, or where pinning
+    is refused (the factors stay in pageable memory)."""
+    if not _pinning_available():
+        return
+    for lora, _ in loras:
+        for path, layer in list(lora.layers.items()):
+            if layer.up.device.type != "cpu" or layer.up.is_pinned():
+                continue
+            try:
+                lora.layers[path] = replace(layer, up=layer.up.pin_memory(), down=layer.down.pin_memory())
+            except RuntimeError:  # pinning refused (no driver memory, containers with small limits)
+                return
 
 
 def touched_modules(loras: Iterable[LoraFile | tuple[LoraFile, float]], model: nn.Module | None = None) -> set[str]:

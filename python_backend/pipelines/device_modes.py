@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ltx_backend.loading.lora import LoraFile, WeightSnapshot, apply_loras, check_loras, touched_modules
+from ltx_backend.loading.lora import LoraFile, WeightSnapshot, apply_loras, check_loras, pin_factors, touched_modules
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,10 @@ class StageWeights:
                 apply_loras(model, loras)
                 snapshots[stage] = WeightSnapshot.take(model, touched)
                 base.restore(model, non_blocking=False)
-            else:  # merged on the device at each switch: checked and reported now
+            else:  # merged on the device at each switch: checked and reported now; factors pinned on CUDA
                 log.info(check_loras(model, loras))
+                if next(model.parameters()).device.type == "cuda":
+                    pin_factors(loras)
         log.info(
             "snapshot mode: %d tensors per stage, %.1f MiB of host snapshots; stages merged on the device: %s",
             len(touched), sum(s.nbytes for s in {id(s): s for s in snapshots.values()}.values()) / 2**20,
@@ -133,7 +135,7 @@ class StageWeights:
         self._loras(stage)
         if self.mode != "snapshot" or stage == self.current or self._pending is not None or stage not in self._snapshots:
             return  # a merge on the device is quick: model() does it
-        device = next(self._model.parameters()).device
+        device = self._device()
         if device.type != "cuda":
             return
         start = time.perf_counter()
@@ -144,6 +146,12 @@ class StageWeights:
             event = stream.record_event()
         self._pending = (stage, event, start)
 
+    def _device(self) -> torch.device:
+        model = self._model if self.mode != "resident" else next(iter(self._models.values()))
+        if model is None:  # original mode between a release and a build
+            return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        return next(model.parameters()).device
+
     def model(self, stage: int) -> nn.Module:
         """The transformer holding `stage`'s weights (switching to them if needed)."""
         self._loras(stage)
@@ -153,7 +161,7 @@ class StageWeights:
         if self._pending is not None:
             pending_stage, event, start = self._pending
             self._pending = None
-            torch.cuda.current_stream().wait_event(event)
+            torch.cuda.current_stream(self._device()).wait_event(event)
             if pending_stage == stage:
                 event.synchronize()
                 self.switch_seconds.append(time.perf_counter() - start)
@@ -177,8 +185,8 @@ class StageWeights:
             # switches from scratch (snapshot: base values restored first; original: a fresh build).
             self.current = None
             raise
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        if self._device().type == "cuda":
+            torch.cuda.synchronize(self._device())
         self.switch_seconds.append(time.perf_counter() - start)
         self.current = stage
         return self._model

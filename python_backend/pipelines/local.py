@@ -63,8 +63,9 @@ class LocalComponents:
 
     @property
     def transformer(self) -> torch.nn.Module:
-        """The transformer holding the current stage's weights."""
-        return self.stage_weights.model(self.stage_weights.current)
+        """The transformer holding the current stage's weights (the first stage's after a failed switch)."""
+        weights = self.stage_weights
+        return weights.model(weights.stages[0] if weights.current is None else weights.current)
 
     @torch.inference_mode()
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
@@ -164,6 +165,8 @@ def load_pipeline(
         raise ValueError(f"invalid pipeline_class_name={TWO_STAGE_HQ!r}: needs an LTX-2.3 checkpoint, this is LTX-{source.model_version}")
     device = device or default_device()
     dtype = dtype or default_dtype(device)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # Triton kernels launch on the current device (cuda:1 is not cuda:0)
     log.info("loading LTX-%s %s from %s on %s (%s)", source.model_version, pipeline_class_name, source.description, device, dtype)
     if pipeline_class_name == ONE_STAGE:
         components = LocalComponents(

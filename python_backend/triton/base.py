@@ -77,6 +77,12 @@ class ModelArgs:
         repository = Path(args["model_repository"]).resolve().parent
         return cls(args["model_name"], config, parameters, device, dtype, repository)
 
+    def use_device(self) -> None:
+        """Make this instance's GPU the process's current CUDA device (one stub process per instance): Triton
+        kernel launches, default streams and synchronize() then go to it, not to GPU 0."""
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)
+
     def model_path(self) -> str:
         """The `model_path` parameter: a HF repo id, an absolute path, or a path relative to the project root
         (the model repository's parent). The environment variable LTX_MODEL_PATH overrides it."""

@@ -29,6 +29,7 @@ class ComponentModel:
         use_utf8_locale()
         self.pb = pb
         self.args = ModelArgs.parse(args)
+        self.args.use_device()
         self.device, self.dtype = self.args.device, self.args.dtype
         from ltx_kernels import set_attention_backend
 

@@ -41,5 +41,7 @@ class LastTextProjections:
             if saved_weights == weights and all(_same(a, b) for a, b in zip(saved, tensors)):
                 return cache
         cache: TextCache = {}
-        self._entry = (weights, tensors, cache)
+        # Copies, not the request's tensors: served inputs can be zero-copy views of memory that a later
+        # request's contexts reuse (same address, other prompt), which would then compare equal to themselves.
+        self._entry = (weights, tuple(None if t is None else t.clone() for t in tensors), cache)
         return cache

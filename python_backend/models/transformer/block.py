@@ -123,15 +123,15 @@ class AVTransformerBlock(nn.Module):
         if run_a2v or run_v2a:
             v_norm, a_norm = rms_norm(vx, self.norm_eps), rms_norm(ax, self.norm_eps)
             if run_a2v and not skips.all(Skip.A2V_CROSS_ATTN):
-                vx = vx + self._cross_modal_attention(
+                vx = vx + self._kept(skips, Skip.A2V_CROSS_ATTN, self._cross_modal_attention(
                     v_norm, a_norm, video, audio, self.audio_to_video_attn,
                     self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
-                ) * skips.keep_mask(Skip.A2V_CROSS_ATTN, vx)
+                ))
             if run_v2a and not skips.all(Skip.V2A_CROSS_ATTN):
-                ax = ax + self._cross_modal_attention(
+                ax = ax + self._kept(skips, Skip.V2A_CROSS_ATTN, self._cross_modal_attention(
                     a_norm, v_norm, audio, video, self.video_to_audio_attn,
                     self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
-                ) * skips.keep_mask(Skip.V2A_CROSS_ATTN, ax)
+                ))
 
         if run_video:
             vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
@@ -142,6 +142,11 @@ class AVTransformerBlock(nn.Module):
             replace(video, x=vx) if video is not None else None,
             replace(audio, x=ax) if audio is not None else None,
         )
+
+    @staticmethod
+    def _kept(skips: BlockSkips, skip: Skip, out: torch.Tensor) -> torch.Tensor:
+        """out with the elements that skip this attention zeroed (out itself when none does: x * 1 == x)."""
+        return out * skips.keep_mask(skip, out) if skips.any(skip) else out
 
     def _self_attention(
         self,

@@ -147,5 +147,9 @@ class BlockSkips:
 
     def keep_mask(self, skip: Skip, like: torch.Tensor) -> torch.Tensor:
         """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept."""
-        keep = torch.tensor([0.0 if s else 1.0 for s in self.skipped(skip)], device=like.device, dtype=like.dtype)
+        flags = self.skipped(skip)
+        keep = torch.ones(len(flags), device=like.device, dtype=like.dtype)
+        for i, skipped in enumerate(flags):
+            if skipped:
+                keep[i] = 0.0  # a fill on the device (torch.tensor(list, device=cuda) copies from pageable memory: a sync)
         return keep.view(-1, *([1] * (like.dim() - 1)))

@@ -42,7 +42,8 @@ def rope_angles(positions: torch.Tensor, max_pos: list[int], grid: torch.Tensor)
     """positions [B, A, T, 2] bounds -> angles [B, T, F * A] (frequency-major, axes interleaved)."""
     middle = (positions[..., 0] + positions[..., 1]) / 2.0  # [B, A, T]
     fractional = torch.stack([middle[:, axis] / max_pos[axis] for axis in range(middle.shape[1])], dim=-1)
-    angles = grid.to(fractional.device) * (fractional.unsqueeze(-1) * 2 - 1)  # [B, T, A, F]
+    # (non_blocking: a copy from pageable host memory that does not wait for the device's queued work)
+    angles = grid.to(fractional.device, non_blocking=True) * (fractional.unsqueeze(-1) * 2 - 1)  # [B, T, A, F]
     return angles.transpose(-1, -2).flatten(2)
 
 

@@ -48,6 +48,7 @@ class TritonPythonModel:
         use_utf8_locale()
         self.pb = pb
         self.args = ModelArgs.parse(args)
+        self.args.use_device()
         self.decoupled = pb.using_decoupled_model_transaction_policy(self.args.config)
         source = open_model(self.args.model_path())  # metadata only: the weights live in the component models
         self.settings = dict(self.args.parameters)
