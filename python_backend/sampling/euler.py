@@ -5,10 +5,12 @@ import torch
 
 
 def to_velocity(sample: torch.Tensor, sigma: float | torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
-    """v = (x_t - x0) / sigma, computed in float32, returned in sample's dtype."""
+    """v = (x_t - x0) / sigma, computed in float32, returned in sample's dtype. A tensor sigma stays on its
+    device (ltx-core takes .item(): the same float32 divisor, but a stream sync per call on a GPU); a float
+    sigma of 0 is an error, as there."""
     if isinstance(sigma, torch.Tensor):
-        sigma = sigma.to(torch.float32).item()
-    if sigma == 0:
+        sigma = sigma.to(torch.float32)
+    elif sigma == 0:
         raise ValueError("Sigma can't be 0.0")
     return ((sample.float() - denoised.float()) / sigma).to(sample.dtype)
 
