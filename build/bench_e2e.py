@@ -390,6 +390,7 @@ def main(argv=None) -> int:
     rows.append(dict(name="peak GPU memory, timed requests (GiB)", mean=None if peak is None else peak / gib, min=None, digits=1))
     rows.append(dict(name="GPU memory after loading (GiB)", mean=None if resident is None else resident / gib, min=None, digits=1))
 
+    passes = stage1_passes(request, args.version)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})"
     size = "tiny" if args.tiny else "full-size"
     title = f"LTX-{args.version} two-stage, {request.width}x{request.height}x{request.num_frames}"
@@ -397,7 +398,7 @@ def main(argv=None) -> int:
     print()
     print(f"{device_name}, {str(dtype).removeprefix('torch.')}, attention backend {args.attention_backend}, "
           f"device mode {args.device_mode}, torch.compile {args.torch_compile_mode or 'off'}, guidance {args.guidance} "
-          f"({stage1_passes(request, args.version)} passes per stage-1 step), torch {torch.__version__}, {datetime.date.today().isoformat()}; "
+          f"({passes} passes per stage-1 step), torch {torch.__version__}, {datetime.date.today().isoformat()}; "
           f"loading (random init, LoRA merge, snapshots) {info['load_seconds']:.1f} s")
     print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))
     print()
@@ -419,7 +420,7 @@ def main(argv=None) -> int:
             "device": device_name, "dtype": str(dtype), "version": args.version, "size": size,
             "width": request.width, "height": request.height, "num_frames": request.num_frames,
             "steps": timed.steps, "attention_backend": args.attention_backend, "device_mode": args.device_mode,
-            "torch_compile_mode": args.torch_compile_mode, "guidance": args.guidance, "stage1_passes": stage1_passes(request, args.version),
+            "torch_compile_mode": args.torch_compile_mode, "guidance": args.guidance, "stage1_passes": passes,
             "runs": runs, "peak_memory_bytes": peak, "resident_memory_bytes": resident, "finite": finite,
             "switch_seconds": list(timed.inner.stage_weights.switch_seconds), **info,
         }, indent=2))

@@ -352,20 +352,20 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
             return torch.empty(*shape, device=device, dtype=dtype)
         return torch.randn(*shape, device=device, generator=g).to(dtype)
 
-    def per_pass(row, negative=None):  # one [1, ...] row per pass; the uncond pass (second) gets `negative`
+    def batched(row, negative=None):  # one [1, ...] row per pass; the uncond pass (second) gets `negative`
         return torch.cat([negative if i == 1 and negative is not None else row for i in range(passes)])
 
     video = dict(
-        latent=per_pass(randn(1, t_video, c.in_channels)), sigma=sigma,
+        latent=batched(randn(1, t_video, c.in_channels)), sigma=sigma,
         timesteps=sigma[:, None].expand(passes, t_video).clone(),
         positions=video_positions(video_shape, fps=24.0, device=device).to(dtype),
-        context=per_pass(randn(1, text, video_text), randn(1, text, video_text)), context_mask=context_mask,
+        context=batched(randn(1, text, video_text), randn(1, text, video_text)), context_mask=context_mask,
     )
     audio = dict(
-        latent=per_pass(randn(1, audio_tokens, c.audio_in_channels)), sigma=sigma,
+        latent=batched(randn(1, audio_tokens, c.audio_in_channels)), sigma=sigma,
         timesteps=sigma[:, None].expand(passes, audio_tokens).clone(),
         positions=audio_positions(passes, audio_tokens, device=device).to(dtype),
-        context=per_pass(randn(1, text, audio_text), randn(1, text, audio_text)), context_mask=context_mask,
+        context=batched(randn(1, text, audio_text), randn(1, text, audio_text)), context_mask=context_mask,
     )
     stg_block = min(28, c.num_layers - 1)
     per_pass = [  # cond, uncond (same shapes), modality isolation, STG

@@ -143,12 +143,10 @@ def _device(name: str | None):
 
 def _check_backend_device(backend: str, device) -> None:
     """--attention-backend triton runs its kernels on CUDA tensors (or in the Triton interpreter)."""
-    import torch
+    from ltx_backend.pipelines.local import default_device
+    from ltx_kernels.dispatch import triton_runs_on
 
-    from ltx_kernels.dispatch import triton_interpret
-
-    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
-    if backend == "triton" and not on_cuda and not triton_interpret():
+    if backend == "triton" and not triton_runs_on(device or default_device()):
         raise InvalidRequest(
             "--attention-backend", backend, "auto or sdpa on CPU (the Triton kernels need CUDA tensors, or TRITON_INTERPRET=1)"
         )

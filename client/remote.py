@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ltx_backend.pipelines.progress import StepProgress
-from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file
+from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file, utf8
 from ltx_backend.triton.request_fields import PIPELINE_INPUTS
 
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
@@ -57,12 +57,7 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
 
 
 def _wire_bytes(field: str, value) -> bytes:
-    if not isinstance(value, str):
-        return bytes(value)
-    try:
-        return value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest(field, value, "text in UTF-8 (this has bytes that are not)") from None
+    return utf8(field, value) if isinstance(value, str) else bytes(value)
 
 
 def _wire_numbers(field: str, values: list, dtype) -> np.ndarray:

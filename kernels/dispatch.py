@@ -62,6 +62,11 @@ def triton_interpret() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
+def triton_runs_on(device: torch.device) -> bool:
+    """Whether the Triton kernels can run on tensors of `device`: CUDA, or any device in the interpreter."""
+    return device.type == "cuda" or triton_interpret()
+
+
 def _needs_grad(tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
@@ -74,7 +79,7 @@ def use_triton(op: str, *tensors: torch.Tensor | None) -> bool:
     if _needs_grad(tensors):
         return _chosen(op, "reference (inputs need gradients; the kernels are forward-only)", device)
     if _backend == "triton":
-        if device.type != "cuda" and not triton_interpret():
+        if not triton_runs_on(device):
             raise RuntimeError(
                 f"attention backend 'triton' cannot run {op} on device {device.type!r}: the Triton kernels "
                 "need CUDA tensors, or TRITON_INTERPRET=1 (set before triton is imported) for the CPU "

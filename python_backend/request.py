@@ -335,10 +335,26 @@ def _check_image_size(size: tuple[int, int], r: GenerationRequest, name: str, sh
 def _check_str(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise InvalidRequest(name, value, "a text string")
+    utf8(name, value)
+
+
+def utf8(name: str, text: str) -> bytes:
+    """The text's UTF-8 bytes; InvalidRequest when it has lone surrogates (a command line or file name whose
+    bytes were not UTF-8)."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: a command line or file name whose bytes were not UTF-8
-        raise InvalidRequest(name, value, "text in UTF-8 (this has bytes that are not)") from None
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(name, text, "text in UTF-8 (this has bytes that are not)") from None
+
+
+def finite_number(value: Any) -> bool:
+    """A real number (not a bool) within float's range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -349,13 +365,5 @@ def check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 
 def check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:  # an int beyond float's range
-        finite = False
-    if not finite:
-        raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")
-    if not lo <= value <= hi:
+    if not finite_number(value) or not lo <= value <= hi:
         raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")

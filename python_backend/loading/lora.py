@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -37,7 +36,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ltx_backend.loading.lora_formats import format_name, parse_key, peft_alpha, strip_wrappers, to_our_module_path
+from ltx_backend.loading.lora_formats import (
+    alpha_pattern_regex, format_name, parse_key, peft_alpha, strip_wrappers, to_our_module_path,
+)
+from ltx_backend.request import finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -178,19 +180,16 @@ def _adapter_config(config_path: Path, path: str) -> dict:
     if not isinstance(config, dict):
         raise LoraError(f"invalid lora_path={path!r}: {config_path} holds a JSON {type(config).__name__}, not an object")
 
-    def number(value) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
     patterns = config.get("alpha_pattern") or {}
     problem = None
-    if config.get("lora_alpha") is not None and not number(config["lora_alpha"]):
+    if config.get("lora_alpha") is not None and not finite_number(config["lora_alpha"]):
         problem = f"lora_alpha={config['lora_alpha']!r} is not a finite number"
-    elif not isinstance(patterns, dict) or not all(isinstance(k, str) and number(v) for k, v in patterns.items()):
+    elif not isinstance(patterns, dict) or not all(isinstance(k, str) and finite_number(v) for k, v in patterns.items()):
         problem = f"alpha_pattern={patterns!r} is not an object of regex -> number"
     else:
         for pattern in patterns:
             try:
-                re.compile(rf"(.*\.)?({pattern})$")  # as lora_formats.peft_alpha matches it
+                re.compile(alpha_pattern_regex(pattern))
             except re.error as error:
                 problem = f"alpha_pattern key {pattern!r} is not a regular expression ({error})"
     if problem:

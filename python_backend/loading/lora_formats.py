@@ -111,6 +111,11 @@ def format_name(wrappers: set[str], styles: set[str]) -> str:
     return f"{prefix} {'+'.join(sorted(styles))}".strip()
 
 
+def alpha_pattern_regex(pattern: str) -> str:
+    """The regular expression PEFT matches an alpha_pattern key with, against a module path."""
+    return rf"(.*\.)?({pattern})$"
+
+
 def peft_alpha(config: dict, module_path_in_file: str, rank: int) -> float | None:
     """The alpha PEFT would use for one module (lora_alpha, alpha_pattern), in our alpha / rank convention.
 
@@ -119,7 +124,7 @@ def peft_alpha(config: dict, module_path_in_file: str, rank: int) -> float | Non
     """
     alpha = config.get("lora_alpha")
     for pattern, value in (config.get("alpha_pattern") or {}).items():
-        if re.match(rf"(.*\.)?({pattern})$", module_path_in_file):
+        if re.match(alpha_pattern_regex(pattern), module_path_in_file):
             alpha = value
             break
     if alpha is None:

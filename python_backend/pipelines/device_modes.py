@@ -77,6 +77,8 @@ class StageWeights:
             for stage in self.stages:  # the other stages' LoRAs are merged at switches: check them now
                 check_loras(self._model, self._loras(stage))
             self.current = first
+        # every transformer is loaded on one device: its streams and synchronize() are this device's
+        self.device = next((self._models[first] if mode == "resident" else self._model).parameters()).device
 
     @property
     def stages(self) -> list[int]:
@@ -135,7 +137,7 @@ class StageWeights:
         self._loras(stage)
         if self.mode != "snapshot" or stage == self.current or self._pending is not None or stage not in self._snapshots:
             return  # a merge on the device is quick: model() does it
-        device = self._device()
+        device = self.device
         if device.type != "cuda":
             return
         start = time.perf_counter()
@@ -146,12 +148,6 @@ class StageWeights:
             event = stream.record_event()
         self._pending = (stage, event, start)
 
-    def _device(self) -> torch.device:
-        model = self._model if self.mode != "resident" else next(iter(self._models.values()))
-        if model is None:  # original mode between a release and a build
-            return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-        return next(model.parameters()).device
-
     def model(self, stage: int) -> nn.Module:
         """The transformer holding `stage`'s weights (switching to them if needed)."""
         self._loras(stage)
@@ -161,7 +157,7 @@ class StageWeights:
         if self._pending is not None:
             pending_stage, event, start = self._pending
             self._pending = None
-            torch.cuda.current_stream(self._device()).wait_event(event)
+            torch.cuda.current_stream(self.device).wait_event(event)
             if pending_stage == stage:
                 event.synchronize()
                 self.switch_seconds.append(time.perf_counter() - start)
@@ -185,8 +181,8 @@ class StageWeights:
             # switches from scratch (snapshot: base values restored first; original: a fresh build).
             self.current = None
             raise
-        if self._device().type == "cuda":
-            torch.cuda.synchronize(self._device())
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
         self.switch_seconds.append(time.perf_counter() - start)
         self.current = stage
         return self._model

@@ -176,8 +176,7 @@ def _run_passes(
 
 
 def _first_perturbed_block(p: _Pass) -> float:
-    blocks = [0 if q.blocks is None else min(q.blocks, default=float("inf")) for q in p.perturbations]
-    return min(blocks, default=float("inf"))
+    return min((q.first_block() for q in p.perturbations), default=float("inf"))
 
 
 def _twins_last(group: list[_Pass], batch: int) -> tuple[list[_Pass], tuple[tuple[int, int], ...]]:

@@ -5,6 +5,7 @@ the same information as ltx-core's ``Modality`` and ``BatchedPerturbationConfig`
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -68,6 +69,10 @@ class Perturbation:
     def applies(self, skip: Skip, block: int) -> bool:
         return self.skip == skip and (self.blocks is None or block in self.blocks)
 
+    def first_block(self) -> float:
+        """The first block it applies to: 0 for every block, inf for none."""
+        return 0 if self.blocks is None else min(self.blocks, default=math.inf)
+
 
 @dataclass(frozen=True)
 class BatchPerturbations:
@@ -89,10 +94,7 @@ class BatchPerturbations:
 
     def first_perturbed_block(self, element: int, num_blocks: int) -> int:
         """The first block that skips something for `element` (num_blocks: none does)."""
-        return next(
-            (b for b in range(num_blocks) if any(p.applies(skip, b) for p in self.per_sample[element] for skip in Skip)),
-            num_blocks,
-        )
+        return min([num_blocks, *(p.first_block() for p in self.per_sample[element])])
 
     def joins(self, num_blocks: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
         """When the twins enter the batch: (block, their sources' indices), in block order; the batch
