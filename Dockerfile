@@ -9,7 +9,7 @@ ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 WORKDIR /opt/ltx-triton
 # The python backend stub runs the image's system python3: install torch (CUDA build) and the project into it.
 RUN python3 -m pip install --upgrade pip && python3 -m pip install "torch>=2.7" triton
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY python_backend python_backend
 COPY kernels kernels
 COPY client client

@@ -17,7 +17,7 @@ setup: $(STAMP) $(TINY_STAMP) $(TRITON_STAMP) diffusers-env
 diffusers-env:
 	PY=$(PY) bash build/setup_diffusers_env.sh
 
-$(STAMP): pyproject.toml setup.py build/requirements.txt
+$(STAMP): pyproject.toml build/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch 2.13.0 CPU build lies on disk here; an unpinned torch would pull several GB of CUDA wheels

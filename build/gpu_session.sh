@@ -41,17 +41,14 @@ fetch_wheels() {
     du -sh .whl
 }
 
-# Our packages by their import names without installing (setup.py's mapping), the carried wheels beside them.
+# Our packages without installing (src layout: each top-level folder holds its package), the carried wheels beside them.
 prepare_site() {
     local install_wheels=$1
     rm -rf "$SITE" && mkdir -p "$SITE"
     if [ "$install_wheels" = 1 ]; then
         "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl || exit 1
     fi
-    ln -s "$PWD/python_backend" "$SITE/ltx_backend"
-    ln -s "$PWD/kernels" "$SITE/ltx_kernels"
-    ln -s "$PWD/client" "$SITE/ltx_client"
-    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+    export PYTHONPATH="$SITE:$PWD/python_backend:$PWD/kernels:$PWD/client${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 }
 
 section() {  # name timeout command...

@@ -15,7 +15,7 @@ import tritonclient.grpc as grpcclient
 
 from ltx_backend.media import probe_mp4
 from ltx_backend.request import GenerationRequest
-from ltx_backend.triton.repository import RepositoryOptions, render_repository
+from ltx_backend.serving.repository import RepositoryOptions, render_repository
 from ltx_client.remote import RemoteError, generate_grpc, generate_http
 from ltx_client.server import TritonServer, free_port
 from serving import grpc_unary, http_unary, int32, text

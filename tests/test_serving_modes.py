@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ltx_backend.request import GenerationRequest
-from ltx_backend.triton.repository import RepositoryOptions, model_names, render_repository
+from ltx_backend.serving.repository import RepositoryOptions, model_names, render_repository
 from ltx_client.remote import generate_grpc
 from ltx_client.server import TritonServer, free_port
 
@@ -86,7 +86,7 @@ def _in_process(request: GenerationRequest, mode: str, model: Path = MODEL, vers
 def test_serve_command_resident_mode_compiled_serves_two_stage_with_an_image_and_stops_on_ctrl_c(tmp_path, image):
     """`serve` with --enable-torch-compile: each denoiser process compiles its blocks with inductor (inside the
     python backend's stub, whose embedded Python defaults text files to ASCII under a C locale: see
-    triton/base.py use_utf8_locale). Compiled code may round differently from eager: frames within 2 levels."""
+    serving/base.py use_utf8_locale). Compiled code may round differently from eager: frames within 2 levels."""
     ports = [free_port() for _ in range(3)]
     command = [sys.executable, "-m", "ltx_client.cli", "serve", "--model-path", str(MODEL), "--ltx2-two-stage-device-mode", "resident",
                "--port", str(ports[0]), "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--run-dir", str(tmp_path), "--device", "cpu",

@@ -11,7 +11,7 @@ from ltx_backend.loading.sources import open_model
 from ltx_backend.pipelines.device_modes import StageWeights
 from ltx_backend.pipelines.local import stage_loras_for
 from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ
-from ltx_backend.triton.stage_weights import weight_plan
+from ltx_backend.serving.stage_weights import weight_plan
 
 LAYER = "transformer_blocks.0.attn1.to_q"
 

@@ -1,4 +1,4 @@
-"""The served denoiser's memory of text projections (triton/text_projections.py): a step with the same weights
+"""The served denoiser's memory of text projections (serving/text_projections.py): a step with the same weights
 and equal contexts (new tensors, as each served step brings them) reuses the last cache; anything else starts a
 new one."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
-from ltx_backend.triton.text_projections import LastTextProjections
+from ltx_backend.serving.text_projections import LastTextProjections
 
 
 def _contexts(seed: int, negative: bool = True) -> GuidanceContexts:

@@ -1,2 +1,2 @@
-"""Triton model `audio_decoder`: audio latents -> waveform (audio VAE decoder + vocoder). The logic lives in ltx_backend.triton.adapters.audio_decoder."""
-from ltx_backend.triton.adapters.audio_decoder import TritonPythonModel  # noqa: F401
+"""Triton model `audio_decoder`: audio latents -> waveform (audio VAE decoder + vocoder). The logic lives in ltx_backend.serving.adapters.audio_decoder."""
+from ltx_backend.serving.adapters.audio_decoder import TritonPythonModel  # noqa: F401

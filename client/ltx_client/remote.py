@@ -1,7 +1,7 @@
 """Thin clients of a running server: gRPC streaming (progress, then the result) and HTTP/KServe v2 /infer.
 
 Both send a GenerationRequest's fields as the `pipeline` model's input tensors (see
-ltx_backend/triton/request_fields.py) and return a RemoteResult.
+ltx_backend/serving/request_fields.py) and return a RemoteResult.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from ltx_backend.pipelines.progress import StepProgress
 from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file, utf8
-from ltx_backend.triton.request_fields import PIPELINE_INPUTS
+from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}

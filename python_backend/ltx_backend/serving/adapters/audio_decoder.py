@@ -5,7 +5,7 @@ import numpy as np
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.triton.component import ComponentModel, require
+from ltx_backend.serving.component import ComponentModel, require
 
 
 class TritonPythonModel(ComponentModel):

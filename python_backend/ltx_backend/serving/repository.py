@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
-from ltx_backend.triton.request_fields import PIPELINE_INPUTS
-from ltx_backend.triton.wire import STEP_TENSORS
+from ltx_backend.serving.request_fields import PIPELINE_INPUTS
+from ltx_backend.serving.wire import STEP_TENSORS
 
 DEFAULT_MODEL_PATH = "build/tiny/ltx-2.3"  # relative to the project root: the embedded tiny checkpoint
 
@@ -132,7 +132,7 @@ def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tu
     common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_lora_parameters(o))
     if o.torch_compile_mode is not None:
         common += (("torch_compile_mode", o.torch_compile_mode),)
-    doc = "one guided x0 prediction of the audio+video transformer (see ltx_backend/triton/wire.py)"
+    doc = "one guided x0 prediction of the audio+video transformer (see ltx_backend/serving/wire.py)"
     if o.device_mode == "resident" and o.two_stage:
         return [
             ModelSpec(f"denoiser_stage{stage}", "denoiser", f"stage {stage}: {doc}", inputs, outputs, gpu=o.gpu,
@@ -154,7 +154,7 @@ def _lora_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:
 def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:
     lines = [
         f"# {spec.name}: {spec.doc}",
-        "# Rendered by ltx_backend.triton.repository (ltx-triton serve); edit that module, not this file.",
+        "# Rendered by ltx_backend.serving.repository (ltx-triton serve); edit that module, not this file.",
         f'name: "{spec.name}"',
         'backend: "python"',
         "max_batch_size: 0",
@@ -183,8 +183,8 @@ def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:
 
 def render_model_py(spec: ModelSpec) -> str:
     return (
-        f'"""Triton model `{spec.name}`: {spec.doc}. The logic lives in ltx_backend.triton.adapters.{spec.adapter}."""\n'
-        f"from ltx_backend.triton.adapters.{spec.adapter} import TritonPythonModel  # noqa: F401\n"
+        f'"""Triton model `{spec.name}`: {spec.doc}. The logic lives in ltx_backend.serving.adapters.{spec.adapter}."""\n'
+        f"from ltx_backend.serving.adapters.{spec.adapter} import TritonPythonModel  # noqa: F401\n"
     )
 
 

@@ -6,7 +6,7 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import encode_video
-from ltx_backend.triton.component import ComponentModel, require
+from ltx_backend.serving.component import ComponentModel, require
 
 
 class TritonPythonModel(ComponentModel):

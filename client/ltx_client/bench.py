@@ -137,7 +137,7 @@ class InputBuilder:
         from ltx_backend.sampling.guidance import default_guidance
         from ltx_backend.sampling.noise import GaussianNoiser
         from ltx_backend.sampling.schedule import ltx2_sigmas
-        from ltx_backend.triton.wire import DenoiseStep, pack_step
+        from ltx_backend.serving.wire import DenoiseStep, pack_step
 
         types = self.types(model)
         noiser = GaussianNoiser(torch.Generator().manual_seed(request.seed))

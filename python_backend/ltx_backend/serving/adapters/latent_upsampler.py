@@ -5,7 +5,7 @@ from __future__ import annotations
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.pipelines.local import load_latent_upsampler
-from ltx_backend.triton.component import ComponentModel, require
+from ltx_backend.serving.component import ComponentModel, require
 
 
 class TritonPythonModel(ComponentModel):

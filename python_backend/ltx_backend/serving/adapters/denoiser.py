@@ -1,7 +1,7 @@
 """`denoiser` (or `denoiser_stage1` / `denoiser_stage2` in resident mode): one guided x0 prediction of the
-audio+video transformer, all guidance passes batched (see triton/wire.py).
+audio+video transformer, all guidance passes batched (see serving/wire.py).
 
-It holds the weights of every (pipeline class, stage) it serves (triton/stage_weights.py), switched by the
+It holds the weights of every (pipeline class, stage) it serves (serving/stage_weights.py), switched by the
 device mode of pipelines/device_modes.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.pipelines.device_modes import StageWeights
 from ltx_backend.pipelines.local import load_transformer
 from ltx_backend.sampling.denoise import guided_denoise
-from ltx_backend.triton.component import ComponentModel, require
-from ltx_backend.triton.stage_weights import weight_plan
-from ltx_backend.triton.tensors import as_strings
-from ltx_backend.triton.text_projections import LastTextProjections
-from ltx_backend.triton.wire import unpack_step
+from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.serving.stage_weights import weight_plan
+from ltx_backend.serving.tensors import as_strings
+from ltx_backend.serving.text_projections import LastTextProjections
+from ltx_backend.serving.wire import unpack_step
 
 
 class TritonPythonModel(ComponentModel):

@@ -1,7 +1,7 @@
 """What every python-backend model of this repository shares: reading its `initialize` args (placement,
 parameters, the model path), and turning one request's failure into that request's error response.
 
-A model.py in model_repository/ is only `from ltx_backend.triton.adapters.X import TritonPythonModel`.
+A model.py in model_repository/ is only `from ltx_backend.serving.adapters.X import TritonPythonModel`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 
 from ltx_backend.loading.checkpoint import default_dtype
 
-log = logging.getLogger("ltx_backend.triton")
+log = logging.getLogger("ltx_backend.serving")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

@@ -22,7 +22,7 @@ from ltx_backend.loading.sources import open_model
 from ltx_backend.media import encode_mp4
 from ltx_backend.pipelines.progress import StepProgress
 from ltx_backend.request import PIPELINE_CLASSES, InvalidRequest
-from ltx_backend.triton.base import (
+from ltx_backend.serving.base import (
     ModelArgs,
     RequestCancelled,
     cancelled_response,
@@ -31,13 +31,13 @@ from ltx_backend.triton.base import (
     request_parameters,
     use_utf8_locale,
 )
-from ltx_backend.triton.components import ModelNames, TritonComponents
-from ltx_backend.triton.metrics import PipelineMetrics
-from ltx_backend.triton.pipeline_classes import pipeline_for
-from ltx_backend.triton.request_fields import ServedRequest, parse_served_request
-from ltx_backend.triton.tensors import bytes_array
+from ltx_backend.serving.components import ModelNames, TritonComponents
+from ltx_backend.serving.metrics import PipelineMetrics
+from ltx_backend.serving.pipeline_classes import pipeline_for
+from ltx_backend.serving.request_fields import ServedRequest, parse_served_request
+from ltx_backend.serving.tensors import bytes_array
 
-log = logging.getLogger("ltx_backend.triton.pipeline")
+log = logging.getLogger("ltx_backend.serving.pipeline")
 
 
 class TritonPythonModel:

@@ -5,8 +5,8 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.request import MAX_PROMPT_CHARS, InvalidRequest
-from ltx_backend.triton.component import ComponentModel, require
-from ltx_backend.triton.tensors import as_strings
+from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.serving.tensors import as_strings
 
 
 class TritonPythonModel(ComponentModel):

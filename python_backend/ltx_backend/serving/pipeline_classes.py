@@ -6,7 +6,7 @@ from ltx_backend.pipelines.one_stage import LTX2Pipeline
 from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
 from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
 from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, GenerationRequest, InvalidRequest
-from ltx_backend.triton.components import TritonComponents
+from ltx_backend.serving.components import TritonComponents
 
 PIPELINES = {ONE_STAGE: LTX2Pipeline, TWO_STAGE: LTX2TwoStagePipeline, TWO_STAGE_HQ: LTX2TwoStageHQPipeline}
 

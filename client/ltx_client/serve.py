@@ -65,7 +65,7 @@ def repository_options(args: argparse.Namespace):
 
     from ltx_backend.loading.sources import open_model
     from ltx_backend.request import DEFAULTS, InvalidRequest
-    from ltx_backend.triton.repository import RepositoryOptions
+    from ltx_backend.serving.repository import RepositoryOptions
     from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_client.compile_flags import torch_compile_mode
 
@@ -106,7 +106,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.loading.checkpoint import CheckpointError
     from ltx_backend.loading.model_path import ModelPathError
     from ltx_backend.request import InvalidRequest
-    from ltx_backend.triton.repository import render_repository
+    from ltx_backend.serving.repository import render_repository
     from ltx_client.server import ServerError, TritonServer
 
     try:

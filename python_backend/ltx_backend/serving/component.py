@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from ltx_backend.request import InvalidRequest
-from ltx_backend.triton.base import ModelArgs, error_response, log_internal_error, use_utf8_locale
-from ltx_backend.triton.tensors import from_triton, to_triton
+from ltx_backend.serving.base import ModelArgs, error_response, log_internal_error, use_utf8_locale
+from ltx_backend.serving.tensors import from_triton, to_triton
 
 Outputs = dict[str, torch.Tensor | np.ndarray]
 
