@@ -69,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="default cuda when available, else cpu")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--device-mode", default="snapshot", choices=("snapshot", "resident", "original"),
-                   help="how the stage-1 / stage-2 transformer weights are held (pipelines/device_modes.py); 'original' "
+                   help="how the stage-1 / stage-2 transformer weights are held (runtime/stage_weights.py); 'original' "
                         "rebuilds the transformer at each switch, here by random init instead of a file read")
     p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"))
     p.add_argument("--torch-compile-mode", default=None,
@@ -220,9 +220,9 @@ def build_pipeline(args, device, dtype):
     import torch
 
     from ltx_backend.loading.random_weights import RandomWeightsModel
-    from ltx_backend.pipelines.local import LocalComponents, stage_loras_for
     from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
     from ltx_backend.request import TWO_STAGE
+    from ltx_backend.runtime.local_components import LocalComponents, stage_loras_for
 
     source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
     start = time.perf_counter()

@@ -63,7 +63,6 @@ def default_passes(version: str) -> int:
 
 def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int) -> float:
     from bench_kernels import _step_inputs
-
     from ltx_backend.loading.random_weights import materialize
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
 
@@ -113,11 +112,11 @@ def text_encoder_flops(version: str, prompts: int) -> float:
 
 def video_decode_flops(version: str, latent: torch.Size) -> float:
     """The decode as the pipelines run it: tiled (512 px / 64 frames, with overlaps) above those sizes."""
-    from ltx_backend.loading.components import COMPONENTS
+    from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
     from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
     from ltx_backend.models.video_vae.decode import decode_chunks
 
-    decoder = materialize(lambda: COMPONENTS["video_decoder"].build(full_checkpoint_config(version)), "meta", torch.bfloat16)
+    decoder = materialize(lambda: CHECKPOINT_PARTS["video_decoder"].build(full_checkpoint_config(version)), "meta", torch.bfloat16)
     x = torch.empty(latent, device="meta", dtype=torch.bfloat16)
     return count(lambda: list(decode_chunks(x, decoder)))
 
@@ -131,12 +130,12 @@ def upsampler_flops(latent: torch.Size) -> float:
 
 
 def audio_flops(version: str, shape: torch.Size) -> float:
-    from ltx_backend.loading.components import COMPONENTS
+    from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
     from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
 
     config = full_checkpoint_config(version)
-    decoder = materialize(lambda: COMPONENTS["audio_decoder"].build(config), "meta", torch.bfloat16)
-    vocoder = materialize(lambda: COMPONENTS["vocoder"].build(config), "meta", torch.bfloat16)
+    decoder = materialize(lambda: CHECKPOINT_PARTS["audio_decoder"].build(config), "meta", torch.bfloat16)
+    vocoder = materialize(lambda: CHECKPOINT_PARTS["vocoder"].build(config), "meta", torch.bfloat16)
     latent = torch.empty(shape, device="meta", dtype=torch.bfloat16)
     return count(lambda: vocoder(decoder(latent)))
 

@@ -24,10 +24,10 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ltx_backend.loading.components import COMPONENTS  # noqa: E402
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS  # noqa: E402
+from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 from ltx_backend.models.text_encoder import build_embeddings_processor, load_gemma_text_config  # noqa: E402
 from ltx_backend.models.text_encoder import checkpoint_key as embeddings_checkpoint_key  # noqa: E402
-from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 
 VERSIONS = {"2": "2.0.0-tiny", "2.3": "2.3.0-tiny"}
 CANDIDATE_PREFIXES = (
@@ -82,7 +82,7 @@ def make_checkpoint(out_dir: Path, version: str, seed: int, config: dict | None 
     gemma = load_gemma_text_config(out_dir / "text_encoder")
     config = tiny_checkpoint_config(version) if config is None else config
     # (builder, module key -> checkpoint key) per component of the file
-    builders = [(spec.build, lambda key, key_map=spec.key_map: checkpoint_key(key, key_map)) for spec in COMPONENTS.values()]
+    builders = [(spec.build, lambda key, key_map=spec.key_map: checkpoint_key(key, key_map)) for spec in CHECKPOINT_PARTS.values()]
     builders.append((lambda cfg: build_embeddings_processor(cfg, gemma), embeddings_checkpoint_key))
     tensors: dict[str, torch.Tensor] = {}
     for index, (build, to_checkpoint_key) in enumerate(builders):
@@ -171,7 +171,7 @@ def make_tiny_lora(
         config = tiny_checkpoint_config(version)
         if transformer_config is not None:
             config = {**config, "transformer": transformer_config}
-        model = COMPONENTS["transformer"].build(config)
+        model = CHECKPOINT_PARTS["transformer"].build(config)
     linears = {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     if modules is None:
         modules = [name for name in linears if name.startswith("transformer_blocks.")]

@@ -49,11 +49,11 @@ from ltx_backend.latents.conditioning import apply_conditionings  # noqa: E402
 from ltx_backend.latents.layout import AudioLatentLayout, VideoLatentLayout  # noqa: E402
 from ltx_backend.latents.shapes import VideoPixelShape  # noqa: E402
 from ltx_backend.latents.state import timesteps_from_mask  # noqa: E402
-from ltx_backend.loading.components import COMPONENTS  # noqa: E402
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS  # noqa: E402
 from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 from ltx_backend.models.latent_upsampler import upsample_latents  # noqa: E402
-from ltx_backend.models.video_vae.layers import ResnetBlock3D, space_to_depth  # noqa: E402
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, Skip  # noqa: E402
+from ltx_backend.models.video_vae.layers import ResnetBlock3D, space_to_depth  # noqa: E402
 from ltx_backend.sampling.noise import GaussianNoiser  # noqa: E402
 from ltx_backend.sampling.schedule import STAGE2_DISTILLED_SIGMAS, ltx2_sigmas  # noqa: E402
 
@@ -364,7 +364,7 @@ def write_back(path: Path, modules: dict[str, torch.nn.Module]) -> None:
         metadata = f.metadata()
         tensors = {key: f.get_tensor(key) for key in f.keys()}
     for name, module in modules.items():
-        key_map = COMPONENTS[name].key_map
+        key_map = CHECKPOINT_PARTS[name].key_map
         for key, value in module.state_dict().items():
             ckey = checkpoint_key(key, key_map)
             assert tensors[ckey].shape == value.shape, ckey
@@ -388,11 +388,10 @@ def zero_lora_deltas(path: Path) -> None:
 def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = STEPS["vae_steps"],
                             upsampler_steps: int = STEPS["upsampler_steps"],
                             transformer_steps: int = STEPS["transformer_steps"], log=print) -> Path:
-    from make_tiny_checkpoints import make_checkpoint
-
     from ltx_backend.loading.sources import open_model
-    from ltx_backend.pipelines.local import load_latent_upsampler
-    from ltx_backend.sampling.denoise import TextContext
+    from ltx_backend.runtime.loaders import load_latent_upsampler
+    from ltx_backend.types import TextContext
+    from make_tiny_checkpoints import make_checkpoint
 
     torch.manual_seed(seed)
     start = time.time()

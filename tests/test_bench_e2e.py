@@ -16,9 +16,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, load_build_script
 
-from ltx_backend.loading.components import COMPONENTS
+from conftest import ROOT, load_build_script
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.random_weights import (
     GEMMA3_12B_TEXT_CONFIG,
@@ -27,7 +27,7 @@ from ltx_backend.loading.random_weights import (
     byte_tokenizer,
 )
 from ltx_backend.loading.sources import open_model
-from ltx_backend.pipelines.local import load_latent_upsampler
+from ltx_backend.runtime.loaders import load_latent_upsampler
 
 # Phases every two-stage request without images goes through (rows of the table).
 PHASE_ROWS = (
@@ -114,7 +114,7 @@ def test_tiny_random_model_matches_the_tiny_checkpoint(tiny_checkpoints):
     random, checkpoint = RandomWeightsModel("2", "tiny"), open_model(str(tiny_checkpoints["2"]))
     assert random.model_version == checkpoint.model_version == "2"
     cpu = torch.device("cpu")
-    for name in COMPONENTS:
+    for name in CHECKPOINT_PARTS:
         ours, theirs = random.load(name, cpu, torch.float32), checkpoint.load(name, cpu, torch.float32)
         assert shapes(ours) == shapes(theirs), name
         assert not ours.training and not any(p.requires_grad for p in ours.parameters())

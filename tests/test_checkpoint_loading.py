@@ -6,12 +6,12 @@ import shutil
 
 import pytest
 import torch
-from conftest import checkpoint_file, load_build_script
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from conftest import checkpoint_file, load_build_script
 from ltx_backend.loading.checkpoint import CheckpointError, read_checkpoint_info
-from ltx_backend.loading.components import COMPONENTS, check_every_key_is_claimed, load_component, unclaimed_keys
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS, check_every_key_is_claimed, load_part, unclaimed_keys
 from ltx_backend.loading.model_path import find_model_files
 from ltx_backend.loading.tiny_configs import tiny_checkpoint_config
 
@@ -30,8 +30,8 @@ def test_every_key_of_the_tiny_file_is_loaded(tiny_checkpoints, version):
     with safe_open(str(path), framework="pt") as f:
         assert unclaimed_keys(list(f.keys())) == []
     info = read_checkpoint_info(path)
-    for name in COMPONENTS:
-        module = load_component(info, name, torch.device("cpu"), torch.float32)
+    for name in CHECKPOINT_PARTS:
+        module = load_part(info, name, torch.device("cpu"), torch.float32)
         assert not any(p.is_meta for p in module.parameters())
 
 
@@ -58,17 +58,17 @@ def test_reference_written_checkpoint_loads_with_no_missing_or_unexpected_keys(v
             module = module.to_empty(device="cpu")
         maker.randomize_(module, torch.Generator().manual_seed(1))
         for key, value in module.state_dict().items():
-            tensors.setdefault(maker.checkpoint_key(key, COMPONENTS[name].key_map), value.contiguous())
+            tensors.setdefault(maker.checkpoint_key(key, CHECKPOINT_PARTS[name].key_map), value.contiguous())
     path = tmp_path / "reference.safetensors"
     save_file(tensors, str(path), metadata={"config": json.dumps(config), "model_version": "2.3.0" if version == "2.3" else "2.0.0"})
     info = read_checkpoint_info(path)
     for name, configurator in reference.items():
-        ours = load_component(info, name, torch.device("cpu"), torch.float32)
-        expected = {k: v for k, v in tensors.items() if COMPONENTS[name].key_map(k) is not None}
+        ours = load_part(info, name, torch.device("cpu"), torch.float32)
+        expected = {k: v for k, v in tensors.items() if CHECKPOINT_PARTS[name].key_map(k) is not None}
         state = ours.state_dict()
         assert len(state) == len(expected)
         for key, value in expected.items():
-            assert torch.equal(state[COMPONENTS[name].key_map(key)], value)
+            assert torch.equal(state[CHECKPOINT_PARTS[name].key_map(key)], value)
 
 
 def test_missing_and_unexpected_keys_are_named(tiny_checkpoints, tmp_path):
@@ -82,7 +82,7 @@ def test_missing_and_unexpected_keys_are_named(tiny_checkpoints, tmp_path):
     broken = tmp_path / "broken.safetensors"
     save_file(tensors, str(broken), metadata=metadata)
     with pytest.raises(CheckpointError) as error:
-        load_component(read_checkpoint_info(broken), "transformer", torch.device("cpu"), torch.float32)
+        load_part(read_checkpoint_info(broken), "transformer", torch.device("cpu"), torch.float32)
     assert "transformer: 1 missing key(s): " + dropped.removeprefix("model.diffusion_model.") in str(error.value)
     with pytest.raises(CheckpointError) as error:
         check_every_key_is_claimed(read_checkpoint_info(broken))

@@ -1,4 +1,4 @@
-"""The two-stage device modes (pipelines/device_modes.py): resident, snapshot, original.
+"""The two-stage device modes (runtime/stage_weights.py): resident, snapshot, original.
 
 The same stage weights bit for bit in every mode, snapshot restores bit-identically, `original` releases
 the stage-1 transformer before building stage 2, and the three modes give identical frames (CPU fp32).
@@ -14,9 +14,9 @@ import torch
 
 from ltx_backend.loading.lora import read_lora, touched_modules
 from ltx_backend.loading.sources import open_model
-from ltx_backend.pipelines.device_modes import DEVICE_MODES, StageWeights
-from ltx_backend.pipelines.local import load_pipeline
 from ltx_backend.request import TWO_STAGE, GenerationRequest
+from ltx_backend.runtime.local_components import load_pipeline
+from ltx_backend.runtime.stage_weights import DEVICE_MODES, StageWeights
 
 CPU = torch.device("cpu")
 

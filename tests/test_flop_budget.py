@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import torch
+
 from conftest import load_build_script
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import load_build_script
 from PIL import Image
 
-from ltx_backend.pipelines.local import load_pipeline
+from conftest import load_build_script
 from ltx_backend.request import ONE_STAGE, TWO_STAGE, GenerationRequest
+from ltx_backend.runtime.local_components import load_pipeline
 
 CPU = torch.device("cpu")
 BASE = dict(prompt="A calm lake at sunset, slow fade", seed=3, num_frames=9, num_inference_steps=8)
@@ -114,6 +114,7 @@ def test_two_images_with_the_reference_keyframe_pipeline(trained_checkpoint, ima
     keyframes run gives the same frames."""
     from ltx_pipelines.utils.args import ImageConditioningInput
     from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
+
     from parity import compare
     from reference_env import run_reference
     from test_two_stage_parity import reference_pipeline

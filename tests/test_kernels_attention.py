@@ -17,10 +17,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import ltx_kernels  # noqa: E402
+from conftest import checkpoint_file  # noqa: E402
 from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.attention import reference_attention, sdpa_attention  # noqa: E402
-
-from conftest import checkpoint_file  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -316,10 +315,10 @@ def _run(model, backend, inputs):
 @pytest.mark.parametrize(("version", "dtype"), [("2", torch.float32), ("2.3", torch.float32), ("2.3", torch.bfloat16)])
 def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype):
     from ltx_backend.loading.checkpoint import read_checkpoint_info
-    from ltx_backend.loading.components import load_component
+    from ltx_backend.loading.checkpoint_parts import load_part
 
     info = read_checkpoint_info(checkpoint_file(tiny_checkpoints[version]))
-    model = load_component(info, "transformer", torch.device("cpu"), dtype).eval()
+    model = load_part(info, "transformer", torch.device("cpu"), dtype).eval()
     video, audio, perturbations = _transformer_inputs(model)
     if dtype != torch.float32:  # as the pipelines run bf16: latents, text and positions in bf16, sigmas fp32
         def cast(m):

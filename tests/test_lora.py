@@ -12,11 +12,11 @@ import sys
 
 import pytest
 import torch
-from conftest import checkpoint_file, load_build_script
 from safetensors.torch import load_file, save_file
 
-from ltx_backend.loading.components import COMPONENTS, load_component
+from conftest import checkpoint_file, load_build_script
 from ltx_backend.loading.checkpoint import read_checkpoint_info
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS, load_part
 from ltx_backend.loading.diffusers_layout import transformer_diffusers_key
 from ltx_backend.loading.lora import (
     LoraError,
@@ -48,7 +48,7 @@ CAPABLE = {"2": 56, "2.3": 68}  # Linears of the 2 tiny blocks: 14 (LTX-2) or 17
 
 def load_transformer(tiny_checkpoints, version: str, dtype=torch.float32) -> torch.nn.Module:
     info = read_checkpoint_info(checkpoint_file(tiny_checkpoints[version]))
-    return load_component(info, "transformer", torch.device("cpu"), dtype)
+    return load_part(info, "transformer", torch.device("cpu"), dtype)
 
 
 def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -136,7 +136,7 @@ def test_diffusers_module_names_map_onto_ours_for_every_linear():
     configs += [{"transformer": full_transformer_config(v)} for v in ("2", "2.3")]
     for config in configs:
         with torch.device("meta"):
-            model = COMPONENTS["transformer"].build(config)
+            model = CHECKPOINT_PARTS["transformer"].build(config)
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Linear):
                 assert to_our_module_path("transformer." + transformer_diffusers_key(name)) == name

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from conftest import checkpoint_file
+from ltx_backend.request import GenerationRequest
+from ltx_backend.runtime.local_components import load_pipeline
+from ltx_backend.types import StepProgress
+from parity import compare
 from reference_env import TorchWithDtype, use_tiny_gemma_config
 from reference_env import run_reference as reference_run
-from parity import compare
-
-from ltx_backend.pipelines.local import load_pipeline
-from ltx_backend.pipelines.progress import StepProgress
-from ltx_backend.request import GenerationRequest
 
 SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=96, height=64, num_frames=17, num_inference_steps=4)
 

@@ -30,7 +30,7 @@ from ltx_backend.latents.layout import AudioLatentLayout, VideoLatentLayout
 from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
 from ltx_backend.latents.state import LatentState
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput
-from ltx_backend.sampling.denoise import GuidanceContexts, GuidedStep, TextContext, euler_loop, guided_denoise
+from ltx_backend.sampling.denoise import GuidedStep, euler_loop, guided_denoise
 from ltx_backend.sampling.euler import euler_step, to_denoised, to_velocity
 from ltx_backend.sampling.guidance import GuidanceParams, default_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
@@ -40,6 +40,7 @@ from ltx_backend.sampling.schedule import (
     distilled_sigmas,
     ltx2_sigmas,
 )
+from ltx_backend.types import GuidanceContexts, TextContext
 
 # --------------------------------------------------------------------------------------------- schedules
 

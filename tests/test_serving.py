@@ -49,7 +49,7 @@ def test_checked_in_repository_is_the_default_rendering(tmp_path):
 
 
 def test_grpc_http_and_in_process_give_identical_video(server):
-    from ltx_backend.pipelines.local import load_pipeline
+    from ltx_backend.runtime.local_components import load_pipeline
 
     request = GenerationRequest(**SMALL, seed=3)
     steps = []
@@ -71,7 +71,7 @@ def test_grpc_http_and_in_process_give_identical_video(server):
 def test_guidance_fields_reach_the_served_pipeline(server):
     """stg_scale / modality_scale / guidance_rescale travel as inputs (gRPC and HTTP) and give the
     in-process video; they change it (the tiny model's defaults run 4 passes, these 2)."""
-    from ltx_backend.pipelines.local import load_pipeline
+    from ltx_backend.runtime.local_components import load_pipeline
 
     request = GenerationRequest(**SMALL, seed=3, guidance_scale=4.0, stg_scale=0.0, modality_scale=1.0, guidance_rescale=0.0)
     via_grpc = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)

@@ -77,7 +77,7 @@ def _two_stage_request(image: Path) -> GenerationRequest:
 
 
 def _in_process(request: GenerationRequest, mode: str, model: Path = MODEL, version: str = "2"):
-    from ltx_backend.pipelines.local import load_pipeline
+    from ltx_backend.runtime.local_components import load_pipeline
 
     pipeline = load_pipeline(str(model), device=torch.device("cpu"), pipeline_class_name=request.pipeline_class_name, device_mode=mode)
     return pipeline(request.resolve(version))

@@ -8,10 +8,10 @@ import torch
 from conftest import load_build_script
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
-from ltx_backend.pipelines.device_modes import StageWeights
-from ltx_backend.pipelines.local import stage_loras_for
 from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ
-from ltx_backend.serving.stage_weights import weight_plan
+from ltx_backend.runtime.local_components import stage_loras_for
+from ltx_backend.runtime.stage_weights import StageWeights
+from ltx_backend.serving.weight_plan import weight_plan
 
 LAYER = "transformer_blocks.0.attn1.to_q"
 
@@ -71,23 +71,23 @@ def test_served_plan_shares_identical_weight_sets_and_splits_by_stage(loras):
 def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras, monkeypatch, mode):
     """Out of memory in the middle of a merge (simulated: the merge raises after the first LoRA): the next
     request's switch still gives exact stage weights, for either stage, in either switching mode."""
-    import ltx_backend.pipelines.device_modes as device_modes
+    import ltx_backend.runtime.stage_weights as stage_weights_module
 
     user, distilled = loras
     source = open_model(str(tiny_checkpoints["2.3"]))
     base = source.load("transformer", torch.device("cpu"), torch.float32).get_submodule(LAYER).weight.detach().clone()
     plan = stage_loras_for(TWO_STAGE, distilled, [])  # stage 1 is the bare base: stage 2 is merged in place
     weights = StageWeights(lambda: source.load("transformer", torch.device("cpu"), torch.float32), plan, mode)
-    real_apply = device_modes.apply_loras
+    real_apply = stage_weights_module.apply_loras
 
     def apply_then_fail(model, stage_loras, **kwargs):
         real_apply(model, stage_loras, **kwargs)  # the weights are changed ...
         raise torch.OutOfMemoryError("simulated: out of memory during the merge")  # ... and the switch fails
 
-    monkeypatch.setattr(device_modes, "apply_loras", apply_then_fail)
+    monkeypatch.setattr(stage_weights_module, "apply_loras", apply_then_fail)
     with pytest.raises(torch.OutOfMemoryError):
         weights.model(2)
-    monkeypatch.setattr(device_modes, "apply_loras", real_apply)
+    monkeypatch.setattr(stage_weights_module, "apply_loras", real_apply)
     stage1 = weights.model(1).get_submodule(LAYER).weight.detach().clone()
     torch.testing.assert_close(stage1, base, rtol=0, atol=0)
     stage2 = weights.model(2).get_submodule(LAYER).weight.detach().clone()

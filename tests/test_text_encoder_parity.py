@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from reference_env import use_tiny_gemma_config
 from safetensors.torch import save_file
 
 from ltx_backend.models.text_encoder import (
@@ -21,6 +20,7 @@ from ltx_backend.models.text_encoder import (
     tiny_connector_config,
     uses_feature_extractor_v2,
 )
+from reference_env import use_tiny_gemma_config
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSIONS = ("2", "2.3")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
 from ltx_backend.serving.text_projections import LastTextProjections
+from ltx_backend.types import GuidanceContexts, TextContext
 
 
 def _contexts(seed: int, negative: bool = True) -> GuidanceContexts:

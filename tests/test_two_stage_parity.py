@@ -19,13 +19,13 @@ import functools
 import numpy as np
 import pytest
 import torch
-from conftest import checkpoint_file
-from reference_env import TorchWithDtype, run_reference, use_tiny_gemma_config
-from parity import compare
 
-from ltx_backend.pipelines.local import load_pipeline
-from ltx_backend.pipelines.progress import StepProgress
+from conftest import checkpoint_file
 from ltx_backend.request import TWO_STAGE, TWO_STAGE_HQ, GenerationRequest
+from ltx_backend.runtime.local_components import load_pipeline
+from ltx_backend.types import StepProgress
+from parity import compare
+from reference_env import TorchWithDtype, run_reference, use_tiny_gemma_config
 
 SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=128, height=128, num_frames=9, num_inference_steps=3)
 CPU = torch.device("cpu")

@@ -110,7 +110,9 @@ def test_bad_config_values_are_named():
 
 
 def reference_tiling(spatial: tuple[int, int] | None, temporal: tuple[int, int] | None):
-    from ltx_core.model.video_vae import SpatialTilingConfig as RefSpatial, TemporalTilingConfig as RefTemporal, TilingConfig as RefTiling
+    from ltx_core.model.video_vae import SpatialTilingConfig as RefSpatial
+    from ltx_core.model.video_vae import TemporalTilingConfig as RefTemporal
+    from ltx_core.model.video_vae import TilingConfig as RefTiling
 
     return RefTiling(RefSpatial(*spatial) if spatial else None, RefTemporal(*temporal) if temporal else None)
 
@@ -178,9 +180,8 @@ def test_tiled_encode_matches_reference(version):
 
 def test_tile_plans_match_reference():
     """Every tile's source / target slices and blend mask, for decoding and encoding, as ltx-core's."""
-    from ltx_core.model.video_vae.video_vae import prepare_tiles_for_encoding
-
     from ltx_core.model.video_vae import VideoDecoderConfigurator
+    from ltx_core.model.video_vae.video_vae import prepare_tiles_for_encoding
 
     reference_decoder = VideoDecoderConfigurator.from_config({"vae": tiny_vae_config("2")})  # only its tile planner is used
     cases = [(None, (16, 8)), ((64, 0), None), ((64, 32), (24, 8)), ((96, 32), (32, 24)), ((512, 64), (64, 24)), ((160, 96), (48, 16))]

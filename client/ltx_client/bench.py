@@ -23,7 +23,7 @@ import numpy as np
 from ltx_client.remote import NUMPY_TYPES
 from ltx_client.server import PROJECT_ROOT
 
-COMPONENTS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
+CHECKPOINT_PARTS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -133,7 +133,6 @@ class InputBuilder:
 
         from ltx_backend.latents.initial import noise_audio_state, noise_video_state
         from ltx_backend.latents.shapes import VideoPixelShape
-        from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
         from ltx_backend.sampling.guidance import default_guidance
         from ltx_backend.sampling.noise import GaussianNoiser
         from ltx_backend.sampling.schedule import ltx2_sigmas
@@ -170,10 +169,10 @@ class InputBuilder:
         return out
 
     def _contexts(self, request):
-        import tritonclient.grpc as grpcclient
         import torch
+        import tritonclient.grpc as grpcclient
 
-        from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
+        from ltx_backend.types import GuidanceContexts, TextContext
 
         prompts = grpcclient.InferInput("PROMPTS", [2], "BYTES")
         prompts.set_data_from_numpy(np.array([request.prompt.encode(), request.negative_prompt.encode()], dtype=object))
@@ -233,7 +232,7 @@ def run_bench(args: argparse.Namespace) -> int:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     else:
         ready = {m["name"] for m in builder.client.get_model_repository_index(as_json=True).get("models", []) if m.get("state") == "READY"}
-        models = [m for m in ("pipeline", "pipeline_unary", *COMPONENTS) if m in ready]
+        models = [m for m in ("pipeline", "pipeline_unary", *CHECKPOINT_PARTS) if m in ready]
     for model in models:
         data_file, csv_file = folder / f"{model}.json", folder / f"{model}.csv"
         data_file.write_text(json.dumps({"data": [builder.inputs(model)]}))

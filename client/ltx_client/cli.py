@@ -143,7 +143,7 @@ def _device(name: str | None):
 
 def _check_backend_device(backend: str, device) -> None:
     """--attention-backend triton runs its kernels on CUDA tensors (or in the Triton interpreter)."""
-    from ltx_backend.pipelines.local import default_device
+    from ltx_backend.runtime.loaders import default_device
     from ltx_kernels.dispatch import triton_runs_on
 
     if backend == "triton" and not triton_runs_on(device or default_device()):
@@ -174,7 +174,7 @@ def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: by
 
 
 def run_generate_remote(args: argparse.Namespace) -> int:
-    from ltx_backend.pipelines.progress import TqdmProgress
+    from ltx_client.progress import TqdmProgress
     from ltx_client.remote import RemoteError, generate_grpc, request_arrays
 
     server_side = {  # chosen when the server starts, not per request
@@ -227,8 +227,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from ltx_backend.loading.lora import read_lora
     from ltx_backend.loading.model_path import ModelPathError
     from ltx_backend.loading.sources import open_model
-    from ltx_backend.pipelines.local import load_pipeline
-    from ltx_backend.pipelines.progress import TqdmProgress
+    from ltx_backend.runtime.local_components import load_pipeline
+    from ltx_client.progress import TqdmProgress
     from ltx_kernels import set_attention_backend
 
     request = _request_from_args(args)

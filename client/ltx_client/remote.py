@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltx_backend.pipelines.progress import StepProgress
 from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file, utf8
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
+from ltx_backend.types import StepProgress
 
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}

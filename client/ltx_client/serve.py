@@ -64,9 +64,9 @@ def repository_options(args: argparse.Namespace):
     import torch
 
     from ltx_backend.loading.sources import open_model
+    from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_backend.request import DEFAULTS, InvalidRequest
     from ltx_backend.serving.repository import RepositoryOptions
-    from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_client.compile_flags import torch_compile_mode
 
     check_serve_flags(args)

@@ -12,7 +12,6 @@ import argparse
 import os
 import sys
 
-
 # Shared memory one block may use, per compute capability (H100 / H200: 227 KiB).
 SHARED_MEMORY_LIMIT = {90: 232448}
 

@@ -471,9 +471,9 @@ def _default_builder(name: str, root: Path) -> Builder:
 
         dims = text_dims(root)
         return lambda config: build_embeddings_processor(config, dims)
-    from ltx_backend.loading.components import COMPONENTS
+    from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
 
-    return COMPONENTS[name].build
+    return CHECKPOINT_PARTS[name].build
 
 
 def component_key_map(root: Path, name: str) -> tuple[KeyRename, Callable[[str], bool]]:

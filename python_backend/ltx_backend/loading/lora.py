@@ -37,7 +37,12 @@ import torch
 from torch import nn
 
 from ltx_backend.loading.lora_formats import (
-    alpha_pattern_regex, format_name, parse_key, peft_alpha, strip_wrappers, to_our_module_path,
+    alpha_pattern_regex,
+    format_name,
+    parse_key,
+    peft_alpha,
+    strip_wrappers,
+    to_our_module_path,
 )
 from ltx_backend.request import finite_number
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ltx_backend.loading.components import COMPONENTS
+from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
 from ltx_backend.loading.lora import BLOCKS_PREFIX, LoraFile, lora_from_state_dict
 
 VERSIONS = ("2", "2.3")
@@ -159,10 +159,10 @@ class RandomWeightsModel:
     # -------------------------------------------------------------------------------- components
 
     def load(self, name: str, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
-        """The component `name` of loading.components.COMPONENTS with random weights."""
-        if name not in COMPONENTS:
-            raise KeyError(f"unknown component {name!r}: one of {', '.join(COMPONENTS)}")
-        module = materialize(lambda: COMPONENTS[name].build(self.config), device, dtype)
+        """The component `name` of loading.checkpoint_parts.CHECKPOINT_PARTS with random weights."""
+        if name not in CHECKPOINT_PARTS:
+            raise KeyError(f"unknown component {name!r}: one of {', '.join(CHECKPOINT_PARTS)}")
+        module = materialize(lambda: CHECKPOINT_PARTS[name].build(self.config), device, dtype)
         randomize_(module, self.seed, _VALUE_GROUPS.get(name, name))
         return module.eval().requires_grad_(False)
 
@@ -200,7 +200,7 @@ class RandomWeightsModel:
         up (B) ~ N(0, (0.1 / rank)): deltas about a tenth of the base weights. Tensors on `device`."""
         rank = rank or (FULL_LORA_RANK if self.size == "full" else TINY_LORA_RANK)
         with torch.device("meta"):
-            model = COMPONENTS["transformer"].build(self.config)
+            model = CHECKPOINT_PARTS["transformer"].build(self.config)
         linears = [(n, m) for n, m in model.named_modules() if n.startswith(BLOCKS_PREFIX) and isinstance(m, nn.Linear)]
         device = torch.device(device)
         generator = None if device.type == "meta" else _generator(device)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ltx_backend.loading.checkpoint import read_checkpoint_info
-from ltx_backend.loading.components import check_every_key_is_claimed, load_component
+from ltx_backend.loading.checkpoint_parts import check_every_key_is_claimed, load_part
 from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
 from ltx_backend.loading.model_path import ModelFiles, find_model_files
 from ltx_backend.models.text_encoder import TextEncoder, load_gemma_encoder, load_text_encoder
@@ -27,7 +27,7 @@ class SingleFileModel:
         self.description = str(files.checkpoint)
 
     def load(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-        return load_component(self.info, name, device, dtype)
+        return load_part(self.info, name, device, dtype)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
         return load_text_encoder(self.files.root, self.info.path, device, dtype)

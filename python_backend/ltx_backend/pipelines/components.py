@@ -1,46 +1,21 @@
 """The Components protocol: every model call a pipeline makes, and nothing else.
 
-Pipelines (one_stage.py, ...) orchestrate only through this protocol. `LocalComponents` (local.py)
-implements it with in-process torch modules for `ltx-triton generate`; the Triton `pipeline` BLS model
+A component is one model the pipelines call: the text encoder, the denoiser, the VAE encoder, the latent
+upsampler, the video and audio decoders (each a Triton model when served). Pipelines (one_stage.py, ...)
+orchestrate only through this protocol. `LocalComponents` (runtime/local_components.py) implements it with in-process torch modules for `ltx-triton generate`; the Triton `pipeline` BLS model
 implements it with calls to the other Triton models. The data crossing it is plain tensors and
 dataclasses of tensors, so that each call can travel as a Triton request.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.pipelines.progress import OnStep
-from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
-from ltx_backend.sampling.guidance import GuidanceParams
-
-
-@dataclass(frozen=True)
-class DenoiseJob:
-    """One stage's denoising: noised starting states, the schedule, the text and the guidance."""
-
-    video: LatentState  # patchified tokens [1, Tv, 128] with denoise mask, positions, clean latent
-    audio: LatentState  # [1, Ta, 128]
-    sigmas: torch.Tensor  # [steps + 1] float32, ending at 0
-    contexts: GuidanceContexts
-    video_guidance: GuidanceParams
-    audio_guidance: GuidanceParams
-    # Which weights: 1 = stage-1 weights (base + user LoRAs; the HQ pipeline adds the distilled LoRA at its
-    # stage-1 strength), 2 = stage-2 weights (+ the distilled LoRA). One-stage pipelines use 1.
-    stage: int = 1
-    sampler: str = "euler"  # "euler" (first order) or "res2s" (second order with SDE noise, the HQ pipeline's)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    frames: np.ndarray  # uint8 [F, H, W, 3]
-    audio: np.ndarray  # float32 [channels, samples]
-    sample_rate: int
+from ltx_backend.types import DenoiseJob, OnStep, TextContext
 
 
 class Components(Protocol):

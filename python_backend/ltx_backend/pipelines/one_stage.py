@@ -11,14 +11,13 @@ import torch
 
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoPixelShape
-from ltx_backend.pipelines.components import Components, DenoiseJob, GenerationResult
+from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
-from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import ONE_STAGE, GenerationRequest
-from ltx_backend.sampling.denoise import GuidanceContexts
 from ltx_backend.sampling.guidance import default_guidance, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import ltx2_sigmas
+from ltx_backend.types import DenoiseJob, GenerationResult, GuidanceContexts, OnStep
 
 
 class LTX2Pipeline:

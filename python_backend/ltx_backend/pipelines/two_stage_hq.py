@@ -5,7 +5,7 @@ The two-stage structure of LTX2TwoStagePipeline with three differences:
 - the HQ guidance (no STG; video rescale 0.45, audio rescale 1.0) and a stage-1 schedule shifted by the
   stage-1 latent's real token count;
 - the distilled LoRA in both stages, at strength 0.25 in stage 1 and 0.5 in stage 2 (load_pipeline sets
-  the stage weights; pipelines/local.py DISTILLED_LORA_STRENGTHS).
+  the stage weights; runtime/local_components.py DISTILLED_LORA_STRENGTHS).
 Defaults (request.py): 1920x1088, 121 frames, 15 steps.
 """
 from __future__ import annotations

@@ -21,27 +21,12 @@ from ltx_backend.latents.state import LatentState, post_process_latent, timestep
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, ProjectedText, Skip
 from ltx_backend.sampling.euler import euler_step
 from ltx_backend.sampling.guidance import GuidanceParams, extra_passes
+from ltx_backend.types import GuidanceContexts, TextContext
 
 X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised predictions
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
 # The text projections of a denoising loop (see TextCache), per transformer call: which passes, enabled streams.
 TextCache = dict[tuple, tuple[ProjectedText | None, ProjectedText | None] | None]
-
-
-@dataclass(frozen=True)
-class TextContext:
-    """One prompt's text embeddings for both streams: [B, S, D] and [B, S, Da]; masks [B, S] (None: all real)."""
-
-    video: torch.Tensor
-    audio: torch.Tensor
-    video_mask: torch.Tensor | None = None
-    audio_mask: torch.Tensor | None = None
-
-
-@dataclass(frozen=True)
-class GuidanceContexts:
-    positive: TextContext
-    negative: TextContext | None = None  # needed when either stream's cfg_scale != 1
 
 
 @dataclass(frozen=True)

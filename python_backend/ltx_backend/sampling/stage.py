@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.pipelines.components import DenoiseJob
-from ltx_backend.pipelines.progress import OnStep, StepProgress
 from ltx_backend.sampling.denoise import Denoiser, StepFn, euler_loop
 from ltx_backend.sampling.res2s import res2s_loop
+from ltx_backend.types import DenoiseJob, OnStep, StepProgress
 
 SAMPLERS = ("euler", "res2s")
 

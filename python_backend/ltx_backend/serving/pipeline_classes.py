@@ -1,12 +1,11 @@
 """Which engine pipeline serves a resolved request, built on the served components."""
 from __future__ import annotations
 
-
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
 from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
 from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
 from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, GenerationRequest, InvalidRequest
-from ltx_backend.serving.components import TritonComponents
+from ltx_backend.serving.triton_components import TritonComponents
 
 PIPELINES = {ONE_STAGE: LTX2Pipeline, TWO_STAGE: LTX2TwoStagePipeline, TWO_STAGE_HQ: LTX2TwoStageHQPipeline}
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from ltx_backend.sampling.denoise import GuidanceContexts, TextCache
+from ltx_backend.sampling.denoise import TextCache
+from ltx_backend.types import GuidanceContexts
 
 
 def _tensors(contexts: GuidanceContexts) -> tuple[torch.Tensor | None, ...]:

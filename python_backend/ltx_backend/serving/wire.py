@@ -13,7 +13,7 @@ loop, progress and cancellation live):
     STEP_META (JSON: step_index, stage, video/audio guidance)
   -> VIDEO_X0 [B, Tv, C], AUDIO_X0 [B, Ta, C]
 Denoiser prepare (STEP_META alone, JSON {"prepare_stage": stage, "pipeline_class_name": ...}): start switching
-to that stage's weights now (the two-stage pipelines' prepare_stage hint, see pipelines/device_modes.py), no
+to that stage's weights now (the two-stage pipelines' prepare_stage hint, see runtime/stage_weights.py), no
 outputs. Every step tensor is optional in the rendered config so that this request is valid; a step request
 missing one is that request's INVALID_ARG naming it.
 """
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.sampling.denoise import GuidanceContexts, TextContext
 from ltx_backend.sampling.guidance import GuidanceParams
+from ltx_backend.types import GuidanceContexts, TextContext
 
 Tensors = dict[str, torch.Tensor]
 STATE_FIELDS = ("latent", "denoise_mask", "positions", "clean_latent", "attention_mask")

@@ -22,10 +22,10 @@ from torch import nn
 
 from ltx_kernels import adaln_modulate, gated_residual
 
-from .inputs import BlockSkips, Skip
 from .adaln import modulation, modulation_count
 from .attention import Attention
 from .feed_forward import FeedForward
+from .inputs import BlockSkips, Skip
 from .rope import RopeType
 from .stream import StreamArgs
 

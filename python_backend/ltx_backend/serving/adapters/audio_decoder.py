@@ -5,10 +5,10 @@ import numpy as np
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
-class TritonPythonModel(ComponentModel):
+class TritonPythonModel(ModelAdapter):
     def load(self, args):
         source = open_model(args.model_path())
         self.decoder = source.load("audio_decoder", self.device, self.dtype)

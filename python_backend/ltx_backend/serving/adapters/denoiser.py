@@ -2,7 +2,7 @@
 audio+video transformer, all guidance passes batched (see serving/wire.py).
 
 It holds the weights of every (pipeline class, stage) it serves (serving/stage_weights.py), switched by the
-device mode of pipelines/device_modes.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
+device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
 """
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import json
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.transformer.compile import check_compile_mode
-from ltx_backend.pipelines.device_modes import StageWeights
-from ltx_backend.pipelines.local import load_transformer
+from ltx_backend.runtime.loaders import load_transformer
+from ltx_backend.runtime.stage_weights import StageWeights
 from ltx_backend.sampling.denoise import guided_denoise
-from ltx_backend.serving.component import ComponentModel, require
-from ltx_backend.serving.stage_weights import weight_plan
+from ltx_backend.serving.model_adapter import ModelAdapter, require
 from ltx_backend.serving.tensors import as_strings
 from ltx_backend.serving.text_projections import LastTextProjections
+from ltx_backend.serving.weight_plan import weight_plan
 from ltx_backend.serving.wire import unpack_step
 
 
-class TritonPythonModel(ComponentModel):
+class TritonPythonModel(ModelAdapter):
     bytes_inputs = frozenset({"STEP_META"})
 
     def load(self, args):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
-from ltx_backend.pipelines.local import load_latent_upsampler
-from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.runtime.loaders import load_latent_upsampler
+from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
-class TritonPythonModel(ComponentModel):
+class TritonPythonModel(ModelAdapter):
     def load(self, args):
         source = open_model(args.model_path())
         path = args.parameters.get("upsampler_path") or source.files.spatial_upsampler

@@ -20,7 +20,6 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.media import encode_mp4
-from ltx_backend.pipelines.progress import StepProgress
 from ltx_backend.request import PIPELINE_CLASSES, InvalidRequest
 from ltx_backend.serving.base import (
     ModelArgs,
@@ -31,11 +30,12 @@ from ltx_backend.serving.base import (
     request_parameters,
     use_utf8_locale,
 )
-from ltx_backend.serving.components import ModelNames, TritonComponents
 from ltx_backend.serving.metrics import PipelineMetrics
 from ltx_backend.serving.pipeline_classes import pipeline_for
 from ltx_backend.serving.request_fields import ServedRequest, parse_served_request
 from ltx_backend.serving.tensors import bytes_array
+from ltx_backend.serving.triton_components import ModelNames, TritonComponents
+from ltx_backend.types import StepProgress
 
 log = logging.getLogger("ltx_backend.serving.pipeline")
 

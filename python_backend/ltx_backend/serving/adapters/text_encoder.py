@@ -5,11 +5,11 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.request import MAX_PROMPT_CHARS, InvalidRequest
-from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.serving.model_adapter import ModelAdapter, require
 from ltx_backend.serving.tensors import as_strings
 
 
-class TritonPythonModel(ComponentModel):
+class TritonPythonModel(ModelAdapter):
     bytes_inputs = frozenset({"PROMPTS"})
 
     def load(self, args):

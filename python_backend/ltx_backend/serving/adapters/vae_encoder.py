@@ -6,10 +6,10 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import encode_video
-from ltx_backend.serving.component import ComponentModel, require
+from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
-class TritonPythonModel(ComponentModel):
+class TritonPythonModel(ModelAdapter):
     def load(self, args):
         self.encoder = open_model(args.model_path()).load("video_encoder", self.device, self.dtype)
 

@@ -1,4 +1,4 @@
-"""ComponentModel: the shape of every component adapter (text_encoder, denoiser, vae_decoder, ...).
+"""ModelAdapter: the shape of every component adapter (text_encoder, denoiser, vae_decoder, ...).
 
 A subclass names its BYTES inputs, loads its module in `load`, and maps input tensors to output tensors in
 `run`. Each request of a batch succeeds or fails alone: bad input is that request's INVALID_ARG, anything
@@ -19,7 +19,7 @@ from ltx_backend.serving.tensors import from_triton, to_triton
 Outputs = dict[str, torch.Tensor | np.ndarray]
 
 
-class ComponentModel:
+class ModelAdapter:
     bytes_inputs: frozenset[str] = frozenset()
 
     def initialize(self, args: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """Which transformer weights a served denoiser holds, and which of them a request's stage uses.
 
 A server runs several pipeline classes at once; each (class, stage) needs the base weights with its LoRAs
-merged (loading/lora.py, pipelines/device_modes.py): the user LoRA everywhere, the distilled LoRA in the
+merged (loading/lora.py, runtime/stage_weights.py): the user LoRA everywhere, the distilled LoRA in the
 two-stage classes' stage 2 (and in the HQ pipeline's stage 1, at its own strength). Identical LoRA sets
 share one weight set, so `LTX2Pipeline` and stage 1 of `LTX2TwoStagePipeline` use the same weights.
 """
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ltx_backend.loading.lora import LoraFile
-from ltx_backend.pipelines.local import stage_loras_for
 from ltx_backend.request import DEFAULTS, ONE_STAGE
+from ltx_backend.runtime.local_components import stage_loras_for
 
 Loras = list[tuple[LoraFile, float]]
 

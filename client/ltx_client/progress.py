@@ -1,20 +1,7 @@
-"""Step progress: the callback the denoising loop calls after every step, and its tqdm rendering."""
+"""Step progress on the terminal: a tqdm bar per stage (an OnStep for `ltx-triton generate`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-
-@dataclass(frozen=True)
-class StepProgress:
-    stage: int  # 1 for one-stage and stage 1 of two-stage pipelines, 2 for the refinement stage
-    step: int  # 1-based, after the step completed
-    total: int  # steps in this stage
-
-
-class OnStep(Protocol):
-    def __call__(self, progress: StepProgress) -> None:
-        """Called after each denoising step; raising (e.g. on cancellation) stops the loop."""
+from ltx_backend.types import StepProgress
 
 
 class TqdmProgress:

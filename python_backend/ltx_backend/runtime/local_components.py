@@ -9,18 +9,18 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.loading.checkpoint import CheckpointError, default_dtype, load_module, read_config_metadata
+from ltx_backend.loading.checkpoint import CheckpointError, default_dtype
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.models.latent_upsampler import build_latent_upsampler, upsample_latents
-from ltx_backend.models.transformer.compile import check_compile_mode, compile_blocks
+from ltx_backend.models.latent_upsampler import upsample_latents
+from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.models.video_vae import decode_video, encode_video
-from ltx_backend.pipelines.components import DenoiseJob
-from ltx_backend.pipelines.device_modes import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
-from ltx_backend.pipelines.progress import OnStep
 from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES, TWO_STAGE, TWO_STAGE_HQ
-from ltx_backend.sampling.denoise import GuidedStep, TextContext
+from ltx_backend.runtime.loaders import default_device, load_latent_upsampler, load_transformer
+from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES, StageLoras, StageWeights
+from ltx_backend.sampling.denoise import GuidedStep
 from ltx_backend.sampling.stage import run_stage
+from ltx_backend.types import DenoiseJob, OnStep, TextContext
 
 log = logging.getLogger(__name__)
 
@@ -100,29 +100,6 @@ class LocalComponents:
     def decode_audio(self, latent: torch.Tensor) -> tuple[np.ndarray, int]:
         waveform, sample_rate = decode_audio(latent, self.audio_decoder, self.vocoder)
         return waveform.float().cpu().numpy(), int(sample_rate)
-
-
-def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dtype, torch_compile_mode: str | None = None) -> torch.nn.Module:
-    """The base transformer from the checkpoint, its blocks compiled when a torch.compile mode is given."""
-    model = source.load("transformer", device, dtype)
-    return model if torch_compile_mode is None else compile_blocks(model, torch_compile_mode)
-
-
-def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """The latent upsampler from its own safetensors file: config JSON in the metadata `config` (as
-    ltx-core's loader reads it), module keys unprefixed. A folder must hold one such file."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.safetensors"))
-        if len(files) != 1:
-            raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(files)}")
-        path = files[0]
-    config, _ = read_config_metadata(path, "spatial upsampler")
-    return load_module(path, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def stage_loras_for(pipeline_class_name: str, distilled_lora=None, user_loras: Sequence = ()) -> StageLoras:

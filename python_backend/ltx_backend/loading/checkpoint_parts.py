@@ -1,6 +1,6 @@
 """The components of the official single-file checkpoint: how each is built and which keys it takes.
 
-One entry per module the pipelines load from the checkpoint file. `load_component` builds it on the
+One entry per module the pipelines load from the checkpoint file. `load_part` builds it on the
 meta device and assigns its weights straight from the file (see loading/checkpoint.py).
 """
 from __future__ import annotations
@@ -17,33 +17,33 @@ from ltx_backend.models.video_vae.config import build_video_decoder, build_video
 
 
 @dataclass(frozen=True)
-class ComponentSpec:
+class CheckpointPart:
     name: str
     build: Builder
     key_map: KeyMap
 
 
-COMPONENTS: dict[str, ComponentSpec] = {
+CHECKPOINT_PARTS: dict[str, CheckpointPart] = {
     spec.name: spec
     for spec in (
-        ComponentSpec("transformer", build_transformer, transformer_key),
-        ComponentSpec("video_encoder", build_video_encoder, video_encoder_key),
-        ComponentSpec("video_decoder", build_video_decoder, video_decoder_key),
-        ComponentSpec("audio_decoder", build_audio_decoder, audio_decoder_key),
-        ComponentSpec("vocoder", build_vocoder, vocoder_key),
+        CheckpointPart("transformer", build_transformer, transformer_key),
+        CheckpointPart("video_encoder", build_video_encoder, video_encoder_key),
+        CheckpointPart("video_decoder", build_video_decoder, video_decoder_key),
+        CheckpointPart("audio_decoder", build_audio_decoder, audio_decoder_key),
+        CheckpointPart("vocoder", build_vocoder, vocoder_key),
     )
 }
 
 # The text path (feature extractor + connectors) also reads this file; it is loaded with Gemma by
 # models.text_encoder.load_text_encoder, since its input width comes from Gemma's config.
-KEY_MAPS = (*(spec.key_map for spec in COMPONENTS.values()), embeddings_processor_key)
+KEY_MAPS = (*(spec.key_map for spec in CHECKPOINT_PARTS.values()), embeddings_processor_key)
 
 # Keys of the official file that belong to components no pipeline here uses (audio-to-video encoding).
 UNUSED_PREFIXES = ("audio_vae.encoder.",)
 
 
-def load_component(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    spec = COMPONENTS[name]
+def load_part(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    spec = CHECKPOINT_PARTS[name]
     return load_module(info.path, spec.build, info.config, spec.key_map, device, dtype, name)
 
 

@@ -15,13 +15,11 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.pipelines.components import DenoiseJob
-from ltx_backend.pipelines.progress import OnStep
-from ltx_backend.sampling.denoise import TextContext
 from ltx_backend.sampling.stage import run_stage
 from ltx_backend.serving.base import ComponentError
 from ltx_backend.serving.tensors import bytes_array, from_triton, to_triton
 from ltx_backend.serving.wire import DenoiseStep, pack_prepare, pack_step
+from ltx_backend.types import DenoiseJob, OnStep, TextContext
 
 
 @dataclass(frozen=True)
