@@ -219,10 +219,10 @@ def build_pipeline(args, device, dtype):
     timer, info: load time and parameter counts)."""
     import torch
 
-    from ltx_backend.loading.random_weights import RandomWeightsModel
     from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
     from ltx_backend.request import TWO_STAGE
     from ltx_backend.runtime.local_components import LocalComponents, stage_loras_for
+    from ltx_testing.random_weights import RandomWeightsModel
 
     source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
     start = time.perf_counter()

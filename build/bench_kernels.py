@@ -405,8 +405,9 @@ def bench_step(args, device, dtype) -> str:
     import torch
 
     import ltx_kernels
-    from ltx_backend.models.transformer import build_transformer, full_transformer_config, tiny_transformer_config
+    from ltx_backend.models.transformer import build_transformer, full_transformer_config
     from ltx_kernels import dispatch
+    from ltx_testing.tiny_configs import tiny_transformer_config
 
     section = tiny_transformer_config(args.version) if args.dry_run else full_transformer_config(args.version)
     if args.layers is not None:

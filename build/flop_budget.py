@@ -63,8 +63,8 @@ def default_passes(version: str) -> int:
 
 def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int) -> float:
     from bench_kernels import _step_inputs
-    from ltx_backend.loading.random_weights import materialize
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
+    from ltx_testing.random_weights import materialize
 
     model = materialize(lambda: build_transformer({"transformer": full_transformer_config(version)}), "meta", torch.bfloat16)
     (video, audio, perturbations), _ = _step_inputs(
@@ -80,9 +80,9 @@ def text_encoder_flops(version: str, prompts: int) -> float:
     from torch._subclasses.fake_tensor import FakeTensorMode
     from transformers import Gemma3TextModel
 
-    from ltx_backend.loading.random_weights import full_checkpoint_config, gemma_text_config
     from ltx_backend.models.text_encoder import build_embeddings_processor
     from ltx_backend.models.text_encoder.gemma import PROMPT_TOKENS
+    from ltx_testing.random_weights import full_checkpoint_config, gemma_text_config
 
     config = gemma_text_config("full")
     default_dtype = torch.get_default_dtype()
@@ -113,8 +113,8 @@ def text_encoder_flops(version: str, prompts: int) -> float:
 def video_decode_flops(version: str, latent: torch.Size) -> float:
     """The decode as the pipelines run it: tiled (512 px / 64 frames, with overlaps) above those sizes."""
     from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
-    from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
     from ltx_backend.models.video_vae.decode import decode_chunks
+    from ltx_testing.random_weights import full_checkpoint_config, materialize
 
     decoder = materialize(lambda: CHECKPOINT_PARTS["video_decoder"].build(full_checkpoint_config(version)), "meta", torch.bfloat16)
     x = torch.empty(latent, device="meta", dtype=torch.bfloat16)
@@ -122,8 +122,8 @@ def video_decode_flops(version: str, latent: torch.Size) -> float:
 
 
 def upsampler_flops(latent: torch.Size) -> float:
-    from ltx_backend.loading.random_weights import materialize
     from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config
+    from ltx_testing.random_weights import materialize
 
     module = materialize(lambda: build_latent_upsampler(published_upsampler_config()), "meta", torch.bfloat16)
     return count(lambda: module(torch.empty(latent, device="meta", dtype=torch.bfloat16)))
@@ -131,7 +131,7 @@ def upsampler_flops(latent: torch.Size) -> float:
 
 def audio_flops(version: str, shape: torch.Size) -> float:
     from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
-    from ltx_backend.loading.random_weights import full_checkpoint_config, materialize
+    from ltx_testing.random_weights import full_checkpoint_config, materialize
 
     config = full_checkpoint_config(version)
     decoder = materialize(lambda: CHECKPOINT_PARTS["audio_decoder"].build(config), "meta", torch.bfloat16)

@@ -25,9 +25,9 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS  # noqa: E402
-from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 from ltx_backend.models.text_encoder import build_embeddings_processor, load_gemma_text_config  # noqa: E402
 from ltx_backend.models.text_encoder import checkpoint_key as embeddings_checkpoint_key  # noqa: E402
+from ltx_testing.tiny_configs import tiny_checkpoint_config  # noqa: E402
 
 VERSIONS = {"2": "2.0.0-tiny", "2.3": "2.3.0-tiny"}
 CANDIDATE_PREFIXES = (
@@ -106,7 +106,8 @@ def make_two_stage_extras(out_dir: Path, name: str, version: str, seed: int, tra
     ltx-core's upsampler loader reads it) and a tiny random "distilled" LoRA for every Linear of the
     transformer blocks, keyed diffusion_model.<module>.lora_A/lora_B.weight with no alpha (as Lightricks'
     distilled LoRAs; ltx-core applies delta = strength * B @ A)."""
-    from ltx_backend.models.latent_upsampler import build_latent_upsampler, tiny_upsampler_config
+    from ltx_backend.models.latent_upsampler import build_latent_upsampler
+    from ltx_testing.tiny_configs import tiny_upsampler_config
 
     upsampler_config = tiny_upsampler_config()
     upsampler = build_latent_upsampler(upsampler_config)

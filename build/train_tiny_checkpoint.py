@@ -50,12 +50,12 @@ from ltx_backend.latents.layout import AudioLatentLayout, VideoLatentLayout  # n
 from ltx_backend.latents.shapes import VideoPixelShape  # noqa: E402
 from ltx_backend.latents.state import timesteps_from_mask  # noqa: E402
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS  # noqa: E402
-from ltx_backend.loading.tiny_configs import tiny_checkpoint_config  # noqa: E402
 from ltx_backend.models.latent_upsampler import upsample_latents  # noqa: E402
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput, Perturbation, Skip  # noqa: E402
 from ltx_backend.models.video_vae.layers import ResnetBlock3D, space_to_depth  # noqa: E402
 from ltx_backend.sampling.noise import GaussianNoiser  # noqa: E402
 from ltx_backend.sampling.schedule import STAGE2_DISTILLED_SIGMAS, ltx2_sigmas  # noqa: E402
+from ltx_testing.tiny_configs import tiny_checkpoint_config  # noqa: E402
 
 NAME = "ltx-2.3-trained"
 VERSION = "2.3"

@@ -11,6 +11,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(ROOT / "build"))  # the test fixtures package ltx_testing and the build scripts
 from reference_env import prepare_reference  # noqa: E402
 
 prepare_reference()

@@ -20,14 +20,14 @@ import torch
 from conftest import ROOT, load_build_script
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
 from ltx_backend.loading.lora import read_lora
-from ltx_backend.loading.random_weights import (
+from ltx_backend.loading.sources import open_model
+from ltx_backend.runtime.loaders import load_latent_upsampler
+from ltx_testing.random_weights import (
     GEMMA3_12B_TEXT_CONFIG,
     TINY_GEMMA_TEXT_CONFIG,
     RandomWeightsModel,
     byte_tokenizer,
 )
-from ltx_backend.loading.sources import open_model
-from ltx_backend.runtime.loaders import load_latent_upsampler
 
 # Phases every two-stage request without images goes through (rows of the table).
 PHASE_ROWS = (

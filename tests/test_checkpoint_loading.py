@@ -13,7 +13,7 @@ from conftest import checkpoint_file, load_build_script
 from ltx_backend.loading.checkpoint import CheckpointError, read_checkpoint_info
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS, check_every_key_is_claimed, load_part, unclaimed_keys
 from ltx_backend.loading.model_path import find_model_files
-from ltx_backend.loading.tiny_configs import tiny_checkpoint_config
+from ltx_testing.tiny_configs import tiny_checkpoint_config
 
 
 def test_version_comes_from_metadata_not_path(tiny_checkpoints, tmp_path):

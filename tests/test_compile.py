@@ -14,10 +14,11 @@ from torch._dynamo.utils import counters
 
 import ltx_kernels
 from conftest import load_build_script
-from ltx_backend.models.transformer import build_transformer, tiny_transformer_config
+from ltx_backend.models.transformer import build_transformer
 from ltx_backend.models.transformer.compile import compile_blocks
 from ltx_backend.request import TWO_STAGE, GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
+from ltx_testing.tiny_configs import tiny_transformer_config
 
 CPU = torch.device("cpu")
 

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import ltx_kernels  # noqa: E402
-from conftest import checkpoint_file  # noqa: E402
+from conftest import ROOT, checkpoint_file  # noqa: E402
 from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.attention import reference_attention, sdpa_attention  # noqa: E402
 
@@ -358,7 +358,7 @@ def test_kernels_compile_for_hopper_without_a_gpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "ltx_kernels.compile_check", "--quick"], env=env, capture_output=True, text=True,
+        [sys.executable, str(ROOT / "build" / "compile_check.py"), "--quick"], env=env, capture_output=True, text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

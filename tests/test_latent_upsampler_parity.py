@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config, tiny_upsampler_config, upsample_latents
-from ltx_backend.models.video_vae import build_video_encoder, tiny_vae_config
+from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config, upsample_latents
+from ltx_backend.models.video_vae import build_video_encoder
+from ltx_testing.tiny_configs import tiny_upsampler_config, tiny_vae_config
 
 VARIANTS = {
     "spatial_x2": ({}, (1, 128, 2, 3, 4), (1, 128, 2, 6, 8)),

@@ -28,8 +28,8 @@ from ltx_backend.loading.lora import (
     touched_modules,
 )
 from ltx_backend.loading.lora_formats import to_our_module_path
-from ltx_backend.loading.tiny_configs import tiny_checkpoint_config
 from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, full_transformer_config
+from ltx_testing.tiny_configs import tiny_checkpoint_config
 
 MAKER = load_build_script("make_tiny_checkpoints")
 RANK = 4

@@ -17,9 +17,9 @@ from ltx_backend.models.text_encoder import (
     load_gemma_encoder,
     load_gemma_text_config,
     load_text_encoder,
-    tiny_connector_config,
     uses_feature_extractor_v2,
 )
+from ltx_testing.tiny_configs import tiny_connector_config
 from reference_env import use_tiny_gemma_config
 
 ROOT = Path(__file__).resolve().parents[1]

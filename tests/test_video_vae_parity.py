@@ -17,11 +17,11 @@ from ltx_backend.models.video_vae import (
     decode_video,
     encode_video,
     published_vae_config,
-    tiny_vae_config,
     video_decoder_key,
     video_encoder_key,
 )
 from ltx_backend.models.video_vae.tiling import decode_tiles, encode_tiles
+from ltx_testing.tiny_configs import tiny_vae_config
 
 VERSIONS = ("2", "2.3")
 

@@ -9,8 +9,6 @@ from .config import (
     decoded_audio_samples,
     published_audio_vae_config,
     published_vocoder_config,
-    tiny_audio_vae_config,
-    tiny_vocoder_config,
     vocoder_key,
 )
 from .decode import decode_audio
@@ -33,7 +31,5 @@ __all__ = [
     "decoded_audio_samples",
     "published_audio_vae_config",
     "published_vocoder_config",
-    "tiny_audio_vae_config",
-    "tiny_vocoder_config",
     "vocoder_key",
 ]

@@ -236,11 +236,6 @@ _PUBLISHED_VOCODER = {
     },
 }  # fmt: skip
 
-# ch stays 128: the per-channel statistics cover the packed latent (8 channels x 16 latent mel bins).
-_TINY_DDCONFIG = {"ch_mult": [1, 1, 1], "num_res_blocks": 1}
-_TINY_VOCODER_WIDTH = 128
-_TINY_BWE_WIDTH = 64
-
 
 def published_audio_vae_config(version: str) -> dict:
     """The "audio_vae" section of the released LTX-2 / LTX-2.3 checkpoints (the same for both)."""
@@ -252,24 +247,6 @@ def published_vocoder_config(version: str) -> dict:
     """The "vocoder" section of the released checkpoints: flat HiFi-GAN (2) or nested vocoder + bwe (2.3)."""
     _check_version(version)
     return copy.deepcopy(_PUBLISHED_VOCODER[version])
-
-
-def tiny_audio_vae_config(version: str) -> dict:
-    """The published "audio_vae" section with all levels 128 wide and 1 + 1 ResNet blocks per level."""
-    config = published_audio_vae_config(version)
-    config["model"]["params"]["ddconfig"].update(_TINY_DDCONFIG)
-    return config
-
-
-def tiny_vocoder_config(version: str) -> dict:
-    """The published "vocoder" section with narrow generators (128 channels at the first stage; BWE 64)."""
-    config = published_vocoder_config(version)
-    if version == "2":
-        config["upsample_initial_channel"] = _TINY_VOCODER_WIDTH
-    else:
-        config["vocoder"]["upsample_initial_channel"] = _TINY_VOCODER_WIDTH
-        config["bwe"]["upsample_initial_channel"] = _TINY_BWE_WIDTH
-    return config
 
 
 def _check_version(version: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import build_latent_upsampler, published_upsampler_config, tiny_upsampler_config
+from .config import build_latent_upsampler, published_upsampler_config
 from .model import LatentUpsampler
 
 
@@ -14,4 +14,4 @@ def upsample_latents(latents: torch.Tensor, upsampler: LatentUpsampler, video_en
     return statistics.normalize(upsampler(statistics.un_normalize(latents)))
 
 
-__all__ = ["LatentUpsampler", "build_latent_upsampler", "published_upsampler_config", "tiny_upsampler_config", "upsample_latents"]
+__all__ = ["LatentUpsampler", "build_latent_upsampler", "published_upsampler_config", "upsample_latents"]

@@ -36,6 +36,3 @@ def published_upsampler_config() -> dict:
     }
 
 
-def tiny_upsampler_config() -> dict:
-    """The spatial x2 model with one ResBlock per stage and 32 middle channels (GroupNorm needs 32 | width)."""
-    return {**published_upsampler_config(), "mid_channels": 32, "num_blocks_per_stage": 1}

@@ -7,7 +7,6 @@ from .config import (
     checkpoint_key,
     embeddings_processor_key,
     gemma_text_key,
-    tiny_connector_config,
     uses_feature_extractor_v2,
 )
 from .connector import Embeddings1DConnector
@@ -37,6 +36,5 @@ __all__ = [
     "load_gemma_text_config",
     "load_gemma_tokenizer",
     "load_text_encoder",
-    "tiny_connector_config",
     "uses_feature_extractor_v2",
 ]

@@ -146,36 +146,3 @@ def gemma_text_key(checkpoint_key: str) -> str | None:
     return None
 
 
-def tiny_connector_config(version: str) -> dict:
-    """The "transformer"-section keys the tiny checkpoints need for the text path (besides the
-    transformer's own num_attention_heads / attention_head_dim / audio_* sizes, rope_type and
-    frequencies_precision, which the feature extractor V2 and the connectors also read).
-
-    Tiny Gemma: hidden 64, 2 layers. LTX-2: connectors 2 x 32 = 64 wide (the caption projection in the
-    transformer maps 64 -> 32 / 16). LTX-2.3: V2 projects to the transformer widths (video 32, audio 16),
-    connectors 2 x 16 (video) and 2 x 8 (audio), gated attention, max position 4096 as in the real config.
-    """
-    if version == "2":
-        return {
-            "caption_channels": 64,
-            "connector_num_attention_heads": 2,
-            "connector_attention_head_dim": 32,
-            "connector_num_layers": 2,
-            "connector_positional_embedding_max_pos": [1],
-            "connector_num_learnable_registers": 128,
-        }
-    if version == "2.3":
-        return {
-            "caption_channels": 64,
-            **V2_FIXED_VALUES,
-            "connector_num_attention_heads": 2,
-            "connector_attention_head_dim": 16,
-            "connector_num_layers": 2,
-            "audio_connector_num_attention_heads": 2,
-            "audio_connector_attention_head_dim": 8,
-            "audio_connector_num_layers": 1,
-            "connector_apply_gated_attention": True,
-            "connector_positional_embedding_max_pos": [4096],
-            "connector_num_learnable_registers": 128,
-        }
-    raise ValueError(f"version={version!r} is not supported (expected '2' or '2.3')")

@@ -3,7 +3,6 @@ from .config import (
     build_transformer,
     full_transformer_config,
     read_transformer_config,
-    tiny_transformer_config,
     transformer_key,
 )
 from .inputs import BatchPerturbations, BlockSkips, ModalityInput, Perturbation, ProjectedText, Skip
@@ -21,7 +20,6 @@ __all__ = [
     "build_transformer",
     "full_transformer_config",
     "read_transformer_config",
-    "tiny_transformer_config",
     "to_denoised",
     "transformer_key",
 ]

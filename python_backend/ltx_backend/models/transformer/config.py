@@ -121,45 +121,6 @@ def transformer_key(checkpoint_key: str) -> str | None:
     return key if key.split(".", 1)[0] in TOP_LEVEL_NAMES else None
 
 
-def tiny_transformer_config(version: str) -> dict:
-    """The "transformer" section (transformer keys only) of the tiny test checkpoints.
-
-    Video 2 heads x 16, audio 2 heads x 8, 2 layers, text widths 32 / 16, 128 latent channels.
-    Like the real models: split RoPE with float64 frequencies, av_ca_timestep_scale_multiplier 1000.
-    LTX-2 projects 64-wide captions (tiny Gemma) in the transformer; LTX-2.3 adds gated attention and
-    cross-attention AdaLN, and projects captions in the text encoder.
-    """
-    if version not in ("2", "2.3"):
-        raise ValueError(f"version={version!r} is not supported (expected '2' or '2.3')")
-    config = {
-        **FIXED_VALUES,
-        "num_attention_heads": 2,
-        "attention_head_dim": 16,
-        "in_channels": 128,
-        "out_channels": 128,
-        "num_layers": 2,
-        "cross_attention_dim": 32,
-        "audio_num_attention_heads": 2,
-        "audio_attention_head_dim": 8,
-        "audio_in_channels": 128,
-        "audio_out_channels": 128,
-        "audio_cross_attention_dim": 16,
-        "norm_eps": 1e-06,
-        "attention_type": "default",
-        "positional_embedding_theta": 10000.0,
-        "positional_embedding_max_pos": [20, 2048, 2048],
-        "audio_positional_embedding_max_pos": [20],
-        "timestep_scale_multiplier": 1000,
-        "av_ca_timestep_scale_multiplier": 1000.0,
-        "rope_type": "split",
-        "frequencies_precision": "float64",
-        "caption_channels": 64,
-    }
-    if version == "2.3":
-        config.update(apply_gated_attention=True, cross_attention_adaln=True, caption_proj_before_connector=True)
-    return config
-
-
 # The "transformer" sections of the published checkpoints' metadata (ltx-2-19b-*.safetensors and
 # ltx-2.3-22b-*.safetensors), text-connector keys included.
 _FULL_COMMON: dict[str, Any] = {

@@ -111,34 +111,3 @@ def published_vae_config(version: str) -> dict:
     }
 
 
-def tiny_vae_config(version: str) -> dict:
-    """The published block structure of each version with one layer per res_x and small widths.
-
-    The encoder's width starts at the 128 latent channels, so its multipliers stay 1 at high resolution.
-    Decoder width: decoder_base_channels (16) x 8 = 128 at the latent, 16 at the output. LTX-2's tiny
-    decoder also injects noise in one block (the published one does not) so the generator path is tested.
-    """
-    base = published_vae_config(version)
-    if version == "2":
-        encoder = _blocks(
-            ("compress_space_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_time_res", {"multiplier": 1}),
-            ("compress_all_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_all_res", {"multiplier": 2}),
-            ("res_x", {"num_layers": 1}),
-        )
-        decoder = _blocks(
-            ("res_x", {"num_layers": 1}), ("compress_all", {"residual": True, "multiplier": 2}),
-            ("res_x", {"num_layers": 1, "inject_noise": True}), ("compress_all", {"residual": True, "multiplier": 2}),
-            ("res_x", {"num_layers": 1}), ("compress_all", {"residual": True, "multiplier": 2}), ("res_x", {"num_layers": 1}),
-        )
-    else:
-        encoder = _blocks(
-            ("compress_space_res", {"multiplier": 1}), ("res_x", {"num_layers": 1}), ("compress_time_res", {"multiplier": 1}),
-            ("compress_all_res", {"multiplier": 2}), ("res_x", {"num_layers": 1}), ("compress_all_res", {"multiplier": 1}),
-            ("res_x", {"num_layers": 1}),
-        )
-        decoder = _blocks(
-            ("res_x", {"num_layers": 1}), ("compress_space", {"multiplier": 2}), ("res_x", {"num_layers": 1}),
-            ("compress_time", {"multiplier": 2}), ("res_x", {"num_layers": 1}), ("compress_all", {"multiplier": 1}),
-            ("res_x", {"num_layers": 1}), ("compress_all", {"multiplier": 2}), ("res_x", {"num_layers": 1}),
-        )
-    return {**base, "decoder_base_channels": 16, "encoder_blocks": encoder, "decoder_blocks": decoder}

@@ -1,4 +1,4 @@
-"""Compile the Triton kernels for a CUDA architecture without a GPU: `python -m ltx_kernels.compile_check`.
+"""Compile the Triton kernels for a CUDA architecture without a GPU: `python build/compile_check.py`.
 
 Triton lowers each kernel specialization the models use (bf16 attention at head dims 64 / 128 with no
 mask, a key-padding row and a full bias; fp32 attention; QK-norm + RoPE in both layouts; AdaLN and the
@@ -43,7 +43,7 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     """Compile the specializations; returns one line per kernel (raises on the first failure)."""
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         raise RuntimeError("compile_check needs TRITON_INTERPRET unset (the interpreter replaces the compiler)")
-    from . import triton_adaln, triton_attention, triton_qk_norm_rope
+    from ltx_kernels import triton_adaln, triton_attention, triton_qk_norm_rope
 
     lines = []
     configs = [c for c in triton_attention._configs()]

@@ -152,7 +152,7 @@ class RandomWeightsModel:
         if size == "full":
             self.config = full_checkpoint_config(version)
         else:
-            from ltx_backend.loading.tiny_configs import tiny_checkpoint_config
+            from ltx_testing.tiny_configs import tiny_checkpoint_config
 
             self.config = tiny_checkpoint_config(version)
 
