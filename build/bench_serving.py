@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ltx_backend.media import encode_mp4
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import ONE_STAGE, GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_backend.serving.repository import RepositoryOptions, render_repository
 from ltx_client.remote import generate_grpc, generate_http
@@ -37,7 +37,7 @@ def timed(fn, repeats: int) -> list[float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-path", default=str(ROOT / "build/tiny/ltx-2.3"))
-    p.add_argument("--pipeline-class-name", default="LTX2Pipeline")
+    p.add_argument("--pipeline-class-name", default=ONE_STAGE)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--height", type=int, default=192)
     p.add_argument("--num-frames", type=int, default=25)

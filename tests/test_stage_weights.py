@@ -8,7 +8,7 @@ import torch
 from conftest import load_build_script
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
-from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ
+from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, InvalidRequest
 from ltx_backend.runtime.local_components import stage_loras_for
 from ltx_backend.runtime.stage_weights import StageWeights
 from ltx_backend.serving.weight_plan import weight_plan
@@ -59,7 +59,7 @@ def test_served_plan_shares_identical_weight_sets_and_splits_by_stage(loras):
     assert plan.weights[plan.key(TWO_STAGE, 2)] == [(user, 0.7), (distilled, 1.0)]
     stage2 = plan.for_stages([2])
     assert {s for _, s in stage2.route} == {2} and len(stage2.weights) == 2
-    with pytest.raises(ValueError, match="holds no weights for LTX2Pipeline stage 2"):
+    with pytest.raises(InvalidRequest, match=r"invalid pipeline_class_name='LTX2Pipeline': .*stage 2 asked"):
         plan.key(ONE_STAGE, 2)
     ltx2 = weight_plan("2", classes, distilled)  # no HQ pipeline for LTX-2: left out
     assert {c for c, _ in ltx2.route} == {ONE_STAGE, TWO_STAGE}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ltx_backend.request import ONE_STAGE, TWO_STAGE
 from ltx_client.remote import NUMPY_TYPES
 from ltx_client.server import PROJECT_ROOT
 
@@ -163,7 +164,7 @@ class InputBuilder:
             video=video, audio=audio, sigma=ltx2_sigmas(request.num_inference_steps)[0], step_index=0,
             contexts=contexts, video_guidance=video_params, audio_guidance=audio_params, stage=stage,
         ))
-        meta = json.dumps({**json.loads(meta), "pipeline_class_name": "LTX2TwoStagePipeline" if stage == 2 else "LTX2Pipeline"})
+        meta = json.dumps({**json.loads(meta), "pipeline_class_name": TWO_STAGE if stage == 2 else ONE_STAGE})
         out = {name: _entry(_tensor_bytes(t, types[name]), types[name]) for name, t in tensors.items()}
         out["STEP_META"] = _entry(np.array([meta.encode()], dtype=object), "TYPE_STRING")
         return out

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from ltx_backend.request import PIPELINE_CLASSES, GenerationRequest, InvalidRequest
+from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES, GenerationRequest, InvalidRequest
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
 from ltx_client.serve import add_serve_parser, run_serve
@@ -16,7 +16,7 @@ from ltx_client.serve import add_serve_parser, run_serve
 def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate one video (with audio) in-process")
     p.add_argument("--model-path", default=None, help="Hugging Face repo id or local directory / checkpoint file (in-process)")
-    p.add_argument("--pipeline-class-name", default="LTX2Pipeline", help=f"one of {', '.join(PIPELINE_CLASSES)}")
+    p.add_argument("--pipeline-class-name", default=ONE_STAGE, help=f"one of {', '.join(PIPELINE_CLASSES)}")
     p.add_argument("--prompt", required=True)
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
     p.add_argument("--seed", type=int, default=None, help="default 10")

@@ -2,7 +2,8 @@
 
 A subclass names its BYTES inputs, loads its module in `load`, and maps input tensors to output tensors in
 `run`. Each request of a batch succeeds or fails alone: bad input is that request's INVALID_ARG, anything
-else its INTERNAL error; the model keeps serving.
+else its INTERNAL error; the model keeps serving. Only InvalidRequest is the caller's mistake: any other
+exception (a KeyError or ValueError from inside the engine included) is the server's, and logged.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class ModelAdapter:
             with torch.inference_mode():
                 outputs = self.run(inputs)
             return pb.InferenceResponse([to_triton(pb, name, value) for name, value in outputs.items()])
-        except (InvalidRequest, ValueError, KeyError, TypeError) as error:
+        except InvalidRequest as error:
             return error_response(pb, error, invalid_argument=True)
         except Exception as error:  # noqa: BLE001 - one request's failure must not fail the batch
             log_internal_error(self.args.name, error)
@@ -67,5 +68,5 @@ class ModelAdapter:
 
 def require(inputs: dict[str, Any], name: str) -> Any:
     if name not in inputs:
-        raise KeyError(f"missing input {name}")
+        raise InvalidRequest(name, None, "a required input of this model")
     return inputs[name]

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.utils.dlpack import from_dlpack
 
+from ltx_backend.request import InvalidRequest
+
 
 def to_triton(pb: Any, name: str, value: torch.Tensor | np.ndarray) -> Any:
     """A pb_utils.Tensor named `name`. torch tensors travel by DLPack (bf16 included); numpy arrays by value."""
@@ -29,7 +31,7 @@ def from_triton(tensor: Any) -> torch.Tensor:
     try:
         return from_dlpack(tensor.to_dlpack())
     except Exception as error:  # noqa: BLE001 - the stub raises its own error type for BYTES tensors
-        raise TypeError(f"{tensor.name()} cannot be a torch tensor (BYTES?): {error}") from None
+        raise InvalidRequest(tensor.name(), "<BYTES>", f"a numeric tensor ({error})") from None
 
 
 def as_strings(array: np.ndarray) -> list[str]:

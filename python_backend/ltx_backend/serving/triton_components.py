@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
+from ltx_backend.request import ONE_STAGE
 from ltx_backend.sampling.stage import run_stage
 from ltx_backend.serving.base import ComponentError
 from ltx_backend.serving.tensors import bytes_array, from_triton, to_triton
@@ -45,7 +46,7 @@ class ModelNames:
 class TritonComponents:
     def __init__(
         self, pb: Any, model_version: str, device: torch.device, dtype: torch.dtype,
-        names: ModelNames = ModelNames(), pipeline_class_name: str = "LTX2Pipeline",
+        names: ModelNames = ModelNames(), pipeline_class_name: str = ONE_STAGE,
     ):
         self.pb = pb
         self.model_version = model_version

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ltx_backend.loading.lora import LoraFile
-from ltx_backend.request import DEFAULTS, ONE_STAGE
+from ltx_backend.request import DEFAULTS, ONE_STAGE, InvalidRequest
 from ltx_backend.runtime.local_components import stage_loras_for
 
 Loras = list[tuple[LoraFile, float]]
@@ -25,7 +25,9 @@ class WeightPlan:
     def key(self, pipeline_class_name: str, stage: int) -> str:
         if (pipeline_class_name, stage) not in self.route:
             served = sorted({c for c, _ in self.route})
-            raise ValueError(f"this denoiser holds no weights for {pipeline_class_name} stage {stage} (serves {', '.join(served)})")
+            raise InvalidRequest(
+                "pipeline_class_name", pipeline_class_name, f"a class and stage this denoiser holds weights for (stage {stage} asked; serves {', '.join(served)})"
+            )
         return self.route[(pipeline_class_name, stage)]
 
     def for_stages(self, stages: Sequence[int]) -> WeightPlan:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from ltx_backend.latents.state import LatentState
+from ltx_backend.request import InvalidRequest
 from ltx_backend.sampling.guidance import GuidanceParams
 from ltx_backend.types import GuidanceContexts, TextContext
 
@@ -81,9 +82,30 @@ def guidance_from_dict(d: dict) -> GuidanceParams:
     known = {f.name for f in fields(GuidanceParams)}
     unknown = set(d) - known
     if unknown:
-        raise ValueError(f"unknown guidance fields {sorted(unknown)}")
+        raise InvalidRequest("STEP_META", f"<guidance fields {sorted(unknown)}>", f"guidance fields among {', '.join(sorted(known))}")
     blocks = d.get("stg_blocks", ())
-    return GuidanceParams(**{**d, "stg_blocks": None if blocks is None else tuple(int(b) for b in blocks)})
+    try:
+        return GuidanceParams(**{**d, "stg_blocks": None if blocks is None else tuple(int(b) for b in blocks)})
+    except (TypeError, ValueError) as error:
+        raise InvalidRequest("STEP_META", "<guidance>", f"guidance parameters of the right types ({error})") from None
+
+
+def parse_meta(meta_json: str) -> dict:
+    """A STEP_META JSON object; InvalidRequest when it is not one."""
+    try:
+        meta = json.loads(meta_json)
+    except ValueError as error:
+        raise InvalidRequest("STEP_META", meta_json, f"a JSON object ({error})") from None
+    if not isinstance(meta, dict):
+        raise InvalidRequest("STEP_META", meta_json, "a JSON object")
+    return meta
+
+
+def meta_int(meta: dict, key: str, default: int | None = None) -> int:
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"STEP_META.{key}", value, "an integer")
+    return value
 
 
 def pack_step(step: DenoiseStep) -> tuple[Tensors, str]:
@@ -111,11 +133,14 @@ def pack_prepare(stage: int, pipeline_class_name: str) -> str:
     return json.dumps({"prepare_stage": int(stage), "pipeline_class_name": pipeline_class_name})
 
 
-def unpack_step(tensors: Tensors, meta_json: str) -> DenoiseStep:
-    meta = json.loads(meta_json)
+def unpack_step(tensors: Tensors, meta: dict) -> DenoiseStep:
+    """A denoiser step from its tensors and its parsed STEP_META (parse_meta)."""
     missing = [name for name in REQUIRED_STEP_TENSORS if name not in tensors]
     if missing:
-        raise KeyError(f"missing inputs {', '.join(missing)} of a denoiser step")
+        raise InvalidRequest("inputs", sorted(tensors), f"every input of a denoiser step (missing: {', '.join(missing)})")
+    for key in ("video_guidance", "audio_guidance"):
+        if not isinstance(meta.get(key), dict):
+            raise InvalidRequest(f"STEP_META.{key}", meta.get(key), "a JSON object of guidance parameters")
     previous = None
     if meta.get("has_previous"):
         previous = (tensors.get("PREVIOUS_VIDEO_X0"), tensors.get("PREVIOUS_AUDIO_X0"))
@@ -123,12 +148,12 @@ def unpack_step(tensors: Tensors, meta_json: str) -> DenoiseStep:
         video=unpack_state("VIDEO", tensors),
         audio=unpack_state("AUDIO", tensors),
         sigma=tensors["SIGMA"].reshape(()),
-        step_index=int(meta["step_index"]),
+        step_index=meta_int(meta, "step_index"),
         contexts=GuidanceContexts(positive=unpack_text("POSITIVE", tensors), negative=unpack_text("NEGATIVE", tensors)),
         video_guidance=guidance_from_dict(meta["video_guidance"]),
         audio_guidance=guidance_from_dict(meta["audio_guidance"]),
         previous=previous,
-        stage=int(meta.get("stage", 1)),
+        stage=meta_int(meta, "stage", 1),
     )
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.audio_vae import decode_audio
+from ltx_backend.request import InvalidRequest
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -17,6 +18,6 @@ class TritonPythonModel(ModelAdapter):
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
         if latent.dim() != 4 or latent.shape[0] != 1:
-            raise ValueError(f"LATENT must be [1, 8, T, 16], got {list(latent.shape)}")
+            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 8, T, 16]")
         waveform, sample_rate = decode_audio(latent, self.decoder, self.vocoder)
         return {"WAVEFORM": waveform.float().contiguous(), "SAMPLE_RATE": np.array([sample_rate], dtype=np.int32)}

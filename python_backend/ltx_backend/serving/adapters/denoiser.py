@@ -6,19 +6,19 @@ device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_clas
 """
 from __future__ import annotations
 
-import json
-
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.transformer.compile import check_compile_mode
+from ltx_backend.request import ONE_STAGE
 from ltx_backend.runtime.loaders import load_transformer
 from ltx_backend.runtime.stage_weights import StageWeights
 from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.serving.model_adapter import ModelAdapter, require
+from ltx_backend.serving.pipeline_classes import served_classes
 from ltx_backend.serving.tensors import as_strings
 from ltx_backend.serving.text_projections import LastTextProjections
 from ltx_backend.serving.weight_plan import weight_plan
-from ltx_backend.serving.wire import unpack_step
+from ltx_backend.serving.wire import meta_int, parse_meta, unpack_step
 
 
 class TritonPythonModel(ModelAdapter):
@@ -30,9 +30,9 @@ class TritonPythonModel(ModelAdapter):
         user = []
         if p.get("lora_path"):
             user = [(read_lora(p["lora_path"], p.get("lora_weight_name") or None), float(p.get("lora_scale", "1.0")))]
-        classes = [c for c in p.get("pipeline_classes", "LTX2Pipeline").split(",") if c]
+        classes = served_classes(p)
         distilled = None
-        if any(c != "LTX2Pipeline" for c in classes) and source.files.distilled_lora is not None:
+        if any(c != ONE_STAGE for c in classes) and source.files.distilled_lora is not None:
             distilled = read_lora(str(source.files.distilled_lora))
         plan = weight_plan(source.model_version, classes, distilled, user)
         if p.get("stages"):
@@ -46,11 +46,11 @@ class TritonPythonModel(ModelAdapter):
         self.text_projections = LastTextProjections()
 
     def run(self, inputs):
-        (meta,) = as_strings(require(inputs, "STEP_META"))
-        fields = json.loads(meta)
-        pipeline_class_name = fields.get("pipeline_class_name", "LTX2Pipeline")
-        if "prepare_stage" in fields:  # no step: start switching weights (a snapshot copy on a side stream)
-            self.weights.prepare(self.plan.key(pipeline_class_name, int(fields["prepare_stage"])))
+        (meta_json,) = as_strings(require(inputs, "STEP_META"))
+        meta = parse_meta(meta_json)
+        pipeline_class_name = meta.get("pipeline_class_name", ONE_STAGE)
+        if "prepare_stage" in meta:  # no step: start switching weights (a snapshot copy on a side stream)
+            self.weights.prepare(self.plan.key(pipeline_class_name, meta_int(meta, "prepare_stage")))
             return {}
         tensors = {name: value.to(self.device) for name, value in inputs.items() if name != "STEP_META"}
         step = unpack_step(tensors, meta)

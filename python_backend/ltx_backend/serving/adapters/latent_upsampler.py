@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
+from ltx_backend.request import InvalidRequest
 from ltx_backend.runtime.loaders import load_latent_upsampler
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
@@ -20,5 +21,5 @@ class TritonPythonModel(ModelAdapter):
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
         if latent.dim() != 5 or latent.shape[:2] != (1, 128):
-            raise ValueError(f"LATENT must be [1, 128, F, H, W], got {list(latent.shape)}")
+            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 128, F, H, W]")
         return {"LATENT": upsample_latents(latent, self.upsampler, self.video_encoder)}

@@ -6,6 +6,7 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import decode_video
+from ltx_backend.request import InvalidRequest
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -16,8 +17,12 @@ class TritonPythonModel(ModelAdapter):
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
         if latent.dim() != 5 or latent.shape[:2] != (1, 128):
-            raise ValueError(f"LATENT must be [1, 128, F, H, W], got {list(latent.shape)}")
+            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 128, F, H, W]")
         generator = torch.Generator(device=self.device)
         if "GENERATOR_STATE" in inputs:
-            generator.set_state(inputs["GENERATOR_STATE"].cpu().to(torch.uint8))
+            state = inputs["GENERATOR_STATE"].cpu().to(torch.uint8)
+            try:
+                generator.set_state(state)
+            except RuntimeError as error:
+                raise InvalidRequest("GENERATOR_STATE", f"<{state.numel()} bytes>", f"a torch.Generator state of this device ({error})") from None
         return {"FRAMES": decode_video(latent, self.decoder, generator=generator)}

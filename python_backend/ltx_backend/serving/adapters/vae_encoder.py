@@ -6,6 +6,7 @@ import torch
 
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import encode_video
+from ltx_backend.request import InvalidRequest
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -16,5 +17,5 @@ class TritonPythonModel(ModelAdapter):
     def run(self, inputs):
         pixels = require(inputs, "PIXELS").to(self.device, self.dtype)
         if pixels.dim() != 5 or pixels.shape[1] != 3 or pixels.shape[-1] % 32 or pixels.shape[-2] % 32:
-            raise ValueError(f"PIXELS must be [N, 3, F, H, W] with H, W multiples of 32, got {list(pixels.shape)}")
+            raise InvalidRequest("PIXELS", list(pixels.shape), "a tensor of shape [N, 3, F, H, W] with H, W multiples of 32")
         return {"LATENTS": torch.cat([encode_video(p.unsqueeze(0), self.encoder) for p in pixels])}
