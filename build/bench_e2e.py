@@ -220,8 +220,8 @@ def build_pipeline(args, device, dtype):
     import torch
 
     from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
-    from ltx_backend.request import TWO_STAGE
-    from ltx_backend.runtime.local_components import LocalComponents, stage_loras_for
+    from ltx_backend.runtime.local_components import LocalComponents
+    from ltx_backend.runtime.weight_plan import weight_plan
     from ltx_testing.random_weights import RandomWeightsModel
 
     source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
@@ -230,8 +230,9 @@ def build_pipeline(args, device, dtype):
     if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
         distilled = _lora_to(distilled, torch.device("cpu"))
     lora_parameters = sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
+    plan = weight_plan(args.version, [LTX2TwoStagePipeline.spec.name], distilled)
     components = LocalComponents(
-        source, device, dtype, args.device_mode, None, stage_loras_for(TWO_STAGE, distilled), args.torch_compile_mode
+        source, device, dtype, LTX2TwoStagePipeline.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode
     )
     components.upsampler = source.latent_upsampler(device, dtype)  # LocalComponents reads it from a file path
     if device.type == "cuda":
@@ -347,7 +348,8 @@ def main(argv=None) -> int:
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
 
     import ltx_kernels
-    from ltx_backend.request import TWO_STAGE, GenerationRequest
+    from ltx_backend.pipelines.registry import TWO_STAGE
+    from ltx_backend.request import GenerationRequest
 
     ltx_kernels.set_attention_backend(args.attention_backend)
     request = GenerationRequest(

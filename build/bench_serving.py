@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from ltx_backend.media import encode_mp4
-from ltx_backend.request import ONE_STAGE, GenerationRequest
+from ltx_backend.pipelines.registry import ONE_STAGE
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_backend.serving.repository import RepositoryOptions, render_repository
 from ltx_client.remote import generate_grpc, generate_http

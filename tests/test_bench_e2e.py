@@ -229,7 +229,8 @@ def test_bench_e2e_fails_on_nan(monkeypatch, capsys):
 
 def test_guidance_presets_set_the_passes_per_step():
     """--guidance reference runs the pipeline's 4 passes per stage-1 step; sglang, SGLang's CFG-only 2."""
-    from ltx_backend.request import TWO_STAGE, GenerationRequest
+    from ltx_backend.pipelines.registry import TWO_STAGE
+    from ltx_backend.request import GenerationRequest
 
     bench = load_build_script("bench_e2e")
     passes = {

@@ -16,7 +16,8 @@ import ltx_kernels
 from conftest import load_build_script
 from ltx_backend.models.transformer import build_transformer
 from ltx_backend.models.transformer.compile import compile_blocks
-from ltx_backend.request import TWO_STAGE, GenerationRequest
+from ltx_backend.pipelines.registry import TWO_STAGE
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_testing.tiny_configs import tiny_transformer_config
 
@@ -67,7 +68,7 @@ def test_bad_compile_mode_is_named(tiny_checkpoints):
     with pytest.raises(ValueError, match="invalid torch_compile_mode='fast': one of default, reduce-overhead"):
         compile_blocks(build_transformer({"transformer": tiny_transformer_config("2")}), "fast")
     # CUDA graphs and a transformer rebuilt at every stage switch: refused before anything loads
-    with pytest.raises(ValueError, match="invalid torch_compile_mode='reduce-overhead' with device_mode='original'"):
+    with pytest.raises(ValueError, match="invalid torch_compile_mode='reduce-overhead': default or max-autotune-no-cudagraphs with device_mode 'original'"):
         load_pipeline(str(tiny_checkpoints["2"]), CPU, torch.float32, pipeline_class_name=TWO_STAGE,
                       device_mode="original", torch_compile_mode="reduce-overhead")
 

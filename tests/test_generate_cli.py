@@ -64,10 +64,10 @@ BAD_ARGS = [
     (["--pipeline-class-name", "Nope"], "invalid pipeline_class_name='Nope'"),
     (["--pipeline-class-name", "LTX2TwoStageHQPipeline"], "invalid pipeline_class_name='LTX2TwoStageHQPipeline'"),
     (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
-    (["--torch-compile-mode", "reduce-overhead"], "invalid torch_compile_mode='reduce-overhead': needs --enable-torch-compile"),
+    (["--torch-compile-mode", "reduce-overhead"], "invalid --torch-compile-mode='reduce-overhead': only with --enable-torch-compile"),
     (["--enable-torch-compile", "--torch-compile-mode", "fast"], "argument --torch-compile-mode: invalid choice: 'fast'"),
     (["--enable-torch-compile", "--torch-compile-mode", "max-autotune", "--ltx2-two-stage-device-mode", "original"],
-     "invalid torch_compile_mode='max-autotune' with device_mode='original'"),
+     "invalid torch_compile_mode='max-autotune': default or max-autotune-no-cudagraphs with device_mode 'original'"),
 ]
 
 
@@ -184,7 +184,8 @@ def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, caps
 def test_request_arrays_refuse_what_the_wire_cannot_carry(fields, message):
     """request_arrays (generate --url, generate_http, the benchmarks) on requests that were not resolved: a
     value its wire type would wrap, round to inf or not encode is an InvalidRequest, not a different request."""
-    from ltx_backend.request import GenerationRequest, InvalidRequest
+    from ltx_backend.errors import InvalidRequest
+    from ltx_backend.request import GenerationRequest
     from ltx_client.remote import request_arrays
 
     with pytest.raises(InvalidRequest) as info:

@@ -17,9 +17,11 @@ import torch
 from PIL import Image
 
 from ltx_backend.conditioning import h264_round_trip, image_pixels, load_conditioning_image, resize_and_center_crop
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.layout import VideoLatentLayout
 from ltx_backend.latents.shapes import VideoPixelShape
-from ltx_backend.request import TWO_STAGE, GenerationRequest, InvalidRequest
+from ltx_backend.pipelines.registry import TWO_STAGE
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 
 CPU = torch.device("cpu")

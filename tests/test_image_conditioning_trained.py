@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from conftest import load_build_script
-from ltx_backend.request import ONE_STAGE, TWO_STAGE, GenerationRequest
+from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 
 CPU = torch.device("cpu")

@@ -1,8 +1,11 @@
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
-from ltx_backend.request import DEFAULT_NEGATIVE_PROMPT, GenerationRequest, InvalidRequest
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.request import DEFAULT_NEGATIVE_PROMPT, GenerationRequest, LoadOptions
 
 
 def test_defaults_follow_the_spec_table():
@@ -46,7 +49,6 @@ BAD = [
     ("skip_step", dict(skip_step=1.5), "integer"),
     ("fps", dict(fps=0.0), "between 1"),
     ("fps", dict(fps=math.inf), "number"),
-    ("lora_scale", dict(lora_scale=math.nan), "number"),
     ("guidance_scale", dict(guidance_scale=10**400), "a number between 0 and 50"),  # beyond float: not an OverflowError
     ("fps", dict(num_frames=1, fps=50.0), "below 50 for 1 frame(s)"),  # no audio latent frame: round(0.5) = 0
     ("prompt", dict(prompt="a\udcffb"), "text in UTF-8"),  # a command line whose bytes were not UTF-8
@@ -66,10 +68,35 @@ def test_bad_values_name_field_value_and_allowed(field, kwargs, allowed):
     assert allowed in message
 
 
+LOAD_BAD = [
+    ("lora_scale", dict(lora_scale=math.nan), "number"),
+    ("lora_scale", dict(lora_path="style.safetensors", lora_scale=11.0), "between -10 and 10"),
+    ("lora_path", dict(lora_path="  "), "a LoRA .safetensors file"),
+    ("lora_path", dict(lora_path=3), "a LoRA .safetensors file"),
+    ("lora_weight_name", dict(lora_weight_name="a.safetensors"), "only with lora_path"),
+    ("lora_weight_name", dict(lora_path="owner/repo", lora_weight_name=b"a"), "a text string"),
+]
+
+
+@pytest.mark.parametrize("field,kwargs,allowed", LOAD_BAD, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(LOAD_BAD)])
+def test_bad_load_options_name_field_value_and_allowed(field, kwargs, allowed):
+    with pytest.raises(InvalidRequest) as info:
+        LoadOptions(**kwargs).check()
+    assert info.value.field == field and allowed in str(info.value)
+    with pytest.raises(InvalidRequest) as info:  # the same check, named as the command-line flag
+        LoadOptions(**kwargs).check(as_flags=True)
+    assert info.value.field == "--" + field.replace("_", "-")
+
+
+def test_load_options_are_not_request_fields():
+    """The LoRA is chosen when a pipeline loads, not per request: GenerationRequest has no such field."""
+    assert not {f.name for f in dataclasses.fields(LoadOptions)} & set(GenerationRequest.field_names())
+    assert LoadOptions(lora_path="owner/repo", lora_scale=np.float32(0.5)).check().lora_scale == 0.5
+
+
 def test_edge_values_that_are_allowed_and_numpy_numbers():
     assert GenerationRequest(prompt="a", num_frames=1, fps=49.0).resolve("2").fps == 49.0  # one audio latent frame
     assert GenerationRequest(prompt="a", num_frames=9, fps=120.0).resolve("2").fps == 120.0
-    np = pytest.importorskip("numpy")
     r = GenerationRequest(prompt="a", width=np.int64(512), seed=np.uint32(7), guidance_scale=np.float32(2.5)).resolve("2")
     assert (r.width, r.seed, r.guidance_scale) == (512, 7, 2.5)
     assert type(r.width) is int and type(r.seed) is int and type(r.guidance_scale) is float

@@ -30,6 +30,7 @@ from ltx_backend.latents.layout import AudioLatentLayout, VideoLatentLayout
 from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
 from ltx_backend.latents.state import LatentState
 from ltx_backend.models.transformer.inputs import BatchPerturbations, ModalityInput
+from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, spec_of
 from ltx_backend.sampling.denoise import GuidedStep, euler_loop, guided_denoise
 from ltx_backend.sampling.euler import euler_step, to_denoised, to_velocity
 from ltx_backend.sampling.guidance import GuidanceParams, default_guidance
@@ -113,19 +114,20 @@ def _as_ref(p: GuidanceParams) -> MultiModalGuiderParams:
 
 
 @pytest.mark.parametrize(
-    "version, hq, ref_params",
-    [("2", False, ref_constants.LTX_2_PARAMS), ("2.3", False, ref_constants.LTX_2_3_PARAMS),
-     ("2.3", True, ref_constants.LTX_2_3_HQ_PARAMS)],
+    "version, pipeline_class_name, ref_params",
+    [("2", ONE_STAGE, ref_constants.LTX_2_PARAMS), ("2.3", ONE_STAGE, ref_constants.LTX_2_3_PARAMS),
+     ("2", TWO_STAGE, ref_constants.LTX_2_PARAMS), ("2.3", TWO_STAGE, ref_constants.LTX_2_3_PARAMS),
+     ("2.3", TWO_STAGE_HQ, ref_constants.LTX_2_3_HQ_PARAMS)],
 )
-def test_default_guidance_matches_reference(version, hq, ref_params):
-    video, audio = default_guidance(version, hq)
+def test_each_pipeline_spec_guidance_matches_reference(version, pipeline_class_name, ref_params):
+    video, audio = spec_of(pipeline_class_name).guidance[version]
     assert _as_ref(video) == ref_params.video_guider_params
     assert _as_ref(audio) == ref_params.audio_guider_params
 
 
 def test_default_guidance_rejects_unknown_version():
     with pytest.raises(ValueError, match="version"):
-        default_guidance("2", hq=True)
+        default_guidance("3")
 
 
 # --------------------------------------------------------------------------------------------- euler, noise

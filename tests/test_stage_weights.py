@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from conftest import load_build_script
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
-from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, InvalidRequest
-from ltx_backend.runtime.local_components import stage_loras_for
-from ltx_backend.runtime.stage_weights import StageWeights
-from ltx_backend.serving.weight_plan import weight_plan
+from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, spec_of
+from ltx_backend.runtime.stage_weights import stage_weights
+from ltx_backend.runtime.weight_plan import weight_plan
 
 LAYER = "transformer_blocks.0.attn1.to_q"
 
@@ -32,9 +32,9 @@ def _delta(lora, scale):
 
 def test_user_lora_in_every_stage_and_distilled_composed_in_stage_two(loras):
     user, distilled = loras
-    assert stage_loras_for(ONE_STAGE, None, [(user, 0.7)]) == {1: [(user, 0.7)]}
-    assert stage_loras_for(TWO_STAGE, distilled, [(user, 0.7)]) == {1: [(user, 0.7)], 2: [(user, 0.7), (distilled, 1.0)]}
-    assert stage_loras_for(TWO_STAGE_HQ, distilled, [(user, 0.7)]) == {1: [(user, 0.7), (distilled, 0.25)], 2: [(user, 0.7), (distilled, 0.5)]}
+    assert spec_of(ONE_STAGE).stage_loras(None, [(user, 0.7)]) == {1: [(user, 0.7)]}
+    assert spec_of(TWO_STAGE).stage_loras(distilled, [(user, 0.7)]) == {1: [(user, 0.7)], 2: [(user, 0.7), (distilled, 1.0)]}
+    assert spec_of(TWO_STAGE_HQ).stage_loras(distilled, [(user, 0.7)]) == {1: [(user, 0.7), (distilled, 0.25)], 2: [(user, 0.7), (distilled, 0.5)]}
 
 
 @pytest.mark.parametrize("mode", ["snapshot", "resident", "original"])
@@ -42,10 +42,10 @@ def test_stage_weights_hold_base_plus_the_stage_loras(tiny_checkpoints, loras, m
     user, distilled = loras
     source = open_model(str(tiny_checkpoints["2.3"]))
     base = source.load("transformer", torch.device("cpu"), torch.float32).get_submodule(LAYER).weight.detach().clone()
-    weights = StageWeights(lambda: source.load("transformer", torch.device("cpu"), torch.float32),
-                           stage_loras_for(TWO_STAGE, distilled, [(user, 0.7)]), mode)
-    stage2 = weights.model(2).get_submodule(LAYER).weight.detach().clone()
-    stage1 = weights.model(1).get_submodule(LAYER).weight.detach().clone()
+    plan = weight_plan("2.3", [TWO_STAGE], distilled, [(user, 0.7)])
+    weights = stage_weights(lambda: source.load("transformer", torch.device("cpu"), torch.float32), plan.weights, mode)
+    stage2 = weights.model(plan.key(TWO_STAGE, 2)).get_submodule(LAYER).weight.detach().clone()
+    stage1 = weights.model(plan.key(TWO_STAGE, 1)).get_submodule(LAYER).weight.detach().clone()
     torch.testing.assert_close(stage1, base + _delta(user, 0.7), rtol=0, atol=1e-6)
     torch.testing.assert_close(stage2, base + _delta(user, 0.7) + _delta(distilled, 1.0), rtol=0, atol=1e-6)
 
@@ -76,8 +76,8 @@ def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras,
     user, distilled = loras
     source = open_model(str(tiny_checkpoints["2.3"]))
     base = source.load("transformer", torch.device("cpu"), torch.float32).get_submodule(LAYER).weight.detach().clone()
-    plan = stage_loras_for(TWO_STAGE, distilled, [])  # stage 1 is the bare base: stage 2 is merged in place
-    weights = StageWeights(lambda: source.load("transformer", torch.device("cpu"), torch.float32), plan, mode)
+    plan = weight_plan("2.3", [TWO_STAGE], distilled)  # stage 1 is the bare base: stage 2 is merged in place
+    weights = stage_weights(lambda: source.load("transformer", torch.device("cpu"), torch.float32), plan.weights, mode)
     real_apply = stage_weights_module.apply_loras
 
     def apply_then_fail(model, stage_loras, **kwargs):
@@ -86,9 +86,9 @@ def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras,
 
     monkeypatch.setattr(stage_weights_module, "apply_loras", apply_then_fail)
     with pytest.raises(torch.OutOfMemoryError):
-        weights.model(2)
+        weights.model(plan.key(TWO_STAGE, 2))
     monkeypatch.setattr(stage_weights_module, "apply_loras", real_apply)
-    stage1 = weights.model(1).get_submodule(LAYER).weight.detach().clone()
+    stage1 = weights.model(plan.key(TWO_STAGE, 1)).get_submodule(LAYER).weight.detach().clone()
     torch.testing.assert_close(stage1, base, rtol=0, atol=0)
-    stage2 = weights.model(2).get_submodule(LAYER).weight.detach().clone()
+    stage2 = weights.model(plan.key(TWO_STAGE, 2)).get_submodule(LAYER).weight.detach().clone()
     torch.testing.assert_close(stage2, base + _delta(distilled, 1.0), rtol=0, atol=1e-6)

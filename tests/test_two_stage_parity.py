@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from conftest import checkpoint_file
-from ltx_backend.request import TWO_STAGE, TWO_STAGE_HQ, GenerationRequest
+from ltx_backend.pipelines.registry import TWO_STAGE, TWO_STAGE_HQ
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_backend.types import StepProgress
 from parity import compare

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltx_backend.request import ONE_STAGE, TWO_STAGE
+from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE
 from ltx_client.remote import NUMPY_TYPES
 from ltx_client.server import PROJECT_ROOT
 

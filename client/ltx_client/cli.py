@@ -7,7 +7,14 @@ import re
 import sys
 from pathlib import Path
 
-from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES, GenerationRequest, InvalidRequest
+from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.request import GenerationRequest, LoadOptions
+from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
+from ltx_kernels.dispatch import BACKENDS
+
+DEFAULT_OUTPUT_DIR = "outputs"
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
 from ltx_client.serve import add_serve_parser, run_serve
@@ -19,7 +26,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--pipeline-class-name", default=ONE_STAGE, help=f"one of {', '.join(PIPELINE_CLASSES)}")
     p.add_argument("--prompt", required=True)
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
-    p.add_argument("--seed", type=int, default=None, help="default 10")
+    p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10)")
     p.add_argument("--width", type=int, default=None, help="output width in pixels (default per model)")
     p.add_argument("--height", type=int, default=None, help="output height in pixels (default per model)")
     p.add_argument("--num-frames", type=int, default=None, help="8k+1 frames (default 121)")
@@ -34,25 +41,25 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--skip-step", type=int, default=None,
                    help="run the transformer on every (N+1)-th stage-1 step only, reusing its last prediction between (default 0)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default 24)")
-    p.add_argument("--save-output", action="store_true", help="write the MP4")
-    p.add_argument("--output-path", default="outputs", help="an .mp4 file, or a directory (default outputs/)")
+    p.add_argument("--save-output", action="store_true", help=f"write the MP4 (to {DEFAULT_OUTPUT_DIR}/ unless --output-path says where)")
+    p.add_argument("--output-path", default=None, help=f"write the MP4 here: an .mp4 file, or a directory (default {DEFAULT_OUTPUT_DIR}/)")
     p.add_argument("--save-raw", default=None, metavar="PATH.npz", help="also write frames, audio and sample_rate")
     p.add_argument("--image-path", nargs="+", default=None, help="conditioning image(s): first frame [, last frame]")
     p.add_argument("--image-frame-index", type=int, nargs="+", default=None, help="the pixel frame of each image (default: 0 [, last])")
     p.add_argument("--image-strength", type=float, nargs="+", default=None, help="conditioning strength of each image in [0, 1] (default 1.0)")
-    p.add_argument("--image-crf", type=int, default=33, help="H.264 CRF of the images' round trip before encoding (0: none)")
-    p.add_argument("--image-mode", choices=("combined", "keyframes"), default="combined",
+    p.add_argument("--image-crf", type=int, default=DEFAULT_IMAGE_CRF, help="H.264 CRF of the images' round trip before encoding (0: none)")
+    p.add_argument("--image-mode", choices=IMAGE_MODES, default=IMAGE_MODES[0],
                    help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
     p.add_argument("--lora-path", default=None, help="a LoRA: .safetensors file, folder or Hugging Face repo id")
     p.add_argument("--lora-weight-name", default=None, help="the file inside a folder/repo holding several")
     p.add_argument("--lora-scale", type=float, default=1.0)
-    p.add_argument("--ltx2-two-stage-device-mode", choices=("snapshot", "resident", "original"), default="snapshot",
+    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help="how the two-stage pipelines switch transformer weights (same video in every mode)")
     p.add_argument("--spatial-upsampler-path", default=None, help="default: *spatial-upscaler-x2*.safetensors beside the checkpoint")
     p.add_argument("--distilled-lora-path", default=None, help="default: *distilled-lora*.safetensors beside the checkpoint")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
-    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
+    p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS,
                    help="auto: Triton kernels on CUDA, torch SDPA on CPU")
     add_compile_flags(p)
     p.add_argument("--url", default=None, metavar="HOST:GRPC_PORT",
@@ -81,18 +88,24 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         image_strengths=None if args.image_strength is None else tuple(args.image_strength),
         image_crf=args.image_crf,
         image_mode=args.image_mode,
-        lora_path=args.lora_path,
-        lora_weight_name=args.lora_weight_name,
-        lora_scale=args.lora_scale,
     )
 
 
-def output_file(output_path: str, prompt: str, seed: int) -> Path:
-    path = Path(output_path)
+def _load_options(args: argparse.Namespace) -> LoadOptions:
+    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale)
+
+
+def output_file(output_path: str | None, prompt: str, seed: int) -> Path:
+    path = Path(output_path or DEFAULT_OUTPUT_DIR)
     if path.suffix.lower() == ".mp4":
         return path
     slug = re.sub(r"[^a-zA-Z0-9]+", "_", prompt).strip("_")[:48] or "video"
     return path / f"{slug}_{seed}.mp4"
+
+
+def saves_video(args: argparse.Namespace) -> bool:
+    """--save-output, or an --output-path named: both mean "write the MP4"."""
+    return args.save_output or args.output_path is not None
 
 
 def _raw_file(save_raw: str) -> Path:
@@ -104,8 +117,8 @@ def _raw_file(save_raw: str) -> Path:
 def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) -> None:
     """Fail before any work when an output cannot be written where asked."""
     checks = []
-    if args.save_output:
-        path = output_file(args.output_path, request.prompt, 10 if request.seed is None else request.seed)
+    if saves_video(args):
+        path = output_file(args.output_path, request.prompt, request.seed)
         checks.append(("--output-path", args.output_path, path))
     if args.save_raw:
         checks.append(("--save-raw", args.save_raw, _raw_file(args.save_raw)))
@@ -157,9 +170,8 @@ def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: by
 
     from ltx_backend.media import write_mp4
 
-    seed = 10 if request.seed is None else request.seed
-    if args.save_output:
-        path = output_file(args.output_path, request.prompt, seed)
+    if saves_video(args):
+        path = output_file(args.output_path, request.prompt, request.seed)
         if mp4 is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(mp4)
@@ -180,10 +192,10 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     server_side = {  # chosen when the server starts, not per request
         "--lora-path": args.lora_path, "--lora-weight-name": args.lora_weight_name,
         "--lora-scale": None if args.lora_scale == 1.0 else args.lora_scale,
-        "--ltx2-two-stage-device-mode": None if args.ltx2_two_stage_device_mode == "snapshot" else args.ltx2_two_stage_device_mode,
+        "--ltx2-two-stage-device-mode": None if args.ltx2_two_stage_device_mode == DEFAULT_DEVICE_MODE else args.ltx2_two_stage_device_mode,
         "--device": args.device, "--dtype": args.dtype, "--spatial-upsampler-path": args.spatial_upsampler_path,
         "--distilled-lora-path": args.distilled_lora_path,
-        "--attention-backend": None if args.attention_backend == "auto" else args.attention_backend,
+        "--attention-backend": None if args.attention_backend == BACKENDS[0] else args.attention_backend,
         "--enable-torch-compile": args.enable_torch_compile or None, "--torch-compile-mode": args.torch_compile_mode,
         "--model-path": args.model_path,
     }
@@ -195,11 +207,11 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     try:
         # The checks the server makes, here: fail before sending (the server's model version is not known
         # here; LTX-2.3 admits every pipeline class, the other bounds are the same). The defaults it fills
-        # in are not sent: the server fills its own.
-        request.resolve("2.3")
-        _check_output_paths(args, request)
+        # in are not sent: the server fills its own (the file name takes the seed they would give).
+        named = request.resolve("2.3")
+        _check_output_paths(args, named)
         arrays = request_arrays(request, return_raw=bool(args.save_raw))
-    except (InvalidRequest, ValueError) as error:
+    except InvalidRequest as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
@@ -211,7 +223,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
         return 1
-    _write_outputs(args, request, result.mp4, result.frames, result.audio, result.sample_rate)
+    _write_outputs(args, named, result.mp4, result.frames, result.audio, result.sample_rate)
     return 0
 
 
@@ -223,9 +235,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from ltx_backend.loading.checkpoint import CheckpointError
-    from ltx_backend.loading.lora import read_lora
-    from ltx_backend.loading.model_path import ModelPathError
+    from ltx_backend.errors import LoadError
     from ltx_backend.loading.sources import open_model
     from ltx_backend.runtime.local_components import load_pipeline
     from ltx_client.progress import TqdmProgress
@@ -241,18 +251,16 @@ def run_generate(args: argparse.Namespace) -> int:
             raise InvalidRequest("--attention-backend", args.attention_backend, str(error)) from None
         source = open_model(args.model_path)  # metadata only: validate before loading any weights
         request = request.resolve(source.model_version)
+        options = _load_options(args).check(as_flags=True)
         _check_output_paths(args, request)
         dtype = getattr(torch, args.dtype) if args.dtype else None
-        user_loras = []
-        if request.lora_path is not None:
-            user_loras = [(read_lora(request.lora_path, request.lora_weight_name), request.lora_scale)]
         pipeline = load_pipeline(
             source, device=device, dtype=dtype, pipeline_class_name=request.pipeline_class_name,
             device_mode=args.ltx2_two_stage_device_mode, upsampler_path=args.spatial_upsampler_path,
-            distilled_lora_path=args.distilled_lora_path, user_loras=user_loras,
+            distilled_lora_path=args.distilled_lora_path, options=options,
             torch_compile_mode=torch_compile_mode(args),
         )
-    except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
+    except (InvalidRequest, LoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with TqdmProgress() as progress:

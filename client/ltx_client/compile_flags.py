@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.models.transformer.compile import COMPILE_MODES
 
 
@@ -17,6 +18,6 @@ def torch_compile_mode(args: argparse.Namespace) -> str | None:
     """The torch.compile mode the flags ask for, None for eager."""
     if not args.enable_torch_compile:
         if args.torch_compile_mode is not None:
-            raise ValueError(f"invalid torch_compile_mode={args.torch_compile_mode!r}: needs --enable-torch-compile")
+            raise InvalidRequest("--torch-compile-mode", args.torch_compile_mode, "only with --enable-torch-compile")
         return None
     return args.torch_compile_mode or "default"

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltx_backend.request import GenerationRequest, InvalidRequest, read_image_file, utf8
+from ltx_backend.errors import InvalidRequest, utf8
+from ltx_backend.request import GenerationRequest, read_image_file
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
 

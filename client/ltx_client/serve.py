@@ -7,20 +7,22 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-
-DEVICE_MODES = ("snapshot", "resident", "original")
 
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ltx_backend.request import PIPELINE_CLASSES
+    from ltx_backend.pipelines.registry import PIPELINE_CLASSES
+    from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
     from ltx_client.compile_flags import add_compile_flags
+    from ltx_kernels.dispatch import BACKENDS
 
     p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
     p.add_argument("--model-path", required=True, help="Hugging Face repo id or local directory / checkpoint file")
     p.add_argument("--pipeline-class-name", nargs="+", default=None,
                    help=f"pipeline classes to serve: {', '.join(PIPELINE_CLASSES)} (default: every class the checkpoint has)")
-    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default="snapshot", help="two-stage weight switching (default snapshot)")
+    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
+                   help=f"two-stage weight switching (default {DEFAULT_DEVICE_MODE})")
     p.add_argument("--lora-path", default=None, help="a LoRA applied to every request: file, folder or HF repo id")
     p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
     p.add_argument("--lora-scale", type=float, default=1.0)
@@ -31,7 +33,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="KIND_GPU instances on cuda, KIND_CPU on cpu")
     p.add_argument("--gpu-id", type=int, default=0)
     p.add_argument("--text-encoder-device", choices=("auto", "cpu"), default="auto", help="cpu keeps Gemma off the GPU")
-    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"),
+    p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS,
                    help="auto: Triton kernels on CUDA, torch SDPA on CPU")
     add_compile_flags(p)
     p.add_argument("--cuda-memory-pool-mib", type=int, default=4096,
@@ -44,11 +46,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 def check_serve_flags(args: argparse.Namespace) -> None:
     """The numeric flags and flag pairs argparse does not check (InvalidRequest names the flag)."""
-    from ltx_backend.request import InvalidRequest, check_float, check_int
+    from ltx_backend.errors import InvalidRequest, check_float, check_int
 
-    check_float("--lora-scale", args.lora_scale, -10.0, 10.0)
-    if args.lora_weight_name is not None and args.lora_path is None:
-        raise InvalidRequest("--lora-weight-name", args.lora_weight_name, "only with --lora-path (the file inside that folder or repo)")
     for flag, value in (("--port", args.port), ("--grpc-port", args.grpc_port), ("--metrics-port", args.metrics_port)):
         check_int(flag, value, 1, 65535)
     ports = (args.port, args.grpc_port, args.metrics_port)
@@ -63,26 +62,31 @@ def check_serve_flags(args: argparse.Namespace) -> None:
 def repository_options(args: argparse.Namespace):
     import torch
 
+    from ltx_backend.errors import InvalidRequest
     from ltx_backend.loading.sources import open_model
     from ltx_backend.models.transformer.compile import check_compile_mode
-    from ltx_backend.request import DEFAULTS, InvalidRequest
+    from ltx_backend.pipelines.registry import classes_for
+    from ltx_backend.request import LoadOptions
     from ltx_backend.serving.repository import RepositoryOptions
     from ltx_client.compile_flags import torch_compile_mode
 
     check_serve_flags(args)
+    load = LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale).check(as_flags=True)
     source = open_model(args.model_path)  # metadata only: fail before starting anything
     model_path = args.model_path
     if Path(model_path).exists():
         model_path = str(Path(model_path).resolve())
-    classes = args.pipeline_class_name or [n for v, n in DEFAULTS if v == source.model_version]
+    available = classes_for(source.model_version)
+    classes = args.pipeline_class_name or available
     for name in classes:
-        if (source.model_version, name) not in DEFAULTS:
-            raise InvalidRequest("pipeline_class_name", name, f"a pipeline class LTX-{source.model_version} has: "
-                                 + ", ".join(n for v, n in DEFAULTS if v == source.model_version))
-    if args.lora_path is not None:
+        if name not in available:
+            raise InvalidRequest("pipeline_class_name", name, f"a pipeline class LTX-{source.model_version} has: {', '.join(available)}")
+    if load.lora_path is not None:
         from ltx_backend.loading.lora import read_lora
 
-        read_lora(args.lora_path, args.lora_weight_name)  # a bad LoRA is an error now, not in a model's log
+        read_lora(load.lora_path, load.lora_weight_name)  # a bad LoRA is an error now, not in a model's log
+        if Path(load.lora_path).exists():  # the server's models resolve paths from another directory
+            load = replace(load, lora_path=str(Path(load.lora_path).resolve()))
     compile_mode = torch_compile_mode(args)
     check_compile_mode(compile_mode, args.ltx2_two_stage_device_mode)
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -94,24 +98,20 @@ def repository_options(args: argparse.Namespace):
         text_encoder_on_cpu=args.text_encoder_device == "cpu",
         pipeline_instances=args.pipeline_instances,
         device_mode=args.ltx2_two_stage_device_mode,
-        lora_path=None if args.lora_path is None else (str(Path(args.lora_path).resolve()) if Path(args.lora_path).exists() else args.lora_path),
-        lora_weight_name=args.lora_weight_name,
-        lora_scale=args.lora_scale,
+        load=load,
         attention_backend=args.attention_backend,
         torch_compile_mode=compile_mode,
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ltx_backend.loading.checkpoint import CheckpointError
-    from ltx_backend.loading.model_path import ModelPathError
-    from ltx_backend.request import InvalidRequest
+    from ltx_backend.errors import InvalidRequest, LoadError
     from ltx_backend.serving.repository import render_repository
     from ltx_client.server import ServerError, TritonServer
 
     try:
         options = repository_options(args)
-    except (InvalidRequest, ModelPathError, CheckpointError, ValueError) as error:
+    except (InvalidRequest, LoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="ltx-triton-"))

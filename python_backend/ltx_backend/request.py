@@ -1,20 +1,21 @@
-"""GenerationRequest: the fields of one generation, the per-model defaults table, and validation.
+"""GenerationRequest (one generation) and LoadOptions (what a loaded pipeline or a server is started with):
+their fields and validation.
 
 Every transport (`ltx-triton generate`, the Triton `pipeline` model) builds a GenerationRequest and calls
-`resolve()` once, before any model work. A bad value raises InvalidRequest naming the field, the value
-and what is allowed; nothing else in the engine re-validates user input.
+`resolve()` once, before any model work; the defaults it fills in are the pipeline class's
+(pipelines/<class>.py SPEC). A bad value raises InvalidRequest naming the field, the value and what is
+allowed; nothing else in the engine re-validates user input.
 """
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-ONE_STAGE = "LTX2Pipeline"
-TWO_STAGE = "LTX2TwoStagePipeline"
-TWO_STAGE_HQ = "LTX2TwoStageHQPipeline"
-PIPELINE_CLASSES = (ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ)
+from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
+from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES, spec_of
+from ltx_backend.pipelines.spec import PipelineSpec
 
 # The reference's default negative prompt (ltx_pipelines.utils.constants.DEFAULT_NEGATIVE_PROMPT).
 DEFAULT_NEGATIVE_PROMPT = (
@@ -39,50 +40,13 @@ MAX_STEPS = 200
 MAX_PROMPT_CHARS = 20_000
 MAX_SEED = 2**63 - 1
 MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
-DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
 MAX_IMAGE_BYTES = 64 * 2**20
 MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
 # An image is resized to cover the frame, then cropped: the resized image may have at most this many pixels
 # (~400 MB in float32), which bounds how far its aspect ratio may be from the video's (2x16384 onto 64x64
 # would be 64x524288; 2x4096 onto 768x512, 512x1048576: 6 GiB).
 MAX_IMAGE_COVER_PIXELS = 4 * MAX_PIXELS_PER_FRAME
-AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled (no torch import here)
-IMAGE_MODES = ("combined", "keyframes")
-
-
-@dataclass(frozen=True)
-class ModelDefaults:
-    """Sampling defaults of one (model version, pipeline class), from the spec's table."""
-
-    width: int
-    height: int
-    num_frames: int
-    num_inference_steps: int
-    fps: float = 24.0
-    seed: int = 10
-    guidance_scale: float = 3.0  # the video CFG scale of ltx-pipelines' defaults
-
-
-DEFAULTS: dict[tuple[str, str], ModelDefaults] = {
-    ("2", ONE_STAGE): ModelDefaults(768, 512, 121, 40),
-    ("2", TWO_STAGE): ModelDefaults(768, 512, 121, 40),
-    ("2.3", ONE_STAGE): ModelDefaults(768, 512, 121, 30),
-    ("2.3", TWO_STAGE): ModelDefaults(768, 512, 121, 30),
-    ("2.3", TWO_STAGE_HQ): ModelDefaults(1920, 1088, 121, 15),
-}
-
-
-class InvalidRequest(ValueError):
-    """A request field with a value that is not allowed. The message names field, value and what is allowed."""
-
-    def __init__(self, field_name: str, value: Any, allowed: str):
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"invalid {field_name}={shown}: {allowed}")
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
+AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
 @dataclass(frozen=True)
@@ -122,9 +86,6 @@ class GenerationRequest:
     image_strengths: tuple[float, ...] | None = None
     image_crf: int = DEFAULT_IMAGE_CRF
     image_mode: str = "combined"
-    lora_path: str | None = None
-    lora_weight_name: str | None = None
-    lora_scale: float = 1.0
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -135,12 +96,9 @@ class GenerationRequest:
         _check_str("pipeline_class_name", self.pipeline_class_name)
         if self.pipeline_class_name not in PIPELINE_CLASSES:
             raise InvalidRequest("pipeline_class_name", self.pipeline_class_name, f"one of {', '.join(PIPELINE_CLASSES)}")
-        if self.pipeline_class_name == TWO_STAGE_HQ and model_version != "2.3":
-            raise InvalidRequest(
-                "pipeline_class_name", self.pipeline_class_name, f"{TWO_STAGE_HQ} needs an LTX-2.3 checkpoint, this is LTX-{model_version}"
-            )
-        d = DEFAULTS[(model_version, self.pipeline_class_name)]
-        two_stage = self.pipeline_class_name != ONE_STAGE
+        spec = spec_of(self.pipeline_class_name)
+        check_runs_on(spec, model_version)
+        d = spec.defaults[model_version]
         r = replace(
             self,
             negative_prompt=DEFAULT_NEGATIVE_PROMPT if self.negative_prompt is None else self.negative_prompt,
@@ -161,12 +119,12 @@ class GenerationRequest:
         if len(r.negative_prompt) > MAX_PROMPT_CHARS:
             raise InvalidRequest("negative_prompt", f"<{len(r.negative_prompt)} characters>", f"at most {MAX_PROMPT_CHARS} characters")
         check_int("seed", r.seed, 0, MAX_SEED)
-        multiple = 64 if two_stage else 32
+        multiple = spec.size_multiple
         for name in ("width", "height"):
             value = getattr(r, name)
             check_int(name, value, multiple, MAX_SIDE)
             if value % multiple:
-                why = "two-stage pipelines need" if two_stage else "need"
+                why = "two-stage pipelines need" if spec.two_stage else "need"
                 raise InvalidRequest(name, value, f"a multiple of {multiple} ({why} {multiple}) between {multiple} and {MAX_SIDE}")
         if r.width * r.height > MAX_PIXELS_PER_FRAME:
             raise InvalidRequest("width", r.width, f"width*height at most {MAX_PIXELS_PER_FRAME} (got {r.width}x{r.height})")
@@ -180,8 +138,8 @@ class GenerationRequest:
                 check_float(name, getattr(r, name), 0.0, hi)
         if r.skip_step is not None:
             check_int("skip_step", r.skip_step, 0, MAX_STEPS)
-        if r.pipeline_class_name == TWO_STAGE_HQ and r.stg_scale not in (None, 0):
-            raise InvalidRequest("stg_scale", r.stg_scale, f"0 with {TWO_STAGE_HQ} (its STG perturbs no block)")
+        if not spec.has_stg and r.stg_scale not in (None, 0):
+            raise InvalidRequest("stg_scale", r.stg_scale, f"0 with {spec.name} (its STG perturbs no block)")
         check_float("fps", r.fps, 1.0, 120.0)
         if round(r.num_frames / r.fps * AUDIO_LATENTS_PER_SECOND) < 1:  # as AudioLatentShape.from_duration
             raise InvalidRequest(
@@ -189,20 +147,50 @@ class GenerationRequest:
                 f"needs at least one latent frame (1/{AUDIO_LATENTS_PER_SECOND:g} s; {r.num_frames} frame(s) at {r.fps:g} fps "
                 f"last {r.num_frames / r.fps:.3g} s)",
             )
-        check_float("lora_scale", r.lora_scale, -10.0, 10.0)
         r = _resolve_images(r)
-        if r.lora_path is not None and (not isinstance(r.lora_path, str) or not r.lora_path.strip()):
-            raise InvalidRequest("lora_path", r.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
-        if r.lora_weight_name is not None:
-            if not isinstance(r.lora_weight_name, str):  # a file name: any bytes the file system allows
-                raise InvalidRequest("lora_weight_name", r.lora_weight_name, "a text string")
-            if r.lora_path is None:
-                raise InvalidRequest("lora_weight_name", r.lora_weight_name, "only with lora_path (the file inside that folder or repo)")
         return _plain_numbers(r)
 
 
+def check_runs_on(spec: PipelineSpec, model_version: str) -> None:
+    """A pipeline class asked of a model version it does not run on (the HQ pipeline on LTX-2)."""
+    if not spec.runs_on(model_version):
+        versions = " or ".join(f"LTX-{v}" for v in spec.defaults)
+        raise InvalidRequest("pipeline_class_name", spec.name, f"{spec.name} needs an {versions} checkpoint, this is LTX-{model_version}")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What weights a pipeline is loaded with, for every request it then serves: the user LoRA (a file, a folder
+    holding one, or a Hugging Face repo id; `lora_weight_name` picks the file in a folder or repo holding
+    several), merged at `lora_scale` into every stage. `ltx-triton generate` loads per run, `serve` once."""
+
+    lora_path: str | None = None
+    lora_weight_name: str | None = None
+    lora_scale: float = 1.0
+
+    def check(self, as_flags: bool = False) -> LoadOptions:
+        """Validate the fields. InvalidRequest names them as fields (lora_path), or as flags (--lora-path)."""
+
+        def name(field_name: str) -> str:
+            return f"--{field_name.replace('_', '-')}" if as_flags else field_name
+
+        check_float(name("lora_scale"), self.lora_scale, -10.0, 10.0)
+        if self.lora_path is not None:
+            if not isinstance(self.lora_path, str) or not self.lora_path.strip():
+                raise InvalidRequest(name("lora_path"), self.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
+            utf8(name("lora_path"), self.lora_path)
+        if self.lora_weight_name is not None:
+            if not isinstance(self.lora_weight_name, str):  # a file name: any bytes the file system allows
+                raise InvalidRequest(name("lora_weight_name"), self.lora_weight_name, "a text string")
+            if self.lora_path is None:
+                raise InvalidRequest(
+                    name("lora_weight_name"), self.lora_weight_name, f"only with {name('lora_path')} (the file inside that folder or repo)"
+                )
+        return replace(self, lora_scale=float(self.lora_scale))
+
+
 _INT_FIELDS = ("seed", "width", "height", "num_frames", "num_inference_steps", "skip_step", "image_crf")
-_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps", "lora_scale")
+_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps")
 
 
 def _plain_numbers(r: GenerationRequest) -> GenerationRequest:
@@ -336,34 +324,3 @@ def _check_str(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise InvalidRequest(name, value, "a text string")
     utf8(name, value)
-
-
-def utf8(name: str, text: str) -> bytes:
-    """The text's UTF-8 bytes; InvalidRequest when it has lone surrogates (a command line or file name whose
-    bytes were not UTF-8)."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest(name, text, "text in UTF-8 (this has bytes that are not)") from None
-
-
-def finite_number(value: Any) -> bool:
-    """A real number (not a bool) within float's range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond float's range
-        return False
-
-
-def check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
-    if not lo <= value <= hi:
-        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
-
-
-def check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    if not finite_number(value) or not lo <= value <= hi:
-        raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")

@@ -1,6 +1,7 @@
 """Image conditioning: the reference's image preprocessing and the conditioning items built from it."""
 from .images import (
     DEFAULT_IMAGE_CRF,
+    IMAGE_MODES,
     ConditioningImage,
     EncodedImage,
     conditioning_items,
@@ -12,6 +13,7 @@ from .images import (
 
 __all__ = [
     "DEFAULT_IMAGE_CRF",
+    "IMAGE_MODES",
     "ConditioningImage",
     "EncodedImage",
     "conditioning_items",

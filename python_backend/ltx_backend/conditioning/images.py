@@ -22,7 +22,11 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.conditioning import ConditioningItem, KeyframeCondition, LatentIndexCondition
-from ltx_backend.request import DEFAULT_IMAGE_CRF, IMAGE_MODES  # noqa: F401 - re-exported
+
+DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
+# "combined": frame 0 replaces the first latent frame, other frames are keyframe tokens (ltx-pipelines' ti2vid
+# pipelines); "keyframes": every image is keyframe tokens (its KeyframeInterpolationPipeline).
+IMAGE_MODES = ("combined", "keyframes")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from ltx_backend.errors import LoadError
+
 KeyMap = Callable[[str], "str | None"]
 Builder = Callable[[dict], torch.nn.Module]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LoadError):
     pass
 
 

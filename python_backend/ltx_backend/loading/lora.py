@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ltx_backend.errors import LoadError, finite_number
 from ltx_backend.loading.lora_formats import (
     alpha_pattern_regex,
     format_name,
@@ -44,7 +45,6 @@ from ltx_backend.loading.lora_formats import (
     strip_wrappers,
     to_our_module_path,
 )
-from ltx_backend.request import finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ BLOCKS_PREFIX = "transformer_blocks."
 SHOWN_UNUSED_KEYS = 5
 
 
-class LoraError(ValueError):
+class LoraError(LoadError):
     """A LoRA that cannot be read or used (bad path, unknown layout, nothing matching the model)."""
 
 

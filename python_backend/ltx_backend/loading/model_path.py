@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ltx_backend.errors import LoadError
 
-class ModelPathError(ValueError):
+
+class ModelPathError(LoadError):
     pass
 
 

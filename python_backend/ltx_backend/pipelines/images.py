@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from ltx_backend.conditioning import ConditioningImage, EncodedImage, conditioning_items, image_pixels, load_conditioning_image
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.conditioning import ConditioningItem
 from ltx_backend.pipelines.components import Components
-from ltx_backend.request import GenerationRequest, InvalidRequest
+
+if TYPE_CHECKING:
+    from ltx_backend.request import GenerationRequest
 
 
 def request_images(request: GenerationRequest) -> list[ConditioningImage]:

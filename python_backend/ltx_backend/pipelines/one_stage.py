@@ -7,21 +7,32 @@ decoder's noise) and audio decode + vocoder.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
-from ltx_backend.request import ONE_STAGE, GenerationRequest
-from ltx_backend.sampling.guidance import default_guidance, request_guidance
+from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
+from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import ltx2_sigmas
 from ltx_backend.types import DenoiseJob, GenerationResult, GuidanceContexts, OnStep
 
+if TYPE_CHECKING:
+    from ltx_backend.request import GenerationRequest
+
+SPEC = PipelineSpec(
+    name="LTX2Pipeline",
+    defaults={"2": ModelDefaults(768, 512, 121, 40), "2.3": ModelDefaults(768, 512, 121, 30)},
+    guidance=DEFAULT_GUIDANCE,
+)
+
 
 class LTX2Pipeline:
-    pipeline_class_name = ONE_STAGE
+    spec = SPEC
 
     def __init__(self, components: Components):
         self.components = components
@@ -32,7 +43,7 @@ class LTX2Pipeline:
 
     def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
         """`request` must be resolved (GenerationRequest.resolve) for this model version."""
-        check_pipeline_class(self.pipeline_class_name, request)
+        check_pipeline_class(self.spec.name, request)
         images = request_images(request)
         c = self.components
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
@@ -44,7 +55,7 @@ class LTX2Pipeline:
         video_state, video_layout = noise_video_state(shape, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape, noiser, c.dtype, c.device)
 
-        video_guidance, audio_guidance = request_guidance(default_guidance(c.model_version), request)
+        video_guidance, audio_guidance = request_guidance(self.spec.guidance[c.model_version], request)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,

@@ -10,22 +10,37 @@ decoder's noise, in the reference's order.
 """
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import torch
 
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
-from ltx_backend.request import TWO_STAGE, GenerationRequest
-from ltx_backend.sampling.guidance import GuidanceParams, default_guidance, request_guidance
+from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
+from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import distilled_sigmas, ltx2_sigmas
 from ltx_backend.types import DenoiseJob, GenerationResult, GuidanceContexts, OnStep
 
+if TYPE_CHECKING:
+    from ltx_backend.request import GenerationRequest
+
+SPEC = PipelineSpec(
+    name="LTX2TwoStagePipeline",
+    defaults={"2": ModelDefaults(768, 512, 121, 40), "2.3": ModelDefaults(768, 512, 121, 30)},
+    guidance=DEFAULT_GUIDANCE,
+    stages=(1, 2),
+    distilled_lora_strengths={2: 1.0},  # ltx-pipelines' ti2vid_two_stages: --distilled-lora PATH [1.0]
+)
+
 
 class LTX2TwoStagePipeline:
-    pipeline_class_name = TWO_STAGE
-    sampler = "euler"
+    """The two-stage structure; the class's spec decides its guidance, sampler and stage-1 schedule."""
+
+    spec = SPEC
 
     def __init__(self, components: Components):
         self.components = components
@@ -34,16 +49,17 @@ class LTX2TwoStagePipeline:
     def model_version(self) -> str:
         return self.components.model_version
 
-    def guidance(self) -> tuple[GuidanceParams, GuidanceParams]:
-        return default_guidance(self.model_version)
-
     def stage1_sigmas(self, steps: int, stage1_shape: VideoPixelShape) -> torch.Tensor:
-        """The LTX-2 schedule at the reference's default token count (it passes no latent)."""
-        return ltx2_sigmas(steps)
+        """The LTX-2 schedule at the reference's default token count (it passes no latent), or shifted by the
+        stage-1 latent's real token count."""
+        if not self.spec.token_shifted_schedule:
+            return ltx2_sigmas(steps)
+        latent = VideoLatentShape.from_pixel_shape(stage1_shape)
+        return ltx2_sigmas(steps, num_tokens=math.prod(latent.to_torch_shape()[2:]))
 
     def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
         """`request` must be resolved (GenerationRequest.resolve) for this model version."""
-        check_pipeline_class(self.pipeline_class_name, request)
+        check_pipeline_class(self.spec.name, request)
         images = request_images(request)
         c = self.components
         c.prepare_stage(1)  # in case the last request left stage-2 weights: switch during text encoding
@@ -56,7 +72,7 @@ class LTX2TwoStagePipeline:
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
-        video_guidance, audio_guidance = request_guidance(self.guidance(), request)
+        video_guidance, audio_guidance = request_guidance(self.spec.guidance[c.model_version], request)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,
@@ -65,7 +81,7 @@ class LTX2TwoStagePipeline:
             video_guidance=video_guidance,
             audio_guidance=audio_guidance,
             stage=1,
-            sampler=self.sampler,
+            sampler=self.spec.sampler,
         )
         video_state, audio_state = c.denoise(job, on_step)
         c.prepare_stage(2)  # snapshot mode: a host-snapshot copy overlaps the upsampler and image encoding
@@ -95,7 +111,7 @@ class LTX2TwoStagePipeline:
             video_guidance=GuidanceParams(),
             audio_guidance=GuidanceParams(),
             stage=2,
-            sampler=self.sampler,
+            sampler=self.spec.sampler,
         )
         video_state, audio_state = c.denoise(job, on_step)
         c.prepare_stage(1)  # the next request's stage-1 weights come back while the VAE decodes

@@ -55,23 +55,21 @@ class GuidanceParams:
         return pred
 
 
-# ltx_pipelines.utils.constants: LTX_2_PARAMS, LTX_2_3_PARAMS, LTX_2_3_HQ_PARAMS (video, audio).
+# ltx_pipelines.utils.constants: LTX_2_PARAMS, LTX_2_3_PARAMS (video, audio); the HQ pipeline's own
+# (LTX_2_3_HQ_PARAMS) are in its spec, pipelines/two_stage_hq.py.
 _LTX2_VIDEO = GuidanceParams(cfg_scale=3.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
 _LTX2_AUDIO = GuidanceParams(cfg_scale=7.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
 DEFAULT_GUIDANCE: dict[str, tuple[GuidanceParams, GuidanceParams]] = {
     "2": (_LTX2_VIDEO, _LTX2_AUDIO),
     "2.3": (replace(_LTX2_VIDEO, stg_blocks=(28,)), replace(_LTX2_AUDIO, stg_blocks=(28,))),
-    "2.3-hq": (GuidanceParams(cfg_scale=3.0, stg_scale=0.0, rescale_scale=0.45, modality_scale=3.0),
-               GuidanceParams(cfg_scale=7.0, stg_scale=0.0, rescale_scale=1.0, modality_scale=3.0)),
 }
 
 
-def default_guidance(version: str, hq: bool = False) -> tuple[GuidanceParams, GuidanceParams]:
-    """(video, audio) guidance defaults of a model version ("2" or "2.3"); `hq`: the LTX-2.3 HQ pipeline's."""
-    key = f"{version}-hq" if hq else version
-    if key not in DEFAULT_GUIDANCE:
-        raise ValueError(f"no guidance defaults for version={version!r} hq={hq}")
-    return DEFAULT_GUIDANCE[key]
+def default_guidance(version: str) -> tuple[GuidanceParams, GuidanceParams]:
+    """(video, audio) guidance defaults of a model version ("2" or "2.3")."""
+    if version not in DEFAULT_GUIDANCE:
+        raise ValueError(f"no guidance defaults for version={version!r}")
+    return DEFAULT_GUIDANCE[version]
 
 
 def request_guidance(defaults: tuple[GuidanceParams, GuidanceParams], request) -> tuple[GuidanceParams, GuidanceParams]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ltx_backend.request import InvalidRequest
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.serving.base import ModelArgs, error_response, log_internal_error, use_utf8_locale
 from ltx_backend.serving.tensors import from_triton, to_triton
 

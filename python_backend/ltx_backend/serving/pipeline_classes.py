@@ -1,13 +1,10 @@
 """Which engine pipeline serves a resolved request, built on the served components."""
 from __future__ import annotations
 
-from ltx_backend.pipelines.one_stage import LTX2Pipeline
-from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
-from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
-from ltx_backend.request import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, GenerationRequest, InvalidRequest
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES
+from ltx_backend.request import GenerationRequest
 from ltx_backend.serving.triton_components import TritonComponents
-
-PIPELINES = {ONE_STAGE: LTX2Pipeline, TWO_STAGE: LTX2TwoStagePipeline, TWO_STAGE_HQ: LTX2TwoStageHQPipeline}
 
 
 def served_classes(settings: dict[str, str]) -> list[str]:

@@ -10,7 +10,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltx_backend.request import ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.request import LoadOptions
+from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.serving.wire import STEP_TENSORS
 
@@ -25,10 +27,8 @@ class RepositoryOptions:
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
     pipeline_instances: int = 1  # requests in flight per pipeline model; more queue (the components serialize anyway)
-    device_mode: str = "snapshot"  # two-stage weight switching: snapshot | resident | original
-    lora_path: str | None = None  # a user LoRA merged into the denoiser(s) at load
-    lora_weight_name: str | None = None
-    lora_scale: float = 1.0
+    device_mode: str = DEFAULT_DEVICE_MODE  # two-stage weight switching (runtime/stage_weights.py DEVICE_MODES)
+    load: LoadOptions = LoadOptions()  # the user LoRA merged into the denoiser(s) at load
     attention_backend: str = "auto"  # ltx_kernels backend of every attention call: auto | triton | flash_attn | sdpa
     torch_compile_mode: str | None = None  # the denoisers' transformer blocks under torch.compile in this mode (None: eager)
 
@@ -143,11 +143,12 @@ def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tu
 
 
 def _lora_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:
-    if o.lora_path is None:
+    load = o.load
+    if load.lora_path is None:
         return ()
-    out = [("lora_path", o.lora_path), ("lora_scale", repr(float(o.lora_scale)))]
-    if o.lora_weight_name:
-        out.append(("lora_weight_name", o.lora_weight_name))
+    out = [("lora_path", load.lora_path), ("lora_scale", repr(float(load.lora_scale)))]
+    if load.lora_weight_name:
+        out.append(("lora_weight_name", load.lora_weight_name))
     return tuple(out)
 
 

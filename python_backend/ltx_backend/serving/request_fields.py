@@ -9,12 +9,13 @@ chosen when the server starts).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from ltx_backend.request import GenerationRequest, InvalidRequest
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.request import GenerationRequest, LoadOptions
 
 # name of the input tensor -> (field, Triton data type, scalar?)
 PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
@@ -46,9 +47,10 @@ TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
-    "lora_path": "LoRAs are chosen when the server starts (ltx-triton serve --lora-path)",
-    "lora_weight_name": "LoRAs are chosen when the server starts (ltx-triton serve --lora-weight-name)",
-    "lora_scale": "LoRAs are chosen when the server starts (ltx-triton serve --lora-scale)",
+    **{
+        name: f"chosen when the server starts (ltx-triton serve --{name.replace('_', '-')}), not per request"
+        for name in (f.name for f in fields(LoadOptions))
+    },
 }
 
 

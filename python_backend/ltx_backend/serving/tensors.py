@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.dlpack import from_dlpack
 
-from ltx_backend.request import InvalidRequest
+from ltx_backend.errors import InvalidRequest
 
 
 def to_triton(pb: Any, name: str, value: torch.Tensor | np.ndarray) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.state import LatentState
-from ltx_backend.request import ONE_STAGE
+from ltx_backend.pipelines.registry import ONE_STAGE
 from ltx_backend.sampling.stage import run_stage
 from ltx_backend.serving.base import ComponentError
 from ltx_backend.serving.tensors import bytes_array, from_triton, to_triton

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.state import LatentState
-from ltx_backend.request import InvalidRequest
 from ltx_backend.sampling.guidance import GuidanceParams
 from ltx_backend.types import GuidanceContexts, TextContext
 

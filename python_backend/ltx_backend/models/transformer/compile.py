@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ltx_backend.errors import InvalidRequest
+
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
@@ -33,12 +35,11 @@ def check_compile_mode(mode: str | None, device_mode: str) -> None:
     if mode is None:
         return
     if mode not in COMPILE_MODES:
-        raise ValueError(f"invalid torch_compile_mode={mode!r}: one of {', '.join(COMPILE_MODES)}")
+        raise InvalidRequest("torch_compile_mode", mode, f"one of {', '.join(COMPILE_MODES)}")
     if mode in CUDA_GRAPH_MODES and device_mode == "original":
-        raise ValueError(
-            f"invalid torch_compile_mode={mode!r} with device_mode='original': its CUDA graphs would be recorded "
-            "again for the transformer rebuilt at every stage switch; use default or max-autotune-no-cudagraphs, "
-            "or device mode snapshot / resident"
+        raise InvalidRequest(
+            "torch_compile_mode", mode, "default or max-autotune-no-cudagraphs with device_mode 'original' (CUDA graphs would "
+            "be recorded again for the transformer rebuilt at every stage switch), or device mode snapshot / resident",
         )
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.audio_vae import decode_audio
-from ltx_backend.request import InvalidRequest
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 

@@ -1,7 +1,7 @@
 """`denoiser` (or `denoiser_stage1` / `denoiser_stage2` in resident mode): one guided x0 prediction of the
 audio+video transformer, all guidance passes batched (see serving/wire.py).
 
-It holds the weights of every (pipeline class, stage) it serves (serving/stage_weights.py), switched by the
+It holds the weights of every (pipeline class, stage) it serves (runtime/weight_plan.py), switched by the
 device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
 """
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.transformer.compile import check_compile_mode
-from ltx_backend.request import ONE_STAGE
+from ltx_backend.pipelines.registry import ONE_STAGE
 from ltx_backend.runtime.loaders import load_transformer
-from ltx_backend.runtime.stage_weights import StageWeights
+from ltx_backend.runtime.stage_weights import stage_weights
+from ltx_backend.runtime.weight_plan import weight_plan
 from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 from ltx_backend.serving.pipeline_classes import served_classes
 from ltx_backend.serving.tensors import as_strings
 from ltx_backend.serving.text_projections import LastTextProjections
-from ltx_backend.serving.weight_plan import weight_plan
 from ltx_backend.serving.wire import meta_int, parse_meta, unpack_step
 
 
@@ -40,7 +40,7 @@ class TritonPythonModel(ModelAdapter):
         self.plan = plan
         compile_mode, device_mode = p.get("torch_compile_mode") or None, p.get("device_mode", "snapshot")
         check_compile_mode(compile_mode, device_mode)
-        self.weights = StageWeights(
+        self.weights = stage_weights(
             lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, device_mode
         )
         self.text_projections = LastTextProjections()

@@ -2,9 +2,9 @@
 the two stages (un-normalised with the VAE's per-channel statistics, upsampled, re-normalised)."""
 from __future__ import annotations
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
-from ltx_backend.request import InvalidRequest
 from ltx_backend.runtime.loaders import load_latent_upsampler
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 

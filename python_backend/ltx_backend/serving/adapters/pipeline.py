@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.media import encode_mp4
-from ltx_backend.request import PIPELINE_CLASSES, InvalidRequest
+from ltx_backend.pipelines.registry import PIPELINE_CLASSES
 from ltx_backend.serving.base import (
     ModelArgs,
     RequestCancelled,

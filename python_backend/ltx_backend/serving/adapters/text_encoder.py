@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
-from ltx_backend.request import MAX_PROMPT_CHARS, InvalidRequest
+from ltx_backend.request import MAX_PROMPT_CHARS
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 from ltx_backend.serving.tensors import as_strings
 

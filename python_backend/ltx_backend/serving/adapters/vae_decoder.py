@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import decode_video
-from ltx_backend.request import InvalidRequest
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 

@@ -1,25 +1,26 @@
-"""Which transformer weights a served denoiser holds, and which of them a request's stage uses.
+"""Which transformer weight sets a denoiser holds, and which of them a (pipeline class, stage) uses.
 
-A server runs several pipeline classes at once; each (class, stage) needs the base weights with its LoRAs
-merged (loading/lora.py, runtime/stage_weights.py): the user LoRA everywhere, the distilled LoRA in the
-two-stage classes' stage 2 (and in the HQ pipeline's stage 1, at its own strength). Identical LoRA sets
-share one weight set, so `LTX2Pipeline` and stage 1 of `LTX2TwoStagePipeline` use the same weights.
+Each (class, stage) needs the base weights with its LoRAs merged (loading/lora.py, runtime/stage_weights.py):
+the user LoRA everywhere, the distilled LoRA in the stages and at the strengths of each class's spec
+(pipelines/<class>.py SPEC). A weight set is named by its LoRAs ("base", "style@0.8+distilled@1"), and identical
+LoRA sets share one, so `LTX2Pipeline` and stage 1 of `LTX2TwoStagePipeline` use the same weights. In-process
+(`generate`) the plan covers one class; a served denoiser's covers every class the server runs.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import LoraFile
-from ltx_backend.request import DEFAULTS, ONE_STAGE, InvalidRequest
-from ltx_backend.runtime.local_components import stage_loras_for
+from ltx_backend.pipelines.registry import spec_of
 
 Loras = list[tuple[LoraFile, float]]
 
 
 @dataclass(frozen=True)
 class WeightPlan:
-    weights: dict[str, Loras]  # weight-set key -> the LoRAs merged into it
+    weights: dict[str, Loras]  # weight-set key -> the LoRAs merged into it (first: what a denoiser loads with)
     route: dict[tuple[str, int], str]  # (pipeline class, stage) -> weight-set key
 
     def key(self, pipeline_class_name: str, stage: int) -> str:
@@ -33,7 +34,7 @@ class WeightPlan:
     def for_stages(self, stages: Sequence[int]) -> WeightPlan:
         """The part of the plan a per-stage denoiser model (resident mode) holds."""
         route = {k: v for k, v in self.route.items() if k[1] in stages}
-        return WeightPlan({key: self.weights[key] for key in set(route.values())}, route)
+        return WeightPlan({key: self.weights[key] for key in dict.fromkeys(route.values())}, route)
 
 
 def _set_key(loras: Loras) -> str:
@@ -43,15 +44,14 @@ def _set_key(loras: Loras) -> str:
 def weight_plan(
     model_version: str, pipeline_classes: Sequence[str], distilled_lora: LoraFile | None, user_loras: Loras = ()
 ) -> WeightPlan:
-    """Classes the model version has no defaults for (the HQ pipeline on LTX-2) are left out."""
+    """Classes that do not run on the model version (the HQ pipeline on LTX-2) are left out."""
     weights: dict[str, Loras] = {}
     route: dict[tuple[str, int], str] = {}
     for name in pipeline_classes:
-        if (model_version, name) not in DEFAULTS:
+        spec = spec_of(name)
+        if not spec.runs_on(model_version):
             continue
-        if name != ONE_STAGE and distilled_lora is None:
-            raise ValueError(f"{name} needs the distilled LoRA (*distilled-lora*.safetensors beside the checkpoint)")
-        for stage, loras in stage_loras_for(name, distilled_lora, user_loras).items():
+        for stage, loras in spec.stage_loras(distilled_lora, user_loras).items():
             key = _set_key(list(loras))
             weights[key] = list(loras)
             route[(name, stage)] = key

@@ -1,0 +1,61 @@
+"""InvalidRequest: the one error that is the caller's mistake (a request field, a flag, a served input), and the
+value checks that raise it; LoadError: a file the user named cannot be used.
+
+Raised before any model work, naming the field, the value and what is allowed. Transports turn exactly this
+into the caller's error (exit code 2, HTTP 400 / gRPC INVALID_ARGUMENT); every other exception is the
+server's own (INTERNAL, logged).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+
+class InvalidRequest(ValueError):
+    """A request field with a value that is not allowed. The message names field, value and what is allowed."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str):
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"invalid {field_name}={shown}: {allowed}")
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+
+
+class LoadError(ValueError):
+    """A model, checkpoint or LoRA the user named cannot be used (not found, not the expected format): the
+    message says which file and why. Subclasses: ModelPathError, CheckpointError, LoraError."""
+
+
+def utf8(name: str, text: str) -> bytes:
+    """The text's UTF-8 bytes; InvalidRequest when it has lone surrogates (a command line or file name whose
+    bytes were not UTF-8)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(name, text, "text in UTF-8 (this has bytes that are not)") from None
+
+
+def finite_number(value: Any) -> bool:
+    """A real number (not a bool) within float's range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
+
+
+def check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
+    if not lo <= value <= hi:
+        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
+
+
+def check_float(name: str, value: Any, lo: float, hi: float) -> None:
+    if not finite_number(value) or not lo <= value <= hi:
+        raise InvalidRequest(name, value, f"a number between {lo:g} and {hi:g}")

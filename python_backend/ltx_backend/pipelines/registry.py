@@ -1,0 +1,21 @@
+"""The pipeline classes, by name: one registry, built from each class's spec."""
+from __future__ import annotations
+
+from ltx_backend.pipelines.one_stage import LTX2Pipeline
+from ltx_backend.pipelines.spec import PipelineSpec
+from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
+from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
+
+PIPELINES: dict[str, type] = {cls.spec.name: cls for cls in (LTX2Pipeline, LTX2TwoStagePipeline, LTX2TwoStageHQPipeline)}
+PIPELINE_CLASSES: tuple[str, ...] = tuple(PIPELINES)
+ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ = PIPELINE_CLASSES
+
+
+def spec_of(name: str) -> PipelineSpec:
+    """The spec of a known class name (request.resolve has checked it; a KeyError here is a bug)."""
+    return PIPELINES[name].spec
+
+
+def classes_for(model_version: str) -> list[str]:
+    """The classes that run on a model version, in registry order."""
+    return [name for name, cls in PIPELINES.items() if cls.spec.runs_on(model_version)]

@@ -1,0 +1,65 @@
+"""PipelineSpec: what one pipeline class is, as data: the model versions it runs on with the sampling
+defaults of each, its stages, the guidance it starts from, its sampler and stage-1 schedule, and the strength
+of the distilled LoRA in each stage. Each pipeline module declares its own; pipelines/registry.py lists them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ltx_backend.sampling.guidance import GuidanceParams
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """Sampling defaults of one (model version, pipeline class), from the spec's table."""
+
+    width: int
+    height: int
+    num_frames: int
+    num_inference_steps: int
+    fps: float = 24.0
+    seed: int = 10
+    guidance_scale: float = 3.0  # the video CFG scale of ltx-pipelines' defaults
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str  # the class name users ask for (pipeline_class_name)
+    defaults: Mapping[str, ModelDefaults]  # model version ("2", "2.3") -> defaults; the versions it runs on
+    guidance: Mapping[str, tuple[GuidanceParams, GuidanceParams]]  # model version -> stage-1 (video, audio) guidance
+    stages: tuple[int, ...] = (1,)  # 1: one stage at the output size; (1, 2): half size, x2 upsampling, refinement
+    # Strength of the distilled LoRA merged into each stage's weights (ltx-pipelines' --distilled-lora PATH
+    # STRENGTH, or --distilled-lora-strength-stage-1 / -stage-2); stages not named run without it.
+    distilled_lora_strengths: Mapping[int, float] = field(default_factory=dict)
+    sampler: str = "euler"  # "euler" (first order) or "res2s" (second order with SDE noise)
+    # The stage-1 sigma schedule: the LTX-2 schedule at the reference's default token count, or shifted by
+    # the stage-1 latent's real token count (the HQ pipeline's).
+    token_shifted_schedule: bool = False
+
+    def runs_on(self, model_version: str) -> bool:
+        return model_version in self.defaults
+
+    @property
+    def two_stage(self) -> bool:
+        return len(self.stages) > 1
+
+    @property
+    def size_multiple(self) -> int:
+        """Width and height must be multiples of this: 32 (the VAE's), 64 when stage 1 runs at half size."""
+        return 64 if self.two_stage else 32
+
+    @property
+    def has_stg(self) -> bool:
+        """Whether the guidance perturbs any block (a request's stg_scale has nothing to scale otherwise)."""
+        return any(v.stg_blocks != () for video_audio in self.guidance.values() for v in video_audio)
+
+    def stage_loras(self, distilled_lora, user_loras: Sequence = ()) -> dict[int, list]:
+        """Which LoRAs each stage merges: [(LoraFile, scale)] per stage; user LoRAs in every stage, the distilled
+        LoRA at this class's strengths. `distilled_lora`: a LoraFile (needed when any stage merges it)."""
+        if self.distilled_lora_strengths and distilled_lora is None:
+            raise ValueError(f"{self.name} needs the distilled LoRA (*distilled-lora*.safetensors beside the checkpoint)")
+        return {
+            stage: [*user_loras, *([(distilled_lora, self.distilled_lora_strengths[stage])] if stage in self.distilled_lora_strengths else [])]
+            for stage in self.stages
+        }
