@@ -6,9 +6,9 @@ STAMP   := $(VENV)/.setup-done
 TINY    := build/tiny
 TINY_STAMP := $(TINY)/.done
 TRITON_STAMP := build/triton-server/.done
-TRAINED := $(TINY)/ltx-2.3-trained/training.json
+PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: setup test demo tiny clean diffusers-env
+.PHONY: setup test test-fast demo tiny clean diffusers-env trained-checkpoint
 
 setup: $(STAMP) $(TINY_STAMP) $(TRITON_STAMP) diffusers-env
 
@@ -34,16 +34,22 @@ $(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
 
 tiny: $(TINY_STAMP)
 
-# The tiny LTX-2.3 checkpoint trained on synthetic clips (about ten CPU minutes), for the tests that look at pixels
-$(TRAINED): $(STAMP) build/train_tiny_checkpoint.py build/make_tiny_checkpoints.py
-	$(BIN)/python build/train_tiny_checkpoint.py --out $(TINY)/ltx-2.3-trained
+# The tiny LTX-2.3 checkpoint trained on synthetic clips, for the tests that look at pixels: committed under
+# tests/fixtures/ (training is chaotic: the same seeded run gives other weights on another CPU). This makes it
+# anew (about seven CPU minutes) and fails unless it meets the script's stated criterion.
+trained-checkpoint: $(STAMP)
+	$(BIN)/python build/train_tiny_checkpoint.py --out tests/fixtures/ltx-2.3-trained
 
 # A real Triton Inference Server (2.51, from the nvidia-pytriton wheel) and perf_analyzer (tritonclient 2.49.0 wheel)
 $(TRITON_STAMP): $(STAMP) build/install_triton.sh
 	PY=$(BIN)/python bash build/install_triton.sh
 
-test: setup $(TRAINED)
-	$(BIN)/python -m pytest tests
+# Everything (CI runs this). test-fast: the edit-test loop, without the tritonserver and slow tests.
+test: setup
+	$(PYTEST) tests
+
+test-fast: setup
+	$(PYTEST) tests -m "not server and not slow"
 
 demo: setup
 	$(BIN)/ltx-triton generate --model-path $(TINY)/ltx-2.3 --prompt "A red fox runs through fresh snow at dawn" \

@@ -24,11 +24,10 @@ from ltx_backend.models.audio_vae import (
     decoded_audio_samples,
     published_audio_vae_config,
     published_vocoder_config,
-    tiny_audio_vae_config,
-    tiny_vocoder_config,
 )
 from ltx_backend.models.audio_vae.config import audio_decoder_key, vocoder_key
 from ltx_backend.models.audio_vae.resampling import HannSincUpsampler
+from ltx_testing.tiny_configs import tiny_audio_vae_config, tiny_vocoder_config
 
 VERSIONS = ["2", "2.3"]
 LATENT_FRAMES = 25  # one second

@@ -72,9 +72,6 @@ def test_bench_e2e_tiny_on_cpu(tmp_path):
         if phase != "stage-weight switch wait":
             assert low > 0, f"{phase}: {table[matches[0]]}"
     assert "stage 1 denoise, 3 steps" in run.stdout and "stage 2 denoise, 3 steps" in run.stdout
-    total = next(v for k, v in table.items() if k.startswith("total latency"))
-    assert total[2:] == ["6.8", "5.5"]  # SGLang's H100 baseline and the goal
-    assert next(v for k, v in table.items() if k.startswith("ms per stage-1 step"))[2] == "137.0"
     assert "all outputs finite: yes" in run.stdout
     assert "frames (9, 64, 64, 3) uint8" in run.stdout
 

@@ -137,8 +137,11 @@ def test_bad_image_and_lora_values(tiny_checkpoints, tmp_path, extra, message):
 def test_url_without_a_server_is_a_clear_error():
     from ltx_client.server import free_port
 
-    result = run(["--url", f"127.0.0.1:{free_port()}", "--prompt", "a cat"])
-    assert result.returncode in (1, 2) and "error:" in result.stderr and "Traceback" not in result.stderr
+    port = free_port()
+    result = run(["--url", f"127.0.0.1:{port}", "--prompt", "a cat"])
+    # exit 1: the server's side failed (unreachable); 2 is for the user's own mistakes
+    assert result.returncode == 1, result.stderr
+    assert "error:" in result.stderr and f"127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("extra,message", [

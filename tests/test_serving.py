@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,12 +16,13 @@ import tritonclient.grpc as grpcclient
 
 from ltx_backend.media import probe_mp4
 from ltx_backend.request import GenerationRequest
-from ltx_backend.serving.repository import RepositoryOptions, render_repository
 from ltx_client.remote import RemoteError, generate_grpc, generate_http
 from ltx_client.server import TritonServer, free_port
 from serving import grpc_unary, http_unary, int32, text
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.server
+
 # The LTX-2 tiny checkpoint: its vocoder is ~4x faster on CPU than LTX-2.3's, and this module runs ~50 requests.
 MODEL = ROOT / "build/tiny/ltx-2"
 SMALL = dict(prompt="A red fox runs through fresh snow at dawn", width=64, height=64, num_frames=9, num_inference_steps=3)
@@ -36,16 +38,6 @@ def server(tmp_path_factory):
     s.start(timeout=600)
     yield s
     s.stop()  # a clean Ctrl-C exit is asserted by tests/test_serving_modes.py (`ltx-triton serve`)
-
-
-def test_checked_in_repository_is_the_default_rendering(tmp_path):
-    rendered = render_repository(RepositoryOptions(), tmp_path / "repo")
-    checked_in = ROOT / "model_repository"
-    names = sorted(p.name for p in rendered.iterdir())
-    assert names == sorted(p.name for p in checked_in.iterdir() if p.is_dir())
-    for name in names:
-        for file in ("config.pbtxt", "1/model.py"):
-            assert (rendered / name / file).read_text() == (checked_in / name / file).read_text(), f"{name}/{file}"
 
 
 def test_grpc_http_and_in_process_give_identical_video(server):
@@ -165,9 +157,40 @@ def test_bad_request_is_invalid_argument_naming_the_field(server, name, changes,
 
 
 def test_server_keeps_serving_after_bad_requests(server):
+    """Bad requests of every kind, on both protocols, then a good one: it is served, and every model is ready."""
+    for _, changes, parameters, _ in BAD_REQUESTS:
+        arrays = {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+        assert grpc_unary(server.grpc_url, arrays, parameters)[1] is not None
+        assert http_unary(server.http_url, arrays, parameters)[1] is not None
     result, error = grpc_unary(server.grpc_url, GOOD)
     assert error is None
     assert probe_mp4(result.as_numpy("VIDEO_MP4")[0]).num_frames == 9
+    assert server.ready()
+
+
+COMPONENT_BAD_REQUESTS = [
+    # (model, inputs, the input the error must name): a client may call every component model directly
+    ("vae_decoder", {"LATENT": (np.zeros((1, 4, 1, 2, 2), np.float32), "FP32")}, "LATENT"),
+    ("vae_decoder", {"LATENT": (np.zeros((1, 128, 1, 2, 2), np.float32), "FP32"),
+                     "GENERATOR_STATE": (np.zeros(5, np.uint8), "UINT8")}, "GENERATOR_STATE"),
+    ("latent_upsampler", {"LATENT": (np.zeros((2, 128, 1, 2, 2), np.float32), "FP32")}, "LATENT"),
+    ("audio_decoder", {"LATENT": (np.zeros((2, 8, 4, 16), np.float32), "FP32")}, "LATENT"),
+    ("text_encoder", {"PROMPTS": text(b"\xff\xfe")}, "PROMPTS"),
+    ("denoiser", {"STEP_META": text("not json")}, "STEP_META"),
+    ("denoiser", {"STEP_META": text('{"step_index": 0}')}, "inputs"),
+    ("denoiser", {"STEP_META": text('{"prepare_stage": 3, "pipeline_class_name": "LTX2Pipeline"}')}, "pipeline_class_name"),
+    ("denoiser", {"STEP_META": text('{"prepare_stage": "1"}')}, "STEP_META.prepare_stage"),
+]
+
+
+@pytest.mark.parametrize("model,arrays,field", COMPONENT_BAD_REQUESTS, ids=[f"{m}-{f}" for m, _, f in COMPONENT_BAD_REQUESTS])
+def test_component_model_bad_input_is_invalid_argument_naming_it(server, model, arrays, field):
+    """Only InvalidRequest is the caller's error (INVALID_ARGUMENT); the component names the input."""
+    result, error = grpc_unary(server.grpc_url, arrays, model=model)
+    assert result is None
+    status, message = error
+    assert status == "StatusCode.INVALID_ARGUMENT", (status, message)
+    assert f"invalid {field}=" in message, message
     assert server.ready()
 
 
@@ -277,13 +300,10 @@ def test_http_generate_stream_sends_progress_events_then_base64_mp4(server):
     assert probe_mp4(mp4).num_frames == 9
 
 
-def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
-    import re
+def metric_values(server) -> tuple[str, Callable[..., float]]:
+    """The metrics page now, and the sum of a metric's samples with some labels on it."""
     import urllib.request
 
-    generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 2}), timeout=600)
-    grpc_unary(server.grpc_url, {**GOOD, "WIDTH": int32(65)})
-    grpc_unary(server.grpc_url, {**GOOD, "PIPELINE_CLASS_NAME": text("Bogus" + "x" * 300)})
     with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as response:
         page = response.read().decode()
 
@@ -294,11 +314,29 @@ def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    assert value("ltx_generations_total", model="pipeline", pipeline_class="LTX2Pipeline", outcome="success") >= 1
-    assert value("ltx_generations_total", model="pipeline_unary", outcome="invalid") >= 1
-    assert value("ltx_denoise_steps_total", model="pipeline", stage="1") >= 2
-    assert value("ltx_generation_seconds_total", model="pipeline") > 0
+    return page, value
+
+
+def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
+    """Each counter moves by exactly what this test's own requests add (whatever ran before on the server)."""
+    import re
+
+    counters = {
+        "success": ("ltx_generations_total", dict(model="pipeline", pipeline_class="LTX2Pipeline", outcome="success")),
+        "invalid": ("ltx_generations_total", dict(model="pipeline_unary", outcome="invalid")),
+        "unknown": ("ltx_generations_total", dict(model="pipeline_unary", pipeline_class="unknown", outcome="invalid")),
+        "steps": ("ltx_denoise_steps_total", dict(model="pipeline", stage="1")),
+        "seconds": ("ltx_generation_seconds_total", dict(model="pipeline")),
+    }
+    _, before = metric_values(server)
+    start = {key: before(name, **labels) for key, (name, labels) in counters.items()}
+    generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 2}), timeout=600)
+    grpc_unary(server.grpc_url, {**GOOD, "WIDTH": int32(65)})
+    grpc_unary(server.grpc_url, {**GOOD, "PIPELINE_CLASS_NAME": text("Bogus" + "x" * 300)})
+    page, after = metric_values(server)
+    delta = {key: after(name, **labels) - start[key] for key, (name, labels) in counters.items()}
+    assert (delta["success"], delta["invalid"], delta["unknown"], delta["steps"]) == (1, 2, 1, 2), delta
+    assert delta["seconds"] > 0
     assert re.search(r'nv_inference_request_success\{model="denoiser"', page)  # Triton's own per-model metrics
     # an unknown class name is no label value (a metric's labels live as long as the server)
     assert "Bogus" not in page
-    assert value("ltx_generations_total", model="pipeline_unary", pipeline_class="unknown", outcome="invalid") >= 1

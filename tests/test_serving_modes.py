@@ -20,6 +20,7 @@ from ltx_client.remote import generate_grpc
 from ltx_client.server import TritonServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.server
 MODEL = ROOT / "build/tiny/ltx-2"
 
 

@@ -29,9 +29,9 @@ from ltx_backend.models.transformer import (
     Perturbation,
     Skip,
     build_transformer,
-    tiny_transformer_config,
     transformer_key,
 )
+from ltx_testing.tiny_configs import tiny_transformer_config
 
 VARIANTS = {
     "2": tiny_transformer_config("2"),

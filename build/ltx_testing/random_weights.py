@@ -185,7 +185,8 @@ class RandomWeightsModel:
 
     def latent_upsampler(self, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
         """The spatial x2 latent upsampler (published structure: 1024 middle channels; tiny: 32)."""
-        from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config, tiny_upsampler_config
+        from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config
+        from ltx_testing.tiny_configs import tiny_upsampler_config
 
         config = published_upsampler_config() if self.size == "full" else tiny_upsampler_config()
         module = materialize(lambda: build_latent_upsampler(config), device, dtype)

@@ -103,11 +103,16 @@ def _record(op: str, implementation: str, counted_as: str, device: torch.device)
     become guards on the counters and recompile the graph at every call."""
     if torch.compiler.is_compiling():
         return
-    key = (op, _backend, implementation, device.type)
-    if key not in _logged:
+    family = _FAMILIES.get(counted_as, "the PyTorch implementations")
+    key = (_backend, family, device.type)
+    if key not in _logged:  # one line per kind of implementation, not one per op
         _logged.add(key)
-        logger.info("ltx_kernels: %s uses %s (backend %r, device %s)", op, implementation, _backend, device.type)
+        why = f" ({implementation.split('(', 1)[1]}" if "(" in implementation else ""
+        logger.info("ltx_kernels: %s on %s (backend %r)%s", family, device.type, _backend, why)
     calls[(op, counted_as)] += 1
+
+
+_FAMILIES = {"triton": "the Triton kernels", "flash_attn": "flash-attn attention"}
 
 
 def log_choice(op: str, implementation: str, device: torch.device) -> None:

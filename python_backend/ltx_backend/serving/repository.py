@@ -16,7 +16,7 @@ from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.serving.wire import STEP_TENSORS
 
-DEFAULT_MODEL_PATH = "build/tiny/ltx-2.3"  # relative to the project root: the embedded tiny checkpoint
+DEFAULT_MODEL_PATH = "Lightricks/LTX-2.3"  # what a user serves; tests and `serve` set their own (LTX_MODEL_PATH overrides it)
 
 
 @dataclass(frozen=True)

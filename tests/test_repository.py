@@ -1,0 +1,23 @@
+"""The checked-in model repository is the default rendering of ltx_backend.serving.repository."""
+from __future__ import annotations
+
+from conftest import ROOT
+from ltx_backend.serving.repository import DEFAULT_MODEL_PATH, RepositoryOptions, render_repository
+
+
+def test_checked_in_repository_is_the_default_rendering(tmp_path):
+    rendered = render_repository(RepositoryOptions(), tmp_path / "repo")
+    checked_in = ROOT / "model_repository"
+    names = sorted(p.name for p in rendered.iterdir())
+    assert names == sorted(p.name for p in checked_in.iterdir() if p.is_dir())
+    for name in names:
+        for file in ("config.pbtxt", "1/model.py"):
+            assert (rendered / name / file).read_text() == (checked_in / name / file).read_text(), f"{name}/{file}"
+
+
+def test_checked_in_repository_names_the_real_model():
+    """What `tritonserver --model-repository model_repository` serves without LTX_MODEL_PATH: the published
+    LTX-2.3, not a test checkpoint."""
+    assert DEFAULT_MODEL_PATH == "Lightricks/LTX-2.3"
+    config = (ROOT / "model_repository" / "denoiser" / "config.pbtxt").read_text()
+    assert 'key: "model_path" value: { string_value: "Lightricks/LTX-2.3" }' in config
