@@ -15,7 +15,8 @@ sys.path.insert(1, str(ROOT / "build"))  # the test fixtures package ltx_testing
 from reference_env import prepare_reference  # noqa: E402
 
 prepare_reference()
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Two threads (CI's cores), or OMP_NUM_THREADS where set: checks that a test does not depend on the thread count.
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or max(1, min(2, os.cpu_count() or 1))))
 
 
 def pytest_collection_modifyitems(config, items):

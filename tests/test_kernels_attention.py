@@ -265,7 +265,7 @@ def test_choice_is_logged_once(caplog):
             ltx_kernels.attention(q, k, v, 1)
             ltx_kernels.adaln_modulate(x, shift, shift, 1e-6)  # another op, the same kind: no second line
     records = [r.getMessage() for r in caplog.records if r.name == "ltx_kernels"]
-    assert records == ["ltx_kernels: the Triton kernels on cpu (backend 'triton')"]
+    assert records == ["the Triton kernels on cpu (backend 'triton')"]
 
 
 # --- the tiny transformer: backend "triton" (every attention, QK-norm + RoPE and AdaLN op in Triton)

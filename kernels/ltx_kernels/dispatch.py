@@ -108,7 +108,7 @@ def _record(op: str, implementation: str, counted_as: str, device: torch.device)
     if key not in _logged:  # one line per kind of implementation, not one per op
         _logged.add(key)
         why = f" ({implementation.split('(', 1)[1]}" if "(" in implementation else ""
-        logger.info("ltx_kernels: %s on %s (backend %r)%s", family, device.type, _backend, why)
+        logger.info("%s on %s (backend %r)%s", family, device.type, _backend, why)
     calls[(op, counted_as)] += 1
 
 
