@@ -50,6 +50,7 @@ def shapes(module: torch.nn.Module) -> dict[str, tuple]:
 # ------------------------------------------------------------------------------------ the benchmark
 
 
+@pytest.mark.slow
 def test_bench_e2e_tiny_on_cpu(tmp_path):
     out = tmp_path / "e2e.json"
     command = [

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -96,10 +99,7 @@ def test_file_without_config_metadata_is_rejected(tmp_path):
         read_checkpoint_info(path)
 
 
-def _run_offline(hf_home, code: str) -> "subprocess.CompletedProcess":
-    import os
-    import subprocess
-    import sys
+def _run_offline(hf_home, code: str) -> subprocess.CompletedProcess:
 
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

@@ -73,6 +73,7 @@ def test_bad_compile_mode_is_named(tiny_checkpoints):
                       device_mode="original", torch_compile_mode="reduce-overhead")
 
 
+@pytest.mark.slow
 def test_compiled_two_stage_snapshot_gives_the_eager_video(tiny_checkpoints, sdpa):
     """Inductor (the product's backend): stage 1, the switch to the distilled weights, stage 2; then a
     second request, which switches back. Were weights folded into the compiled code as constants, the
@@ -100,6 +101,7 @@ def triton_backend():
     torch._dynamo.reset()
 
 
+@pytest.mark.slow
 def test_triton_kernels_trace_as_opaque_ops_under_compile(triton_backend):
     """Under torch.compile the Triton launchers run as the custom ops ltx_kernels::* (the interpreter, the
     autotuner and the launch code stay out of the graph): the compiled step gives the eager kernels' output."""

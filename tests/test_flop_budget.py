@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 
 from conftest import load_build_script
 
 
+@pytest.mark.slow
 def test_counts_agree_with_the_arithmetic():
     budget = load_build_script("flop_budget")
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
@@ -34,6 +36,7 @@ def test_counts_agree_with_the_arithmetic():
     assert 2 * gemma_weights * 2048 < text < 1.3 * 2 * gemma_weights * 2048
 
 
+@pytest.mark.slow
 def test_prints_the_request_table(capsys):
     budget = load_build_script("flop_budget")
     assert budget.main(["--width", "128", "--height", "128", "--frames", "9", "--stage1-steps", "2", "--passes", "2"]) == 0

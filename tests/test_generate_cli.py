@@ -23,7 +23,20 @@ def _attention_backend_back_to_auto():
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
+    """`ltx-triton generate ARGS` as its own process (what a user runs: exit code, stderr, files)."""
     return subprocess.run(CLI + args, capture_output=True, text=True, timeout=600)
+
+
+def run_here(args: list[str], capsys) -> tuple[int, str]:
+    """The same command through main() in this process (no interpreter start): (exit code, stderr). An
+    exception that main() lets escape fails the test, as a traceback would."""
+    from ltx_client.cli import main
+
+    try:
+        code = main(["generate", *args])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    return code, capsys.readouterr().err
 
 
 def test_generate_writes_mp4_with_video_and_audio(tiny_checkpoints, tmp_path):
@@ -72,18 +85,33 @@ BAD_ARGS = [
 
 
 @pytest.mark.parametrize("extra,message", BAD_ARGS, ids=[m.split("=")[0] for _, m in BAD_ARGS])
-def test_bad_values_give_a_clear_error_not_a_traceback(tiny_checkpoints, extra, message):
+def test_bad_values_give_a_clear_error_not_a_traceback(tiny_checkpoints, capsys, extra, message):
     args = ["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra
-    result = run(args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    code, stderr = run_here(args, capsys)
+    assert code == 2
+    assert message in stderr
 
 
-def test_missing_model_path_is_a_clear_error(tmp_path):
-    result = run(["--model-path", str(tmp_path / "nowhere" / "x"), "--prompt", "a cat"])
+def test_bad_value_in_its_own_process_exits_2_without_a_traceback(tiny_checkpoints):
+    result = run(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--width", "100"])
     assert result.returncode == 2
-    assert "invalid model_path=" in result.stderr and "Traceback" not in result.stderr
+    assert "invalid width=100" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path, capsys):
+    code, stderr = run_here(["--model-path", str(tmp_path / "nowhere" / "x"), "--prompt", "a cat"], capsys)
+    assert code == 2
+    assert "invalid model_path=" in stderr
+
+
+def test_output_path_alone_writes_the_video(tiny_checkpoints, tmp_path, capsys):
+    """Naming --output-path means "write it there" (--save-output is not needed as well)."""
+    out = tmp_path / "clip.mp4"
+    args = ["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--width", "64", "--height", "64",
+            "--num-frames", "9", "--num-inference-steps", "1", "--output-path", str(out)]
+    code, _ = run_here(args, capsys)
+    assert code == 0
+    assert probe_mp4(out).num_frames == 9
 
 
 def _image(path):
@@ -93,6 +121,7 @@ def _image(path):
     return path
 
 
+@pytest.mark.slow
 def test_two_stage_with_images_and_a_user_lora(tiny_checkpoints, tmp_path):
     from conftest import load_build_script
 
@@ -124,14 +153,14 @@ def test_two_stage_with_images_and_a_user_lora(tiny_checkpoints, tmp_path):
     (["--image-path", "IMAGE", "--image-frame-index", "40"], "invalid image_frame_indices=40"),
     (["--image-path", "IMAGE", "--image-strength", "1.5"], "invalid image_strengths=1.5"),
 ], ids=["lora", "missing-image", "corrupt-image", "image-index", "image-strength"])
-def test_bad_image_and_lora_values(tiny_checkpoints, tmp_path, extra, message):
+def test_bad_image_and_lora_values(tiny_checkpoints, tmp_path, capsys, extra, message):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     image = _image(tmp_path / "ok.png")
     extra = [str(corrupt) if a == "CORRUPT" else str(image) if a == "IMAGE" else a for a in extra]
-    result = run(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra)
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+    code, stderr = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra, capsys)
+    assert code == 2, stderr
+    assert message in stderr
 
 
 def test_url_without_a_server_is_a_clear_error():

@@ -355,6 +355,7 @@ def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype):
             assert error <= 2e-2 * scale, f"{version} {name} bf16: max relative error {error / scale:.3g}"
 
 
+@pytest.mark.slow
 def test_kernels_compile_for_hopper_without_a_gpu(tmp_path):
     """The compiled (non-interpreter) path down to sm_90 cubins with tensor-core (wgmma) attention; the
     descriptor configs lower to TMA copies."""
