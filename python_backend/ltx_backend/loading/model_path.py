@@ -2,14 +2,18 @@
 
 Official single-file layout (Lightricks/LTX-2, Lightricks/LTX-2.3):
     <root>/<name>.safetensors                 transformer + connectors + VAEs + vocoder, config in metadata
+                                              (several: the dev checkpoint first, then distilled, then fp8/fp4)
     <root>/text_encoder/, <root>/tokenizer/   Gemma 3 in transformers format
-    <root>/*spatial-upscaler-x2*.safetensors  optional, two-stage pipelines
-    <root>/*distilled-lora*.safetensors       optional, two-stage pipelines
-Diffusers layout: <root>/model_index.json with one subfolder per component.
+    <root>/*spatial-upscaler-x2*.safetensors  two-stage pipelines (not the temporal or x1.5 upscalers beside it)
+    <root>/*distilled-lora*.safetensors       two-stage pipelines
+Where a file comes in several versions (`...-1.1`, `...-1.0`, none), the newest is taken.
+Diffusers layout: <root>/model_index.json with one subfolder per component. Lightricks/LTX-2 has both: its
+single files are taken, as ltx-pipelines takes them.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +40,13 @@ def _is_auxiliary(name: str) -> bool:
     return "upscaler" in lowered or "upsampler" in lowered or "lora" in lowered
 
 
-def _checkpoint_preference(path: Path) -> tuple[int, str]:
-    """Full-precision, non-distilled checkpoints first (the ones the pipelines' guidance is tuned for)."""
+def _checkpoint_preference(path: Path) -> tuple:
+    """Full-precision, non-distilled checkpoints first (the ones the pipelines' guidance is tuned for); among
+    equals the newest version, then by name."""
     lowered = path.name.lower()
     quantised = any(tag in lowered for tag in ("fp8", "fp4", "nvfp", "int8"))
-    return (2 * quantised + ("distilled" in lowered), path.name)
+    newest_first = tuple(-part for part in file_version(path)) + (1,)  # (1, 1) before (1, 0) before none
+    return (2 * quantised + ("distilled" in lowered), newest_first, path.name)
 
 
 def resolve_model_path(model_path: str, weight_name: str | None = None) -> Path:
@@ -67,26 +73,46 @@ def resolve_model_path(model_path: str, weight_name: str | None = None) -> Path:
         raise ModelPathError(f"model_path={model_path!r} looks like a repo id but huggingface_hub is missing") from error
 
 
+SPATIAL_UPSCALER_TAG = "spatial-upscaler-x2"  # not ltx-2.3-spatial-upscaler-x1.5-1.0 nor *-temporal-upscaler-x2-*
+DISTILLED_LORA_TAG = "distilled-lora"
+
+
 def find_model_files(model_path: str) -> ModelFiles:
     root = resolve_model_path(model_path)
+    candidates = [] if root.is_file() else sorted(
+        (p for p in root.glob("*.safetensors") if not _is_auxiliary(p.name)), key=_checkpoint_preference
+    )
     if root.is_file():
         checkpoint, root = root, root.parent
-    elif (root / "model_index.json").exists():
-        return ModelFiles(root, "diffusers", None, root / "text_encoder", root / "tokenizer", _find(root, "upscaler") or _dir(root, "latent_upsampler"), _find(root, "distilled-lora"))
-    else:
-        candidates = sorted((p for p in root.glob("*.safetensors") if not _is_auxiliary(p.name)), key=_checkpoint_preference)
-        if not candidates:
-            raise ModelPathError(f"invalid model_path={model_path!r}: no checkpoint *.safetensors at {root} (and no model_index.json)")
+    elif candidates:  # the single files win over a diffusers copy beside them (Lightricks/LTX-2 has both)
         checkpoint = candidates[0]
+    elif (root / "model_index.json").exists():
+        upsampler = _find(root, SPATIAL_UPSCALER_TAG) or _dir(root, "latent_upsampler")
+        return ModelFiles(root, "diffusers", None, root / "text_encoder", root / "tokenizer", upsampler, _find(root, DISTILLED_LORA_TAG))
+    else:
+        raise ModelPathError(f"invalid model_path={model_path!r}: no checkpoint *.safetensors at {root} (and no model_index.json)")
     for sub in ("text_encoder", "tokenizer"):
         if not (root / sub).is_dir():
             raise ModelPathError(f"invalid model_path={model_path!r}: missing {sub}/ beside {checkpoint.name}")
-    return ModelFiles(root, "single-file", checkpoint, root / "text_encoder", root / "tokenizer", _find(root, "spatial-upscaler-x2"), _find(root, "distilled-lora"))
+    return ModelFiles(
+        root, "single-file", checkpoint, root / "text_encoder", root / "tokenizer", _find(root, SPATIAL_UPSCALER_TAG),
+        _find(root, DISTILLED_LORA_TAG),
+    )
+
+
+_VERSION = re.compile(r"-(\d+(?:\.\d+)+)$")  # ltx-2.3-spatial-upscaler-x2-1.1 -> (1, 1); ...-lora-384 -> none
+
+
+def file_version(path: Path) -> tuple[int, ...]:
+    """A published file's version from its name: (1, 1) for `...-1.1.safetensors`, () for none (the first)."""
+    match = _VERSION.search(path.name.removesuffix(".safetensors"))
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
 
 
 def _find(root: Path, tag: str) -> Path | None:
-    matches = sorted(p for p in root.glob("*.safetensors") if tag in p.name.lower())
-    return matches[-1] if matches else None  # the highest version (…-1.1 after …-1.0)
+    """The newest `*<tag>*.safetensors` (`-1.1` over `-1.0` over no version; by name among equals)."""
+    matches = [p for p in root.glob("*.safetensors") if tag in p.name.lower()]
+    return max(matches, key=lambda p: (file_version(p), p.name)) if matches else None
 
 
 def _dir(root: Path, name: str) -> Path | None:

@@ -28,6 +28,12 @@ def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.d
             raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(files)}")
         path = files[0]
     config, _ = read_config_metadata(path, "spatial upsampler")
+    kind = {k: config.get(k, d) for k, d in (("spatial_upsample", True), ("temporal_upsample", False), ("spatial_scale", 2.0))}
+    if kind != {"spatial_upsample": True, "temporal_upsample": False, "spatial_scale": 2.0}:
+        raise CheckpointError(
+            f"{path.name} is not a spatial x2 latent upscaler ({', '.join(f'{k}={v}' for k, v in kind.items())}): the two-stage "
+            "pipelines upsample between the stages with a *spatial-upscaler-x2*.safetensors file"
+        )
     return load_module(path, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
 
 
