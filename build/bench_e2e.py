@@ -63,15 +63,18 @@ GUIDANCE = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
+    from ltx_kernels.dispatch import BACKENDS
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", default="2", choices=("2", "2.3"), help="LTX-2 (default) or LTX-2.3")
     p.add_argument("--tiny", action="store_true", help="the tiny configs instead of the full-size ones")
     p.add_argument("--device", default=None, help="default cuda when available, else cpu")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
-    p.add_argument("--device-mode", default="snapshot", choices=("snapshot", "resident", "original"),
+    p.add_argument("--device-mode", default=DEFAULT_DEVICE_MODE, choices=DEVICE_MODES,
                    help="how the stage-1 / stage-2 transformer weights are held (runtime/stage_weights.py); 'original' "
                         "rebuilds the transformer at each switch, here by random init instead of a file read")
-    p.add_argument("--attention-backend", default="auto", choices=("auto", "triton", "flash_attn", "sdpa"))
+    p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS)
     p.add_argument("--torch-compile-mode", default=None,
                    choices=("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune"),
                    help="compile the transformer blocks as --enable-torch-compile does (the warm-up request compiles)")

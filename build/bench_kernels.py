@@ -535,7 +535,6 @@ def main(argv=None) -> int:
     if args.dry_run:
         os.environ["TRITON_INTERPRET"] = "1"  # before the kernels import triton (they do so lazily)
         args.warmup, args.iters, args.step_iters = 1, 2, 1
-    sys.path.insert(0, str(ROOT))
     import torch
 
     if args.dry_run:

@@ -106,11 +106,17 @@ def probe_mp4(data: bytes | str | Path) -> MediaInfo:
     return MediaInfo(width, height, num_frames, fps, num_frames / fps, len(astreams), rate, duration)
 
 
+def image_formats() -> tuple[str, ...]:
+    """The image formats PIL may open for a request: all it knows but EPS (which runs Ghostscript)."""
+    from PIL import Image
+
+    Image.init()
+    return tuple(f for f in Image.OPEN if f != "EPS")
+
+
 def decode_image(data: bytes | str | Path) -> np.ndarray:
     """Encoded image (bytes or path) -> uint8 [H, W, 3]. Raises ValueError on data that is not an image."""
     from PIL import Image, UnidentifiedImageError
-
-    from ltx_backend.request import image_formats
 
     try:
         source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
+from ltx_backend.media import image_formats
 from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
@@ -274,14 +275,6 @@ def read_image_file(path: Any) -> bytes:
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidRequest("image_paths", path, f"an image file of at most {MAX_IMAGE_BYTES} bytes")
     return data
-
-
-def image_formats() -> tuple[str, ...]:
-    """The image formats PIL may open for a request: all it knows but EPS (which runs Ghostscript)."""
-    from PIL import Image
-
-    Image.init()
-    return tuple(f for f in Image.OPEN if f != "EPS")
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.pipelines.registry import ONE_STAGE, spec_of
 from ltx_backend.request import LoadOptions
 from ltx_backend.runtime.loaders import load_transformer
-from ltx_backend.runtime.stage_weights import stage_weights
+from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, stage_weights
 from ltx_backend.runtime.weight_plan import weight_plan
 from ltx_backend.sampling.denoise import guided_denoise
 from ltx_backend.serving.model_adapter import ModelAdapter, require
@@ -38,7 +38,7 @@ class TritonPythonModel(ModelAdapter):
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
         self.plan = plan
-        compile_mode, device_mode = p.get("torch_compile_mode") or None, p.get("device_mode", "snapshot")
+        compile_mode, device_mode = p.get("torch_compile_mode") or None, p.get("device_mode", DEFAULT_DEVICE_MODE)
         check_compile_mode(compile_mode, device_mode)
         self.weights = stage_weights(
             lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, device_mode

@@ -38,7 +38,7 @@ from ltx_backend.serving.tensors import bytes_array
 from ltx_backend.serving.triton_components import ModelNames, TritonComponents
 from ltx_backend.types import StepProgress
 
-log = logging.getLogger("ltx_backend.serving.pipeline")
+log = logging.getLogger(__name__)
 
 
 class TritonPythonModel:
