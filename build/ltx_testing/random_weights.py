@@ -159,9 +159,9 @@ class RandomWeightsModel:
     # -------------------------------------------------------------------------------- components
 
     def load(self, name: str, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
-        """The component `name` of loading.checkpoint_parts.CHECKPOINT_PARTS with random weights."""
+        """The checkpoint part `name` (loading.checkpoint_parts.CHECKPOINT_PARTS) with random weights."""
         if name not in CHECKPOINT_PARTS:
-            raise KeyError(f"unknown component {name!r}: one of {', '.join(CHECKPOINT_PARTS)}")
+            raise KeyError(f"unknown checkpoint part {name!r}: one of {', '.join(CHECKPOINT_PARTS)}")
         module = materialize(lambda: CHECKPOINT_PARTS[name].build(self.config), device, dtype)
         randomize_(module, self.seed, _VALUE_GROUPS.get(name, name))
         return module.eval().requires_grad_(False)

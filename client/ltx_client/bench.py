@@ -24,7 +24,8 @@ from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE
 from ltx_client.remote import NUMPY_TYPES
 from ltx_client.server import PROJECT_ROOT
 
-CHECKPOINT_PARTS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
+# The component models a server may run (denoiser_stage1 / _stage2 in resident mode).
+COMPONENT_MODELS = ("text_encoder", "denoiser", "denoiser_stage1", "denoiser_stage2", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder")
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -233,7 +234,7 @@ def run_bench(args: argparse.Namespace) -> int:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     else:
         ready = {m["name"] for m in builder.client.get_model_repository_index(as_json=True).get("models", []) if m.get("state") == "READY"}
-        models = [m for m in ("pipeline", "pipeline_unary", *CHECKPOINT_PARTS) if m in ready]
+        models = [m for m in ("pipeline", "pipeline_unary", *COMPONENT_MODELS) if m in ready]
     for model in models:
         data_file, csv_file = folder / f"{model}.json", folder / f"{model}.csv"
         data_file.write_text(json.dumps({"data": [builder.inputs(model)]}))

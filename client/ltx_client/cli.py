@@ -10,13 +10,14 @@ from pathlib import Path
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES
-from ltx_backend.request import GenerationRequest, LoadOptions
+from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
 from ltx_kernels.dispatch import BACKENDS
 
 DEFAULT_OUTPUT_DIR = "outputs"
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
+from ltx_client.load_flags import add_lora_flags, load_options
 from ltx_client.serve import add_serve_parser, run_serve
 
 
@@ -50,9 +51,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--image-crf", type=int, default=DEFAULT_IMAGE_CRF, help="H.264 CRF of the images' round trip before encoding (0: none)")
     p.add_argument("--image-mode", choices=IMAGE_MODES, default=IMAGE_MODES[0],
                    help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
-    p.add_argument("--lora-path", default=None, help="a LoRA: .safetensors file, folder or Hugging Face repo id")
-    p.add_argument("--lora-weight-name", default=None, help="the file inside a folder/repo holding several")
-    p.add_argument("--lora-scale", type=float, default=1.0)
+    add_lora_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help="how the two-stage pipelines switch transformer weights (same video in every mode)")
     p.add_argument("--spatial-upsampler-path", default=None, help="default: *spatial-upscaler-x2*.safetensors beside the checkpoint")
@@ -89,10 +88,6 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         image_crf=args.image_crf,
         image_mode=args.image_mode,
     )
-
-
-def _load_options(args: argparse.Namespace) -> LoadOptions:
-    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale)
 
 
 def output_file(output_path: str | None, prompt: str, seed: int) -> Path:
@@ -251,7 +246,7 @@ def run_generate(args: argparse.Namespace) -> int:
             raise InvalidRequest("--attention-backend", args.attention_backend, str(error)) from None
         source = open_model(args.model_path)  # metadata only: validate before loading any weights
         request = request.resolve(source.model_version)
-        options = _load_options(args).check(as_flags=True)
+        options = load_options(args)
         _check_output_paths(args, request)
         dtype = getattr(torch, args.dtype) if args.dtype else None
         pipeline = load_pipeline(

@@ -15,6 +15,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     from ltx_backend.pipelines.registry import PIPELINE_CLASSES
     from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
     from ltx_client.compile_flags import add_compile_flags
+    from ltx_client.load_flags import add_lora_flags
     from ltx_kernels.dispatch import BACKENDS
 
     p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
@@ -23,9 +24,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help=f"pipeline classes to serve: {', '.join(PIPELINE_CLASSES)} (default: every class the checkpoint has)")
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help=f"two-stage weight switching (default {DEFAULT_DEVICE_MODE})")
-    p.add_argument("--lora-path", default=None, help="a LoRA applied to every request: file, folder or HF repo id")
-    p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
-    p.add_argument("--lora-scale", type=float, default=1.0)
+    add_lora_flags(p)
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000, help="HTTP/KServe v2 port")
     p.add_argument("--grpc-port", type=int, default=8001)
@@ -66,12 +65,12 @@ def repository_options(args: argparse.Namespace):
     from ltx_backend.loading.sources import open_model
     from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_backend.pipelines.registry import classes_for
-    from ltx_backend.request import LoadOptions
     from ltx_backend.serving.repository import RepositoryOptions
     from ltx_client.compile_flags import torch_compile_mode
+    from ltx_client.load_flags import load_options
 
     check_serve_flags(args)
-    load = LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale).check(as_flags=True)
+    load = load_options(args)
     source = open_model(args.model_path)  # metadata only: fail before starting anything
     model_path = args.model_path
     if Path(model_path).exists():

@@ -16,10 +16,10 @@ from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.models.video_vae import decode_video, encode_video
-from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES, spec_of
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES
 from ltx_backend.request import LoadOptions, check_runs_on
 from ltx_backend.runtime.loaders import default_device, load_latent_upsampler, load_transformer
-from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES, stage_weights
+from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, check_device_mode, stage_weights
 from ltx_backend.runtime.weight_plan import WeightPlan, weight_plan
 from ltx_backend.sampling.denoise import GuidedStep
 from ltx_backend.sampling.stage import run_stage
@@ -51,7 +51,7 @@ class LocalComponents:
         self.model_version = source.model_version
         self.device, self.dtype = device, dtype
         self.pipeline_class_name = pipeline_class_name
-        self.plan = plan or WeightPlan({"base": []}, {(pipeline_class_name, s): "base" for s in spec_of(pipeline_class_name).stages})
+        self.plan = plan or weight_plan(source.model_version, [pipeline_class_name], None)
         self.text_encoder = source.text_encoder(device, dtype)
         self.stage_weights = stage_weights(
             lambda: load_transformer(source, device, dtype, torch_compile_mode), self.plan.weights, device_mode
@@ -121,8 +121,7 @@ def load_pipeline(
 
     if pipeline_class_name not in PIPELINES:
         raise InvalidRequest("pipeline_class_name", pipeline_class_name, f"one of {', '.join(PIPELINES)}")
-    if device_mode not in DEVICE_MODES:
-        raise InvalidRequest("device_mode", device_mode, f"one of {', '.join(DEVICE_MODES)}")
+    check_device_mode(device_mode)  # before any weights load
     options = options.check()
     check_compile_mode(torch_compile_mode, device_mode)
     cls = PIPELINES[pipeline_class_name]

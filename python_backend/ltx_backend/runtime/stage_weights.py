@@ -236,8 +236,12 @@ DEVICE_MODES: tuple[str, ...] = tuple(WEIGHT_CLASSES)
 DEFAULT_DEVICE_MODE = SnapshotWeights.mode
 
 
-def stage_weights(load_transformer: Callable[[], nn.Module], weight_sets: WeightSets, mode: str = DEFAULT_DEVICE_MODE) -> StageWeights:
-    """The weight sets held under device mode `mode` (resident, snapshot, original)."""
+def check_device_mode(mode: str) -> None:
     if mode not in WEIGHT_CLASSES:
         raise InvalidRequest("device_mode", mode, f"one of {', '.join(DEVICE_MODES)}")
+
+
+def stage_weights(load_transformer: Callable[[], nn.Module], weight_sets: WeightSets, mode: str = DEFAULT_DEVICE_MODE) -> StageWeights:
+    """The weight sets held under device mode `mode` (resident, snapshot, original)."""
+    check_device_mode(mode)
     return WEIGHT_CLASSES[mode](load_transformer, weight_sets)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import LoraFile
 from ltx_backend.pipelines.registry import spec_of
-
-Loras = list[tuple[LoraFile, float]]
+from ltx_backend.runtime.stage_weights import Loras
 
 
 @dataclass(frozen=True)
