@@ -17,7 +17,8 @@ from ltx_kernels.dispatch import BACKENDS
 DEFAULT_OUTPUT_DIR = "outputs"
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
-from ltx_client.load_flags import add_lora_flags, load_options
+from ltx_client.download import add_download_parser, run_download
+from ltx_client.load_flags import add_lora_flags, add_text_encoder_flag, load_options
 from ltx_client.serve import add_serve_parser, run_serve
 
 
@@ -52,10 +53,11 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--image-mode", choices=IMAGE_MODES, default=IMAGE_MODES[0],
                    help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
     add_lora_flags(p)
+    add_text_encoder_flag(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help="how the two-stage pipelines switch transformer weights (same video in every mode)")
-    p.add_argument("--spatial-upsampler-path", default=None, help="default: *spatial-upscaler-x2*.safetensors beside the checkpoint")
-    p.add_argument("--distilled-lora-path", default=None, help="default: *distilled-lora*.safetensors beside the checkpoint")
+    p.add_argument("--spatial-upsampler-path", default=None, help="default: the newest *spatial-upscaler-x2*.safetensors of the model")
+    p.add_argument("--distilled-lora-path", default=None, help="default: the newest *distilled-lora*.safetensors of the model")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS,
@@ -189,7 +191,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         "--lora-scale": None if args.lora_scale == 1.0 else args.lora_scale,
         "--ltx2-two-stage-device-mode": None if args.ltx2_two_stage_device_mode == DEFAULT_DEVICE_MODE else args.ltx2_two_stage_device_mode,
         "--device": args.device, "--dtype": args.dtype, "--spatial-upsampler-path": args.spatial_upsampler_path,
-        "--distilled-lora-path": args.distilled_lora_path,
+        "--distilled-lora-path": args.distilled_lora_path, "--text-encoder-path": args.text_encoder_path,
         "--attention-backend": None if args.attention_backend == BACKENDS[0] else args.attention_backend,
         "--enable-torch-compile": args.enable_torch_compile or None, "--torch-compile-mode": args.torch_compile_mode,
         "--model-path": args.model_path,
@@ -231,8 +233,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from ltx_backend.errors import LoadError
-    from ltx_backend.loading.sources import open_model
-    from ltx_backend.runtime.local_components import load_pipeline
+    from ltx_backend.runtime.local_components import load_pipeline, open_model_for
     from ltx_client.progress import TqdmProgress
     from ltx_kernels import set_attention_backend
 
@@ -244,7 +245,10 @@ def run_generate(args: argparse.Namespace) -> int:
             set_attention_backend(args.attention_backend)
         except RuntimeError as error:  # its package is not installed
             raise InvalidRequest("--attention-backend", args.attention_backend, str(error)) from None
-        source = open_model(args.model_path)  # metadata only: validate before loading any weights
+        # The files this class needs, fetched (or checked in the cache) and the checkpoint's metadata read: every
+        # check before any weight is loaded.
+        source = open_model_for(args.model_path, request.pipeline_class_name, args.text_encoder_path,
+                                args.spatial_upsampler_path, args.distilled_lora_path)
         request = request.resolve(source.model_version)
         options = load_options(args)
         _check_output_paths(args, request)
@@ -274,12 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _generate_parser(sub)
     add_serve_parser(sub)
+    add_download_parser(sub)
     add_bench_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "generate":
         return run_generate(args)
     if args.command == "serve":
         return run_serve(args)
+    if args.command == "download":
+        return run_download(args)
     if args.command == "bench":
         return run_bench(args)
     parser.error(f"unknown command {args.command}")

@@ -1,5 +1,6 @@
-"""`--lora-path` / `--lora-weight-name` / `--lora-scale`, shared by `generate` and `serve`: the LoadOptions
-a pipeline (or a server) is loaded with."""
+"""The flags that choose what is loaded, shared by `generate`, `serve` (and `download`): `--lora-path` /
+`--lora-weight-name` / `--lora-scale` (the LoadOptions a pipeline or a server is loaded with) and
+`--text-encoder-path` (where Gemma comes from)."""
 from __future__ import annotations
 
 import argparse
@@ -16,3 +17,16 @@ def add_lora_flags(p: argparse.ArgumentParser) -> None:
 def load_options(args: argparse.Namespace) -> LoadOptions:
     """The flags as LoadOptions, checked (InvalidRequest names the flag)."""
     return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale).check(as_flags=True)
+
+
+def add_text_encoder_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-encoder-path", "--gemma-root", dest="text_encoder_path", default=None,
+                   help="Gemma 3 (folder or Hugging Face repo id, flat or text_encoder/ + tokenizer/): default the checkpoint's "
+                        "own text_encoder/, else google/gemma-3-12b-it-qat-q4_0-unquantized (LTX-2.3 has none)")
+
+
+def local_or_repo(path: str | None) -> str | None:
+    """A path that exists as an absolute path (the server's models run in another directory); a repo id as it is."""
+    from pathlib import Path
+
+    return str(Path(path).resolve()) if path is not None and Path(path).exists() else path

@@ -1,10 +1,12 @@
 """A model on disk, whatever its layout: the version, and each component loaded on a device.
 
-`open_model(model_path)` resolves the path (repo id or local), detects the layout and reads only
-metadata; components are loaded on request. Both layouts give the same modules (ltx-core's key names).
+`open_model(model_path, needs)` resolves the path (repo id or local) and fetches the files asked for
+(loading/model_path.py), detects the layout and reads only metadata; components are loaded on request. Both
+layouts give the same modules (ltx-core's key names).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -12,8 +14,10 @@ import torch
 from ltx_backend.loading.checkpoint import read_checkpoint_info
 from ltx_backend.loading.checkpoint_parts import check_every_key_is_claimed, load_part
 from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
-from ltx_backend.loading.model_path import ModelFiles, find_model_files
+from ltx_backend.loading.model_path import ModelFiles, Needs, find_model_files
 from ltx_backend.models.text_encoder import TextEncoder, load_gemma_encoder, load_text_encoder
+
+log = logging.getLogger(__name__)
 
 
 class SingleFileModel:
@@ -30,7 +34,7 @@ class SingleFileModel:
         return load_part(self.info, name, device, dtype)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
-        return load_text_encoder(self.files.root, self.info.path, device, dtype)
+        return load_text_encoder(_gemma(self.files), self.info.path, device, dtype)
 
 
 class DiffusersModel:
@@ -45,13 +49,22 @@ class DiffusersModel:
         return load_diffusers_component(self.files.root, name, device, dtype)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
-        gemma = load_gemma_encoder(self.files.root, device, dtype)
+        gemma = load_gemma_encoder(_gemma(self.files), device, dtype)
         return TextEncoder(gemma, load_diffusers_component(self.files.root, "embeddings_processor", device, dtype))
 
 
 ModelSource = SingleFileModel | DiffusersModel
 
 
-def open_model(model_path: str | Path) -> ModelSource:
-    files = find_model_files(str(model_path))
-    return DiffusersModel(files) if files.layout == "diffusers" else SingleFileModel(files)
+def _gemma(files: ModelFiles):
+    if files.gemma is None:
+        raise RuntimeError("the text encoder was not asked for: open_model(..., needs=Needs(text_encoder=True))")
+    return files.gemma
+
+
+def open_model(model_path: str | Path, needs: Needs = Needs(), text_encoder_path: str | None = None) -> ModelSource:
+    """The model at `model_path` with the files `needs` asks for (the checkpoint always) fetched and checked."""
+    files = find_model_files(str(model_path), needs, text_encoder_path)
+    source = DiffusersModel(files) if files.layout == "diffusers" else SingleFileModel(files)
+    log.info("LTX-%s files: %s", source.model_version, files.summary())
+    return source

@@ -1,6 +1,9 @@
 """The pipeline classes, by name: one registry, built from each class's spec."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from ltx_backend.loading.published_files import Needs
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
 from ltx_backend.pipelines.spec import PipelineSpec
 from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
@@ -19,3 +22,14 @@ def spec_of(name: str) -> PipelineSpec:
 def classes_for(model_version: str) -> list[str]:
     """The classes that run on a model version, in registry order."""
     return [name for name, cls in PIPELINES.items() if cls.spec.runs_on(model_version)]
+
+
+def files_needed(class_names: Iterable[str]) -> Needs:
+    """The files the classes need besides the checkpoint: Gemma always, the spatial x2 upscaler for two stages,
+    the distilled LoRA for distilled-LoRA stages (loading/published_files.py)."""
+    specs = [spec_of(name) for name in class_names]
+    return Needs(
+        text_encoder=True,
+        spatial_upsampler=any(spec.two_stage for spec in specs),
+        distilled_lora=any(bool(spec.distilled_lora_strengths) for spec in specs),
+    )

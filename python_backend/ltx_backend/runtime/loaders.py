@@ -2,6 +2,7 @@
 own file, and the default device."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -19,22 +20,42 @@ def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dty
 
 
 def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """The latent upsampler from its own safetensors file: config JSON in the metadata `config` (as
-    ltx-core's loader reads it), module keys unprefixed. A folder must hold one such file."""
+    """The latent upsampler from its own safetensors file (config JSON in the metadata `config`, as ltx-core's
+    loader reads it; module keys unprefixed), or from a diffusers `latent_upsampler/` folder (config.json, the
+    same keys). A folder without config.json must hold one such file. Only a spatial x2 upsampler is taken."""
     path = Path(path)
-    if path.is_dir():
+    files: Path | list[Path] = path
+    if path.is_dir() and (path / "config.json").is_file():
+        config = upsampler_config_from_diffusers(json.loads((path / "config.json").read_text()))
         files = sorted(path.glob("*.safetensors"))
-        if len(files) != 1:
-            raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(files)}")
-        path = files[0]
-    config, _ = read_config_metadata(path, "spatial upsampler")
+        if not files:
+            raise CheckpointError(f"spatial upsampler folder {path} has a config.json but no *.safetensors")
+    else:
+        if path.is_dir():
+            found = sorted(path.glob("*.safetensors"))
+            if len(found) != 1:
+                raise CheckpointError(f"spatial upsampler folder {path} must hold exactly one *.safetensors file, found {len(found)}")
+            path = files = found[0]
+        config, _ = read_config_metadata(path, "spatial upsampler")
     kind = {k: config.get(k, d) for k, d in (("spatial_upsample", True), ("temporal_upsample", False), ("spatial_scale", 2.0))}
     if kind != {"spatial_upsample": True, "temporal_upsample": False, "spatial_scale": 2.0}:
         raise CheckpointError(
             f"{path.name} is not a spatial x2 latent upscaler ({', '.join(f'{k}={v}' for k, v in kind.items())}): the two-stage "
             "pipelines upsample between the stages with a *spatial-upscaler-x2*.safetensors file"
         )
-    return load_module(path, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
+    return load_module(files, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
+
+
+def upsampler_config_from_diffusers(config: dict) -> dict:
+    """diffusers' LTX2LatentUpsamplerModel config.json -> ltx-core's metadata config (the same module and keys:
+    diffusers' `rational_spatial_scale` / `use_rational_resampler`, default 2.0 / true, are `spatial_scale` /
+    `rational_resampler`). A field left out takes diffusers' default."""
+    defaults = {"in_channels": 128, "mid_channels": 1024, "num_blocks_per_stage": 4, "dims": 3, "spatial_upsample": True,
+                "temporal_upsample": False}
+    out = {k: config.get(k, default) for k, default in defaults.items()}
+    out["spatial_scale"] = float(config.get("rational_spatial_scale", 2.0))
+    out["rational_resampler"] = bool(config.get("use_rational_resampler", True))
+    return out
 
 
 def default_device() -> torch.device:

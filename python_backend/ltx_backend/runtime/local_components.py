@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.models.video_vae import decode_video, encode_video
-from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES
+from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES, files_needed
 from ltx_backend.request import LoadOptions, check_runs_on
 from ltx_backend.runtime.loaders import default_device, load_latent_upsampler, load_transformer
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, check_device_mode, stage_weights
@@ -102,6 +103,23 @@ class LocalComponents:
         return waveform.float().cpu().numpy(), int(sample_rate)
 
 
+def open_model_for(
+    model_path: str,
+    pipeline_class_name: str,
+    text_encoder_path: str | None = None,
+    upsampler_path: str | Path | None = None,
+    distilled_lora_path: str | Path | None = None,
+) -> ModelSource:
+    """open_model with the files the class needs, less those given by path: all of them fetched (downloaded, or
+    checked in the cache offline) before any weight is read."""
+    if pipeline_class_name not in PIPELINES:
+        raise InvalidRequest("pipeline_class_name", pipeline_class_name, f"one of {', '.join(PIPELINES)}")
+    needs = files_needed([pipeline_class_name])
+    needs = replace(needs, spatial_upsampler=needs.spatial_upsampler and upsampler_path is None,
+                    distilled_lora=needs.distilled_lora and distilled_lora_path is None)
+    return open_model(model_path, needs, text_encoder_path)
+
+
 def load_pipeline(
     model: str | ModelSource,
     device: torch.device | None = None,
@@ -112,11 +130,12 @@ def load_pipeline(
     distilled_lora_path: str | Path | None = None,
     options: LoadOptions = LoadOptions(),
     torch_compile_mode: str | None = None,
+    text_encoder_path: str | None = None,
 ):
-    """`model`: a --model-path, or a model already opened with open_model. The two-stage classes need the
-    spatial x2 upsampler and the distilled LoRA: by default the `*spatial-upscaler-x2*.safetensors` and
-    `*distilled-lora*.safetensors` files found beside the checkpoint. `options`: the user LoRA, merged in every
-    stage. `torch_compile_mode`: regional torch.compile of the transformer (None: eager)."""
+    """`model`: a --model-path, or a model opened with open_model_for. The two-stage classes need the spatial x2
+    upsampler and the distilled LoRA: by default the files the resolver chooses (loading/published_files.py).
+    `text_encoder_path`: Gemma 3 from there (default: beside the checkpoint, else its own repo). `options`: the
+    user LoRA, merged in every stage. `torch_compile_mode`: regional torch.compile of the transformer (None: eager)."""
     from ltx_backend.loading.lora import read_lora
 
     if pipeline_class_name not in PIPELINES:
@@ -126,7 +145,9 @@ def load_pipeline(
     check_compile_mode(torch_compile_mode, device_mode)
     cls = PIPELINES[pipeline_class_name]
     spec = cls.spec
-    source = open_model(model) if isinstance(model, str) else model
+    source = model if not isinstance(model, (str, Path)) else open_model_for(
+        str(model), pipeline_class_name, text_encoder_path, upsampler_path, distilled_lora_path
+    )
     check_runs_on(spec, source.model_version)
     device = device or default_device()
     dtype = dtype or default_dtype(device)
@@ -139,9 +160,10 @@ def load_pipeline(
     missing = [what for what, needed, path in (
         ("spatial upsampler (*spatial-upscaler-x2*.safetensors)", spec.two_stage, upsampler_path),
         ("distilled LoRA (*distilled-lora*.safetensors)", bool(spec.distilled_lora_strengths), distilled_lora_path),
+        ("text encoder", True, source.files.gemma),
     ) if needed and path is None]
     if missing:
-        raise CheckpointError(f"{spec.name} needs the {' and the '.join(missing)} in {source.files.root} or given explicitly")
+        raise CheckpointError(f"{spec.name} needs the {' and the '.join(missing)}: open the model with open_model_for")
     distilled = None if distilled_lora_path is None else read_lora(str(distilled_lora_path))
     plan = weight_plan(source.model_version, [spec.name], distilled, user_loras)
     components = LocalComponents(source, device, dtype, spec.name, plan, device_mode, upsampler_path, torch_compile_mode)

@@ -23,6 +23,7 @@ DEFAULT_MODEL_PATH = "Lightricks/LTX-2.3"  # what a user serves; tests and `serv
 class RepositoryOptions:
     model_path: str = DEFAULT_MODEL_PATH
     pipeline_classes: tuple[str, ...] = PIPELINE_CLASSES
+    text_encoder_path: str | None = None  # Gemma 3 from here (None: the checkpoint's own, else its repo: loading/model_path.py)
     gpu: bool = False  # KIND_GPU instances on GPU `gpu_id`, bf16; else KIND_CPU, fp32
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
@@ -94,6 +95,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             # on CPU the encoder computes in fp32 whatever the denoiser's dtype; the pipeline casts
             tuple(Tensor(n, "TYPE_FP32" if o.text_encoder_on_cpu else m, any3) for n in ("VIDEO_CONTEXT", "AUDIO_CONTEXT")),
             gpu=o.gpu and not o.text_encoder_on_cpu,
+            parameters=(("text_encoder_path", o.text_encoder_path),) if o.text_encoder_path else (),
         ),
         *denoiser_specs(o, step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3))),
         ModelSpec(

@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import GemmaTextDims, build_embeddings_processor, embeddings_processor_key
 from .embeddings_processor import EmbeddingsProcessor, TextEncoding
-from .gemma import GemmaEncoder, load_gemma_encoder
+from .gemma import GemmaEncoder, GemmaFiles, load_gemma_encoder
 
 
 class TextEncoder(nn.Module):
@@ -69,11 +69,11 @@ class _SafetensorsWeights(Mapping):
 
 
 def load_text_encoder(
-    ckpt_dir: Path | str, checkpoint_file: Path | str, device: torch.device | str, dtype: torch.dtype
+    gemma_files: GemmaFiles | Path | str, checkpoint_file: Path | str, device: torch.device | str, dtype: torch.dtype
 ) -> TextEncoder:
-    """Gemma from ``<ckpt_dir>/text_encoder`` + ``<ckpt_dir>/tokenizer``; feature extractor and connectors
-    from the single-file LTX checkpoint ``checkpoint_file`` (its metadata "config" and weights)."""
-    gemma = load_gemma_encoder(ckpt_dir, device, dtype)
+    """Gemma from `gemma_files` (a GemmaFiles, or a folder in either layout: gemma.py); feature extractor and
+    connectors from the single-file LTX checkpoint ``checkpoint_file`` (its metadata "config" and weights)."""
+    gemma = load_gemma_encoder(gemma_files, device, dtype)
     with safe_open(str(checkpoint_file), framework="pt") as handle:
         config = json.loads((handle.metadata() or {}).get("config", "{}"))
         processor = load_embeddings_processor(config, _SafetensorsWeights(handle), gemma.config, device, dtype)

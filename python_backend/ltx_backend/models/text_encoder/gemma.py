@@ -6,6 +6,7 @@ is exactly the text tower (Gemma3TextModel) with the same masks, so the vision t
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,6 +19,28 @@ from .config import gemma_text_key
 PROMPT_TOKENS = 1024  # every prompt is left-padded (or truncated) to this many tokens
 TEXT_ENCODER_DIR = "text_encoder"
 TOKENIZER_DIR = "tokenizer"
+
+
+@dataclass(frozen=True)
+class GemmaFiles:
+    """Where Gemma 3 lies: its config.json + model*.safetensors folder and its tokenizer folder. Split layout
+    (Lightricks/LTX-2, diffusers): <root>/text_encoder/ + <root>/tokenizer/; flat layout (Google's repo
+    google/gemma-3-12b-it-qat-q4_0-unquantized): both in <root>."""
+
+    text_encoder: Path
+    tokenizer: Path
+
+    @property
+    def layout(self) -> str:
+        return "flat" if self.text_encoder == self.tokenizer else "split"
+
+
+def gemma_files(root: Path | str) -> GemmaFiles:
+    """The Gemma files of a folder in either layout (split when it has text_encoder/ and tokenizer/)."""
+    root = Path(root)
+    if (root / TEXT_ENCODER_DIR).is_dir() and (root / TOKENIZER_DIR).is_dir():
+        return GemmaFiles(root / TEXT_ENCODER_DIR, root / TOKENIZER_DIR)
+    return GemmaFiles(root, root)
 
 
 def load_gemma_tokenizer(tokenizer_dir: Path | str) -> PreTrainedTokenizerBase:
@@ -107,13 +130,13 @@ class GemmaEncoder(nn.Module):
         return self(input_ids, attention_mask), attention_mask
 
 
-def load_gemma_encoder(ckpt_dir: Path | str, device: torch.device | str, dtype: torch.dtype) -> GemmaEncoder:
-    """Gemma text tower from ``<ckpt_dir>/text_encoder`` and its tokenizer from ``<ckpt_dir>/tokenizer``
-    (offline; strict loading)."""
-    ckpt_dir, device = Path(ckpt_dir), torch.device(device)
-    config = load_gemma_text_config(ckpt_dir / TEXT_ENCODER_DIR)
+def load_gemma_encoder(gemma: GemmaFiles | Path | str, device: torch.device | str, dtype: torch.dtype) -> GemmaEncoder:
+    """Gemma's text tower and tokenizer from `gemma` (a GemmaFiles, or a folder in either layout; offline,
+    strict). Weights are read tensor by tensor straight into `dtype` on `device` (fp32 shards never whole)."""
+    gemma, device = gemma if isinstance(gemma, GemmaFiles) else gemma_files(gemma), torch.device(device)
+    config = load_gemma_text_config(gemma.text_encoder)
     with torch.device("meta"):
         model = Gemma3TextModel(config)
-    model.load_state_dict(read_gemma_text_weights(ckpt_dir / TEXT_ENCODER_DIR, device, dtype), strict=True, assign=True)
+    model.load_state_dict(read_gemma_text_weights(gemma.text_encoder, device, dtype), strict=True, assign=True)
     _materialize_non_persistent_buffers(model, device)
-    return GemmaEncoder(model.eval(), load_gemma_tokenizer(ckpt_dir / TOKENIZER_DIR))
+    return GemmaEncoder(model.eval(), load_gemma_tokenizer(gemma.tokenizer))

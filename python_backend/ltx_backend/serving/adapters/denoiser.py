@@ -7,9 +7,10 @@ device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_clas
 from __future__ import annotations
 
 from ltx_backend.loading.lora import read_lora
+from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.transformer.compile import check_compile_mode
-from ltx_backend.pipelines.registry import ONE_STAGE, spec_of
+from ltx_backend.pipelines.registry import ONE_STAGE, files_needed
 from ltx_backend.request import LoadOptions
 from ltx_backend.runtime.loaders import load_transformer
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, stage_weights
@@ -27,13 +28,11 @@ class TritonPythonModel(ModelAdapter):
 
     def load(self, args):
         p = args.parameters
-        source = open_model(args.model_path())
         load = LoadOptions(p.get("lora_path") or None, p.get("lora_weight_name") or None, float(p.get("lora_scale", "1.0"))).check()
         user = [] if load.lora_path is None else [(read_lora(load.lora_path, load.lora_weight_name), load.lora_scale)]
         classes = served_classes(p)
-        distilled = None
-        if any(spec_of(c).distilled_lora_strengths for c in classes) and source.files.distilled_lora is not None:
-            distilled = read_lora(str(source.files.distilled_lora))
+        source = open_model(args.model_path(), Needs(distilled_lora=files_needed(classes).distilled_lora))
+        distilled = None if source.files.distilled_lora is None else read_lora(str(source.files.distilled_lora))
         plan = weight_plan(source.model_version, classes, distilled, user)
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])

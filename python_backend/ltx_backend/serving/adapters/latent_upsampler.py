@@ -3,6 +3,7 @@ the two stages (un-normalised with the VAE's per-channel statistics, upsampled, 
 from __future__ import annotations
 
 from ltx_backend.errors import InvalidRequest
+from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.runtime.loaders import load_latent_upsampler
@@ -11,11 +12,9 @@ from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 class TritonPythonModel(ModelAdapter):
     def load(self, args):
-        source = open_model(args.model_path())
-        path = args.parameters.get("upsampler_path") or source.files.spatial_upsampler
-        if path is None:
-            raise ValueError(f"no *spatial-upscaler-x2*.safetensors beside {source.description}: set parameters {{ upsampler_path }}")
-        self.upsampler = load_latent_upsampler(path, self.device, self.dtype)
+        given = args.parameters.get("upsampler_path") or None
+        source = open_model(args.model_path(), Needs(spatial_upsampler=given is None))
+        self.upsampler = load_latent_upsampler(given or source.files.spatial_upsampler, self.device, self.dtype)
         self.video_encoder = source.load("video_encoder", self.device, self.dtype)  # its per-channel statistics
 
     def run(self, inputs):

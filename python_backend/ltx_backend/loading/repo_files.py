@@ -1,0 +1,107 @@
+"""Where a model's files come from: a local folder, or a Hugging Face repo through the hub's cache.
+
+Both list their files (paths inside, '/'-separated) and `fetch` some of them, returning the folder they lie in.
+A hub repo online: the listing is one call to the hub (HF_TOKEN honoured) and `fetch` downloads exactly the
+names asked for (allow_patterns; the hub's progress bars) into the cache (HF_HOME). Offline (HF_HUB_OFFLINE=1,
+or the hub unreachable): the listing is the cached snapshot's, and a name not there is an error naming the
+repo, the file and the `ltx-triton download` command that fetches it.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ltx_backend.errors import LoadError
+
+log = logging.getLogger(__name__)
+
+
+class ModelPathError(LoadError):
+    pass
+
+
+class LocalFolder:
+    def __init__(self, root: Path):
+        self.root = root
+        self.label = str(root)
+        self.names = sorted(p.relative_to(root).as_posix() for pattern in ("*", "*/*") for p in root.glob(pattern) if p.is_file())
+
+    def fetch(self, names: list[str]) -> Path:
+        return self.root
+
+
+def is_repo_id(model_path: str) -> bool:
+    return model_path.count("/") == 1 and not model_path.startswith((".", "/", "~")) and all(model_path.split("/"))
+
+
+class HubRepo:
+    """A repo id, listed from the hub (or, offline, from the cache) at construction."""
+
+    def __init__(self, repo_id: str, download_command: str):
+        from huggingface_hub import constants
+
+        self.repo_id, self.label, self.download_command = repo_id, repo_id, download_command
+        self.offline = bool(constants.HF_HUB_OFFLINE)
+        self.why_offline = "HF_HUB_OFFLINE=1"
+        self.revision: str | None = None
+        if not self.offline:
+            self._list_online()
+        if self.offline:
+            self._list_cached()
+
+    def _list_online(self) -> None:
+        import requests
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+        try:
+            info = HfApi().model_info(self.repo_id)
+        except GatedRepoError:
+            raise ModelPathError(
+                f"{self.repo_id} is gated on the Hugging Face Hub: accept its terms at https://huggingface.co/{self.repo_id} "
+                "with your account, then set HF_TOKEN (or run `huggingface-cli login`)"
+            ) from None
+        except RepositoryNotFoundError:
+            raise ModelPathError(f"invalid model repo {self.repo_id!r}: not found on the Hugging Face Hub (a private repo needs HF_TOKEN)") from None
+        except (requests.ConnectionError, requests.Timeout, HfHubHTTPError) as error:
+            log.warning("the Hugging Face Hub cannot be reached (%s): using the cache for %s", error, self.repo_id)
+            self.offline, self.why_offline = True, "the hub cannot be reached"
+            return
+        self.revision = info.sha
+        self.names = sorted(s.rfilename for s in info.siblings or ())
+
+    def _cached_snapshot(self) -> Path | None:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            return Path(snapshot_download(self.repo_id, local_files_only=True))
+        except LocalEntryNotFoundError:
+            return None
+
+    def _list_cached(self) -> None:
+        snapshot = self._cached_snapshot()
+        self.snapshot = snapshot
+        self.names = [] if snapshot is None else LocalFolder(snapshot).names
+
+    def not_cached(self, what: str) -> ModelPathError:
+        from huggingface_hub import constants
+
+        return ModelPathError(
+            f"{what} of {self.repo_id}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {self.why_offline}: "
+            f"run `{self.download_command}` where the hub can be reached"
+        )
+
+    def fetch(self, names: list[str]) -> Path:
+        if self.offline:
+            missing = [n for n in names if self.snapshot is None or not (self.snapshot / n).is_file()]
+            if missing:
+                raise self.not_cached(", ".join(missing))
+            return self.snapshot
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(self.repo_id, revision=self.revision, allow_patterns=list(names)))
+        missing = [n for n in names if not (folder / n).is_file()]
+        if missing:  # pragma: no cover - the hub listed them
+            raise ModelPathError(f"{self.repo_id}: {', '.join(missing)} listed by the hub but not downloaded")
+        return folder
