@@ -1,7 +1,13 @@
 # GPU serving image: NGC Triton Inference Server (python backend included) + this project.
 #   docker build -t ltx-triton .
-#   docker run --gpus all --shm-size=8g -p 8000:8000 -p 8001:8001 -p 8002:8002 \
-#       -v $HOME/.cache/huggingface:/root/.cache/huggingface ltx-triton --model-path Lightricks/LTX-2
+#   docker run --gpus all --shm-size=8g -p 8000:8000 -p 8001:8001 -p 8002:8002 -e HF_TOKEN \
+#       -v $HOME/.cache/huggingface:/root/.cache/huggingface ltx-triton --model-path Lightricks/LTX-2.3
+# LTX-2.3's Gemma is google/gemma-3-12b-it-qat-q4_0-unquantized, gated on the hub: HF_TOKEN of an account that
+# accepted its terms (or --text-encoder-path /models/gemma). Only the files of the served classes are downloaded.
+# Air-gapped: fill the cache once where the hub can be reached, then run from it offline:
+#   ltx-triton download --model-path Lightricks/LTX-2.3 --pipeline-class-name LTX2TwoStagePipeline
+#   docker run ... -e HF_HUB_OFFLINE=1 -v $HOME/.cache/huggingface:/root/.cache/huggingface ltx-triton \
+#       --model-path Lightricks/LTX-2.3 --pipeline-class-name LTX2TwoStagePipeline
 # 24.10 = Triton 2.51, the server version the tests run against (nvidia-pytriton 0.7.0 wheel).
 FROM nvcr.io/nvidia/tritonserver:24.10-py3
 
@@ -21,4 +27,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=600s CMD curl -sf localho
 # `ltx-triton serve` finds /opt/tritonserver/bin/tritonserver, renders the repository for its flags (KIND_GPU
 # instances when a GPU is visible) and forwards SIGTERM/Ctrl-C as a clean shutdown.
 ENTRYPOINT ["ltx-triton", "serve", "--run-dir", "/tmp/ltx-triton"]
-CMD ["--model-path", "Lightricks/LTX-2"]
+CMD ["--model-path", "Lightricks/LTX-2.3"]

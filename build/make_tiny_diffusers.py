@@ -4,7 +4,8 @@ Run with the diffusers venv (build/setup_diffusers_env.sh):  .venv-diffusers/bin
 
     DIR/ltx-2/   model_index.json, transformer/, vae/, audio_vae/, vocoder/, connectors/, scheduler/,
                  text_encoder/, tokenizer/ (the tiny Gemma 3 of build/tiny_gemma.py), as LTX2Pipeline.save_pretrained
-                 writes them; reference.npz: diffusers' own transformer (and video VAE decoder) on fixed inputs
+                 writes them, and latent_upsampler/ (LTX2LatentUpsamplerModel); reference.npz: diffusers' own
+                 transformer, video VAE decoder and latent upsampler on fixed inputs
     DIR/ltx-2.3/ the same for LTX-2.3
 
 Weights are seeded and deterministic. Dims are the tiny ones agreed in the project (transformer 2 x 16 video,
@@ -244,12 +245,27 @@ def write_text_encoder(out_dir: Path, seed: int) -> None:
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
+def write_latent_upsampler(out_dir: Path, seed: int) -> dict[str, np.ndarray]:
+    """latent_upsampler/ as diffusers writes LTX2LatentUpsamplerModel (spatial x2, its default rational resampler),
+    and its output on a fixed un-normalised latent."""
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
+
+    model = LTX2LatentUpsamplerModel(in_channels=128, mid_channels=32, num_blocks_per_stage=1, dims=3)
+    randomize_(model, torch.Generator().manual_seed(seed * 1000 + 99))
+    model.eval().save_pretrained(str(out_dir / "latent_upsampler"), safe_serialization=True)
+    latent = torch.randn(1, 128, 2, 3, 4, generator=torch.Generator().manual_seed(seed + 29))
+    with torch.no_grad():
+        upsampled = model(latent)
+    return {"upsampler.latent": latent.numpy(), "upsampler.upsampled": upsampled.numpy()}
+
+
 def make(out_dir: Path, version: str, seed: int) -> None:
     torch.manual_seed(seed)
     pipe = build_pipeline(version, seed)
     pipe.save_pretrained(str(out_dir), safe_serialization=True)
     write_text_encoder(out_dir, seed)
-    reference = {**transformer_reference(pipe.transformer, version, seed), **decoder_reference(pipe.vae, seed)}
+    reference = {**transformer_reference(pipe.transformer, version, seed), **decoder_reference(pipe.vae, seed),
+                 **write_latent_upsampler(out_dir, seed)}
     np.savez(out_dir / "reference.npz", **reference)
 
 

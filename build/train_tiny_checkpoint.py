@@ -421,6 +421,7 @@ def zero_lora_deltas(path: Path) -> None:
 def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = STEPS["vae_steps"],
                             upsampler_steps: int = STEPS["upsampler_steps"],
                             transformer_steps: int = STEPS["transformer_steps"], log=print, require_criterion: bool = True) -> Path:
+    from ltx_backend.loading.published_files import Needs
     from ltx_backend.loading.sources import open_model
     from ltx_backend.runtime.loaders import load_latent_upsampler
     from ltx_backend.types import TextContext
@@ -431,7 +432,7 @@ def make_trained_checkpoint(out_dir: Path, seed: int = 0, vae_steps: int = STEPS
     path = make_checkpoint(out_dir, VERSION, seed, trained_config(), NAME)
     (upsampler_path,) = out_dir.glob("*spatial-upscaler-x2*.safetensors")
     (lora_path,) = out_dir.glob("*distilled-lora*.safetensors")
-    source = open_model(out_dir)
+    source = open_model(out_dir, Needs(text_encoder=True))
     encoder = source.load("video_encoder", CPU, torch.float32)
     decoder = source.load("video_decoder", CPU, torch.float32)
     transformer = source.load("transformer", CPU, torch.float32)

@@ -20,6 +20,7 @@ import torch
 from conftest import ROOT, load_build_script
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
 from ltx_backend.loading.lora import read_lora
+from ltx_backend.loading.published_files import EVERY_FILE
 from ltx_backend.loading.sources import open_model
 from ltx_backend.runtime.loaders import load_latent_upsampler
 from ltx_testing.random_weights import (
@@ -109,7 +110,7 @@ def test_phase_timer_reports_nan_and_inf():
 
 
 def test_tiny_random_model_matches_the_tiny_checkpoint(tiny_checkpoints):
-    random, checkpoint = RandomWeightsModel("2", "tiny"), open_model(str(tiny_checkpoints["2"]))
+    random, checkpoint = RandomWeightsModel("2", "tiny"), open_model(str(tiny_checkpoints["2"]), EVERY_FILE)
     assert random.model_version == checkpoint.model_version == "2"
     cpu = torch.device("cpu")
     for name in CHECKPOINT_PARTS:

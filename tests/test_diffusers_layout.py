@@ -134,3 +134,21 @@ def test_video_decoder_matches_diffusers(tiny_root, version):
     with torch.no_grad():
         video = decoder(torch.from_numpy(ref["decoder.latent"]), timestep=timestep)
     _close(video, ref["decoder.video"])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_latent_upsampler_folder_matches_diffusers(tiny_root, version):
+    """A diffusers latent_upsampler/ (config.json, no safetensors metadata) loads as the spatial x2 upsampler and
+    reproduces diffusers' LTX2LatentUpsamplerModel; the resolver takes it for the two-stage classes."""
+    from ltx_backend.loading.model_path import find_model_files
+    from ltx_backend.loading.published_files import Needs
+    from ltx_backend.runtime.loaders import load_latent_upsampler
+
+    root = tiny_root / VERSIONS[version]
+    files = find_model_files(str(root), Needs(spatial_upsampler=True))
+    assert (files.layout, files.spatial_upsampler) == ("diffusers", root / "latent_upsampler")
+    ref = np.load(root / "reference.npz")
+    upsampler = load_latent_upsampler(files.spatial_upsampler, "cpu", torch.float32)
+    with torch.no_grad():
+        upsampled = upsampler(torch.from_numpy(ref["upsampler.latent"]))
+    _close(upsampled, ref["upsampler.upsampled"])

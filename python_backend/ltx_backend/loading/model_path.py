@@ -32,7 +32,7 @@ from ltx_backend.models.text_encoder.gemma import GemmaFiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelFiles", "ModelPathError", "Needs", "download_command", "find_model_files", "find_gemma"]
+__all__ = ["FilePlan", "ModelFiles", "ModelPathError", "Needs", "download_command", "find_gemma", "find_model_files", "plan_files"]
 
 
 @dataclass(frozen=True)
@@ -75,65 +75,92 @@ def _open(path: str, command: str) -> tuple[LocalFolder | HubRepo, str | None]:
     return HubRepo(path, command), None
 
 
-def find_model_files(model_path: str, needs: Needs = Needs(), text_encoder_path: str | None = None) -> ModelFiles:
-    """The model's files for `needs`, fetched (downloaded for a repo id, at most once: the hub's cache) or, offline,
-    checked in the cache, before any weight is read."""
-    command = download_command(model_path, text_encoder_path)
-    source, given = _open(model_path, command)
-    names = source.names
-    if isinstance(source, HubRepo) and source.offline and not names:
-        raise source.not_cached("no file")
-    checkpoint = given or choose_checkpoint(names)
-    wanted: dict[str, str | None] = {}
+@dataclass(frozen=True)
+class FilePlan:
+    """What to take from a repo's listing for `needs` (nothing read yet): the names of each kind, and `fetch`,
+    exactly the files to download (the allow-list)."""
+
+    layout: str
+    checkpoint: str | None
+    spatial_upsampler: str | None  # a file, or the diffusers latent_upsampler/ folder
+    distilled_lora: str | None
+    gemma: tuple[str, str] | None  # the repo's own (text encoder folder, tokenizer folder), '' = its top
+    fetch: tuple[str, ...]
+
+
+def plan_files(names: list[str], needs: Needs, label: str, checkpoint: str | None = None, own_gemma: bool = True) -> FilePlan:
+    """The table applied to a listing. `checkpoint`: given by name (a file path given); `own_gemma`: False when
+    Gemma comes from elsewhere (--text-encoder-path). Raises _Missing(kind, flag) for a needed kind not there."""
+    checkpoint = checkpoint or choose_checkpoint(names)
     if checkpoint is not None:
-        layout, wanted["checkpoint"] = "single-file", checkpoint
+        layout = "single-file"
     elif DIFFUSERS_INDEX in names:
         layout = "diffusers"
     else:
-        raise ModelPathError(f"invalid model_path={model_path!r}: no checkpoint *.safetensors in {source.label} (and no {DIFFUSERS_INDEX})")
-    upsampler = choose_newest(names, SPATIAL_UPSCALER_TAG)
+        raise ModelPathError(f"no checkpoint *.safetensors in {label} (and no {DIFFUSERS_INDEX})")
+    upsampler = lora = gemma = None
+    fetch = [checkpoint] if checkpoint else diffusers_names(names, upsampler_folder=False)
     if needs.spatial_upsampler:
-        if upsampler is None and not (layout == "diffusers" and any(n.startswith(DIFFUSERS_UPSAMPLER_DIR + "/") for n in names)):
-            raise _missing(source, f"a spatial x2 upscaler (*{SPATIAL_UPSCALER_TAG}*.safetensors)", "--spatial-upsampler-path")
-        wanted["spatial_upsampler"] = upsampler
+        upsampler = choose_newest(names, SPATIAL_UPSCALER_TAG)
+        if upsampler is not None:
+            fetch.append(upsampler)
+        elif layout == "diffusers" and any(n.startswith(DIFFUSERS_UPSAMPLER_DIR + "/") for n in names):
+            upsampler = DIFFUSERS_UPSAMPLER_DIR
+            fetch += [n for n in names if n.startswith(DIFFUSERS_UPSAMPLER_DIR + "/")]
+        else:
+            raise _Missing(f"a spatial x2 upscaler (*{SPATIAL_UPSCALER_TAG}*.safetensors)", "--spatial-upsampler-path")
     if needs.distilled_lora:
-        wanted["distilled_lora"] = choose_newest(names, DISTILLED_LORA_TAG)
-        if wanted["distilled_lora"] is None:
-            raise _missing(source, f"a distilled LoRA (*{DISTILLED_LORA_TAG}*.safetensors)", "--distilled-lora-path")
-    own_gemma = gemma_layout(names) if needs.text_encoder and text_encoder_path is None else None
-    fetch = [name for name in wanted.values() if name is not None]
-    if layout == "diffusers":
-        fetch += diffusers_names(names, upsampler_folder=needs.spatial_upsampler and upsampler is None)
-    if own_gemma is not None:
-        fetch += gemma_names(names, own_gemma)
-    root = source.fetch(sorted(set(fetch)))
+        lora = choose_newest(names, DISTILLED_LORA_TAG)
+        if lora is None:
+            raise _Missing(f"a distilled LoRA (*{DISTILLED_LORA_TAG}*.safetensors)", "--distilled-lora-path")
+        fetch.append(lora)
+    if needs.text_encoder and own_gemma:
+        gemma = gemma_layout(names)
+        if gemma is not None:
+            fetch += gemma_names(names, gemma)
+    return FilePlan(layout, checkpoint, upsampler, lora, gemma, tuple(sorted(set(fetch))))
+
+
+class _Missing(Exception):
+    def __init__(self, what: str, flag: str):
+        super().__init__(what)
+        self.what, self.flag = what, flag
+
+
+def find_model_files(model_path: str, needs: Needs = Needs(), text_encoder_path: str | None = None) -> ModelFiles:
+    """The model's files for `needs`, fetched (downloaded for a repo id, once: the hub's cache) or, offline,
+    checked in the cache, before any weight is read."""
+    command = download_command(model_path, text_encoder_path)
+    source, given = _open(model_path, command)
+    if isinstance(source, HubRepo) and source.offline and not source.names:
+        raise source.not_cached("no file")
+    try:
+        plan = plan_files(source.names, needs, source.label, given, own_gemma=text_encoder_path is None)
+    except _Missing as missing:
+        if isinstance(source, HubRepo) and source.offline:
+            raise source.not_cached(missing.what) from None
+        raise ModelPathError(f"{source.label} has no {missing.what}: give one with {missing.flag}") from None
+    except ModelPathError as error:
+        raise ModelPathError(f"invalid model_path={model_path!r}: {error}") from None
+    root = source.fetch(list(plan.fetch))
     gemma, gemma_source = None, None
-    if own_gemma is not None:
-        gemma, gemma_source = GemmaFiles(root / own_gemma[0], root / own_gemma[1]), source.label
+    if plan.gemma is not None:
+        gemma, gemma_source = GemmaFiles(root / plan.gemma[0], root / plan.gemma[1]), source.label
     elif needs.text_encoder:
         gemma_source = text_encoder_path or GEMMA_REPO
         gemma = find_gemma(gemma_source, command, given_by_flag=text_encoder_path is not None)
-    upsampler_path = None
-    if needs.spatial_upsampler:
-        upsampler_path = root / upsampler if upsampler else root / DIFFUSERS_UPSAMPLER_DIR
-    return ModelFiles(
-        root, layout, root / checkpoint if checkpoint else None, gemma, gemma_source, upsampler_path,
-        root / wanted["distilled_lora"] if wanted.get("distilled_lora") else None,
-    )
+    def on_disk(name: str | None) -> Path | None:
+        return root / name if name else None
 
-
-def _missing(source: LocalFolder | HubRepo, what: str, flag: str) -> ModelPathError:
-    if isinstance(source, HubRepo) and source.offline:
-        return source.not_cached(what)
-    return ModelPathError(f"{source.label} has no {what}: give one with {flag}")
+    return ModelFiles(root, plan.layout, on_disk(plan.checkpoint), gemma, gemma_source, on_disk(plan.spatial_upsampler),
+                      on_disk(plan.distilled_lora))
 
 
 def find_gemma(path: str, command: str, given_by_flag: bool = True) -> GemmaFiles:
     """Gemma 3 from a folder or repo id, flat (Google's repo) or split (text_encoder/ + tokenizer/)."""
-    try:
-        source, _ = _open(path, command)
-    except ModelPathError:
-        raise ModelPathError(f"invalid --text-encoder-path={path!r}: not an existing folder, and not a Hugging Face repo id") from None
+    if not Path(path).expanduser().exists() and not is_repo_id(path):
+        raise ModelPathError(f"invalid --text-encoder-path={path!r}: not an existing folder, and not a Hugging Face repo id")
+    source, _ = _open(path, command)
     layout = gemma_layout(source.names)
     if layout is None:
         where = f"{source.label} holds no Gemma 3 (config.json, model*.safetensors, tokenizer files; flat or in text_encoder/ + tokenizer/)"

@@ -48,6 +48,8 @@ class Needs:
         )))
 
 
+EVERY_FILE = Needs(text_encoder=True, spatial_upsampler=True, distilled_lora=True)
+
 _VERSION = re.compile(r"-(\d+(?:\.\d+)+)$")  # ltx-2.3-spatial-upscaler-x2-1.1 -> (1, 1); ...-lora-384 -> none
 
 

@@ -43,7 +43,6 @@ class HubRepo:
         self.repo_id, self.label, self.download_command = repo_id, repo_id, download_command
         self.offline = bool(constants.HF_HUB_OFFLINE)
         self.why_offline = "HF_HUB_OFFLINE=1"
-        self.revision: str | None = None
         if not self.offline:
             self._list_online()
         if self.offline:
@@ -67,7 +66,6 @@ class HubRepo:
             log.warning("the Hugging Face Hub cannot be reached (%s): using the cache for %s", error, self.repo_id)
             self.offline, self.why_offline = True, "the hub cannot be reached"
             return
-        self.revision = info.sha
         self.names = sorted(s.rfilename for s in info.siblings or ())
 
     def _cached_snapshot(self) -> Path | None:
@@ -100,7 +98,8 @@ class HubRepo:
             return self.snapshot
         from huggingface_hub import snapshot_download
 
-        folder = Path(snapshot_download(self.repo_id, revision=self.revision, allow_patterns=list(names)))
+        # By branch, not by the listed commit: the hub then records refs/main, which an offline run looks up.
+        folder = Path(snapshot_download(self.repo_id, allow_patterns=list(names)))
         missing = [n for n in names if not (folder / n).is_file()]
         if missing:  # pragma: no cover - the hub listed them
             raise ModelPathError(f"{self.repo_id}: {', '.join(missing)} listed by the hub but not downloaded")
