@@ -376,3 +376,48 @@ def test_serve_from_the_cache_serves_the_video_of_the_same_files_by_path(publish
     by_path = _explicit(published, "Lightricks/LTX-2.3", TWO_STAGE, request.resolve("2.3"))
     np.testing.assert_array_equal(served.frames, by_path.frames)
     np.testing.assert_array_equal(served.audio, by_path.audio)
+
+
+def test_offline_a_missing_file_names_the_repo_the_file_and_the_download_command(published, tmp_path, monkeypatch):
+    """A cache holding only LTX-2.3's dev checkpoint: one stage resolves (Gemma given by path); two stages stop
+    before any weight is read, naming what is missing and how to fetch it."""
+    from huggingface_hub import constants
+
+    from ltx_backend.loading.model_path import ModelPathError
+
+    only = tmp_path / "only-dev"
+    _files({LTX23["checkpoint"]: published["repos"]["Lightricks/LTX-2.3"] / LTX23["checkpoint"]}, only)
+    _into_cache(tmp_path / "hf" / "hub", "Lightricks/LTX-2.3", only)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    gemma = str(published["repos"][GEMMA_REPO])
+    assert find_model_files("Lightricks/LTX-2.3", files_needed([ONE_STAGE]), gemma).checkpoint.name == LTX23["checkpoint"]
+    with pytest.raises(ModelPathError) as error:
+        find_model_files("Lightricks/LTX-2.3", files_needed([TWO_STAGE]), gemma)
+    message = str(error.value)
+    assert "a spatial x2 upscaler (*spatial-upscaler-x2*.safetensors) of Lightricks/LTX-2.3: not in the Hugging Face cache" in message, message
+    assert f"HF_HUB_OFFLINE=1: run `ltx-triton download --model-path Lightricks/LTX-2.3 --text-encoder-path {gemma}`" in message
+
+
+def test_serve_refuses_a_temporal_upscaler_before_starting_anything(published, tmp_path, capsys):
+    from ltx_client.cli import main
+
+    repo = published["repos"]["Lightricks/LTX-2.3"]
+    temporal = repo / "ltx-2.3-temporal-upscaler-x2-1.0.safetensors"
+    assert main(["serve", "--model-path", str(repo), "--text-encoder-path", str(published["repos"][GEMMA_REPO]),
+                 "--spatial-upsampler-path", str(temporal), "--run-dir", str(tmp_path)]) == 2
+    assert "ltx-2.3-temporal-upscaler-x2-1.0.safetensors is not a spatial x2 latent upscaler" in capsys.readouterr().err
+    assert not (tmp_path / "model_repository").exists()
+
+
+def test_the_file_flags_reach_the_models_that_load_those_files(tmp_path):
+    from ltx_backend.serving.repository import RepositoryOptions, render_repository
+
+    options = RepositoryOptions(model_path="Lightricks/LTX-2.3", text_encoder_path="/models/gemma",
+                                upsampler_path="/models/up.safetensors", distilled_lora_path="/models/lora.safetensors")
+    repo = render_repository(options, tmp_path)
+    configs = {p.parent.name: p.read_text() for p in repo.glob("*/config.pbtxt")}
+    owners = {key: sorted(name for name, text in configs.items() if f'key: "{key}"' in text)
+              for key in ("text_encoder_path", "upsampler_path", "distilled_lora_path")}
+    assert owners == {"text_encoder_path": ["text_encoder"], "upsampler_path": ["latent_upsampler"], "distilled_lora_path": ["denoiser"]}
+    assert 'key: "text_encoder_path" value: { string_value: "/models/gemma" }' in configs["text_encoder"]

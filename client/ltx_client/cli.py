@@ -18,7 +18,7 @@ DEFAULT_OUTPUT_DIR = "outputs"
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
 from ltx_client.download import add_download_parser, run_download
-from ltx_client.load_flags import add_lora_flags, add_text_encoder_flag, load_options
+from ltx_client.load_flags import add_file_flags, add_lora_flags, load_options
 from ltx_client.serve import add_serve_parser, run_serve
 
 
@@ -53,11 +53,9 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--image-mode", choices=IMAGE_MODES, default=IMAGE_MODES[0],
                    help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
     add_lora_flags(p)
-    add_text_encoder_flag(p)
+    add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help="how the two-stage pipelines switch transformer weights (same video in every mode)")
-    p.add_argument("--spatial-upsampler-path", default=None, help="default: the newest *spatial-upscaler-x2*.safetensors of the model")
-    p.add_argument("--distilled-lora-path", default=None, help="default: the newest *distilled-lora*.safetensors of the model")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS,

@@ -9,23 +9,28 @@ import sys
 
 def add_download_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ltx_backend.pipelines.registry import PIPELINE_CLASSES
-    from ltx_client.load_flags import add_text_encoder_flag
+    from ltx_client.load_flags import add_file_flags
 
     p = sub.add_parser("download", help="download the files a model's pipeline classes need (the Hugging Face cache)")
     p.add_argument("--model-path", required=True, help="Hugging Face repo id (or a local folder: nothing to download, the files are checked)")
     p.add_argument("--pipeline-class-name", nargs="+", default=None,
                    help=f"{', '.join(PIPELINE_CLASSES)} (default: every class the checkpoint has)")
-    add_text_encoder_flag(p)
+    add_file_flags(p)
     return p
 
 
-def resolve_for_classes(model_path: str, class_names: list[str] | None, text_encoder_path: str | None):
-    """(the model with every file `class_names` need fetched, the classes): None means every class of the
-    checkpoint's version. InvalidRequest names a class the version lacks; ModelPathError a file not found."""
+def resolve_for_classes(args: argparse.Namespace):
+    """(the model with every file the classes of `args.pipeline_class_name` need fetched, less those the file flags
+    name, and the classes): none named means every class of the checkpoint's version. InvalidRequest names a
+    class the version lacks or an upscaler that is not spatial x2; ModelPathError a file not found."""
+    from dataclasses import replace
+
     from ltx_backend.errors import InvalidRequest
     from ltx_backend.loading.sources import open_model
     from ltx_backend.pipelines.registry import PIPELINES, classes_for, files_needed
+    from ltx_backend.runtime.loaders import latent_upsampler_config
 
+    model_path, class_names = args.model_path, args.pipeline_class_name
     for name in class_names or ():
         if name not in PIPELINES:
             raise InvalidRequest("--pipeline-class-name", name, f"one of {', '.join(PIPELINES)}")
@@ -35,21 +40,27 @@ def resolve_for_classes(model_path: str, class_names: list[str] | None, text_enc
         if name not in available:
             raise InvalidRequest("--pipeline-class-name", name, f"a pipeline class LTX-{version} has: {', '.join(available)}")
     classes = list(class_names or available)
-    return open_model(model_path, files_needed(classes), text_encoder_path), classes
+    if args.spatial_upsampler_path:
+        latent_upsampler_config(args.spatial_upsampler_path)  # a temporal or x1.5 one is refused now, naming it
+    needs = files_needed(classes)
+    needs = replace(needs, spatial_upsampler=needs.spatial_upsampler and not args.spatial_upsampler_path,
+                    distilled_lora=needs.distilled_lora and not args.distilled_lora_path)
+    return open_model(model_path, needs, args.text_encoder_path), classes
 
 
 def run_download(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
 
     try:
-        source, classes = resolve_for_classes(args.model_path, args.pipeline_class_name, args.text_encoder_path)
+        source, classes = resolve_for_classes(args)
     except (InvalidRequest, LoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     files = source.files
     print(f"LTX-{source.model_version} files for {', '.join(classes)}:")
-    for kind, path in (("checkpoint", files.checkpoint if files.checkpoint else files.root), ("spatial upscaler", files.spatial_upsampler),
-                       ("distilled LoRA", files.distilled_lora)):
+    for kind, path in (("checkpoint", files.checkpoint if files.checkpoint else files.root),
+                       ("spatial upscaler", files.spatial_upsampler or args.spatial_upsampler_path),
+                       ("distilled LoRA", files.distilled_lora or args.distilled_lora_path)):
         if path is not None:
             print(f"  {kind:17} {path}")
     print(f"  {'text encoder':17} {files.gemma.text_encoder}  ({files.gemma_source})")

@@ -1,6 +1,6 @@
 """The flags that choose what is loaded, shared by `generate`, `serve` (and `download`): `--lora-path` /
 `--lora-weight-name` / `--lora-scale` (the LoadOptions a pipeline or a server is loaded with) and
-`--text-encoder-path` (where Gemma comes from)."""
+`--text-encoder-path`, `--spatial-upsampler-path`, `--distilled-lora-path` (files other than the resolver's)."""
 from __future__ import annotations
 
 import argparse
@@ -19,10 +19,14 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
     return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale).check(as_flags=True)
 
 
-def add_text_encoder_flag(p: argparse.ArgumentParser) -> None:
+def add_file_flags(p: argparse.ArgumentParser) -> None:
+    """The files a flag can name instead of the resolver's choice (loading/published_files.py)."""
     p.add_argument("--text-encoder-path", "--gemma-root", dest="text_encoder_path", default=None,
                    help="Gemma 3 (folder or Hugging Face repo id, flat or text_encoder/ + tokenizer/): default the checkpoint's "
                         "own text_encoder/, else google/gemma-3-12b-it-qat-q4_0-unquantized (LTX-2.3 has none)")
+    p.add_argument("--spatial-upsampler-path", default=None,
+                   help="default: the newest *spatial-upscaler-x2*.safetensors of the model (two-stage classes)")
+    p.add_argument("--distilled-lora-path", default=None, help="default: the newest *distilled-lora*.safetensors of the model (two-stage classes)")
 
 
 def local_or_repo(path: str | None) -> str | None:

@@ -15,7 +15,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     from ltx_backend.pipelines.registry import PIPELINE_CLASSES
     from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
     from ltx_client.compile_flags import add_compile_flags
-    from ltx_client.load_flags import add_lora_flags, add_text_encoder_flag
+    from ltx_client.load_flags import add_file_flags, add_lora_flags
     from ltx_kernels.dispatch import BACKENDS
 
     p = sub.add_parser("serve", help="serve the model on a Triton Inference Server (gRPC, HTTP/KServe v2, metrics)")
@@ -25,7 +25,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
                    help=f"two-stage weight switching (default {DEFAULT_DEVICE_MODE})")
     add_lora_flags(p)
-    add_text_encoder_flag(p)
+    add_file_flags(p)
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000, help="HTTP/KServe v2 port")
     p.add_argument("--grpc-port", type=int, default=8001)
@@ -72,7 +72,7 @@ def repository_options(args: argparse.Namespace):
     load = load_options(args)
     # Every file the served classes need, downloaded (or checked in the cache offline) before the server starts:
     # its models resolve the same files from the cache.
-    _, classes = resolve_for_classes(args.model_path, args.pipeline_class_name, args.text_encoder_path)
+    _, classes = resolve_for_classes(args)
     model_path, text_encoder_path = local_or_repo(args.model_path), local_or_repo(args.text_encoder_path)
     if load.lora_path is not None:
         from ltx_backend.loading.lora import read_lora
@@ -87,6 +87,8 @@ def repository_options(args: argparse.Namespace):
         model_path=model_path,
         pipeline_classes=tuple(classes),
         text_encoder_path=text_encoder_path,
+        upsampler_path=local_or_repo(args.spatial_upsampler_path),
+        distilled_lora_path=local_or_repo(args.distilled_lora_path),
         gpu=gpu,
         gpu_id=args.gpu_id,
         text_encoder_on_cpu=args.text_encoder_device == "cpu",

@@ -19,10 +19,11 @@ def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dty
     return model if torch_compile_mode is None else compile_blocks(model, torch_compile_mode)
 
 
-def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """The latent upsampler from its own safetensors file (config JSON in the metadata `config`, as ltx-core's
-    loader reads it; module keys unprefixed), or from a diffusers `latent_upsampler/` folder (config.json, the
-    same keys). A folder without config.json must hold one such file. Only a spatial x2 upsampler is taken."""
+def latent_upsampler_config(path: str | Path) -> tuple[dict, Path | list[Path]]:
+    """(the official config, the weight file(s)) of a spatial x2 latent upsampler, read without its weights: its
+    own safetensors file (config JSON in the metadata `config`, as ltx-core's loader reads it), or a diffusers
+    `latent_upsampler/` folder (config.json). A folder without config.json must hold one such file. Any other
+    upsampler (temporal, x1.5) is a CheckpointError naming the file."""
     path = Path(path)
     files: Path | list[Path] = path
     if path.is_dir() and (path / "config.json").is_file():
@@ -43,6 +44,12 @@ def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.d
             f"{path.name} is not a spatial x2 latent upscaler ({', '.join(f'{k}={v}' for k, v in kind.items())}): the two-stage "
             "pipelines upsample between the stages with a *spatial-upscaler-x2*.safetensors file"
         )
+    return config, files
+
+
+def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The spatial x2 latent upsampler (latent_upsampler_config says which files), module keys unprefixed."""
+    config, files = latent_upsampler_config(path)
     return load_module(files, build_latent_upsampler, config, lambda key: key, device, dtype, "latent_upsampler")
 
 

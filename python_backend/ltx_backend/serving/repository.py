@@ -24,6 +24,8 @@ class RepositoryOptions:
     model_path: str = DEFAULT_MODEL_PATH
     pipeline_classes: tuple[str, ...] = PIPELINE_CLASSES
     text_encoder_path: str | None = None  # Gemma 3 from here (None: the checkpoint's own, else its repo: loading/model_path.py)
+    upsampler_path: str | None = None  # the spatial x2 upscaler file (None: the resolver's choice)
+    distilled_lora_path: str | None = None  # the distilled LoRA file (None: the resolver's choice)
     gpu: bool = False  # KIND_GPU instances on GPU `gpu_id`, bf16; else KIND_CPU, fp32
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
@@ -105,6 +107,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         *([ModelSpec(
             "latent_upsampler", "latent_upsampler", "spatial x2 latent upsampler between the two stages",
             (Tensor("LATENT", m, (-1,) * 5),), (Tensor("LATENT", m, (-1,) * 5),), gpu=o.gpu,
+            parameters=(("upsampler_path", o.upsampler_path),) if o.upsampler_path else (),
         )] if o.two_stage else []),
         ModelSpec(
             "vae_decoder", "vae_decoder", "video latents -> uint8 frames (tiled for large outputs)",
@@ -132,6 +135,8 @@ def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tu
     """snapshot / original (or one-stage only): one `denoiser` holding every stage's weights, switched by the
     device mode; resident: `denoiser_stage1` + `denoiser_stage2`, each with its own instance group."""
     common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_lora_parameters(o))
+    if o.distilled_lora_path is not None:
+        common += (("distilled_lora_path", o.distilled_lora_path),)
     if o.torch_compile_mode is not None:
         common += (("torch_compile_mode", o.torch_compile_mode),)
     doc = "one guided x0 prediction of the audio+video transformer (see ltx_backend/serving/wire.py)"

@@ -2,7 +2,8 @@
 audio+video transformer, all guidance passes batched (see serving/wire.py).
 
 It holds the weights of every (pipeline class, stage) it serves (runtime/weight_plan.py), switched by the
-device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_classes, stages, lora_*, torch_compile_mode }.
+device mode of runtime/stage_weights.py: parameters { device_mode, pipeline_classes, stages, lora_*, distilled_lora_path,
+torch_compile_mode }.
 """
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ class TritonPythonModel(ModelAdapter):
         load = LoadOptions(p.get("lora_path") or None, p.get("lora_weight_name") or None, float(p.get("lora_scale", "1.0"))).check()
         user = [] if load.lora_path is None else [(read_lora(load.lora_path, load.lora_weight_name), load.lora_scale)]
         classes = served_classes(p)
-        source = open_model(args.model_path(), Needs(distilled_lora=files_needed(classes).distilled_lora))
-        distilled = None if source.files.distilled_lora is None else read_lora(str(source.files.distilled_lora))
+        needed, given = files_needed(classes).distilled_lora, p.get("distilled_lora_path") or None
+        source = open_model(args.model_path(), Needs(distilled_lora=needed and given is None))
+        distilled_path = (given or source.files.distilled_lora) if needed else None
+        distilled = None if distilled_path is None else read_lora(str(distilled_path))
         plan = weight_plan(source.model_version, classes, distilled, user)
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
