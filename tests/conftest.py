@@ -16,7 +16,10 @@ from reference_env import prepare_reference  # noqa: E402
 
 prepare_reference()
 # Two threads (CI's cores), or OMP_NUM_THREADS where set: checks that a test does not depend on the thread count.
-torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or max(1, min(2, os.cpu_count() or 1))))
+# Exported, so the processes tests start (the CLI, tritonserver's model stubs) compute as this one does.
+THREADS = int(os.environ.get("OMP_NUM_THREADS") or max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(THREADS)
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,10 +2,12 @@
 endpoints snapshot_download uses, over folders of tiny files, with gated repos and a log of what was downloaded.
 
     GET  /api/models/<owner>/<name>[/revision/<rev>]   {"id", "sha", "siblings": [{"rfilename"}], "gated"}
+    GET  /api/models/<owner>/<name>/auth-check         200, or 401 for a gated repo without its token
     HEAD /<owner>/<name>/resolve/<rev>/<path>          X-Repo-Commit, ETag, Content-Length
     GET  /<owner>/<name>/resolve/<rev>/<path>          the file
 
-A gated repo answers 401 with X-Error-Code: GatedRepo (as the hub does) unless `Authorization: Bearer <token>`.
+As on the hub, a gated repo's listing is public; its files and auth-check answer 401 with X-Error-Code:
+GatedRepo unless `Authorization: Bearer <token>`.
 The files are real; only the network is local. Nothing here decides which files our code asks for.
 """
 from __future__ import annotations
@@ -60,6 +62,8 @@ class HubServer:
 
             def _route(self):
                 parts = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/")]
+                if parts[:2] == ["api", "models"] and len(parts) == 5 and parts[4] == "auth-check":
+                    return "auth", "/".join(parts[2:4]), None
                 if parts[:2] == ["api", "models"] and len(parts) >= 4:
                     return "info", "/".join(parts[2:4]), None
                 if len(parts) >= 5 and parts[2] == "resolve":
@@ -71,9 +75,11 @@ class HubServer:
                 repo = server.repos.get(repo_id)
                 if repo is None:
                     return self._not_found()
-                if self._deny(repo):
+                if kind != "info" and self._deny(repo):
                     return
-                if kind == "info":
+                if kind == "auth":
+                    data, headers = b"{}", {"Content-Type": "application/json"}
+                elif kind == "info":
                     data = json.dumps({"id": repo_id, "sha": repo.sha, "gated": repo.token is not None and "manual",
                                        "siblings": [{"rfilename": f} for f in repo.files()]}).encode()
                     headers = {"Content-Type": "application/json"}

@@ -219,7 +219,7 @@ def test_generate_from_the_cache_gives_the_video_of_the_same_files_by_path(offli
     for kind, label in (("lora", "distilled LoRA"), ("upsampler", "spatial upscaler")):
         if expected[kind]:
             version = expected[kind].removesuffix(".safetensors").rsplit("-", 1)[-1]
-            assert f"{label} {expected[kind]} (version {version if version[0] == '1' else '1.0 (unversioned)'})" in line, line
+            assert f"{label} {expected[kind]} ({'version ' + version if version[0] == '1' else 'unversioned'})" in line, line
     served = np.load(raw)
     version = "2.3" if repo_id.endswith("2.3") else "2"
     request = GenerationRequest(prompt=PROMPT, pipeline_class_name=class_name, width=64, height=64, num_frames=9,
@@ -244,8 +244,28 @@ def test_no_gemma_in_the_cache_is_a_clear_error_before_any_work(published, tmp_p
     assert "Traceback" not in done.stderr
     for needed in (GEMMA_REPO, "--text-encoder-path", "ltx-triton download --model-path Lightricks/LTX-2.3", "HF_HUB_OFFLINE=1"):
         assert needed in done.stderr, done.stderr
-    assert "loading LTX" not in done.stderr  # no weight was read
     assert not out.exists()
+
+
+def test_no_gemma_in_the_cache_stops_before_any_file_is_read(published, tmp_path, monkeypatch, capsys):
+    """The same, in-process, with every safetensors read refused: the resolver decides before reading anything."""
+    from huggingface_hub import constants
+
+    from ltx_client.cli import main
+
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "models--Lightricks--LTX-2.3").symlink_to(published["hf_home"] / "hub" / "models--Lightricks--LTX-2.3")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a safetensors file was read: {args[:1]}")
+
+    for module in ("ltx_backend.loading.checkpoint", "ltx_backend.models.text_encoder.gemma", "ltx_backend.models.text_encoder.encoder"):
+        monkeypatch.setattr(f"{module}.safe_open", refuse)
+    assert main(["generate", "--model-path", "Lightricks/LTX-2.3", "--prompt", PROMPT, *SMALL]) == 2
+    assert GEMMA_REPO in capsys.readouterr().err
 
 
 # The repos' file lists as published (the issue's table; LTX-2's diffusers copy sharded as diffusers shards it).
@@ -286,13 +306,15 @@ def test_the_download_allow_list_is_exactly_the_files_of_the_class(repo_id, clas
         names += LTX2_GEMMA  # its own Gemma; none of the diffusers copy
     plan = plan_files(LISTINGS[repo_id], files_needed([class_name]), repo_id)
     assert plan.fetch == tuple(sorted(n for n in names if n))
-    google = ["README.md", ".gitattributes", "config.json", "generation_config.json", "added_tokens.json", "chat_template.json",
-              "model-00001-of-00005.safetensors", "model-00002-of-00005.safetensors", "model-00003-of-00005.safetensors",
-              "model-00004-of-00005.safetensors", "model-00005-of-00005.safetensors", "model.safetensors.index.json",
-              "preprocessor_config.json", "processor_config.json", "special_tokens_map.json", "tokenizer.json",
-              "tokenizer.model", "tokenizer_config.json"]
+
+
+def test_gemma_from_google_s_repo_is_exactly_what_the_loader_reads():
     from ltx_backend.loading.published_files import gemma_layout, gemma_names
 
+    google = ["README.md", ".gitattributes", "config.json", "generation_config.json", "added_tokens.json", "chat_template.json",
+              *[f"model-{i:05d}-of-00005.safetensors" for i in range(1, 6)], "model.safetensors.index.json",
+              "preprocessor_config.json", "processor_config.json", "special_tokens_map.json", "tokenizer.json",
+              "tokenizer.model", "tokenizer_config.json"]
     assert gemma_layout(google) == ("", "")
     assert set(gemma_names(google, ("", ""))) == set(google) - {"README.md", ".gitattributes", "generation_config.json",
                                                                "chat_template.json", "preprocessor_config.json", "processor_config.json"}

@@ -16,13 +16,12 @@ from safetensors.torch import save_file
 from conftest import checkpoint_file, load_build_script
 from ltx_backend.loading.checkpoint import CheckpointError
 from ltx_backend.loading.model_path import find_model_files
-from ltx_backend.loading.published_files import Needs, file_version
+from ltx_backend.loading.published_files import EVERY_FILE, file_version
 from ltx_backend.pipelines.registry import TWO_STAGE
 from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 
 CPU = torch.device("cpu")
-ALL = Needs(text_encoder=True, spatial_upsampler=True, distilled_lora=True)
 REQUEST = dict(prompt="a boat on a lake", pipeline_class_name=TWO_STAGE, width=64, height=64, num_frames=9, num_inference_steps=2)
 
 
@@ -73,7 +72,7 @@ def test_file_versions_order_newest_first():
 
 def test_the_right_file_of_each_kind_is_found_by_name(published):
     _, repo = published
-    files = find_model_files(str(repo), ALL)
+    files = find_model_files(str(repo), EVERY_FILE)
     assert files.layout == "single-file"
     assert files.checkpoint.name == "ltx-2.3-22b-dev.safetensors"
     assert files.spatial_upsampler.name == "ltx-2.3-spatial-upscaler-x2-1.1.safetensors"
@@ -105,6 +104,6 @@ def test_single_files_win_over_the_diffusers_copy_beside_them(published, tmp_pat
     (both / "model_index.json").write_text(json.dumps({"_class_name": "LTX2Pipeline"}))
     for folder in ("transformer", "vae", "latent_upsampler"):
         (both / folder).mkdir()
-    files = find_model_files(str(both), ALL)
+    files = find_model_files(str(both), EVERY_FILE)
     assert (files.layout, files.checkpoint.name) == ("single-file", "ltx-2.3-22b-dev.safetensors")
     assert files.spatial_upsampler.name == "ltx-2.3-spatial-upscaler-x2-1.1.safetensors"

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from ltx_backend.loading.model_path import find_gemma
 from ltx_backend.models.text_encoder import (
     build_embeddings_processor,
     checkpoint_key,
@@ -159,7 +160,7 @@ def tiny_text_config():
 def test_tokenizer_files_agree(gemma_root):
     import sentencepiece as spm
 
-    encoder = load_gemma_encoder(gemma_root, "cpu", torch.float32)
+    encoder = load_gemma_encoder(find_gemma(str(gemma_root)), "cpu", torch.float32)
     sp = spm.SentencePieceProcessor(model_file=str(gemma_root / "tokenizer" / "tokenizer.model"))
     texts = [PROMPTS[0], "Zebra ünïcode 日本 \t tabs  and  spaces", "<start_of_turn>user hi", ""]
     ids, mask = encoder.tokenize(texts)
@@ -188,7 +189,7 @@ def test_prompt_encoding_parity(version, gemma_root, tiny_reference_gemma, tmp_p
                          gemma_root_path=str(gemma_root))
     expected = encode_prompts(PROMPTS, ledger)
 
-    ours = load_text_encoder(gemma_root, checkpoint, "cpu", torch.float32).encode(PROMPTS)
+    ours = load_text_encoder(find_gemma(str(gemma_root)), checkpoint, "cpu", torch.float32).encode(PROMPTS)
     for row, ref in enumerate(expected):
         assert_close(ours.video[row : row + 1], ref.video_encoding)
         assert_close(ours.audio[row : row + 1], ref.audio_encoding)
@@ -210,7 +211,7 @@ def test_gemma_matches_reference_text_encoder(gemma_root, tiny_reference_gemma, 
     assert not meta, meta  # the reference loads non-strictly: check everything was filled
     assert reference.processor is not None and reference.tokenizer is not None
 
-    ours = load_gemma_encoder(gemma_root, "cpu", torch.float32)
+    ours = load_gemma_encoder(find_gemma(str(gemma_root)), "cpu", torch.float32)
     # the reference re-registers the RoPE tables and the embedding scale as persistent buffers
     ref_text = reference.model.model.language_model.state_dict()
     our_text = {**ours.model.state_dict(), **dict(ours.model.named_buffers())}
@@ -244,8 +245,8 @@ def test_maker_is_deterministic(gemma_root, tmp_path):
 def test_bfloat16_close_to_float32(gemma_root, tiny_reference_gemma, tmp_path):
     checkpoint = tmp_path / "ltx-2.3-tiny.safetensors"
     write_ltx_checkpoint(checkpoint, "2.3", reference_processor("2.3", seed=4))
-    full = load_text_encoder(gemma_root, checkpoint, "cpu", torch.float32).encode(PROMPTS)
-    half = load_text_encoder(gemma_root, checkpoint, "cpu", torch.bfloat16).encode(PROMPTS)
+    full = load_text_encoder(find_gemma(str(gemma_root)), checkpoint, "cpu", torch.float32).encode(PROMPTS)
+    half = load_text_encoder(find_gemma(str(gemma_root)), checkpoint, "cpu", torch.bfloat16).encode(PROMPTS)
     assert half.video.dtype == torch.bfloat16
     for ours, ref in ((half.video, full.video), (half.audio, full.audio)):
         assert (ours.float() - ref).abs().max() <= 0.1 * ref.abs().max()

@@ -23,9 +23,9 @@ def resolve_for_classes(args: argparse.Namespace):
     """(the model with every file the classes of `args.pipeline_class_name` need fetched, less those the file flags
     name, and the classes): none named means every class of the checkpoint's version. InvalidRequest names a
     class the version lacks or an upscaler that is not spatial x2; ModelPathError a file not found."""
-    from dataclasses import replace
 
     from ltx_backend.errors import InvalidRequest
+    from ltx_backend.loading.published_files import Needs
     from ltx_backend.loading.sources import open_model
     from ltx_backend.pipelines.registry import PIPELINES, classes_for, files_needed
     from ltx_backend.runtime.loaders import latent_upsampler_config
@@ -34,7 +34,8 @@ def resolve_for_classes(args: argparse.Namespace):
     for name in class_names or ():
         if name not in PIPELINES:
             raise InvalidRequest("--pipeline-class-name", name, f"one of {', '.join(PIPELINES)}")
-    version = open_model(model_path).model_version  # the checkpoint alone first: its version names the classes
+    # The checkpoint and Gemma first (its version names the classes; a gated Gemma stops before any download).
+    version = open_model(model_path, Needs(text_encoder=True), args.text_encoder_path).model_version
     available = classes_for(version)
     for name in class_names or ():
         if name not in available:
@@ -42,9 +43,7 @@ def resolve_for_classes(args: argparse.Namespace):
     classes = list(class_names or available)
     if args.spatial_upsampler_path:
         latent_upsampler_config(args.spatial_upsampler_path)  # a temporal or x1.5 one is refused now, naming it
-    needs = files_needed(classes)
-    needs = replace(needs, spatial_upsampler=needs.spatial_upsampler and not args.spatial_upsampler_path,
-                    distilled_lora=needs.distilled_lora and not args.distilled_lora_path)
+    needs = files_needed(classes, bool(args.spatial_upsampler_path), bool(args.distilled_lora_path))
     return open_model(model_path, needs, args.text_encoder_path), classes
 
 

@@ -20,16 +20,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ltx_backend.loading.diffusers_layout import SUBFOLDERS
+from ltx_backend.models.text_encoder.gemma import TEXT_ENCODER_DIR, TOKENIZER_DIR
+
 GEMMA_REPO = "google/gemma-3-12b-it-qat-q4_0-unquantized"  # LTX-2.3 has no Gemma of its own (ltx-pipelines' --gemma-root)
 SPATIAL_UPSCALER_TAG = "spatial-upscaler-x2"  # not ltx-2.3-spatial-upscaler-x1.5-1.0 nor *-temporal-upscaler-x2-*
 DISTILLED_LORA_TAG = "distilled-lora"
 QUANTISED_TAGS = ("fp8", "fp4", "nvfp", "int8")
-TEXT_ENCODER_DIR, TOKENIZER_DIR = "text_encoder", "tokenizer"
 # What Gemma's loader reads: the config and the weights (sharded with an index), and the tokenizer's files.
 GEMMA_FILES = ("config.json", "model.safetensors.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 DIFFUSERS_INDEX = "model_index.json"
-DIFFUSERS_FOLDERS = ("transformer", "connectors", "vae", "audio_vae", "vocoder")  # what loading/diffusers_layout.py reads
+DIFFUSERS_FOLDERS = tuple(dict.fromkeys(SUBFOLDERS.values()))  # the folders loading/diffusers_layout.py reads
 DIFFUSERS_UPSAMPLER_DIR = "latent_upsampler"
 
 
@@ -40,12 +42,6 @@ class Needs:
     text_encoder: bool = False
     spatial_upsampler: bool = False
     distilled_lora: bool = False
-
-    def __or__(self, other: Needs) -> Needs:
-        return Needs(*(a or b for a, b in zip(
-            (self.text_encoder, self.spatial_upsampler, self.distilled_lora),
-            (other.text_encoder, other.spatial_upsampler, other.distilled_lora),
-        )))
 
 
 EVERY_FILE = Needs(text_encoder=True, spatial_upsampler=True, distilled_lora=True)
@@ -60,8 +56,9 @@ def file_version(name: str | Path) -> tuple[int, ...]:
 
 
 def version_label(name: str) -> str:
+    """'version 1.1', or 'unversioned' (the first release, older than 1.0)."""
     version = file_version(name)
-    return ".".join(map(str, version)) if version else "1.0 (unversioned)"
+    return "version " + ".".join(map(str, version)) if version else "unversioned"
 
 
 def _basename(name: str) -> str:
@@ -84,6 +81,11 @@ def _checkpoint_preference(name: str) -> tuple:
     quantised = any(tag in lowered for tag in QUANTISED_TAGS)
     newest_first = tuple(-part for part in file_version(name)) + (1,)  # (1, 1) before (1, 0) before none
     return (2 * quantised + ("distilled" in lowered), newest_first, name)
+
+
+def is_preferred_checkpoint(name: str) -> bool:
+    """A full-precision, non-distilled checkpoint: the kind the table takes first."""
+    return _checkpoint_preference(name)[0] == 0
 
 
 def choose_checkpoint(names: Iterable[str]) -> str | None:
@@ -118,11 +120,10 @@ def gemma_names(names: Iterable[str], layout: tuple[str, str]) -> list[str]:
     return sorted(wanted & names)
 
 
-def diffusers_names(names: Iterable[str], upsampler_folder: bool) -> list[str]:
-    """The diffusers layout's files: model_index.json and the component folders (the text encoder's and the
-    latent upsampler's when asked for)."""
-    folders = DIFFUSERS_FOLDERS + ((DIFFUSERS_UPSAMPLER_DIR,) if upsampler_folder else ())
-    return sorted(n for n in names if n == DIFFUSERS_INDEX or n.split("/", 1)[0] in folders)
+def diffusers_names(names: Iterable[str]) -> list[str]:
+    """The diffusers layout's files: model_index.json and the component folders our loader reads (the text
+    encoder's and the latent upsampler's are asked for as their own kinds)."""
+    return sorted(n for n in names if n == DIFFUSERS_INDEX or n.split("/", 1)[0] in DIFFUSERS_FOLDERS)
 
 
 def _in(name: str, folder: str) -> bool:

@@ -24,12 +24,12 @@ def classes_for(model_version: str) -> list[str]:
     return [name for name, cls in PIPELINES.items() if cls.spec.runs_on(model_version)]
 
 
-def files_needed(class_names: Iterable[str]) -> Needs:
-    """The files the classes need besides the checkpoint: Gemma always, the spatial x2 upscaler for two stages,
-    the distilled LoRA for distilled-LoRA stages (loading/published_files.py)."""
+def files_needed(class_names: Iterable[str], upsampler_given: bool = False, distilled_lora_given: bool = False) -> Needs:
+    """The files the classes need besides the checkpoint (loading/published_files.py): Gemma always, the spatial
+    x2 upscaler for two stages, the distilled LoRA for distilled-LoRA stages; less those given by path."""
     specs = [spec_of(name) for name in class_names]
     return Needs(
         text_encoder=True,
-        spatial_upsampler=any(spec.two_stage for spec in specs),
-        distilled_lora=any(bool(spec.distilled_lora_strengths) for spec in specs),
+        spatial_upsampler=any(spec.two_stage for spec in specs) and not upsampler_given,
+        distilled_lora=any(bool(spec.distilled_lora_strengths) for spec in specs) and not distilled_lora_given,
     )

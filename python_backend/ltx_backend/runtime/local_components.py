@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +113,7 @@ def open_model_for(
     checked in the cache offline) before any weight is read."""
     if pipeline_class_name not in PIPELINES:
         raise InvalidRequest("pipeline_class_name", pipeline_class_name, f"one of {', '.join(PIPELINES)}")
-    needs = files_needed([pipeline_class_name])
-    needs = replace(needs, spatial_upsampler=needs.spatial_upsampler and upsampler_path is None,
-                    distilled_lora=needs.distilled_lora and distilled_lora_path is None)
+    needs = files_needed([pipeline_class_name], upsampler_path is not None, distilled_lora_path is not None)
     return open_model(model_path, needs, text_encoder_path)
 
 
@@ -145,6 +142,8 @@ def load_pipeline(
     check_compile_mode(torch_compile_mode, device_mode)
     cls = PIPELINES[pipeline_class_name]
     spec = cls.spec
+    if not isinstance(model, (str, Path)) and text_encoder_path is not None:
+        raise ValueError("text_encoder_path goes to open_model_for with the model path, not with an opened model")
     source = model if not isinstance(model, (str, Path)) else open_model_for(
         str(model), pipeline_class_name, text_encoder_path, upsampler_path, distilled_lora_path
     )

@@ -13,7 +13,7 @@ from .connector import Embeddings1DConnector
 from .embeddings_processor import EmbeddingsProcessor, TextEncoding
 from .encoder import TextEncoder, load_embeddings_processor, load_text_encoder
 from .feature_extractor import FeatureExtractorV1, FeatureExtractorV2
-from .gemma import PROMPT_TOKENS, GemmaEncoder, GemmaFiles, gemma_files, load_gemma_encoder, load_gemma_text_config, load_gemma_tokenizer
+from .gemma import PROMPT_TOKENS, GemmaEncoder, GemmaFiles, load_gemma_encoder, load_gemma_text_config, load_gemma_tokenizer
 
 __all__ = [
     "PROMPT_TOKENS",
@@ -31,7 +31,6 @@ __all__ = [
     "build_video_connector",
     "checkpoint_key",
     "embeddings_processor_key",
-    "gemma_files",
     "gemma_text_key",
     "load_embeddings_processor",
     "load_gemma_encoder",

@@ -69,10 +69,10 @@ class _SafetensorsWeights(Mapping):
 
 
 def load_text_encoder(
-    gemma_files: GemmaFiles | Path | str, checkpoint_file: Path | str, device: torch.device | str, dtype: torch.dtype
+    gemma_files: GemmaFiles, checkpoint_file: Path | str, device: torch.device | str, dtype: torch.dtype
 ) -> TextEncoder:
-    """Gemma from `gemma_files` (a GemmaFiles, or a folder in either layout: gemma.py); feature extractor and
-    connectors from the single-file LTX checkpoint ``checkpoint_file`` (its metadata "config" and weights)."""
+    """Gemma from `gemma_files`; feature extractor and connectors from the single-file LTX checkpoint
+    ``checkpoint_file`` (its metadata "config" and weights)."""
     gemma = load_gemma_encoder(gemma_files, device, dtype)
     with safe_open(str(checkpoint_file), framework="pt") as handle:
         config = json.loads((handle.metadata() or {}).get("config", "{}"))

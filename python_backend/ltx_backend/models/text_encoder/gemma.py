@@ -25,7 +25,7 @@ TOKENIZER_DIR = "tokenizer"
 class GemmaFiles:
     """Where Gemma 3 lies: its config.json + model*.safetensors folder and its tokenizer folder. Split layout
     (Lightricks/LTX-2, diffusers): <root>/text_encoder/ + <root>/tokenizer/; flat layout (Google's repo
-    google/gemma-3-12b-it-qat-q4_0-unquantized): both in <root>."""
+    google/gemma-3-12b-it-qat-q4_0-unquantized): both in <root>. loading/model_path.py finds them."""
 
     text_encoder: Path
     tokenizer: Path
@@ -33,14 +33,6 @@ class GemmaFiles:
     @property
     def layout(self) -> str:
         return "flat" if self.text_encoder == self.tokenizer else "split"
-
-
-def gemma_files(root: Path | str) -> GemmaFiles:
-    """The Gemma files of a folder in either layout (split when it has text_encoder/ and tokenizer/)."""
-    root = Path(root)
-    if (root / TEXT_ENCODER_DIR).is_dir() and (root / TOKENIZER_DIR).is_dir():
-        return GemmaFiles(root / TEXT_ENCODER_DIR, root / TOKENIZER_DIR)
-    return GemmaFiles(root, root)
 
 
 def load_gemma_tokenizer(tokenizer_dir: Path | str) -> PreTrainedTokenizerBase:
@@ -130,10 +122,10 @@ class GemmaEncoder(nn.Module):
         return self(input_ids, attention_mask), attention_mask
 
 
-def load_gemma_encoder(gemma: GemmaFiles | Path | str, device: torch.device | str, dtype: torch.dtype) -> GemmaEncoder:
-    """Gemma's text tower and tokenizer from `gemma` (a GemmaFiles, or a folder in either layout; offline,
-    strict). Weights are read tensor by tensor straight into `dtype` on `device` (fp32 shards never whole)."""
-    gemma, device = gemma if isinstance(gemma, GemmaFiles) else gemma_files(gemma), torch.device(device)
+def load_gemma_encoder(gemma: GemmaFiles, device: torch.device | str, dtype: torch.dtype) -> GemmaEncoder:
+    """Gemma's text tower and tokenizer from `gemma` (offline, strict). Weights are read tensor by tensor
+    straight into `dtype` on `device` (fp32 shards are never held whole)."""
+    device = torch.device(device)
     config = load_gemma_text_config(gemma.text_encoder)
     with torch.device("meta"):
         model = Gemma3TextModel(config)
