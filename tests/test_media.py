@@ -40,3 +40,32 @@ def test_decode_image_bytes_and_corrupt_data():
         decode_image(b"\x89PNG garbage")
     with pytest.raises(ValueError, match="not an image format this server reads"):  # EPS would run Ghostscript
         decode_image(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
+
+
+_ENCODE = """
+import hashlib, os, sys
+import numpy as np
+if sys.argv[1] == "one-cpu":
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+from ltx_backend.media import encode_mp4
+rng = np.random.default_rng(0)
+frames = (rng.random((17, 384, 512, 3)) * 255).astype(np.uint8)
+audio = rng.uniform(-0.5, 0.5, (2, 16000)).astype(np.float32)
+print(hashlib.sha256(encode_mp4(frames, 24.0, audio, 24000)).hexdigest())
+"""
+
+
+def test_the_same_frames_give_the_same_mp4_bytes_on_any_cpus():
+    """x264 follows the CPUs it may use unless told its thread count: one CPU and all of them, and ten encodes
+    in one process, give one MP4 (issue #18: same request, same seed, same bytes)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    digests = {subprocess.run([sys.executable, "-c", _ENCODE, cpus], capture_output=True, text=True, check=True).stdout.strip()
+               for cpus in ("one-cpu", "all-cpus")}
+    rng = np.random.default_rng(0)
+    frames = (rng.random((17, 384, 512, 3)) * 255).astype(np.uint8)
+    audio = rng.uniform(-0.5, 0.5, (2, 16000)).astype(np.float32)
+    digests |= {hashlib.sha256(encode_mp4(frames, 24.0, audio, 24000)).hexdigest() for _ in range(10)}
+    assert len(digests) == 1, digests

@@ -36,6 +36,9 @@ def fit_audio_to_video(waveform: np.ndarray, sample_rate: int, num_frames: int, 
     return np.pad(waveform, ((0, 0), (0, target - waveform.shape[1])))
 
 
+MP4_ENCODER_THREADS = 4
+
+
 def encode_mp4(
     frames: np.ndarray,
     fps: float,
@@ -53,6 +56,10 @@ def encode_mp4(
         video = container.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": str(crf)}
+        # x264's output depends on its thread count, which by default follows the CPUs the process may use:
+        # a fixed count makes the same frames the same bytes on any machine, under any load.
+        video.codec_context.thread_count = MP4_ENCODER_THREADS
+        video.codec_context.thread_type = "FRAME"
         audio = None
         if waveform is not None:
             audio = container.add_stream("aac", rate=sample_rate)
