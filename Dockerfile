@@ -26,5 +26,5 @@ EXPOSE 8000 8001 8002
 HEALTHCHECK --interval=30s --timeout=5s --start-period=600s CMD curl -sf localhost:8000/v2/health/ready || exit 1
 # `ltx-triton serve` finds /opt/tritonserver/bin/tritonserver, renders the repository for its flags (KIND_GPU
 # instances when a GPU is visible) and forwards SIGTERM/Ctrl-C as a clean shutdown.
-ENTRYPOINT ["ltx-triton", "serve", "--run-dir", "/tmp/ltx-triton"]
+ENTRYPOINT ["ltx-triton", "serve", "--run-dir", "/tmp/ltx-triton", "--host", "0.0.0.0"]
 CMD ["--model-path", "Lightricks/LTX-2.3"]

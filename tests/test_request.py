@@ -51,6 +51,10 @@ BAD = [
     ("fps", dict(fps=math.inf), "number"),
     ("guidance_scale", dict(guidance_scale=10**400), "a number between 0 and 50"),  # beyond float: not an OverflowError
     ("fps", dict(num_frames=1, fps=50.0), "below 50 for 1 frame(s)"),  # no audio latent frame: round(0.5) = 0
+    # bounds on the work (#18): the clip's seconds, whatever its frame count; its tokens at full size
+    ("num_frames", dict(num_frames=481, fps=1.0), "at most 20.5 s of video and audio: 481 frames at 1 fps last 481 s"),
+    ("num_frames", dict(num_frames=49, fps=1.0), "at most 20.5 s"),
+    ("num_frames", dict(num_frames=129, width=3840, height=2176), "a clip of at most 130560 latent tokens"),
     ("prompt", dict(prompt="a\udcffb"), "text in UTF-8"),  # a command line whose bytes were not UTF-8
     ("negative_prompt", dict(negative_prompt="\ud800"), "text in UTF-8"),
 ]
@@ -102,6 +106,32 @@ def test_edge_values_that_are_allowed_and_numpy_numbers():
     assert type(r.width) is int and type(r.seed) is int and type(r.guidance_scale) is float
     with pytest.raises(InvalidRequest, match="invalid width=True"):
         GenerationRequest(prompt="a", width=np.bool_(True)).resolve("2")
+
+
+def test_the_largest_clips_the_bounds_are_sized_for_are_allowed():
+    assert GenerationRequest(prompt="a", num_frames=481, fps=24.0).resolve("2").num_frames == 481  # 20.04 s
+    assert GenerationRequest(prompt="a", num_frames=121, width=3840, height=2176).resolve("2.3").width == 3840
+    assert GenerationRequest(prompt="a", num_frames=481, width=1920, height=1088).resolve("2.3").num_frames == 481
+
+
+def test_conditioning_images_count_toward_the_tokens_and_the_pixels():
+    import io
+
+    from PIL import Image
+
+    def png(width: int, height: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), (90, 120, 200)).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    small = png(64, 64)
+    full = dict(prompt="a", width=3840, height=2176, num_frames=113, image_frame_indices=(0, 8, 16), image_crf=0)
+    with pytest.raises(InvalidRequest, match=r"invalid images='<3 images>': fewer images for 3840x2176 x 113 frames: each adds 8160 tokens"):
+        GenerationRequest(images=(small,) * 3, **full).resolve("2.3")
+    assert GenerationRequest(images=(small,), **{**full, "image_frame_indices": (0,)}).resolve("2.3").images  # 130560 exactly
+    big = png(3840, 2176)  # 8.4 Mpixels each; four of them are over the 33.4 Mpixel total
+    with pytest.raises(InvalidRequest, match=r"invalid images='<5 images, 41779200 pixels>': images of at most 33423360 pixels in all"):
+        GenerationRequest(prompt="a", images=(big,) * 5, image_frame_indices=(0, 8, 16, 24, 32), num_frames=41, image_crf=0).resolve("2.3")
 
 
 def test_value_is_in_the_message():

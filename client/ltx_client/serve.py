@@ -3,6 +3,7 @@ it, wait until every model is ready, print the endpoints, and stop cleanly on Ct
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -26,7 +27,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help=f"two-stage weight switching (default {DEFAULT_DEVICE_MODE})")
     add_lora_flags(p)
     add_file_flags(p)
-    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: the endpoints have no authentication, and tritonserver "
+                        "2.51's HTTP front end has known crash bugs; give 0.0.0.0 to listen publicly, e.g. in a container)")
     p.add_argument("--port", type=int, default=8000, help="HTTP/KServe v2 port")
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--metrics-port", type=int, default=8002)
@@ -104,6 +107,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
     from ltx_backend.serving.repository import render_repository
     from ltx_client.server import ServerError, TritonServer
+    from ltx_client.supervisor import Supervisor
 
     try:
         options = repository_options(args)
@@ -116,38 +120,41 @@ def run_serve(args: argparse.Namespace) -> int:
     extra = []
     if options.gpu:  # BLS outputs that stay on the GPU come from this pool; too small and they fall back to CPU
         extra.append(f"--cuda-memory-pool-byte-size={options.gpu_id}:{args.cuda_memory_pool_mib * 2**20}")
-    server = TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path, extra_args=extra)
-    print(f"model repository: {repository}\nserver log: {log_path}\nstarting tritonserver ...", flush=True)
-    stopping = False
 
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
+    def make_server(shm_prefix: str) -> TritonServer:
+        return TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path,
+                            extra_args=[*extra, f"--backend-config=python,shm-region-prefix-name={shm_prefix}"])
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        started = time.monotonic()
-        server.start(timeout=args.startup_timeout)
-        host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt  # SIGINT and SIGTERM alike, even where SIGINT came in ignored (`serve &` in a script)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
+    supervisor = Supervisor(make_server, f"{os.getpid()}", args.startup_timeout)
+    host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+
+    def say_ready() -> None:
         print(
-            f"ready in {time.monotonic() - started:.0f} s on {'GPU ' + str(options.gpu_id) if options.gpu else 'CPU'}, serving {', '.join(options.pipeline_classes)}\n"
+            f"ready in {time.monotonic() - supervisor.started_at:.0f} s on {'GPU ' + str(options.gpu_id) if options.gpu else 'CPU'}, serving {', '.join(options.pipeline_classes)}\n"
             f"  gRPC        {host}:{args.grpc_port}   (ltx-triton generate --url {host}:{args.grpc_port} ...)\n"
             f"  HTTP/KServe http://{host}:{args.port}/v2/models/pipeline_unary/infer\n"
             f"  metrics     http://{host}:{args.metrics_port}/metrics\n"
             "Ctrl-C stops the server.",
             flush=True,
         )
-        while not stopping and server.process.poll() is None:
-            time.sleep(0.5)
-        if server.process.poll() is not None and not stopping:
-            print(f"error: tritonserver exited with code {server.process.returncode}; see {log_path}", file=sys.stderr)
-            return 1
+
+    print(f"model repository: {repository}\nserver log: {log_path}\nstarting tritonserver ...", flush=True)
+    try:
+        supervisor.start()
+        say_ready()
+        return supervisor.watch(say_ready)
     except ServerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short
         print("stopping tritonserver ...", flush=True)
-        server.stop()
-    return 0
+        supervisor.stop()

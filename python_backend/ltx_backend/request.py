@@ -47,6 +47,13 @@ MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip enc
 # (~400 MB in float32), which bounds how far its aspect ratio may be from the video's (2x16384 onto 64x64
 # would be 64x524288; 2x4096 onto 768x512, 512x1048576: 6 GiB).
 MAX_IMAGE_COVER_PIXELS = 4 * MAX_PIXELS_PER_FRAME
+# Bounds on the work, for the real model on one 80 GB GPU (issue #18): the clip's length (audio seconds and the
+# audio decoder's memory follow it, whatever the frame count); the transformer's tokens, video and keyframe
+# images together (4K x 121 frames: 16 x 68 x 120 latent tokens; 1920x1088 x 481 frames fits as well); and the
+# decoded pixels of all conditioning images (each may be up to 4x a 4K frame, not all sixteen).
+MAX_SECONDS = 20.5  # 481 frames at 24 fps is 20.04 s
+MAX_VIDEO_TOKENS = ((121 - 1) // 8 + 1) * (2176 // 32) * (3840 // 32)
+MAX_IMAGE_PIXELS_TOTAL = 4 * MAX_PIXELS_PER_FRAME
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
@@ -148,8 +155,33 @@ class GenerationRequest:
                 f"needs at least one latent frame (1/{AUDIO_LATENTS_PER_SECOND:g} s; {r.num_frames} frame(s) at {r.fps:g} fps "
                 f"last {r.num_frames / r.fps:.3g} s)",
             )
+        if r.num_frames / r.fps > MAX_SECONDS:
+            raise InvalidRequest(
+                "num_frames", r.num_frames, f"at most {MAX_SECONDS:g} s of video and audio: {r.num_frames} frames at {r.fps:g} fps "
+                f"last {r.num_frames / r.fps:.4g} s (fewer frames, or a higher fps)",
+            )
         r = _resolve_images(r)
+        _check_tokens(r)
         return _plain_numbers(r)
+
+
+def _check_tokens(r: GenerationRequest) -> None:
+    """The transformer's tokens at full size: the video's latent frames, plus one latent frame's worth per
+    conditioning image (a keyframe image adds its tokens; frame 0 in combined mode adds none, counted anyway)."""
+    per_frame = (r.width // 32) * (r.height // 32)
+    video = ((r.num_frames - 1) // 8 + 1) * per_frame
+    images = (len(r.image_paths) or len(r.images)) * per_frame
+    if video > MAX_VIDEO_TOKENS:
+        raise InvalidRequest(
+            "num_frames", r.num_frames, f"a clip of at most {MAX_VIDEO_TOKENS} latent tokens (4K x 121 frames, 1920x1088 x 481): "
+            f"{r.width}x{r.height} x {r.num_frames} frames is {video}",
+        )
+    if video + images > MAX_VIDEO_TOKENS:
+        field = "image_paths" if r.image_paths else "images"
+        raise InvalidRequest(
+            field, f"<{len(r.image_paths) or len(r.images)} images>", f"fewer images for {r.width}x{r.height} x {r.num_frames} frames: "
+            f"each adds {per_frame} tokens to the clip's {video}, at most {MAX_VIDEO_TOKENS} in all",
+        )
 
 
 def check_runs_on(spec: PipelineSpec, model_version: str) -> None:
@@ -214,15 +246,22 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     check_int("image_crf", r.image_crf, 0, 51)  # before the images: their size limit depends on it
     if count > MAX_IMAGES:
         raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
+    sizes = []
     for path in r.image_paths:
-        _check_image_size(_check_image_data(read_image_file(path), "image_paths", path), r, "image_paths", path)
+        sizes.append(_check_image_data(read_image_file(path), "image_paths", path))
+        _check_image_size(sizes[-1], r, "image_paths", path)
     for index, data in enumerate(r.images):
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
         if len(data) > MAX_IMAGE_BYTES:
             raise InvalidRequest("images", f"<image {index}: {len(data)} bytes>", f"at most {MAX_IMAGE_BYTES} bytes per image")
         shown = f"<image {index}>"
-        _check_image_size(_check_image_data(data, "images", shown), r, "images", shown)
+        sizes.append(_check_image_data(data, "images", shown))
+        _check_image_size(sizes[-1], r, "images", shown)
+    pixels = sum(w * h for w, h in sizes)
+    if pixels > MAX_IMAGE_PIXELS_TOTAL:
+        raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images, {pixels} pixels>",
+                             f"images of at most {MAX_IMAGE_PIXELS_TOTAL} pixels in all")
     _check_str("image_mode", r.image_mode)
     if r.image_mode not in IMAGE_MODES:
         raise InvalidRequest("image_mode", r.image_mode, f"one of {', '.join(IMAGE_MODES)}")

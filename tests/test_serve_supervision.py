@@ -1,0 +1,80 @@
+"""`ltx-triton serve` keeps serving when tritonserver dies, and stops on SIGINT however it was started (#18).
+
+One serve process, started as a script's `serve &` starts it (SIGINT ignored): the 400 KB nested-JSON body that
+makes tritonserver 2.51's HTTP front end segfault is posted; the supervisor reports the death, removes that run's
+shared-memory regions and restarts the server; the next request is served; SIGINT then stops it cleanly.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ltx_backend.request import GenerationRequest
+from ltx_client.remote import generate_grpc
+from ltx_client.server import free_port
+from ltx_client.supervisor import SHM, shm_prefix
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "build/tiny/ltx-2"
+pytestmark = pytest.mark.server
+
+
+def _read_until(process: subprocess.Popen, marker: str, lines: list[str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if marker in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"no {marker!r} in the output:\n{''.join(lines)}")
+
+
+def _tritonserver_pid(serve_pid: int) -> int:
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(serve_pid)], capture_output=True, text=True).stdout
+    (pid,) = [int(line.split()[0]) for line in out.splitlines() if line.split()[1] == "tritonserver"]
+    return pid
+
+
+def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(tmp_path):
+    http, grpc, metrics = (free_port() for _ in range(3))
+    command = [sys.executable, "-m", "ltx_client.cli", "serve", "--model-path", str(MODEL), "--pipeline-class-name", "LTX2Pipeline",
+               "--port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics), "--run-dir", str(tmp_path), "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `serve &` in a script
+    lines: list[str] = []
+    try:
+        _read_until(process, "Ctrl-C stops the server", lines)
+        first = shm_prefix(str(process.pid), 0)
+        assert list(SHM.glob(first + "*")), "the python backend's regions carry the run's prefix"
+        crashed_pid = _tritonserver_pid(process.pid)
+        body = b"[" * 200_000 + b"]" * 200_000
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http}/v2/models/pipeline_unary/infer", data=body,
+                                                          method="POST", headers={"Content-Type": "application/json"}), timeout=60)
+        except OSError:
+            pass  # the connection dies with the server (or a 4xx/5xx where it survives)
+        time.sleep(5)
+        if process.poll() is None and _tritonserver_pid(process.pid) == crashed_pid and Path(f"/proc/{crashed_pid}").exists():
+            # A build whose parser survives that body: crash it the way the body does, to test the supervision.
+            subprocess.run(["kill", "-SEGV", str(crashed_pid)], check=True)
+        _read_until(process, "restarting tritonserver", lines)
+        _read_until(process, "Ctrl-C stops the server", lines)
+        out = "".join(lines)
+        assert "tritonserver died (signal 11 (SIGSEGV))" in out, out
+        assert not list(SHM.glob(first + "*")), "the dead run's shared-memory regions are removed"
+        request = GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2)
+        assert generate_grpc(f"localhost:{grpc}", request, timeout=600).mp4
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=120)[0]
+    assert process.returncode == 0, rest
+    assert "stopping tritonserver" in rest
+    assert not list(SHM.glob(shm_prefix(str(process.pid), 1) + "*"))
