@@ -168,6 +168,30 @@ def test_server_keeps_serving_after_bad_requests(server):
     assert server.ready()
 
 
+def _f32(*shape: int) -> tuple[np.ndarray, str]:
+    return np.zeros(shape, np.float32), "FP32"
+
+
+def _step(meta_changes: dict | None = None, **changes) -> dict:
+    """A denoiser step request of the right shapes for the tiny LTX-2 model (video 6 tokens, audio 4), with
+    `changes` to its tensors and its STEP_META."""
+    import json
+
+    from ltx_backend.sampling.guidance import GuidanceParams
+    from ltx_backend.serving.wire import guidance_to_dict
+
+    meta = {"step_index": 0, "stage": 1, "video_guidance": guidance_to_dict(GuidanceParams()),
+            "audio_guidance": guidance_to_dict(GuidanceParams()), **(meta_changes or {})}
+    arrays = {
+        "VIDEO_LATENT": _f32(1, 6, 128), "VIDEO_DENOISE_MASK": _f32(1, 6, 1), "VIDEO_POSITIONS": _f32(1, 3, 6, 2),
+        "VIDEO_CLEAN_LATENT": _f32(1, 6, 128), "AUDIO_LATENT": _f32(1, 4, 128), "AUDIO_DENOISE_MASK": _f32(1, 4, 1),
+        "AUDIO_POSITIONS": _f32(1, 1, 4, 2), "AUDIO_CLEAN_LATENT": _f32(1, 4, 128), "SIGMA": _f32(1),
+        "POSITIVE_VIDEO_CONTEXT": _f32(1, 4, 64), "POSITIVE_AUDIO_CONTEXT": _f32(1, 4, 64),
+        "STEP_META": text(json.dumps(meta)),
+    }
+    return {**arrays, **changes}
+
+
 COMPONENT_BAD_REQUESTS = [
     # (model, inputs, the input the error must name): a client may call every component model directly
     ("vae_decoder", {"LATENT": (np.zeros((1, 4, 1, 2, 2), np.float32), "FP32")}, "LATENT"),
@@ -180,6 +204,18 @@ COMPONENT_BAD_REQUESTS = [
     ("denoiser", {"STEP_META": text('{"step_index": 0}')}, "inputs"),
     ("denoiser", {"STEP_META": text('{"prepare_stage": 3, "pipeline_class_name": "LTX2Pipeline"}')}, "pipeline_class_name"),
     ("denoiser", {"STEP_META": text('{"prepare_stage": "1"}')}, "STEP_META.prepare_stage"),
+    # what a probe of the served model found answered INTERNAL (#18): each is the caller's mistake, named
+    ("denoiser", {"STEP_META": text("[]")}, "STEP_META"),
+    ("denoiser", {"STEP_META": text(b"\xff{")}, "STEP_META"),
+    ("denoiser", _step(VIDEO_LATENT=_f32(1, 6, 7)), "VIDEO_LATENT"),
+    ("denoiser", _step(VIDEO_POSITIONS=_f32(1, 3, 5, 2)), "VIDEO_POSITIONS"),
+    ("denoiser", _step(AUDIO_LATENT=_f32(2, 4, 128)), "AUDIO_LATENT"),
+    ("denoiser", _step(POSITIVE_VIDEO_CONTEXT=_f32(1, 4, 5)), "POSITIVE_VIDEO_CONTEXT"),
+    ("denoiser", _step(SIGMA=(np.array([np.nan], np.float32), "FP32")), "SIGMA"),
+    ("denoiser", _step(meta_changes={"has_previous": True}), "PREVIOUS_VIDEO_X0"),
+    ("vae_decoder", {"LATENT": (np.zeros((1, 128, 1, 2, 2), np.float32), "FP32"),
+                     "GENERATOR_STATE": (np.zeros(10, np.uint8), "UINT8")}, "GENERATOR_STATE"),
+    ("audio_decoder", {"LATENT": (np.zeros((1, 1, 1, 1), np.float32), "FP32")}, "LATENT"),
 ]
 
 
@@ -195,8 +231,9 @@ def test_component_model_bad_input_is_invalid_argument_naming_it(server, model, 
 
 
 def test_streaming_error_names_the_field(server):
-    with pytest.raises(RemoteError, match="invalid num_frames=10"):
+    with pytest.raises(RemoteError, match="invalid num_frames=10") as error:
         generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_frames": 10}), timeout=600)
+    assert error.value.status == "StatusCode.INVALID_ARGUMENT"  # the stream's status, not only a message (#18)
 
 
 def _log(server) -> str:

@@ -122,7 +122,10 @@ def generate_grpc(
             raise RemoteError(f"cannot reach a Triton server at {url}: {error.message()}", "UNAVAILABLE") from None
         if not ready:
             raise RemoteError(f"model {model!r} is not ready on the server at {url}", "UNAVAILABLE")
-        client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout)
+        # triton_grpc_error: an error ends the stream with its gRPC status (INVALID_ARGUMENT for a bad request,
+        # INTERNAL for the server's fault); without it a stream error carries only a message.
+        client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout,
+                            headers={"triton_grpc_error": "true"})
         client.async_stream_infer(model, inputs, parameters=parameters)
         while True:
             result, error = responses.get(timeout=timeout)

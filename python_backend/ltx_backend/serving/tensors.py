@@ -42,3 +42,14 @@ def as_strings(array: np.ndarray) -> list[str]:
 def bytes_array(values: list[bytes] | list[str]) -> np.ndarray:
     """A 1-D numpy object array for a BYTES tensor."""
     return np.array([v.encode("utf-8") if isinstance(v, str) else v for v in values], dtype=np.object_)
+
+
+def one_string(name: str, array: np.ndarray) -> str:
+    """The one UTF-8 string of a BYTES input `name` [1]; InvalidRequest naming it otherwise."""
+    if array.size != 1:
+        raise InvalidRequest(name, f"<{array.size} elements>", "one string")
+    try:
+        (value,) = as_strings(array)
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(name, "<bytes>", f"UTF-8 text ({error.reason})") from None
+    return value

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.audio_vae import decode_audio
+from ltx_backend.serving.input_checks import check_audio_latent
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -17,7 +17,6 @@ class TritonPythonModel(ModelAdapter):
 
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
-        if latent.dim() != 4 or latent.shape[0] != 1:
-            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 8, T, 16]")
+        check_audio_latent("LATENT", latent, self.decoder)
         waveform, sample_rate = decode_audio(latent, self.decoder, self.vocoder)
         return {"WAVEFORM": waveform.float().contiguous(), "SAMPLE_RATE": np.array([sample_rate], dtype=np.int32)}

@@ -17,9 +17,10 @@ from ltx_backend.runtime.loaders import load_transformer
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, stage_weights
 from ltx_backend.runtime.weight_plan import weight_plan
 from ltx_backend.sampling.denoise import guided_denoise
+from ltx_backend.serving.input_checks import StepDims, check_step
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 from ltx_backend.serving.pipeline_classes import served_classes
-from ltx_backend.serving.tensors import as_strings
+from ltx_backend.serving.tensors import one_string
 from ltx_backend.serving.text_projections import LastTextProjections
 from ltx_backend.serving.wire import meta_int, parse_meta, unpack_step
 
@@ -46,16 +47,17 @@ class TritonPythonModel(ModelAdapter):
             lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, device_mode
         )
         self.text_projections = LastTextProjections()
+        self.dims = StepDims.of(self.weights.held().config)
 
     def run(self, inputs):
-        (meta_json,) = as_strings(require(inputs, "STEP_META"))
-        meta = parse_meta(meta_json)
+        meta = parse_meta(one_string("STEP_META", require(inputs, "STEP_META")))
         pipeline_class_name = meta.get("pipeline_class_name", ONE_STAGE)
         if "prepare_stage" in meta:  # no step: start switching weights (a snapshot copy on a side stream)
             self.weights.prepare(self.plan.key(pipeline_class_name, meta_int(meta, "prepare_stage")))
             return {}
         tensors = {name: value.to(self.device) for name, value in inputs.items() if name != "STEP_META"}
         step = unpack_step(tensors, meta)
+        check_step(step, self.dims)
         weights = self.plan.key(pipeline_class_name, step.stage)
         transformer = self.weights.model(weights)
         video_x0, audio_x0 = guided_denoise(

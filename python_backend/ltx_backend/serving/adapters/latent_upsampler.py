@@ -2,11 +2,11 @@
 the two stages (un-normalised with the VAE's per-channel statistics, upsampled, re-normalised)."""
 from __future__ import annotations
 
-from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.runtime.loaders import load_latent_upsampler
+from ltx_backend.serving.input_checks import check_video_latent
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -19,6 +19,5 @@ class TritonPythonModel(ModelAdapter):
 
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
-        if latent.dim() != 5 or latent.shape[:2] != (1, 128):
-            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 128, F, H, W]")
+        check_video_latent("LATENT", latent, upsampled=True)
         return {"LATENT": upsample_latents(latent, self.upsampler, self.video_encoder)}

@@ -7,6 +7,7 @@ import torch
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.video_vae import decode_video
+from ltx_backend.serving.input_checks import check_video_latent
 from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 
@@ -16,8 +17,7 @@ class TritonPythonModel(ModelAdapter):
 
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)
-        if latent.dim() != 5 or latent.shape[:2] != (1, 128):
-            raise InvalidRequest("LATENT", list(latent.shape), "a tensor of shape [1, 128, F, H, W]")
+        check_video_latent("LATENT", latent)
         generator = torch.Generator(device=self.device)
         if "GENERATOR_STATE" in inputs:
             state = inputs["GENERATOR_STATE"].cpu().to(torch.uint8)
