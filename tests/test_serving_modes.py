@@ -102,7 +102,7 @@ def test_serve_command_resident_mode_compiled_serves_two_stage_with_an_image_and
             if "Ctrl-C stops the server" in line or process.poll() is not None:
                 break
         out = "".join(lines)
-        assert "ready in" in out and f"localhost:{ports[1]}" in out, out
+        assert "ready in" in out and f"127.0.0.1:{ports[1]}" in out, out  # the default bind address
         assert {p.name for p in (tmp_path / "model_repository").iterdir()} >= {"denoiser_stage1", "denoiser_stage2"}
         request = _two_stage_request(image)
         progress = []
