@@ -8,8 +8,10 @@
 #   ltx-triton download --model-path Lightricks/LTX-2.3 --pipeline-class-name LTX2TwoStagePipeline
 #   docker run ... -e HF_HUB_OFFLINE=1 -v $HOME/.cache/huggingface:/root/.cache/huggingface ltx-triton \
 #       --model-path Lightricks/LTX-2.3 --pipeline-class-name LTX2TwoStagePipeline
-# 24.10 = Triton 2.51, the server version the tests run against (nvidia-pytriton 0.7.0 wheel).
-FROM nvcr.io/nvidia/tritonserver:24.10-py3
+# 25.08: a release with the HTTP front-end fixes NVIDIA's security bulletins list from 25.07 on (2.51, NGC 24.10, the
+# version the tests run against from the nvidia-pytriton wheel, segfaults on deeply nested JSON bodies: README).
+# The python backend API this project uses is the same in both.
+FROM nvcr.io/nvidia/tritonserver:25.08-py3
 
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 WORKDIR /opt/ltx-triton
