@@ -337,6 +337,48 @@ def test_http_generate_stream_sends_progress_events_then_base64_mp4(server):
     assert probe_mp4(mp4).num_frames == 9
 
 
+def test_http_generate_stream_without_mp4_base64_sends_valid_json_and_refuses_raw_bytes(server):
+    """SSE is JSON: left out, MP4_BASE64 is true there (the raw MP4 made the final event invalid JSON, #18);
+    asked false, the request is refused naming the field."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{server.http_url}/v2/models/pipeline/generate_stream"
+    body = {"PROMPT": "a fox", "WIDTH": 64, "HEIGHT": 64, "NUM_FRAMES": 9, "NUM_INFERENCE_STEPS": 2}
+    with urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode()), timeout=600) as response:
+        events = [json.loads(line[6:]) for line in response if line.startswith(b"data: ")]
+    assert probe_mp4(base64.b64decode(events[-1]["VIDEO_MP4_BASE64"])).num_frames == 9
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=json.dumps({**body, "MP4_BASE64": False}).encode()), timeout=600) as response:
+            answer = response.read().decode()
+    except urllib.error.HTTPError as error:
+        answer = error.read().decode()
+    assert "invalid mp4_base64=False: true (or left out) on the HTTP generate endpoints" in answer, answer
+    # over gRPC the same request (no MP4_BASE64) streams the raw bytes
+    import queue
+
+    from ltx_client.remote import request_arrays
+    from serving import grpc_inputs
+
+    arrays = request_arrays(GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2), False)
+    typed = {name: (array, "BYTES" if array.dtype == object else grpcclient.np_to_triton_dtype(array.dtype)) for name, array in arrays.items()}
+    results: queue.Queue = queue.Queue()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    client.start_stream(callback=lambda result, error: results.put((result, error)))
+    client.async_stream_infer("pipeline", grpc_inputs(typed))
+    while True:
+        result, error = results.get(timeout=600)
+        assert error is None, error
+        if result.as_numpy("PROGRESS") is None:
+            break
+    client.stop_stream()
+    client.close()
+    assert result.as_numpy("VIDEO_MP4_BASE64") is None
+    assert probe_mp4(result.as_numpy("VIDEO_MP4")[0]).num_frames == 9
+
+
 def metric_values(server) -> tuple[str, Callable[..., float]]:
     """The metrics page now, and the sum of a metric's samples with some labels on it."""
     import urllib.request

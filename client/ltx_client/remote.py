@@ -5,6 +5,7 @@ ltx_backend/serving/request_fields.py) and return a RemoteResult.
 """
 from __future__ import annotations
 
+import base64
 import queue
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,10 +82,13 @@ def _wire_numbers(field: str, values: list, dtype) -> np.ndarray:
 
 
 def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
+    """The MP4 as raw bytes (VIDEO_MP4) or base64 text (VIDEO_MP4_BASE64, which a server sends where it cannot
+    tell the transport can carry bytes), and the raw outputs when asked for."""
     mp4 = get("VIDEO_MP4")
+    mp4 = bytes(mp4.reshape(-1)[0]) if mp4 is not None else base64.b64decode(bytes(get("VIDEO_MP4_BASE64").reshape(-1)[0]))
     sample_rate = get("SAMPLE_RATE")
     return RemoteResult(
-        mp4=bytes(mp4.reshape(-1)[0]),
+        mp4=mp4,
         frames=get("FRAMES"),
         audio=get("AUDIO"),
         sample_rate=None if sample_rate is None else int(sample_rate.reshape(-1)[0]),

@@ -66,6 +66,8 @@ class TritonServer:
             f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
             f"--backend-config=python,shm-default-byte-size={self.shm_default_bytes}",
             "--backend-config=python,shm-growth-byte-size=16777216",
+            # gRPC requests carry this metadata as a parameter: the pipeline model then knows raw bytes travel
+            "--grpc-header-forward-pattern=(?i)^user-agent$",
             "--strict-readiness=true",
             "--exit-on-error=true",
             *self.extra_args,

@@ -45,6 +45,10 @@ TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not w
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
+# The gRPC metadata key the server forwards as a request parameter (ltx_client/server.py
+# --grpc-header-forward-pattern): every gRPC client library sends it, so its presence says the request came over
+# gRPC, where raw bytes travel. (Triton 2.51 forwards no header of the HTTP generate endpoints.)
+GRPC_MARKER_HEADER = "user-agent"
 SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
     **{
@@ -58,7 +62,8 @@ SERVER_SIDE_FIELDS = {
 class ServedRequest:
     request: GenerationRequest  # not yet resolved
     return_raw: bool = False  # also send FRAMES (uint8 [F, H, W, 3]), AUDIO (float32 [C, S]) and SAMPLE_RATE
-    mp4_base64: bool = False  # VIDEO_MP4_BASE64 (base64 text) instead of VIDEO_MP4: for JSON transports (HTTP SSE)
+    mp4_base64: bool | None = None  # VIDEO_MP4_BASE64 (base64 text) instead of VIDEO_MP4: for JSON transports (HTTP SSE)
+    over_grpc: bool = False  # it came over gRPC (the server forwards GRPC_MARKER_HEADER)
 
 
 def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> ServedRequest:
@@ -70,7 +75,11 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         field, _, scalar = PIPELINE_INPUTS[name]
         values[field] = _from_tensor(field, np.asarray(array), scalar)
     allowed = set(GenerationRequest.field_names()) | set(TRANSPORT_FIELDS)
+    over_grpc = False
     for key, value in parameters.items():
+        if key.lower() == GRPC_MARKER_HEADER:
+            over_grpc = True
+            continue
         if key in TRANSPORT_PARAMETERS:
             continue
         if key in SERVER_SIDE_FIELDS:
@@ -87,10 +96,13 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         raise InvalidRequest("prompt", None, "a prompt: the PROMPT input (BYTES [1]) or the 'prompt' parameter")
     flags = {}
     for name in TRANSPORT_FIELDS:
-        flags[name] = values.pop(name, False)
-        if not isinstance(flags[name], (bool, np.bool_)):
+        flags[name] = values.pop(name, None)
+        if flags[name] is not None and not isinstance(flags[name], (bool, np.bool_)):
             raise InvalidRequest(name, flags[name], "true or false")
-    return ServedRequest(GenerationRequest(**values), **{k: bool(v) for k, v in flags.items()})
+    return ServedRequest(
+        GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
+        mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
+    )
 
 
 def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:

@@ -80,6 +80,7 @@ class TritonPythonModel:
                 class_name = name
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
+            mp4_base64 = self._mp4_base64(served)
         except InvalidRequest as error:
             self.metrics.generation(class_name, "invalid")
             return error_response(pb, error, invalid_argument=True)
@@ -123,7 +124,7 @@ class TritonPythonModel:
             "%s %dx%dx%d, %d steps: %.2f s",
             resolved.pipeline_class_name, resolved.width, resolved.height, resolved.num_frames, resolved.num_inference_steps, seconds,
         )
-        if served.mp4_base64:
+        if mp4_base64:
             outputs = [pb.Tensor("VIDEO_MP4_BASE64", bytes_array([base64.b64encode(mp4)]))]
         else:
             outputs = [pb.Tensor("VIDEO_MP4", bytes_array([mp4]))]
@@ -134,6 +135,17 @@ class TritonPythonModel:
                 pb.Tensor("SAMPLE_RATE", np.array([result.sample_rate], dtype=np.int32)),
             ]
         return pb.InferenceResponse(outputs)
+
+    def _mp4_base64(self, served: ServedRequest) -> bool:
+        """The decoupled model is reached over gRPC (raw bytes travel) or through HTTP generate / generate_stream,
+        whose JSON cannot carry the MP4's raw bytes: there base64 by default, and a request for raw bytes is
+        refused. A request not marked as gRPC is taken as JSON (a server started without the forwarding flag
+        then answers base64, which our client reads too)."""
+        if not self.decoupled or served.over_grpc:
+            return bool(served.mp4_base64)
+        if served.mp4_base64 is False:
+            raise InvalidRequest("mp4_base64", False, "true (or left out) on the HTTP generate endpoints: JSON cannot carry raw MP4 bytes")
+        return True
 
     def _parse(self, request: Any) -> ServedRequest:
         inputs = {}
