@@ -379,6 +379,26 @@ def test_http_generate_stream_without_mp4_base64_sends_valid_json_and_refuses_ra
     assert probe_mp4(result.as_numpy("VIDEO_MP4")[0]).num_frames == 9
 
 
+def test_a_bad_request_is_answered_while_a_long_generation_runs(server):
+    """Validation does not queue behind a generation (#18): with a second pipeline instance a bad request is
+    refused while a 120-step request is still denoising, and a second good one runs beside it."""
+    long = GenerationRequest(**{**SMALL, "num_inference_steps": 120})
+    steps: list[float] = []
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(lambda: (generate_grpc(server.grpc_url, long, on_progress=lambda p: steps.append(time.monotonic()),
+                                                     timeout=600), time.monotonic())[1])
+        while len(steps) < 3:  # it is denoising
+            time.sleep(0.05)
+        sent = time.monotonic()
+        with pytest.raises(RemoteError, match="invalid num_frames=10") as refused:
+            generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_frames": 10}), timeout=600)
+        answered = time.monotonic()
+        long_done = running.result()
+    assert refused.value.status == "StatusCode.INVALID_ARGUMENT"
+    print(f"bad request answered in {answered - sent:.3f} s while a generation ran (it ended {long_done - answered:.1f} s later)")
+    assert answered < long_done and len([t for t in steps if t > answered]) > 10
+
+
 def metric_values(server) -> tuple[str, Callable[..., float]]:
     """The metrics page now, and the sum of a metric's samples with some labels on it."""
     import urllib.request

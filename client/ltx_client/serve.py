@@ -41,7 +41,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     add_compile_flags(p)
     p.add_argument("--cuda-memory-pool-mib", type=int, default=4096,
                    help="Triton's CUDA memory pool per GPU (BLS tensors between models on the GPU); Triton's default is 64")
-    p.add_argument("--pipeline-instances", type=int, default=1, help="requests in flight per pipeline model")
+    p.add_argument("--pipeline-instances", type=int, default=2,
+                   help="requests in flight per pipeline model (default 2: a request is validated while another generates)")
     p.add_argument("--run-dir", default=None, help="where the rendered model repository and the server log go (default: a temp dir)")
     p.add_argument("--startup-timeout", type=float, default=1800.0)
     return p

@@ -29,7 +29,10 @@ class RepositoryOptions:
     gpu: bool = False  # KIND_GPU instances on GPU `gpu_id`, bf16; else KIND_CPU, fp32
     gpu_id: int = 0
     text_encoder_on_cpu: bool = False
-    pipeline_instances: int = 1  # requests in flight per pipeline model; more queue (the components serialize anyway)
+    # Requests in flight per pipeline model. More than one: a request is validated (and refused) while another
+    # generates, and concurrent generations interleave their steps in the denoiser. Each instance is a stub
+    # process without weights (~0.3 GB RAM; on a GPU also a CUDA context).
+    pipeline_instances: int = 2
     device_mode: str = DEFAULT_DEVICE_MODE  # two-stage weight switching (runtime/stage_weights.py DEVICE_MODES)
     load: LoadOptions = LoadOptions()  # the user LoRA merged into the denoiser(s) at load
     attention_backend: str = "auto"  # ltx_kernels backend of every attention call: auto | triton | flash_attn | sdpa

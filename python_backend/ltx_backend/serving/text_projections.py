@@ -3,8 +3,8 @@
 Served, each denoising step is its own `denoiser` request and carries the text contexts again. The transformer
 projects them (LTX-2: caption projection and every block's text K/V, AVTransformer.project_text) at a request's
 first step; the next steps arrive with equal contexts and the same weights, and reuse them, as the in-process
-loop does. One entry: the pipeline model runs one request at a time by default; interleaved requests
-(--pipeline-instances > 1) still get correct results, each step then projecting again. The entry stays after
+loop does. One entry: interleaved requests (two pipeline instances generating at once) still get correct results, each
+step then projecting again. The entry stays after
 its request (LTX-2 768x512 stage 1: 4.5 GiB of K/V for the four guidance passes) until a step with other
 contexts or weights replaces it: the memory a request needs anyway, not growing with the requests served.
 """
