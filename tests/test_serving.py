@@ -399,6 +399,16 @@ def test_a_bad_request_is_answered_while_a_long_generation_runs(server):
     assert answered < long_done and len([t for t in steps if t > answered]) > 10
 
 
+def test_ten_identical_requests_give_byte_identical_mp4s(server):
+    """Same request, same seed, same bytes (#18: the H.264 encoder's threads made a third of them differ)."""
+    import hashlib
+
+    request = GenerationRequest(**{**SMALL, "num_inference_steps": 2, "seed": 21})
+    with ThreadPoolExecutor(2) as pool:  # two at a time, as a loaded server encodes them
+        mp4s = list(pool.map(lambda _: generate_grpc(server.grpc_url, request, timeout=600).mp4, range(10)))
+    assert len({hashlib.sha256(m).hexdigest() for m in mp4s}) == 1
+
+
 def metric_values(server) -> tuple[str, Callable[..., float]]:
     """The metrics page now, and the sum of a metric's samples with some labels on it."""
     import urllib.request
