@@ -126,9 +126,10 @@ def test_conditioning_images_count_toward_the_tokens_and_the_pixels():
 
     small = png(64, 64)
     full = dict(prompt="a", width=3840, height=2176, num_frames=113, image_frame_indices=(0, 8, 16), image_crf=0)
-    with pytest.raises(InvalidRequest, match=r"invalid images='<3 images>': fewer images for 3840x2176 x 113 frames: each adds 8160 tokens"):
+    with pytest.raises(InvalidRequest, match=r"invalid images='<3 images>': fewer keyframe images for 3840x2176 x 113 frames: each adds 8160 tokens"):
         GenerationRequest(images=(small,) * 3, **full).resolve("2.3")
-    assert GenerationRequest(images=(small,), **{**full, "image_frame_indices": (0,)}).resolve("2.3").images  # 130560 exactly
+    assert GenerationRequest(images=(small,), **{**full, "image_frame_indices": (0,)}).resolve("2.3").images  # frame 0 adds no tokens
+    assert GenerationRequest(images=(small,), **{**full, "num_frames": 105, "image_frame_indices": (0,), "image_mode": "keyframes"}).resolve("2.3").images
     big = png(3840, 2176)  # 8.4 Mpixels each; four of them are over the 33.4 Mpixel total
     with pytest.raises(InvalidRequest, match=r"invalid images='<5 images, 41779200 pixels>': images of at most 33423360 pixels in all"):
         GenerationRequest(prompt="a", images=(big,) * 5, image_frame_indices=(0, 8, 16, 24, 32), num_frames=41, image_crf=0).resolve("2.3")

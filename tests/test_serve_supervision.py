@@ -52,7 +52,7 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
     lines: list[str] = []
     try:
         _read_until(process, "Ctrl-C stops the server", lines)
-        first = shm_prefix(str(process.pid), 0)
+        first = shm_prefix(f"{process.pid}_*", 0)  # the run id: pid and a random token
         assert list(SHM.glob(first + "*")), "the python backend's regions carry the run's prefix"
         crashed_pid = _tritonserver_pid(process.pid)
         body = b"[" * 200_000 + b"]" * 200_000
@@ -77,4 +77,4 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         rest = process.communicate(timeout=120)[0]
     assert process.returncode == 0, rest
     assert "stopping tritonserver" in rest
-    assert not list(SHM.glob(shm_prefix(str(process.pid), 1) + "*"))
+    assert not list(SHM.glob(shm_prefix(f"{process.pid}_*", 1) + "*"))

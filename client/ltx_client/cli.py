@@ -214,7 +214,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
             result = generate_grpc(args.url, request, on_progress=progress, arrays=arrays)
     except RemoteError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1 if error.status == "UNAVAILABLE" else 2
+        return 1 if str(error.status).removeprefix("StatusCode.") == "UNAVAILABLE" else 2
     except OSError as error:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
         return 1

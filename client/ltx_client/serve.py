@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -131,7 +132,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, interrupt)
-    supervisor = Supervisor(make_server, f"{os.getpid()}", args.startup_timeout)
+    # The run id names this run's shm regions: the pid alone repeats across containers sharing /dev/shm (pid 1).
+    supervisor = Supervisor(make_server, f"{os.getpid()}_{secrets.token_hex(4)}", args.startup_timeout)
     host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
 
     def say_ready() -> None:

@@ -81,10 +81,22 @@ class TritonServer:
         return env
 
     def start(self, timeout: float = 300.0) -> TritonServer:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True)
+        if self.log_path:
+            with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+                self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True)
+        else:
+            self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=self.environment(),
+                                            start_new_session=True)
         self.wait_ready(timeout)
         return self
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the server's session (its python-backend stubs) once it has exited."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     @property
     def http_url(self) -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ltx_client.server import TritonServer
+from ltx_client.server import ServerError, TritonServer
 
 SHM = Path("/dev/shm")
 
@@ -49,6 +49,7 @@ class Supervisor:
         self.make_server, self.run_id, self.startup_timeout = make_server, run_id, startup_timeout
         self.max_restarts, self.window_s, self.say = max_restarts, window_s, say
         self.attempt = 0
+        self.started_at = time.monotonic()
         self.restarts: list[float] = []
         self.server: TritonServer | None = None
 
@@ -65,6 +66,7 @@ class Supervisor:
             if returncode is None:
                 time.sleep(0.5)
                 continue
+            self.server.kill_group()  # stubs of the dead server may live on, holding memory and regions
             prefix = shm_prefix(self.run_id, self.attempt)
             removed = remove_shm_regions(prefix)
             now = time.monotonic()
@@ -79,7 +81,11 @@ class Supervisor:
             self.attempt += 1
             self.say(f"restarting tritonserver in {backoff:.0f} s ({len(self.restarts)}/{self.max_restarts}) ...")
             time.sleep(backoff)
-            self.start()
+            try:
+                self.start()
+            except ServerError as error:  # a failed start is one more death (its process has exited or was stopped)
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                continue
             on_ready()
 
     def stop(self) -> None:

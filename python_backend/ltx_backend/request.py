@@ -52,8 +52,8 @@ MAX_IMAGE_COVER_PIXELS = 4 * MAX_PIXELS_PER_FRAME
 # images together (4K x 121 frames: 16 x 68 x 120 latent tokens; 1920x1088 x 481 frames fits as well); and the
 # decoded pixels of all conditioning images (each may be up to 4x a 4K frame, not all sixteen).
 MAX_SECONDS = 20.5  # 481 frames at 24 fps is 20.04 s
-MAX_VIDEO_TOKENS = ((121 - 1) // 8 + 1) * (2176 // 32) * (3840 // 32)
-MAX_IMAGE_PIXELS_TOTAL = 4 * MAX_PIXELS_PER_FRAME
+MAX_VIDEO_TOKENS = ((121 - 1) // 8 + 1) * MAX_PIXELS_PER_FRAME // (32 * 32)
+MAX_IMAGE_PIXELS_TOTAL = MAX_IMAGE_COVER_PIXELS  # as many as one image may be resized to
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
@@ -167,10 +167,11 @@ class GenerationRequest:
 
 def _check_tokens(r: GenerationRequest) -> None:
     """The transformer's tokens at full size: the video's latent frames, plus one latent frame's worth per
-    conditioning image (a keyframe image adds its tokens; frame 0 in combined mode adds none, counted anyway)."""
+    keyframe image (every image but a frame-0 one in combined mode, which replaces the first latent frame)."""
     per_frame = (r.width // 32) * (r.height // 32)
     video = ((r.num_frames - 1) // 8 + 1) * per_frame
-    images = (len(r.image_paths) or len(r.images)) * per_frame
+    keyframes = [i for i in r.image_frame_indices if not (i == 0 and r.image_mode == IMAGE_MODES[0])]
+    images = len(keyframes) * per_frame
     if video > MAX_VIDEO_TOKENS:
         raise InvalidRequest(
             "num_frames", r.num_frames, f"a clip of at most {MAX_VIDEO_TOKENS} latent tokens (4K x 121 frames, 1920x1088 x 481): "
@@ -179,8 +180,8 @@ def _check_tokens(r: GenerationRequest) -> None:
     if video + images > MAX_VIDEO_TOKENS:
         field = "image_paths" if r.image_paths else "images"
         raise InvalidRequest(
-            field, f"<{len(r.image_paths) or len(r.images)} images>", f"fewer images for {r.width}x{r.height} x {r.num_frames} frames: "
-            f"each adds {per_frame} tokens to the clip's {video}, at most {MAX_VIDEO_TOKENS} in all",
+            field, f"<{len(r.image_paths) or len(r.images)} images>", f"fewer keyframe images for {r.width}x{r.height} x {r.num_frames} "
+            f"frames: each adds {per_frame} tokens to the clip's {video}, at most {MAX_VIDEO_TOKENS} in all",
         )
 
 

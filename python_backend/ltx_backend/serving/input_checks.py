@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import torch
 
 from ltx_backend.errors import InvalidRequest
+from ltx_backend.latents.shapes import VIDEO_LATENT_CHANNELS
+from ltx_backend.models.text_encoder.gemma import PROMPT_TOKENS
 from ltx_backend.request import AUDIO_LATENTS_PER_SECOND, MAX_SECONDS, MAX_VIDEO_TOKENS
 from ltx_backend.serving.wire import DenoiseStep
 
-LATENT_CHANNELS = 128  # the video VAE's latent channels, LTX-2 and LTX-2.3 alike
 MAX_AUDIO_LATENT_FRAMES = round(MAX_SECONDS * AUDIO_LATENTS_PER_SECOND) + 1  # the longest clip a request may ask
 
 
@@ -21,8 +22,8 @@ def check_video_latent(name: str, latent: torch.Tensor, upsampled: bool = False)
     """A video latent [1, 128, F, H, W] of at most MAX_VIDEO_TOKENS positions (a quarter of that when it is to
     be upsampled x2 in H and W)."""
     limit = MAX_VIDEO_TOKENS // 4 if upsampled else MAX_VIDEO_TOKENS
-    if latent.dim() != 5 or latent.shape[:2] != (1, LATENT_CHANNELS) or min(latent.shape[2:]) < 1 or math.prod(latent.shape[2:]) > limit:
-        raise InvalidRequest(name, list(latent.shape), f"a tensor of shape [1, {LATENT_CHANNELS}, F, H, W] with F*H*W from 1 to {limit}")
+    if latent.dim() != 5 or latent.shape[:2] != (1, VIDEO_LATENT_CHANNELS) or min(latent.shape[2:]) < 1 or math.prod(latent.shape[2:]) > limit:
+        raise InvalidRequest(name, list(latent.shape), f"a tensor of shape [1, {VIDEO_LATENT_CHANNELS}, F, H, W] with F*H*W from 1 to {limit}")
 
 
 def check_audio_latent(name: str, latent: torch.Tensor, decoder: torch.nn.Module) -> None:
@@ -55,19 +56,19 @@ class StepDims:
 
 
 def check_step(step: DenoiseStep, dims: StepDims) -> None:
-    """Every tensor of a denoiser step in its shape ([B, T, C] latents, [B, T, 1] masks, positions [B, 3 or 1, T, 2],
-    [B, T, T] attention masks, contexts [B, S, D], the previous x0 as the latents), one batch size throughout,
-    at most MAX_VIDEO_TOKENS video tokens, and a finite sigma in [0, 1]."""
-    batch = None
+    """Every tensor of a denoiser step in its shape ([1, T, C] latents, [1, T, 1] masks, positions [1, 3 or 1, T, 2],
+    [1, T, T] attention masks, contexts [1, S, D] with S at most PROMPT_TOKENS, the previous x0 as the latents):
+    the pipeline sends one request's state (the guidance passes are batched here), at most MAX_VIDEO_TOKENS video
+    tokens, and a finite sigma in [0, 1]."""
+    batch = 1
     for prefix, state, channels, axes in (("VIDEO", step.video, dims.video_channels, 3), ("AUDIO", step.audio, dims.audio_channels, 1)):
         latent = state.latent
         limit = MAX_VIDEO_TOKENS if prefix == "VIDEO" else MAX_AUDIO_LATENT_FRAMES
         if latent.dim() != 3 or latent.shape[2] != channels or min(latent.shape[:2]) < 1 or latent.shape[1] > limit:
             raise InvalidRequest(f"{prefix}_LATENT", list(latent.shape), f"a tensor of shape [B, T, {channels}] with T from 1 to {limit}")
         b, t = latent.shape[:2]
-        if batch is not None and b != batch:
-            raise InvalidRequest(f"{prefix}_LATENT", list(latent.shape), f"the video's batch size {batch}")
-        batch = b
+        if b != batch:
+            raise InvalidRequest(f"{prefix}_LATENT", list(latent.shape), f"batch size {batch} (one request's state)")
         expected = {"DENOISE_MASK": (b, t, 1), "POSITIONS": (b, axes, t, 2), "CLEAN_LATENT": (b, t, channels), "ATTENTION_MASK": (b, t, t)}
         for field, shape in expected.items():
             value = getattr(state, field.lower())
@@ -77,15 +78,14 @@ def check_step(step: DenoiseStep, dims: StepDims) -> None:
         if context is None:
             continue
         for kind, value, width in (("VIDEO", context.video, dims.video_context), ("AUDIO", context.audio, dims.audio_context)):
-            if value is None or value.dim() != 3 or value.shape[0] != batch or value.shape[2] != width or value.shape[1] < 1:
-                shown = None if value is None else list(value.shape)
-                raise InvalidRequest(f"{prefix}_{kind}_CONTEXT", shown, f"a tensor of shape [{batch}, S, {width}]")
+            if value.dim() != 3 or value.shape[0] != batch or value.shape[2] != width or not 1 <= value.shape[1] <= PROMPT_TOKENS:
+                raise InvalidRequest(f"{prefix}_{kind}_CONTEXT", list(value.shape), f"a tensor of shape [{batch}, S, {width}], S from 1 to {PROMPT_TOKENS}")
     if step.previous is not None:
         for name, value, latent in zip(("PREVIOUS_VIDEO_X0", "PREVIOUS_AUDIO_X0"), step.previous, (step.video.latent, step.audio.latent)):
             if value is None or value.shape != latent.shape:
                 raise InvalidRequest(name, None if value is None else list(value.shape), f"the last step's x0, shape {list(latent.shape)} (has_previous is true)")
     sigma = step.sigma.float()
-    if sigma.numel() != 1 or not bool(torch.isfinite(sigma).all()) or not 0.0 <= float(sigma) <= 1.0:
+    if not bool(torch.isfinite(sigma).all()) or not 0.0 <= float(sigma) <= 1.0:
         raise InvalidRequest("SIGMA", sigma.tolist(), "one finite number in [0, 1]")
     if step.step_index < 0:
         raise InvalidRequest("STEP_META.step_index", step.step_index, "an integer >= 0")

@@ -93,6 +93,8 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
     pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
     if o.device_mode == "resident" and o.two_stage:
         pipeline_parameters += (("stage_denoisers", "1:denoiser_stage1,2:denoiser_stage2"),)
+    elif o.two_stage:  # one denoiser switching weights: interleaved two-stage requests would switch at every step
+        pipeline_parameters += (("one_generation_at_a_time", "true"),)
     return [
         ModelSpec(
             "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors)",

@@ -67,9 +67,13 @@ def pack_text(prefix: str, text: TextContext) -> Tensors:
 
 
 def unpack_text(prefix: str, tensors: Tensors) -> TextContext | None:
-    if f"{prefix}_VIDEO_CONTEXT" not in tensors:
+    video, audio = tensors.get(f"{prefix}_VIDEO_CONTEXT"), tensors.get(f"{prefix}_AUDIO_CONTEXT")
+    if video is None and audio is None:
         return None
-    return TextContext(video=tensors[f"{prefix}_VIDEO_CONTEXT"], audio=tensors[f"{prefix}_AUDIO_CONTEXT"])
+    if video is None or audio is None:
+        missing = f"{prefix}_VIDEO_CONTEXT" if video is None else f"{prefix}_AUDIO_CONTEXT"
+        raise InvalidRequest(missing, None, f"given with {prefix}_{'AUDIO' if video is None else 'VIDEO'}_CONTEXT (both or neither)")
+    return TextContext(video=video, audio=audio)
 
 
 def guidance_to_dict(params: GuidanceParams) -> dict:
@@ -141,6 +145,8 @@ def unpack_step(tensors: Tensors, meta: dict) -> DenoiseStep:
     for key in ("video_guidance", "audio_guidance"):
         if not isinstance(meta.get(key), dict):
             raise InvalidRequest(f"STEP_META.{key}", meta.get(key), "a JSON object of guidance parameters")
+    if tensors["SIGMA"].numel() != 1:
+        raise InvalidRequest("SIGMA", list(tensors["SIGMA"].shape), "one number (shape [1])")
     previous = None
     if meta.get("has_previous"):
         previous = (tensors.get("PREVIOUS_VIDEO_X0"), tensors.get("PREVIOUS_AUDIO_X0"))

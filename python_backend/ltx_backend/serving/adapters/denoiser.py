@@ -7,6 +7,7 @@ torch_compile_mode }.
 """
 from __future__ import annotations
 
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import read_lora
 from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
@@ -52,6 +53,8 @@ class TritonPythonModel(ModelAdapter):
     def run(self, inputs):
         meta = parse_meta(one_string("STEP_META", require(inputs, "STEP_META")))
         pipeline_class_name = meta.get("pipeline_class_name", ONE_STAGE)
+        if not isinstance(pipeline_class_name, str):
+            raise InvalidRequest("STEP_META.pipeline_class_name", pipeline_class_name, "a pipeline class name (text)")
         if "prepare_stage" in meta:  # no step: start switching weights (a snapshot copy on a side stream)
             self.weights.prepare(self.plan.key(pipeline_class_name, meta_int(meta, "prepare_stage")))
             return {}

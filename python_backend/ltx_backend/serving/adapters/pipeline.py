@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from ltx_backend.serving.base import (
     request_parameters,
     use_utf8_locale,
 )
+from ltx_backend.serving.generation_turn import GenerationTurn
 from ltx_backend.serving.metrics import PipelineMetrics
 from ltx_backend.serving.pipeline_classes import pipeline_for
 from ltx_backend.serving.request_fields import ServedRequest, parse_served_request
@@ -56,6 +58,10 @@ class TritonPythonModel:
         names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
         self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names)
         self.metrics = PipelineMetrics(pb, self.args.name)
+        # Every instance of both pipeline models validates at once; where the denoiser switches weights between
+        # stages, they take turns to generate (a lock file named after the repository, shared by their processes).
+        serialize = self.settings.get("one_generation_at_a_time") == "true"
+        self.turn = GenerationTurn.of_repository(self.args.repository) if serialize else None
 
     def execute(self, requests: list[Any]) -> list[Any] | None:
         if self.decoupled:
@@ -100,7 +106,8 @@ class TritonPythonModel:
         try:
             if request.is_cancelled():
                 raise RequestCancelled()
-            result = pipeline(resolved, on_step=on_step)
+            with self.turn.taken(request.is_cancelled) if self.turn else nullcontext():
+                result = pipeline(resolved, on_step=on_step)
             mp4 = encode_mp4(result.frames, resolved.fps, result.audio, result.sample_rate)
         except RequestCancelled:
             log.info("request cancelled")
