@@ -361,6 +361,11 @@ def test_http_generate_stream_without_mp4_base64_sends_valid_json_and_refuses_ra
     except urllib.error.HTTPError as error:
         answer = error.read().decode()
     assert "invalid mp4_base64=False: true (or left out) on the HTTP generate endpoints" in answer, answer
+    # the unary model's generate endpoint is JSON too
+    unary = urllib.request.Request(f"http://{server.http_url}/v2/models/pipeline_unary/generate", data=json.dumps(body).encode())
+    with urllib.request.urlopen(unary, timeout=600) as response:
+        answer = json.loads(response.read())
+    assert probe_mp4(base64.b64decode(answer["VIDEO_MP4_BASE64"])).num_frames == 9
     # over gRPC the same request (no MP4_BASE64) streams the raw bytes
     import queue
 

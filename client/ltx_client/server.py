@@ -66,8 +66,10 @@ class TritonServer:
             f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
             f"--backend-config=python,shm-default-byte-size={self.shm_default_bytes}",
             "--backend-config=python,shm-growth-byte-size=16777216",
-            # gRPC requests carry this metadata as a parameter: the pipeline model then knows raw bytes travel
+            # gRPC and HTTP /infer requests carry these as parameters; the pipeline models then know which requests
+            # came through the JSON-only generate endpoints (serving/request_fields.py)
             "--grpc-header-forward-pattern=(?i)^user-agent$",
+            "--http-header-forward-pattern=(?i)^host$",
             "--strict-readiness=true",
             "--exit-on-error=true",
             *self.extra_args,

@@ -45,10 +45,12 @@ TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not w
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
-# The gRPC metadata key the server forwards as a request parameter (ltx_client/server.py
-# --grpc-header-forward-pattern): every gRPC client library sends it, so its presence says the request came over
-# gRPC, where raw bytes travel. (Triton 2.51 forwards no header of the HTTP generate endpoints.)
+# The headers the server forwards as request parameters (ltx_client/server.py --grpc-header-forward-pattern,
+# --http-header-forward-pattern): every gRPC client library sends `user-agent` metadata, every HTTP/1.1 request
+# a `Host` header. Triton 2.51 forwards none of the HTTP generate endpoints' headers, so a request with neither
+# came through generate / generate_stream, whose JSON cannot carry raw bytes.
 GRPC_MARKER_HEADER = "user-agent"
+HTTP_MARKER_HEADER = "host"
 SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
     **{
@@ -64,6 +66,12 @@ class ServedRequest:
     return_raw: bool = False  # also send FRAMES (uint8 [F, H, W, 3]), AUDIO (float32 [C, S]) and SAMPLE_RATE
     mp4_base64: bool | None = None  # VIDEO_MP4_BASE64 (base64 text) instead of VIDEO_MP4: for JSON transports (HTTP SSE)
     over_grpc: bool = False  # it came over gRPC (the server forwards GRPC_MARKER_HEADER)
+    over_http_infer: bool = False  # it came over HTTP /infer (the server forwards HTTP_MARKER_HEADER)
+
+    @property
+    def json_only(self) -> bool:
+        """Through the HTTP generate endpoints: the answer is JSON, raw MP4 bytes cannot be sent."""
+        return not (self.over_grpc or self.over_http_infer)
 
 
 def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> ServedRequest:
@@ -75,10 +83,13 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         field, _, scalar = PIPELINE_INPUTS[name]
         values[field] = _from_tensor(field, np.asarray(array), scalar)
     allowed = set(GenerationRequest.field_names()) | set(TRANSPORT_FIELDS)
-    over_grpc = False
+    over_grpc = over_http_infer = False
     for key, value in parameters.items():
         if key.lower() == GRPC_MARKER_HEADER:
             over_grpc = True
+            continue
+        if key.lower() == HTTP_MARKER_HEADER:
+            over_http_infer = True
             continue
         if key in TRANSPORT_PARAMETERS:
             continue
@@ -102,6 +113,7 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
     return ServedRequest(
         GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
         mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
+        over_http_infer=over_http_infer,
     )
 
 

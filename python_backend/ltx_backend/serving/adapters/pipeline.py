@@ -144,11 +144,10 @@ class TritonPythonModel:
         return pb.InferenceResponse(outputs)
 
     def _mp4_base64(self, served: ServedRequest) -> bool:
-        """The decoupled model is reached over gRPC (raw bytes travel) or through HTTP generate / generate_stream,
-        whose JSON cannot carry the MP4's raw bytes: there base64 by default, and a request for raw bytes is
-        refused. A request not marked as gRPC is taken as JSON (a server started without the forwarding flag
-        then answers base64, which our client reads too)."""
-        if not self.decoupled or served.over_grpc:
+        """Through the HTTP generate endpoints (generate_stream for `pipeline`, generate for either) the answer is
+        JSON, which cannot carry the MP4's raw bytes: base64 there by default, and a request for raw bytes is
+        refused. gRPC and HTTP /infer (binary tensor data) send raw bytes unless MP4_BASE64 is asked."""
+        if not served.json_only:
             return bool(served.mp4_base64)
         if served.mp4_base64 is False:
             raise InvalidRequest("mp4_base64", False, "true (or left out) on the HTTP generate endpoints: JSON cannot carry raw MP4 bytes")
