@@ -17,8 +17,8 @@ import pytest
 
 from ltx_backend.request import GenerationRequest
 from ltx_client.remote import generate_grpc
-from ltx_client.server import free_port
-from ltx_client.supervisor import SHM, shm_prefix
+from ltx_client.server import SHM, free_port
+from ltx_client.supervisor import shm_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "build/tiny/ltx-2"

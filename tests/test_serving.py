@@ -17,7 +17,7 @@ import tritonclient.grpc as grpcclient
 from ltx_backend.media import probe_mp4
 from ltx_backend.request import GenerationRequest
 from ltx_client.remote import RemoteError, generate_grpc, generate_http
-from ltx_client.server import TritonServer, free_port
+from ltx_client.server import SHM, TritonServer, free_port
 from serving import grpc_unary, http_unary, int32, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,7 @@ def server(tmp_path_factory):
     s.start(timeout=600)
     yield s
     s.stop()  # a clean Ctrl-C exit is asserted by tests/test_serving_modes.py (`ltx-triton serve`)
+    assert not list(SHM.glob(s.shm_prefix + "*")), "stop() leaves none of the server's shared-memory regions"
 
 
 def test_grpc_http_and_in_process_give_identical_video(server):

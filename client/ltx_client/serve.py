@@ -125,7 +125,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     def make_server(shm_prefix: str) -> TritonServer:
         return TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path,
-                            extra_args=[*extra, f"--backend-config=python,shm-region-prefix-name={shm_prefix}"])
+                            extra_args=extra, shm_prefix=shm_prefix)
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt  # SIGINT and SIGTERM alike, even where SIGINT came in ignored (`serve &` in a script)

@@ -4,6 +4,7 @@ wait until the server is ready, stop it cleanly."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -41,6 +42,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SHM = Path("/dev/shm")
+
+
+def remove_shm_regions(prefix: str) -> int:
+    """Remove the shared-memory regions named `prefix`* (one server's); returns how many."""
+    removed = 0
+    for region in SHM.glob(prefix + "*"):
+        try:
+            region.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 @dataclass
 class TritonServer:
     repository: Path
@@ -53,6 +69,9 @@ class TritonServer:
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    # The python backend's shared-memory regions of this server are named with this prefix, so that stop() (and a
+    # supervisor, after a crash) removes exactly them: the backend leaves them behind when its stubs are killed.
+    shm_prefix: str = field(default_factory=lambda: f"ltx_triton_{secrets.token_hex(6)}_")
 
     def command(self) -> list[str]:
         binary = find_tritonserver()
@@ -65,6 +84,7 @@ class TritonServer:
             f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
             f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
             f"--backend-config=python,shm-default-byte-size={self.shm_default_bytes}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             "--backend-config=python,shm-growth-byte-size=16777216",
             # gRPC and HTTP /infer requests carry these as parameters; the pipeline models then know which requests
             # came through the JSON-only generate endpoints (serving/request_fields.py)
@@ -151,11 +171,14 @@ class TritonServer:
         return total
 
     def stop(self, timeout: float = 60.0) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGINT)  # tritonserver unloads its models and exits
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # tritonserver unloads its models and exits
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.kill_group()
+        remove_shm_regions(self.shm_prefix)

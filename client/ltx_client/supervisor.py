@@ -11,27 +11,13 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from ltx_client.server import ServerError, TritonServer
-
-SHM = Path("/dev/shm")
+from ltx_client.server import ServerError, TritonServer, remove_shm_regions
 
 
 def shm_prefix(run_id: str, attempt: int) -> str:
     """The python backend's shared-memory region name prefix of one start of the server."""
     return f"ltx_triton_{run_id}_{attempt}_"
-
-
-def remove_shm_regions(prefix: str) -> int:
-    removed = 0
-    for region in SHM.glob(prefix + "*"):
-        try:
-            region.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
 
 
 def cause_of_exit(returncode: int) -> str:
@@ -90,5 +76,4 @@ class Supervisor:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.stop()
-            remove_shm_regions(shm_prefix(self.run_id, self.attempt))
+            self.server.stop()  # its regions go with it (TritonServer.stop)
