@@ -69,8 +69,8 @@ class TritonServer:
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
-    # The python backend's shared-memory regions of this server are named with this prefix, so that stop() (and a
-    # supervisor, after a crash) removes exactly them: the backend leaves them behind when its stubs are killed.
+    # The python backend's shared-memory regions of this server are named with this prefix, so that stop() (also
+    # after a crash, from the supervisor) removes exactly them: the backend leaves them behind when stubs are killed.
     shm_prefix: str = field(default_factory=lambda: f"ltx_triton_{secrets.token_hex(6)}_")
 
     def command(self) -> list[str]:
@@ -170,9 +170,11 @@ class TritonServer:
                 pass
         return total
 
-    def stop(self, timeout: float = 60.0) -> None:
+    def stop(self, timeout: float = 60.0) -> int:
+        """Stop the server (or clean up after it, when it has died): its session killed, its shared-memory regions
+        removed. Returns how many regions were left to remove."""
         if self.process is None:
-            return
+            return 0
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # tritonserver unloads its models and exits
             try:
@@ -181,4 +183,4 @@ class TritonServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.kill_group()
-        remove_shm_regions(self.shm_prefix)
+        return remove_shm_regions(self.shm_prefix)

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from ltx_client.server import ServerError, TritonServer, remove_shm_regions
+from ltx_client.server import ServerError, TritonServer
 
 
 def shm_prefix(run_id: str, attempt: int) -> str:
@@ -52,9 +52,7 @@ class Supervisor:
             if returncode is None:
                 time.sleep(0.5)
                 continue
-            self.server.kill_group()  # stubs of the dead server may live on, holding memory and regions
-            prefix = shm_prefix(self.run_id, self.attempt)
-            removed = remove_shm_regions(prefix)
+            removed = self.server.stop()  # the dead server's stubs may live on, holding memory and regions
             now = time.monotonic()
             self.restarts = [t for t in self.restarts if now - t < self.window_s]
             print(f"error: tritonserver died ({cause_of_exit(returncode)}); removed {removed} shared-memory regions of that run",
