@@ -1,6 +1,7 @@
 """Serving on a real tritonserver (started once for this module): gRPC, HTTP/KServe v2 and in-process give the
 same video; progress streams per step; bad requests are INVALID_ARG naming the field and the server keeps
-serving; cancellation; concurrent load without memory growth; perf_analyzer through `ltx-triton bench`."""
+serving; cancellation; concurrent load without memory growth; perf_analyzer through `ltx-triton bench`; bodies over
+the size limit refused before tritonserver reads them. The clients go through serve's front proxies."""
 from __future__ import annotations
 
 import threading
@@ -15,7 +16,8 @@ import torch
 import tritonclient.grpc as grpcclient
 
 from ltx_backend.media import probe_mp4
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import MAX_REQUEST_BYTES, GenerationRequest
+from ltx_client.front.runner import FrontProxies
 from ltx_client.remote import RemoteError, generate_grpc, generate_http
 from ltx_client.server import SHM, TritonServer, free_port
 from serving import grpc_unary, http_unary, int32, text
@@ -28,15 +30,29 @@ MODEL = ROOT / "build/tiny/ltx-2"
 SMALL = dict(prompt="A red fox runs through fresh snow at dawn", width=64, height=64, num_frames=9, num_inference_steps=3)
 
 
+class Served:
+    """tritonserver behind the front proxies, as `ltx-triton serve` runs it: the tests' clients reach the proxies'
+    ports (so every test here also passes through them), the server's own are still there for the comparisons."""
+
+    def __init__(self, triton: TritonServer, proxies: FrontProxies):
+        self.triton, self.proxies = triton, proxies
+        self.grpc_url, self.http_url = f"127.0.0.1:{proxies.grpc_port}", f"127.0.0.1:{proxies.http_port}"
+
+    def __getattr__(self, name):  # log_path, metrics_port, ready(), resident_bytes() ...
+        return getattr(self.triton, name)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     assert (MODEL / "tokenizer").exists(), f"{MODEL} is missing: run `make setup`"
     # The checked-in repository, as it is; only the checkpoint is swapped (LTX_MODEL_PATH overrides model_path).
     log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
-    s = TritonServer(ROOT / "model_repository", free_port(), free_port(), free_port(), log_path=log,
+    s = TritonServer(ROOT / "model_repository", free_port(), free_port(), free_port(), host="127.0.0.1", log_path=log,
                      env={"LTX_MODEL_PATH": str(MODEL)})
     s.start(timeout=600)
-    yield s
+    proxies = FrontProxies("127.0.0.1", free_port(), free_port(), s.http_port, s.grpc_port, limit=MAX_REQUEST_BYTES).start()
+    yield Served(s, proxies)
+    proxies.stop()
     s.stop()  # a clean Ctrl-C exit is asserted by tests/test_serving_modes.py (`ltx-triton serve`)
     assert not list(SHM.glob(s.shm_prefix + "*")), "stop() leaves none of the server's shared-memory regions"
 
@@ -460,3 +476,53 @@ def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
     assert re.search(r'nv_inference_request_success\{model="denoiser"', page)  # Triton's own per-model metrics
     # an unknown class name is no label value (a metric's labels live as long as the server)
     assert "Bogus" not in page
+
+
+def test_a_body_over_the_limit_is_refused_before_tritonserver_reads_it(server):
+    """#18 (2): a 200 MB prompt grew tritonserver 2.51 by ~280 MB until a restart. The front proxies refuse it, as a
+    declared length, as a chunked body and as a small gzip body that decodes past the limit (HTTP 413), and as one
+    gRPC message (RESOURCE_EXHAUSTED); tritonserver's memory stays where it was and it keeps serving."""
+    import gzip
+    import http.client
+    import json
+    import re
+
+    generate_grpc(server.grpc_url, GenerationRequest(**SMALL), timeout=600)
+    before = server.resident_bytes()
+    prompt = np.array([b"x" * 200_000_000], dtype=object)
+    _, error = http_unary(server.http_url, {"PROMPT": (prompt, "BYTES")})
+    assert error is not None and "over the limit of" in error[1] and "--max-request-bytes" in error[1], error
+    _, error = grpc_unary(server.grpc_url, {"PROMPT": (prompt, "BYTES")})
+    assert error[0] == "StatusCode.RESOURCE_EXHAUSTED", error
+    sent, limit = re.search(r"Received message larger than max \((\d+) vs\. (\d+)\)", error[1]).groups()
+    assert int(sent) > 200_000_000 and int(limit) == MAX_REQUEST_BYTES
+
+    def post(body_parts, headers) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection(*server.http_url.split(":"), timeout=120)
+        try:
+            connection.request("POST", "/v2/models/pipeline_unary/infer", body=body_parts, headers=headers, encode_chunked=True)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    chunk = b" " * 2**20
+    status, body = post(iter([chunk] * (MAX_REQUEST_BYTES // len(chunk) + 1)), {"Content-Type": "application/json"})  # no length
+    assert status == 413 and b"over the limit" in body, (status, body)
+    bomb = gzip.compress(b" " * (MAX_REQUEST_BYTES + 1))
+    assert len(bomb) < 2**20
+    status, body = post(iter([bomb]), {"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert status == 413 and b"over the limit" in body, (status, body)
+    status, body = post(iter([b"{}"]), {"Content-Encoding": "br"})
+    assert status == 415 and b"Content-Encoding 'br'" in body, (status, body)
+    # a compressed request under the limit is decoded and served
+    request = {"inputs": [{"name": "PROMPT", "datatype": "BYTES", "shape": [1], "data": ["a fox"]},
+                          {"name": "WIDTH", "datatype": "INT32", "shape": [1], "data": [64]},
+                          {"name": "HEIGHT", "datatype": "INT32", "shape": [1], "data": [64]},
+                          {"name": "NUM_FRAMES", "datatype": "INT32", "shape": [1], "data": [9]},
+                          {"name": "NUM_INFERENCE_STEPS", "datatype": "INT32", "shape": [1], "data": [1]}],
+               "outputs": [{"name": "VIDEO_MP4", "parameters": {"binary_data": True}}]}
+    status, body = post(iter([gzip.compress(json.dumps(request).encode())]), {"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert status == 200, (status, body[:300])
+    assert server.resident_bytes() < before + 50 * 2**20, ((server.resident_bytes() - before) / 2**20)
+    assert generate_grpc(server.grpc_url, GenerationRequest(**SMALL), timeout=600).mp4

@@ -15,6 +15,7 @@ from pathlib import Path
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ltx_backend.pipelines.registry import PIPELINE_CLASSES
+    from ltx_backend.request import MAX_REQUEST_BYTES
     from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
     from ltx_client.compile_flags import add_compile_flags
     from ltx_client.load_flags import add_file_flags, add_lora_flags
@@ -42,6 +43,10 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     add_compile_flags(p)
     p.add_argument("--cuda-memory-pool-mib", type=int, default=4096,
                    help="Triton's CUDA memory pool per GPU (BLS tensors between models on the GPU); Triton's default is 64")
+    p.add_argument("--max-request-bytes", type=int, default=MAX_REQUEST_BYTES,
+                   help=f"largest HTTP request body / gRPC message taken (default {MAX_REQUEST_BYTES}: 64 MiB of images and "
+                        "1 MiB for the rest); larger ones are refused (HTTP 413, gRPC RESOURCE_EXHAUSTED) by a front proxy "
+                        "before tritonserver reads them. 0: no limit and no proxy, tritonserver listens on the ports itself")
     p.add_argument("--pipeline-instances", type=int, default=2,
                    help="requests in flight per pipeline model (default 2: a request is validated while another generates)")
     p.add_argument("--run-dir", default=None, help="where the rendered model repository and the server log go (default: a temp dir)")
@@ -60,6 +65,7 @@ def check_serve_flags(args: argparse.Namespace) -> None:
         raise InvalidRequest("--port", args.port, f"three different ports for HTTP, gRPC and metrics (got {ports})")
     check_int("--gpu-id", args.gpu_id, 0, 1023)
     check_int("--pipeline-instances", args.pipeline_instances, 1, 64)
+    check_int("--max-request-bytes", args.max_request_bytes, 0, 2**31 - 1)  # gRPC's own ceiling
     check_int("--cuda-memory-pool-mib", args.cuda_memory_pool_mib, 0, 2**20)
     check_float("--startup-timeout", args.startup_timeout, 1.0, 7 * 86400.0)
 
@@ -108,7 +114,8 @@ def repository_options(args: argparse.Namespace):
 def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
     from ltx_backend.serving.repository import render_repository
-    from ltx_client.server import ServerError, TritonServer
+    from ltx_client.front.runner import FrontProxies
+    from ltx_client.server import ServerError, TritonServer, free_port
     from ltx_client.supervisor import Supervisor
 
     try:
@@ -123,8 +130,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if options.gpu:  # BLS outputs that stay on the GPU come from this pool; too small and they fall back to CPU
         extra.append(f"--cuda-memory-pool-byte-size={options.gpu_id}:{args.cuda_memory_pool_mib * 2**20}")
 
+    if args.max_request_bytes:  # tritonserver on private ports, behind the size-capping proxies on the public ones
+        ports, triton_host = (free_port(), free_port()), "127.0.0.1"
+        front = FrontProxies(args.host, args.port, args.grpc_port, *ports, limit=args.max_request_bytes)
+    else:
+        ports, triton_host, front = (args.port, args.grpc_port), args.host, None
+
     def make_server(shm_prefix: str) -> TritonServer:
-        return TritonServer(repository, args.port, args.grpc_port, args.metrics_port, host=args.host, log_path=log_path,
+        return TritonServer(repository, *ports, args.metrics_port, host=triton_host, metrics_host=args.host, log_path=log_path,
                             extra_args=extra, shm_prefix=shm_prefix)
 
     def interrupt(signum, frame):
@@ -142,16 +155,19 @@ def run_serve(args: argparse.Namespace) -> int:
             f"  gRPC        {host}:{args.grpc_port}   (ltx-triton generate --url {host}:{args.grpc_port} ...)\n"
             f"  HTTP/KServe http://{host}:{args.port}/v2/models/pipeline_unary/infer\n"
             f"  metrics     http://{host}:{args.metrics_port}/metrics\n"
+            + (f"Requests over {args.max_request_bytes} bytes are refused (--max-request-bytes).\n" if front else "") +
             "Ctrl-C stops the server.",
             flush=True,
         )
 
     print(f"model repository: {repository}\nserver log: {log_path}\nstarting tritonserver ...", flush=True)
     try:
+        if front is not None:
+            front.start()
         supervisor.start()
         say_ready()
         return supervisor.watch(say_ready)
-    except ServerError as error:
+    except (ServerError, OSError) as error:  # OSError: a port taken
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -161,3 +177,5 @@ def run_serve(args: argparse.Namespace) -> int:
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short
         print("stopping tritonserver ...", flush=True)
         supervisor.stop()
+        if front is not None:
+            front.stop()

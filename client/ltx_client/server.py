@@ -64,6 +64,7 @@ class TritonServer:
     grpc_port: int = 8001
     metrics_port: int = 8002
     host: str = "0.0.0.0"
+    metrics_host: str | None = None  # default: host (serve binds HTTP and gRPC to 127.0.0.1 behind its front proxies)
     log_path: Path | None = None
     shm_default_bytes: int = 16 * 2**20  # per-model shared-memory region; grows on demand
     extra_args: list[str] = field(default_factory=list)
@@ -82,7 +83,7 @@ class TritonServer:
             f"--backend-directory={backends}",
             f"--http-address={self.host}", f"--http-port={self.http_port}",
             f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
-            f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
+            f"--metrics-address={self.metrics_host or self.host}", f"--metrics-port={self.metrics_port}",
             f"--backend-config=python,shm-default-byte-size={self.shm_default_bytes}",
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             "--backend-config=python,shm-growth-byte-size=16777216",

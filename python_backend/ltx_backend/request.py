@@ -41,7 +41,7 @@ MAX_STEPS = 200
 MAX_PROMPT_CHARS = 20_000
 MAX_SEED = 2**63 - 1
 MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
-MAX_IMAGE_BYTES = 64 * 2**20
+MAX_IMAGE_BYTES = 64 * 2**20  # encoded images of a request, all together
 MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
 # An image is resized to cover the frame, then cropped: the resized image may have at most this many pixels
 # (~400 MB in float32), which bounds how far its aspect ratio may be from the video's (2x16384 onto 64x64
@@ -54,6 +54,9 @@ MAX_IMAGE_COVER_PIXELS = 4 * MAX_PIXELS_PER_FRAME
 MAX_SECONDS = 20.5  # 481 frames at 24 fps is 20.04 s
 MAX_VIDEO_TOKENS = ((121 - 1) // 8 + 1) * MAX_PIXELS_PER_FRAME // (32 * 32)
 MAX_IMAGE_PIXELS_TOTAL = MAX_IMAGE_COVER_PIXELS  # as many as one image may be resized to
+# The largest request body a server takes (`serve --max-request-bytes`, checked before any field is read): the
+# images plus 1 MiB for the prompts (2 x 20,000 characters of up to 4 bytes), the other fields and the framing.
+MAX_REQUEST_BYTES = MAX_IMAGE_BYTES + 2**20
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
@@ -247,15 +250,21 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     check_int("image_crf", r.image_crf, 0, 51)  # before the images: their size limit depends on it
     if count > MAX_IMAGES:
         raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
-    sizes = []
+    sizes, encoded = [], 0
     for path in r.image_paths:
-        sizes.append(_check_image_data(read_image_file(path), "image_paths", path))
+        data = read_image_file(path)
+        encoded += len(data)
+        if encoded > MAX_IMAGE_BYTES:
+            raise InvalidRequest("image_paths", path, f"images of at most {MAX_IMAGE_BYTES} bytes in all ({encoded} up to this one)")
+        sizes.append(_check_image_data(data, "image_paths", path))
         _check_image_size(sizes[-1], r, "image_paths", path)
     for index, data in enumerate(r.images):
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise InvalidRequest("images", f"<image {index}: {len(data)} bytes>", f"at most {MAX_IMAGE_BYTES} bytes per image")
+        encoded += len(data)
+        if encoded > MAX_IMAGE_BYTES:
+            raise InvalidRequest("images", f"<image {index}: {encoded} bytes with those before it>",
+                                 f"images of at most {MAX_IMAGE_BYTES} bytes in all")
         shown = f"<image {index}>"
         sizes.append(_check_image_data(data, "images", shown))
         _check_image_size(sizes[-1], r, "images", shown)

@@ -1,0 +1,58 @@
+"""gRPC front proxy: a message over the limit is refused by gRPC itself (RESOURCE_EXHAUSTED, "Received message
+larger than max") before tritonserver sees it; every call is otherwise passed through as raw bytes: unary and
+streaming alike, with its metadata, deadline and cancellation, and the upstream status and trailers.
+
+tritonserver accepts gRPC messages up to 2 GB and has no flag to lower that (2.51, and still in 2.6x).
+"""
+from __future__ import annotations
+
+import grpc
+import grpc.aio
+
+# Set by the channel or the transport, never forwarded as metadata.
+RESERVED_METADATA = frozenset({"user-agent", "content-type", "te", "host", "grpc-timeout", "grpc-encoding",
+                               "grpc-accept-encoding"})
+UNLIMITED = -1
+
+
+def forwarded_metadata(context: grpc.aio.ServicerContext) -> list[tuple[str, str | bytes]]:
+    return [(key, value) for key, value in (context.invocation_metadata() or ())
+            if not key.startswith(":") and key.lower() not in RESERVED_METADATA]
+
+
+class PassThrough(grpc.GenericRpcHandler):
+    """Every method, as a bidirectional stream of raw messages (on the wire a unary call is a stream of one)."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self.channel = channel
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        channel = self.channel
+
+        async def relay(requests, context: grpc.aio.ServicerContext):
+            call = channel.stream_stream(method)(requests, metadata=forwarded_metadata(context),
+                                                  timeout=context.time_remaining())
+            try:
+                async for response in call:
+                    yield response
+                context.set_trailing_metadata(tuple(await call.trailing_metadata() or ()))
+            except grpc.aio.AioRpcError as error:
+                await context.abort(error.code(), error.details() or "", error.trailing_metadata() or ())
+            finally:
+                call.cancel()  # a no-op once finished; stops the upstream call when the client cancelled
+
+        return grpc.stream_stream_rpc_method_handler(relay)
+
+
+def make_server(upstream: str, address: str, limit: int) -> tuple[grpc.aio.Server, grpc.aio.Channel]:
+    """A server on `address` relaying to `upstream` (host:port of tritonserver's gRPC endpoint); messages to it are
+    at most `limit` bytes, messages from tritonserver any size."""
+    channel = grpc.aio.insecure_channel(upstream, options=[("grpc.max_receive_message_length", UNLIMITED),
+                                                           ("grpc.max_send_message_length", UNLIMITED)])
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
+                                      ("grpc.max_send_message_length", UNLIMITED)])
+    server.add_generic_rpc_handlers((PassThrough(channel),))
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}")
+    return server, channel

@@ -1,0 +1,49 @@
+"""Run the HTTP and gRPC front proxies on one event loop in a background thread of the `serve` process."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiohttp import web
+
+from ltx_client.front import grpc_proxy, http_proxy
+
+
+class FrontProxies:
+    """HTTP on host:http_port and gRPC on host:grpc_port, relaying to tritonserver's ports on 127.0.0.1."""
+
+    def __init__(self, host: str, http_port: int, grpc_port: int, upstream_http_port: int, upstream_grpc_port: int,
+                 limit: int):
+        self.host, self.http_port, self.grpc_port, self.limit = host, http_port, grpc_port, limit
+        self.upstream_http, self.upstream_grpc = f"http://127.0.0.1:{upstream_http_port}", f"127.0.0.1:{upstream_grpc_port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="front-proxies", daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._grpc = None
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(http_proxy.make_app(self.upstream_http, self.limit), handler_cancellation=True,
+                                     access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.http_port, reuse_address=True).start()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._grpc, self._channel = grpc_proxy.make_server(self.upstream_grpc, f"{host}:{self.grpc_port}", self.limit)
+        await self._grpc.start()
+
+    async def _stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=None)
+            await self._channel.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def start(self) -> FrontProxies:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=60)
+        return self
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=60)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
