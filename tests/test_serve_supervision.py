@@ -1,15 +1,18 @@
 """`ltx-triton serve` keeps serving when tritonserver dies, and stops on SIGINT however it was started (#18).
 
 One serve process, started as a script's `serve &` starts it (SIGINT ignored): the 400 KB nested-JSON body that
-makes tritonserver 2.51's HTTP front end segfault is posted; the supervisor reports the death, removes that run's
+makes tritonserver 2.51's HTTP front end segfault is refused by serve's front proxy (400), then posted to
+tritonserver's private port, where it crashes it; the supervisor reports the death, removes that run's
 shared-memory regions and restarts the server; the next request is served; SIGINT then stops it cleanly.
 """
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,6 +40,12 @@ def _read_until(process: subprocess.Popen, marker: str, lines: list[str], timeou
     raise AssertionError(f"no {marker!r} in the output:\n{''.join(lines)}")
 
 
+def _post(port: int, body: bytes):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/pipeline_unary/infer", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    return urllib.request.urlopen(request, timeout=60)
+
+
 def _tritonserver_pid(serve_pid: int) -> int:
     out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(serve_pid)], capture_output=True, text=True).stdout
     (pid,) = [int(line.split()[0]) for line in out.splitlines() if line.split()[1] == "tritonserver"]
@@ -56,9 +65,15 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         assert list(SHM.glob(first + "*")), "the python backend's regions carry the run's prefix"
         crashed_pid = _tritonserver_pid(process.pid)
         body = b"[" * 200_000 + b"]" * 200_000
+        # serve's front proxy refuses the body that segfaults tritonserver 2.51's HTTP front end ...
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(http, body)
+        assert refused.value.code == 400 and b"nested at most" in refused.value.read()
+        # ... which is still reachable on its private port (a deployment without the proxy): the crash, supervised
+        private = int(re.search(r"--http-port=(\d+)", Path(f"/proc/{crashed_pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())[1])
+        assert private != http
         try:
-            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http}/v2/models/pipeline_unary/infer", data=body,
-                                                          method="POST", headers={"Content-Type": "application/json"}), timeout=60)
+            _post(private, body)
         except OSError:
             pass  # the connection dies with the server (or a 4xx/5xx where it survives)
         time.sleep(5)

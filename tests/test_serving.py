@@ -526,3 +526,39 @@ def test_a_body_over_the_limit_is_refused_before_tritonserver_reads_it(server):
     assert status == 200, (status, body[:300])
     assert server.resident_bytes() < before + 50 * 2**20, ((server.resident_bytes() - before) / 2**20)
     assert generate_grpc(server.grpc_url, GenerationRequest(**SMALL), timeout=600).mp4
+
+
+def _post(server, path: str, body: bytes, headers: dict | None = None) -> tuple[int, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection(*server.http_url.split(":"), timeout=120)
+    try:
+        connection.request("POST", path, body=body, headers=headers or {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+PROMPT_JSON = {"name": "PROMPT", "datatype": "BYTES", "shape": [1], "data": ["a fox"]}
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("pipeline_unary/infer", b"hello", "request body"),
+    ("pipeline_unary/infer", b"[" * 200_000 + b"]" * 200_000, "request body"),  # segfaulted tritonserver 2.51
+    ("pipeline_unary/infer", {"inputs": [PROMPT_JSON], "parameters": [1, 2]}, "parameters"),
+    ("pipeline_unary/infer", {"inputs": [PROMPT_JSON, {"name": "GUIDANCE_SCALE", "datatype": "FP32", "shape": [1], "data": ["NaN"]}]},
+     "GUIDANCE_SCALE.data"),
+    ("pipeline_unary/infer", {"inputs": [PROMPT_JSON, {"name": "SEED", "datatype": "INT64", "shape": [1], "data": [2**64]}]}, "SEED.data"),
+    ("pipeline/generate_stream", {"PROMPT": "a fox", "WIDTH": "abc"}, "WIDTH"),
+    ("pipeline_unary/generate", {"PROMPT": "a fox", "SEED": 2**64}, "SEED"),
+])
+def test_malformed_http_json_is_400_naming_the_field_not_500(server, path, body, field):
+    """#18 (4): tritonserver 2.51's HTTP front end answered these 500 (the nested body crashed it); the front proxy
+    answers 400 naming the field, and the server keeps serving."""
+    import json
+
+    status, answer = _post(server, f"/v2/models/{path}", body if isinstance(body, bytes) else json.dumps(body).encode())
+    assert status == 400, (status, answer[:300])
+    assert json.loads(answer)["error"].startswith(f"invalid {field}="), answer[:300]
+    assert server.ready()

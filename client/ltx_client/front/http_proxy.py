@@ -1,5 +1,7 @@
 """HTTP/KServe v2 front proxy: a request whose body is over the limit is answered 413 before tritonserver sees
-a byte of it; every other request is passed through as it is (streamed responses such as SSE stream on).
+a byte of it, an inference request whose JSON is malformed 400 naming the field (kserve_json.py: tritonserver
+2.51 answers those 500, or crashes); every other request is passed through as it is (streamed responses such as
+SSE stream on).
 
 tritonserver 2.51 has no body limit (2.59 added `--http-max-input-size`, for HTTP only): one 200 MB request
 grew its memory and the python backend's shared-memory region by ~280 MB until a restart. Compressed bodies
@@ -8,11 +10,16 @@ decoded bytes, and forwarded plain: a small compressed body cannot grow past it 
 """
 from __future__ import annotations
 
+import asyncio
 import json
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+
+from ltx_backend.errors import InvalidRequest
+from ltx_client.front import kserve_json
 
 # Per connection, not end to end: a proxy does not forward these (RFC 9110 7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -21,6 +28,7 @@ CHUNK = 1 << 16
 # aiohttp's parser decodes these bodies as they are read (the limit counts decoded bytes); identity passes as it is.
 DECODED_ENCODINGS = frozenset({"identity", "gzip", "deflate"})
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+INPUT_TYPES = web.AppKey("input_types", dict)  # model name -> {input name: datatype}
 
 
 def too_large(what: str, size: int | str, limit: int) -> web.Response:
@@ -48,6 +56,41 @@ def make_app(upstream: str, limit: int) -> web.Application:
         yield
         await app[SESSION].close()
 
+    async def input_types(app: web.Application, model: str) -> dict[str, str] | None:
+        """The model's input datatypes from tritonserver (kept per model), or None where it does not say."""
+        if model not in app[INPUT_TYPES]:
+            try:
+                async with app[SESSION].get(f"/v2/models/{quote(model, safe='')}/config") as response:
+                    if response.status != 200:
+                        return None
+                    app[INPUT_TYPES][model] = kserve_json.datatypes_of(await response.json())
+            except (aiohttp.ClientError, ValueError, KeyError, TypeError):
+                return None
+        return app[INPUT_TYPES][model]
+
+    async def check_json(request: web.Request, body: bytes) -> None:
+        """The JSON of an inference request, checked where tritonserver would answer 500 or crash (kserve_json)."""
+        route = kserve_json.INFER_PATH.match(request.path)
+        if request.method != "POST" or route is None:
+            return
+        if route["endpoint"] == "infer":
+            header = request.headers.get("Inference-Header-Content-Length")
+            if header is not None:
+                if not header.isdigit() or int(header) > len(body):
+                    return  # tritonserver answers this one itself (400)
+                body = body[:int(header)]
+            document = await parse_off_loop(body, "request body")
+            kserve_json.check_infer(document)
+        else:
+            document = await parse_off_loop(body, "request body")
+            types = await input_types(request.app, route["model"])
+            kserve_json.check_generate(document, types or {})
+
+    async def parse_off_loop(body: bytes, what: str):
+        if len(body) < 2**18:
+            return kserve_json.parse(body, what)
+        return await asyncio.get_running_loop().run_in_executor(None, kserve_json.parse, body, what)
+
     async def proxy(request: web.Request) -> web.StreamResponse:
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in DECODED_ENCODINGS:
@@ -59,6 +102,10 @@ def make_app(upstream: str, limit: int) -> web.Application:
         body = await read_body(request, limit)
         if body is None:
             return too_large("body", f"over {limit}", limit)  # counted as read (chunked, decoded)
+        try:
+            await check_json(request, body)
+        except InvalidRequest as error:
+            return web.Response(status=400, content_type="application/json", text=json.dumps({"error": str(error)}))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
         headers.popall("Content-Encoding", None)  # the body goes on decoded
         try:
@@ -84,6 +131,7 @@ def make_app(upstream: str, limit: int) -> web.Application:
             return response
 
     app = web.Application(client_max_size=limit)
+    app[INPUT_TYPES] = {}
     app.cleanup_ctx.append(open_session)
     app.router.add_route("*", "/{path:.*}", proxy)
     return app
