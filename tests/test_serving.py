@@ -17,6 +17,7 @@ import tritonclient.grpc as grpcclient
 
 from ltx_backend.media import probe_mp4
 from ltx_backend.request import MAX_REQUEST_BYTES, GenerationRequest
+from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
 from ltx_client.front.runner import FrontProxies
 from ltx_client.remote import RemoteError, generate_grpc, generate_http
 from ltx_client.server import SHM, TritonServer, free_port
@@ -35,7 +36,7 @@ class Served:
     ports (so every test here also passes through them), the server's own are still there for the comparisons."""
 
     def __init__(self, triton: TritonServer, proxies: FrontProxies):
-        self.triton, self.proxies = triton, proxies
+        self.triton, self.proxies, self.disconnects = triton, proxies, proxies.disconnects
         self.grpc_url, self.http_url = f"127.0.0.1:{proxies.grpc_port}", f"127.0.0.1:{proxies.http_port}"
 
     def __getattr__(self, name):  # log_path, metrics_port, ready(), resident_bytes() ...
@@ -46,11 +47,14 @@ class Served:
 def server(tmp_path_factory):
     assert (MODEL / "tokenizer").exists(), f"{MODEL} is missing: run `make setup`"
     # The checked-in repository, as it is; only the checkpoint is swapped (LTX_MODEL_PATH overrides model_path).
-    log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
-    s = TritonServer(ROOT / "model_repository", free_port(), free_port(), free_port(), host="127.0.0.1", log_path=log,
-                     env={"LTX_MODEL_PATH": str(MODEL)})
+    run_dir = tmp_path_factory.mktemp("triton")
+    disconnects = run_dir / "disconnects"
+    disconnects.mkdir()
+    s = TritonServer(ROOT / "model_repository", free_port(), free_port(), free_port(), host="127.0.0.1", log_path=run_dir / "tritonserver.log",
+                     env={"LTX_MODEL_PATH": str(MODEL), DIRECTORY_ENV: str(disconnects)})
     s.start(timeout=600)
-    proxies = FrontProxies("127.0.0.1", free_port(), free_port(), s.http_port, s.grpc_port, limit=MAX_REQUEST_BYTES).start()
+    proxies = FrontProxies("127.0.0.1", free_port(), free_port(), s.http_port, s.grpc_port, limit=MAX_REQUEST_BYTES,
+                           disconnects=disconnects).start()
     yield Served(s, proxies)
     proxies.stop()
     s.stop()  # a clean Ctrl-C exit is asserted by tests/test_serving_modes.py (`ltx-triton serve`)
@@ -562,3 +566,31 @@ def test_malformed_http_json_is_400_naming_the_field_not_500(server, path, body,
     assert status == 400, (status, answer[:300])
     assert json.loads(answer)["error"].startswith(f"invalid {field}="), answer[:300]
     assert server.ready()
+
+
+@pytest.mark.parametrize("endpoint", ["infer", "generate"])
+def test_an_http_unary_client_that_disconnects_stops_its_generation(server, endpoint):
+    """#18 (6): tritonserver 2.51 ran an HTTP /infer (or /generate) request to its end after its client went away;
+    through serve's front proxy the request stops at its next step, and the next request is served."""
+    import json
+    import socket
+
+    cancelled_before = _log(server).count("request cancelled")
+    fields = {"PROMPT": "a fox", "WIDTH": 64, "HEIGHT": 64, "NUM_FRAMES": 9, "NUM_INFERENCE_STEPS": 200}
+    if endpoint == "infer":
+        types = {"PROMPT": "BYTES"}
+        body = {"inputs": [{"name": k, "datatype": types.get(k, "INT32"), "shape": [1], "data": [v]} for k, v in fields.items()]}
+    else:
+        body = fields
+    data = json.dumps(body).encode()
+    host, port = server.http_url.split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(f"POST /v2/models/pipeline_unary/{endpoint} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        time.sleep(2.0)  # denoising (200 steps take ~40 s here)
+    deadline = time.monotonic() + 60
+    while _log(server).count("request cancelled") == cancelled_before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _log(server).count("request cancelled") == cancelled_before + 1
+    assert not list(server.disconnects.iterdir()), "the disconnect mark is removed once seen"
+    assert generate_http(server.http_url, GenerationRequest(**SMALL)).mp4

@@ -113,6 +113,7 @@ def repository_options(args: argparse.Namespace):
 
 def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
+    from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
     from ltx_backend.serving.repository import render_repository
     from ltx_client.front.runner import FrontProxies
     from ltx_client.server import ServerError, TritonServer, free_port
@@ -130,15 +131,19 @@ def run_serve(args: argparse.Namespace) -> int:
     if options.gpu:  # BLS outputs that stay on the GPU come from this pool; too small and they fall back to CPU
         extra.append(f"--cuda-memory-pool-byte-size={options.gpu_id}:{args.cuda_memory_pool_mib * 2**20}")
 
+    env = {}
     if args.max_request_bytes:  # tritonserver on private ports, behind the size-capping proxies on the public ones
         ports, triton_host = (free_port(), free_port()), "127.0.0.1"
-        front = FrontProxies(args.host, args.port, args.grpc_port, *ports, limit=args.max_request_bytes)
+        disconnects = run_dir / "disconnects"  # where the HTTP proxy marks unary requests whose client went away
+        disconnects.mkdir(exist_ok=True)
+        env[DIRECTORY_ENV] = str(disconnects)
+        front = FrontProxies(args.host, args.port, args.grpc_port, *ports, limit=args.max_request_bytes, disconnects=disconnects)
     else:
         ports, triton_host, front = (args.port, args.grpc_port), args.host, None
 
     def make_server(shm_prefix: str) -> TritonServer:
         return TritonServer(repository, *ports, args.metrics_port, host=triton_host, metrics_host=args.host, log_path=log_path,
-                            extra_args=extra, shm_prefix=shm_prefix)
+                            extra_args=extra, env=env, shm_prefix=shm_prefix)
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt  # SIGINT and SIGTERM alike, even where SIGINT came in ignored (`serve &` in a script)

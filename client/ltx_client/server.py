@@ -15,6 +15,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ltx_backend.serving.client_disconnects import TOKEN_PARAMETER
+from ltx_backend.serving.request_fields import GRPC_MARKER_HEADER, HTTP_MARKER_HEADER
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # client/ltx_client/server.py -> the project root
 
 
@@ -89,8 +92,8 @@ class TritonServer:
             "--backend-config=python,shm-growth-byte-size=16777216",
             # gRPC and HTTP /infer requests carry these as parameters; the pipeline models then know which requests
             # came through the JSON-only generate endpoints (serving/request_fields.py)
-            "--grpc-header-forward-pattern=(?i)^user-agent$",
-            "--http-header-forward-pattern=(?i)^host$",
+            f"--grpc-header-forward-pattern=(?i)^{GRPC_MARKER_HEADER}$",
+            f"--http-header-forward-pattern=(?i)^({HTTP_MARKER_HEADER}|{TOKEN_PARAMETER})$",  # and serve's proxy's token
             "--strict-readiness=true",
             "--exit-on-error=true",
             *self.extra_args,

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -19,6 +22,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ltx_backend.errors import InvalidRequest
+from ltx_backend.serving.client_disconnects import TOKEN_PARAMETER, mark_disconnected, new_token
+from ltx_backend.serving.repository import UNARY_PIPELINE_MODEL
 from ltx_client.front import kserve_json
 
 # Per connection, not end to end: a proxy does not forward these (RFC 9110 7.6.1).
@@ -46,8 +51,9 @@ async def read_body(request: web.Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def make_app(upstream: str, limit: int) -> web.Application:
-    """Proxy every path to `upstream` (http://host:port of tritonserver's HTTP endpoint)."""
+def make_app(upstream: str, limit: int, disconnects: Path | None = None) -> web.Application:
+    """Proxy every path to `upstream` (http://host:port of tritonserver's HTTP endpoint). `disconnects`: where
+    unary pipeline requests whose client went away are marked (the models' $LTX_DISCONNECTS_DIR), or None."""
 
     async def open_session(app: web.Application):
         app[SESSION] = aiohttp.ClientSession(
@@ -68,16 +74,17 @@ def make_app(upstream: str, limit: int) -> web.Application:
                 return None
         return app[INPUT_TYPES][model]
 
-    async def check_json(request: web.Request, body: bytes) -> None:
-        """The JSON of an inference request, checked where tritonserver would answer 500 or crash (kserve_json)."""
+    async def check_json(request: web.Request, body: bytes) -> tuple[re.Match | None, Any]:
+        """The route and JSON of an inference request, checked where tritonserver would answer 500 or crash
+        (kserve_json); (None, None) for other requests."""
         route = kserve_json.INFER_PATH.match(request.path)
         if request.method != "POST" or route is None:
-            return
+            return None, None
         if route["endpoint"] == "infer":
             header = request.headers.get("Inference-Header-Content-Length")
             if header is not None:
                 if not header.isdigit() or int(header) > len(body):
-                    return  # tritonserver answers this one itself (400)
+                    return None, None  # tritonserver answers this one itself (400)
                 body = body[:int(header)]
             document = await parse_off_loop(body, "request body")
             kserve_json.check_infer(document)
@@ -85,6 +92,7 @@ def make_app(upstream: str, limit: int) -> web.Application:
             document = await parse_off_loop(body, "request body")
             types = await input_types(request.app, route["model"])
             kserve_json.check_generate(document, types or {})
+        return route, document
 
     async def parse_off_loop(body: bytes, what: str):
         if len(body) < 2**18:
@@ -103,11 +111,28 @@ def make_app(upstream: str, limit: int) -> web.Application:
         if body is None:
             return too_large("body", f"over {limit}", limit)  # counted as read (chunked, decoded)
         try:
-            await check_json(request, body)
+            route, document = await check_json(request, body)
         except InvalidRequest as error:
             return web.Response(status=400, content_type="application/json", text=json.dumps({"error": str(error)}))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
         headers.popall("Content-Encoding", None)  # the body goes on decoded
+        headers.popall(TOKEN_PARAMETER, None)  # only this proxy gives tokens
+        token = None
+        if disconnects is not None and route is not None and route["model"] == UNARY_PIPELINE_MODEL and route["endpoint"] != "generate_stream":
+            token = new_token()  # tritonserver forwards /infer headers as parameters; generate's go in its JSON
+            if route["endpoint"] == "infer":
+                headers[TOKEN_PARAMETER] = token
+            else:
+                document["parameters"] = {**document.get("parameters", {}), TOKEN_PARAMETER: token}
+                body = json.dumps(document).encode()
+        try:
+            return await relay(request, headers, body)
+        except asyncio.CancelledError:  # the client went away (handler_cancellation)
+            if token is not None:
+                mark_disconnected(disconnects, token)
+            raise
+
+    async def relay(request: web.Request, headers: CIMultiDict, body: bytes) -> web.StreamResponse:
         try:
             upstream_response = await request.app[SESSION].request(
                 request.method, request.rel_url, headers=headers, data=body if request.body_exists else None,
@@ -123,8 +148,8 @@ def make_app(upstream: str, limit: int) -> web.Application:
             if upstream_response.content_length is not None:
                 response.content_length = upstream_response.content_length
             await response.prepare(request)
-            # A client that goes away cancels this handler (handler_cancellation): the upstream connection is then
-            # closed, which tritonserver takes as the end of an SSE stream.
+            # A client that goes away cancels this handler: the upstream connection is then closed, which
+            # tritonserver takes as the end of an SSE stream (and a unary pipeline request is marked, above).
             async for chunk in upstream_response.content.iter_any():
                 await response.write(chunk)
             await response.write_eof()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 from aiohttp import web
 
@@ -13,8 +14,8 @@ class FrontProxies:
     """HTTP on host:http_port and gRPC on host:grpc_port, relaying to tritonserver's ports on 127.0.0.1."""
 
     def __init__(self, host: str, http_port: int, grpc_port: int, upstream_http_port: int, upstream_grpc_port: int,
-                 limit: int):
-        self.host, self.http_port, self.grpc_port, self.limit = host, http_port, grpc_port, limit
+                 limit: int, disconnects: Path | None = None):
+        self.host, self.http_port, self.grpc_port, self.limit, self.disconnects = host, http_port, grpc_port, limit, disconnects
         self.upstream_http, self.upstream_grpc = f"http://127.0.0.1:{upstream_http_port}", f"127.0.0.1:{upstream_grpc_port}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="front-proxies", daemon=True)
@@ -22,7 +23,7 @@ class FrontProxies:
         self._grpc = None
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(http_proxy.make_app(self.upstream_http, self.limit), handler_cancellation=True,
+        self._runner = web.AppRunner(http_proxy.make_app(self.upstream_http, self.limit, self.disconnects), handler_cancellation=True,
                                      access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.http_port, reuse_address=True).start()

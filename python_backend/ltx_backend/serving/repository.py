@@ -16,6 +16,7 @@ from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.serving.wire import STEP_TENSORS
 
+UNARY_PIPELINE_MODEL = "pipeline_unary"  # the pipeline for KServe v2 /infer clients (one response per request)
 DEFAULT_MODEL_PATH = "Lightricks/LTX-2.3"  # what a user serves; tests and `serve` set their own (LTX_MODEL_PATH overrides it)
 
 
@@ -130,7 +131,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             gpu=o.gpu, count=o.pipeline_instances, decoupled=True, parameters=pipeline_parameters,
         ),
         ModelSpec(
-            "pipeline_unary", "pipeline", "the pipeline without progress responses, for KServe v2 /infer clients",
+            UNARY_PIPELINE_MODEL, "pipeline", "the pipeline without progress responses, for KServe v2 /infer clients",
             pipeline_inputs, results, gpu=o.gpu, count=o.pipeline_instances, parameters=pipeline_parameters,
         ),
     ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.request import GenerationRequest, LoadOptions
+from ltx_backend.serving.client_disconnects import TOKEN_PARAMETER
 
 # name of the input tensor -> (field, Triton data type, scalar?)
 PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
@@ -67,6 +68,7 @@ class ServedRequest:
     mp4_base64: bool | None = None  # VIDEO_MP4_BASE64 (base64 text) instead of VIDEO_MP4: for JSON transports (HTTP SSE)
     over_grpc: bool = False  # it came over gRPC (the server forwards GRPC_MARKER_HEADER)
     over_http_infer: bool = False  # it came over HTTP /infer (the server forwards HTTP_MARKER_HEADER)
+    disconnect_token: str | None = None  # serve's HTTP proxy marks it when the client goes away (client_disconnects)
 
     @property
     def json_only(self) -> bool:
@@ -84,7 +86,11 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         values[field] = _from_tensor(field, np.asarray(array), scalar)
     allowed = set(GenerationRequest.field_names()) | set(TRANSPORT_FIELDS)
     over_grpc = over_http_infer = False
+    disconnect_token = None
     for key, value in parameters.items():
+        if key.lower() == TOKEN_PARAMETER:
+            disconnect_token = str(value)
+            continue
         if key.lower() == GRPC_MARKER_HEADER:
             over_grpc = True
             continue
@@ -113,7 +119,7 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
     return ServedRequest(
         GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
         mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
-        over_http_infer=over_http_infer,
+        over_http_infer=over_http_infer, disconnect_token=disconnect_token,
     )
 
 

@@ -32,6 +32,7 @@ from ltx_backend.serving.base import (
     request_parameters,
     use_utf8_locale,
 )
+from ltx_backend.serving.client_disconnects import disconnected, forget
 from ltx_backend.serving.generation_turn import GenerationTurn
 from ltx_backend.serving.metrics import PipelineMetrics
 from ltx_backend.serving.pipeline_classes import pipeline_for
@@ -95,22 +96,26 @@ class TritonPythonModel:
             self.metrics.generation(class_name, "error")
             return error_response(pb, error, invalid_argument=False)
 
+        def cancelled() -> bool:  # by the client (gRPC cancel, SSE disconnect) or for it (HTTP unary disconnect)
+            return request.is_cancelled() or disconnected(served.disconnect_token)
+
         def on_step(progress: StepProgress) -> None:
             self.metrics.step(class_name, progress.stage)
-            if request.is_cancelled():
+            if cancelled():
                 raise RequestCancelled()
             if send_progress is not None:
                 send_progress(progress)
 
         started = time.perf_counter()
         try:
-            if request.is_cancelled():
+            if cancelled():
                 raise RequestCancelled()
-            with self.turn.taken(request.is_cancelled) if self.turn else nullcontext():
+            with self.turn.taken(cancelled) if self.turn else nullcontext():
                 result = pipeline(resolved, on_step=on_step)
             mp4 = encode_mp4(result.frames, resolved.fps, result.audio, result.sample_rate)
         except RequestCancelled:
             log.info("request cancelled")
+            forget(served.disconnect_token)
             self.metrics.generation(class_name, "cancelled")
             return cancelled_response(pb)
         except InvalidRequest as error:  # found while decoding the images' pixels
