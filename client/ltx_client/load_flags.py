@@ -1,10 +1,11 @@
 """The flags that choose what is loaded, shared by `generate`, `serve` (and `download`): `--lora-path` /
-`--lora-weight-name` / `--lora-scale` (the LoadOptions a pipeline or a server is loaded with) and
+`--lora-weight-name` / `--lora-scale` / `--quantization` (the LoadOptions a pipeline or a server is loaded with) and
 `--text-encoder-path`, `--spatial-upsampler-path`, `--distilled-lora-path` (files other than the resolver's)."""
 from __future__ import annotations
 
 import argparse
 
+from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.request import LoadOptions
 
 
@@ -12,11 +13,15 @@ def add_lora_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-path", default=None, help="a LoRA merged into every stage: .safetensors file, folder or Hugging Face repo id")
     p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
     p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--quantization", default=None, choices=QUANTIZATIONS,
+                   help="fp8-cast: the transformer blocks' Linear weights stored in fp8 (half the memory), upcast at each "
+                        "call, as ltx-pipelines' flag; a published -fp8 checkpoint is loaded so without it")
 
 
 def load_options(args: argparse.Namespace) -> LoadOptions:
     """The flags as LoadOptions, checked (InvalidRequest names the flag)."""
-    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale).check(as_flags=True)
+    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale,
+                       quantization=args.quantization).check(as_flags=True)
 
 
 def add_file_flags(p: argparse.ArgumentParser) -> None:

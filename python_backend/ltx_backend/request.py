@@ -14,6 +14,7 @@ from typing import Any
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
+from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
 from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
@@ -199,11 +200,12 @@ def check_runs_on(spec: PipelineSpec, model_version: str) -> None:
 class LoadOptions:
     """What weights a pipeline is loaded with, for every request it then serves: the user LoRA (a file, a folder
     holding one, or a Hugging Face repo id; `lora_weight_name` picks the file in a folder or repo holding
-    several), merged at `lora_scale` into every stage. `ltx-triton generate` loads per run, `serve` once."""
+    several), merged at `lora_scale` into every stage; the transformer's `quantization`. `ltx-triton generate` loads per run, `serve` once."""
 
     lora_path: str | None = None
     lora_weight_name: str | None = None
     lora_scale: float = 1.0
+    quantization: str | None = None  # fp8-cast: the transformer blocks' Linears in fp8 (loading/quantization.py)
 
     def check(self, as_flags: bool = False) -> LoadOptions:
         """Validate the fields. InvalidRequest names them as fields (lora_path), or as flags (--lora-path)."""
@@ -223,6 +225,8 @@ class LoadOptions:
                 raise InvalidRequest(
                     name("lora_weight_name"), self.lora_weight_name, f"only with {name('lora_path')} (the file inside that folder or repo)"
                 )
+        if self.quantization is not None and self.quantization not in QUANTIZATIONS:
+            raise InvalidRequest(name("quantization"), self.quantization, f"one of {', '.join(QUANTIZATIONS)}, or none")
         return replace(self, lora_scale=float(self.lora_scale))
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from safetensors import safe_open
@@ -18,6 +19,14 @@ from ltx_backend.errors import LoadError
 
 KeyMap = Callable[[str], "str | None"]
 Builder = Callable[[dict], torch.nn.Module]
+
+
+class WeightStorage(Protocol):
+    """How a module's tensors are kept, where that is not simply the load dtype (loading/quantization.py)."""
+
+    def stored_dtype(self, key: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.dtype: ...
+
+    def prepare(self, module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None: ...
 
 
 class CheckpointError(LoadError):
@@ -70,11 +79,12 @@ def load_module(
     device: torch.device,
     dtype: torch.dtype,
     name: str,
+    storage: WeightStorage | None = None,
 ) -> torch.nn.Module:
-    """Build `name` on meta from `config`, load the keys `key_map` claims from `files`; strict."""
+    """Build `name` on meta from `config`, load the keys `key_map` claims from `files`; strict. Floating-point
+    tensors are stored in `dtype`, or as `storage` says (the transformer's fp8 weights, loading/quantization.py)."""
     with torch.device("meta"):
         module = build(config)
-    expected = set(module.state_dict().keys())
     state: dict[str, torch.Tensor] = {}
     for file in [files] if isinstance(files, (str, Path)) else files:
         with safe_open(str(file), framework="pt", device=str(device)) as f:
@@ -83,7 +93,13 @@ def load_module(
                 if target is None:
                     continue
                 tensor = f.get_tensor(key)
-                state[target] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+                if storage is not None:
+                    state[target] = tensor.to(storage.stored_dtype(target, tensor, dtype))
+                else:
+                    state[target] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+    if storage is not None:
+        storage.prepare(module, state, name)
+    expected = set(module.state_dict().keys())
     missing = sorted(expected - state.keys())
     unexpected = sorted(state.keys() - expected)
     if missing or unexpected:

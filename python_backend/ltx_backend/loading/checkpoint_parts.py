@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ltx_backend.loading.checkpoint import Builder, CheckpointError, CheckpointInfo, KeyMap, load_module
+from ltx_backend.loading.checkpoint import Builder, CheckpointError, CheckpointInfo, KeyMap, WeightStorage, load_module
 from ltx_backend.models.audio_vae.config import audio_decoder_key, build_audio_decoder, build_vocoder, vocoder_key
 from ltx_backend.models.text_encoder.config import embeddings_processor_key
 from ltx_backend.models.transformer.config import build_transformer, transformer_key
@@ -42,9 +42,10 @@ KEY_MAPS = (*(spec.key_map for spec in CHECKPOINT_PARTS.values()), embeddings_pr
 UNUSED_PREFIXES = ("audio_vae.encoder.",)
 
 
-def load_part(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+def load_part(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype,
+              storage: WeightStorage | None = None) -> torch.nn.Module:
     spec = CHECKPOINT_PARTS[name]
-    return load_module(info.path, spec.build, info.config, spec.key_map, device, dtype, name)
+    return load_module(info.path, spec.build, info.config, spec.key_map, device, dtype, name, storage)
 
 
 def check_every_key_is_claimed(info: CheckpointInfo) -> None:

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import torch
 
-from ltx_backend.loading.checkpoint import Builder, CheckpointError, load_module
+from ltx_backend.loading.checkpoint import Builder, CheckpointError, WeightStorage, load_module
 from ltx_backend.models.transformer.config import FIXED_VALUES
 
 SUBFOLDERS = {
@@ -501,7 +501,8 @@ def weight_files(root: Path, subfolder: str) -> list[Path]:
 
 
 def load_diffusers_component(
-    root: str | Path, name: str, device: torch.device | str, dtype: torch.dtype, build: Builder | None = None
+    root: str | Path, name: str, device: torch.device | str, dtype: torch.dtype, build: Builder | None = None,
+    storage: WeightStorage | None = None,
 ) -> torch.nn.Module:
     """Build `name` (transformer, video_encoder, video_decoder, audio_decoder, vocoder, embeddings_processor)
     from the diffusers-layout model at `root`, weights read straight onto `device` / `dtype`; strict.
@@ -529,4 +530,4 @@ def load_diffusers_component(
             return None
         return to_module.get(diffusers_key, f"<unmapped diffusers key> {diffusers_key}")
 
-    return load_module(weight_files(root, SUBFOLDERS[name]), build, config, key_map, device, dtype, name)
+    return load_module(weight_files(root, SUBFOLDERS[name]), build, config, key_map, device, dtype, name, storage)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ltx_backend.loading.checkpoint import read_checkpoint_info
+from ltx_backend.loading.checkpoint import WeightStorage, read_checkpoint_info
 from ltx_backend.loading.checkpoint_parts import check_every_key_is_claimed, load_part
 from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
 from ltx_backend.loading.model_path import ModelFiles, Needs, find_model_files
@@ -30,8 +30,8 @@ class SingleFileModel:
         self.model_version = self.info.model_version
         self.description = str(files.checkpoint)
 
-    def load(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-        return load_part(self.info, name, device, dtype)
+    def load(self, name: str, device: torch.device, dtype: torch.dtype, storage: WeightStorage | None = None) -> torch.nn.Module:
+        return load_part(self.info, name, device, dtype, storage)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
         return load_text_encoder(_gemma(self.files), self.info.path, device, dtype)
@@ -45,8 +45,8 @@ class DiffusersModel:
         self.model_version = diffusers_model_version(files.root)
         self.description = f"{files.root} (diffusers layout)"
 
-    def load(self, name: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-        return load_diffusers_component(self.files.root, name, device, dtype)
+    def load(self, name: str, device: torch.device, dtype: torch.dtype, storage: WeightStorage | None = None) -> torch.nn.Module:
+        return load_diffusers_component(self.files.root, name, device, dtype, storage=storage)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
         gemma = load_gemma_encoder(_gemma(self.files), device, dtype)

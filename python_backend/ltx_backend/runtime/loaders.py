@@ -3,19 +3,29 @@ own file, and the default device."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
 
 from ltx_backend.loading.checkpoint import CheckpointError, load_module, read_config_metadata
+from ltx_backend.loading.quantization import TransformerWeights
 from ltx_backend.loading.sources import ModelSource
 from ltx_backend.models.latent_upsampler import build_latent_upsampler
 from ltx_backend.models.transformer.compile import compile_blocks
 
+log = logging.getLogger(__name__)
 
-def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dtype, torch_compile_mode: str | None = None) -> torch.nn.Module:
-    """The base transformer from the checkpoint, its blocks compiled when a torch.compile mode is given."""
-    model = source.load("transformer", device, dtype)
+
+def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dtype, torch_compile_mode: str | None = None,
+                     quantization: str | None = None) -> torch.nn.Module:
+    """The base transformer from the checkpoint (fp8 Linears as the file has them, or as `quantization` casts
+    them: loading/quantization.py), its blocks compiled when a torch.compile mode is given."""
+    storage = TransformerWeights(quantization)
+    model = source.load("transformer", device, dtype, storage)
+    fp8 = storage.fp8_linears(model)
+    if fp8:
+        log.info("transformer: %d Linears hold fp8 weights (%s)", fp8, quantization or "as stored in the file")
     return model if torch_compile_mode is None else compile_blocks(model, torch_compile_mode)
 
 

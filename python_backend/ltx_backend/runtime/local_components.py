@@ -34,7 +34,8 @@ class LocalComponents:
     pipeline_class_name: the class these components serve; plan: the weight set of each of its stages
     (default: the class's stages without any LoRA; runtime/weight_plan.py). upsampler_path: the spatial x2
     latent upsampler checkpoint (two-stage pipelines). torch_compile_mode: compile the transformer's blocks
-    with torch.compile in this mode (models/transformer/compile.py); None: eager.
+    with torch.compile in this mode (models/transformer/compile.py); None: eager. quantization: the transformer's
+    (loading/quantization.py); a file's fp8 weights stay fp8 without it.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class LocalComponents:
         device_mode: str = DEFAULT_DEVICE_MODE,
         upsampler_path: str | Path | None = None,
         torch_compile_mode: str | None = None,
+        quantization: str | None = None,
     ):
         self.model_version = source.model_version
         self.device, self.dtype = device, dtype
@@ -54,7 +56,7 @@ class LocalComponents:
         self.plan = plan or weight_plan(source.model_version, [pipeline_class_name], None)
         self.text_encoder = source.text_encoder(device, dtype)
         self.stage_weights = stage_weights(
-            lambda: load_transformer(source, device, dtype, torch_compile_mode), self.plan.weights, device_mode
+            lambda: load_transformer(source, device, dtype, torch_compile_mode, quantization), self.plan.weights, device_mode
         )
         self.video_encoder = source.load("video_encoder", device, dtype)
         self.video_decoder = source.load("video_decoder", device, dtype)
@@ -165,5 +167,6 @@ def load_pipeline(
         raise CheckpointError(f"{spec.name} needs the {' and the '.join(missing)}: open the model with open_model_for")
     distilled = None if distilled_lora_path is None else read_lora(str(distilled_lora_path))
     plan = weight_plan(source.model_version, [spec.name], distilled, user_loras)
-    components = LocalComponents(source, device, dtype, spec.name, plan, device_mode, upsampler_path, torch_compile_mode)
+    components = LocalComponents(source, device, dtype, spec.name, plan, device_mode, upsampler_path, torch_compile_mode,
+                                 options.quantization)
     return cls(components)

@@ -140,7 +140,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
 def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tuple[Tensor, ...]) -> list[ModelSpec]:
     """snapshot / original (or one-stage only): one `denoiser` holding every stage's weights, switched by the
     device mode; resident: `denoiser_stage1` + `denoiser_stage2`, each with its own instance group."""
-    common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_lora_parameters(o))
+    common = (("pipeline_classes", ",".join(o.pipeline_classes)), *_load_parameters(o))
     if o.distilled_lora_path is not None:
         common += (("distilled_lora_path", o.distilled_lora_path),)
     if o.torch_compile_mode is not None:
@@ -155,13 +155,16 @@ def denoiser_specs(o: RepositoryOptions, inputs: tuple[Tensor, ...], outputs: tu
     return [ModelSpec("denoiser", "denoiser", doc, inputs, outputs, gpu=o.gpu, parameters=(("device_mode", o.device_mode), *common))]
 
 
-def _lora_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:
+def _load_parameters(o: RepositoryOptions) -> tuple[tuple[str, str], ...]:
+    """The LoadOptions the denoiser loads its transformer with (the user LoRA, the quantization)."""
     load = o.load
-    if load.lora_path is None:
-        return ()
-    out = [("lora_path", load.lora_path), ("lora_scale", repr(float(load.lora_scale)))]
-    if load.lora_weight_name:
-        out.append(("lora_weight_name", load.lora_weight_name))
+    out = []
+    if load.lora_path is not None:
+        out += [("lora_path", load.lora_path), ("lora_scale", repr(float(load.lora_scale)))]
+        if load.lora_weight_name:
+            out.append(("lora_weight_name", load.lora_weight_name))
+    if load.quantization is not None:
+        out.append(("quantization", load.quantization))
     return tuple(out)
 
 

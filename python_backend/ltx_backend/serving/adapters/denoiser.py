@@ -31,7 +31,8 @@ class TritonPythonModel(ModelAdapter):
 
     def load(self, args):
         p = args.parameters
-        load = LoadOptions(p.get("lora_path") or None, p.get("lora_weight_name") or None, float(p.get("lora_scale", "1.0"))).check()
+        load = LoadOptions(p.get("lora_path") or None, p.get("lora_weight_name") or None, float(p.get("lora_scale", "1.0")),
+                           p.get("quantization") or None).check()
         user = [] if load.lora_path is None else [(read_lora(load.lora_path, load.lora_weight_name), load.lora_scale)]
         classes = served_classes(p)
         needed, given = files_needed(classes).distilled_lora, p.get("distilled_lora_path") or None
@@ -45,7 +46,7 @@ class TritonPythonModel(ModelAdapter):
         compile_mode, device_mode = p.get("torch_compile_mode") or None, p.get("device_mode", DEFAULT_DEVICE_MODE)
         check_compile_mode(compile_mode, device_mode)
         self.weights = stage_weights(
-            lambda: load_transformer(source, self.device, self.dtype, compile_mode), plan.weights, device_mode
+            lambda: load_transformer(source, self.device, self.dtype, compile_mode, load.quantization), plan.weights, device_mode
         )
         self.text_projections = LastTextProjections()
         self.dims = StepDims.of(self.weights.held().config)

@@ -1,0 +1,146 @@
+"""fp8 transformer weights (#14): `--quantization fp8-cast` on a full-precision file and a published-format fp8
+file (block Linears stored float8_e4m3fn, with or without per-tensor scales) give ltx-pipelines' fp8-cast
+video; the weights stay fp8 in memory; a bad quantization is refused naming it.
+
+The tiny checkpoints are fp32 and run in fp32 on CPU, as the other parity tests: fp8-cast there upcasts to
+fp32, as ltx-core does to the activation dtype.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from conftest import checkpoint_file
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.loading.quantization import cast_at_load
+from ltx_backend.models.fp8_linear import Fp8CastLinear
+from ltx_backend.models.transformer.config import transformer_key
+from ltx_backend.request import GenerationRequest, LoadOptions
+from ltx_backend.runtime.local_components import load_pipeline
+from parity import compare, psnr
+from reference_env import TorchWithDtype, use_tiny_gemma_config
+from reference_env import run_reference as reference_run
+
+SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=96, height=64, num_frames=9, num_inference_steps=3)
+CPU = torch.device("cpu")
+pytestmark = pytest.mark.slow
+
+
+def write_fp8_file(source: Path, directory: Path, name: str, scaled: bool) -> Path:
+    """The tiny checkpoint in a published fp8 file's form, under `name` beside the same Gemma: the block Linears
+    ltx-core's downcast map picks stored float8_e4m3fn; with `scaled`, weights quantised per tensor
+    (amax / 448) with their `weight_scale` and an `input_scale` beside them."""
+    directory.mkdir(parents=True)
+    for sub in ("text_encoder", "tokenizer"):
+        shutil.copytree(source / sub, directory / sub)
+    with safe_open(str(checkpoint_file(source)), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    out = {}
+    for key, tensor in tensors.items():
+        target = transformer_key(key)
+        if target is None or not cast_at_load(target):
+            out[key] = tensor
+        elif scaled and key.endswith(".weight"):
+            scale = tensor.abs().amax().float() / torch.finfo(torch.float8_e4m3fn).max
+            out[key] = (tensor / scale).to(torch.float8_e4m3fn)
+            out[key.removesuffix(".weight") + ".weight_scale"] = scale.reshape(())
+            out[key.removesuffix(".weight") + ".input_scale"] = torch.tensor(1.0)
+        else:
+            out[key] = tensor.to(torch.float8_e4m3fn)
+    path = directory / name
+    save_file(out, str(path), metadata=metadata)
+    return path
+
+
+def run_reference_fp8_cast(checkpoint: Path, gemma_root: Path, request, monkeypatch):
+    import ltx_pipelines.ti2vid_one_stage as one_stage
+    from ltx_core.quantization import QuantizationPolicy
+    from ltx_pipelines.utils.constants import LTX_2_PARAMS
+
+    use_tiny_gemma_config(gemma_root, monkeypatch)
+    monkeypatch.setattr(one_stage, "torch", TorchWithDtype(torch.float32))
+    pipeline = one_stage.TI2VidOneStagePipeline(checkpoint_path=str(checkpoint), gemma_root=str(gemma_root), loras=[], device=CPU,
+                                                quantization=QuantizationPolicy.fp8_cast())
+    return reference_run(pipeline, request, LTX_2_PARAMS)
+
+
+def block_linears(pipeline) -> list[torch.nn.Linear]:
+    transformer = pipeline.components.transformer
+    return [m for name, m in transformer.named_modules() if name.startswith("transformer_blocks.") and isinstance(m, torch.nn.Linear)]
+
+
+@pytest.fixture(scope="module")
+def request_and_full(tiny_checkpoints):
+    """The request, and the full-precision video (the distance fp8 moves the video is measured against it)."""
+    request = GenerationRequest(**SETTINGS).resolve("2")
+    return request, load_pipeline(str(tiny_checkpoints["2"]), device=CPU, dtype=torch.float32)(request)
+
+
+def test_fp8_cast_matches_the_reference_and_holds_fp8_weights(tiny_checkpoints, request_and_full, monkeypatch):
+    directory = tiny_checkpoints["2"]
+    request, full = request_and_full
+    pipeline = load_pipeline(str(directory), device=CPU, dtype=torch.float32, options=LoadOptions(quantization="fp8-cast"))
+    linears = block_linears(pipeline)
+    cast = [m for m in linears if isinstance(m, Fp8CastLinear)]
+    # attention q/k/v/out and the two feed-forward projections: 6 per attention-or-ff group; gates stay fp32
+    assert cast and all(m.weight.dtype == torch.float8_e4m3fn and m.weight.element_size() == 1 for m in cast)
+    assert all(m.bias.dtype == torch.float8_e4m3fn for m in cast)
+    assert all(m.weight.dtype == torch.float32 for m in linears if not isinstance(m, Fp8CastLinear))  # e.g. to_gate_logits
+    ours = pipeline(request)
+    moved = psnr(ours.frames, full.frames)
+    matched = compare("LTX-2 one-stage fp8-cast", ours, run_reference_fp8_cast(checkpoint_file(directory), directory, request, monkeypatch), request)
+    print(f"fp8-cast vs full precision: {moved:.1f} dB")
+    assert matched > moved + 10  # the test tells fp8 from full precision
+
+
+def test_a_published_fp8_file_loads_as_fp8_and_matches_fp8_cast(tiny_checkpoints, request_and_full, tmp_path, monkeypatch):
+    source = tiny_checkpoints["2"]
+    request, full = request_and_full
+    path = write_fp8_file(source, tmp_path / "fp8", "ltx-2-19b-dev-fp8.safetensors", scaled=False)
+    pipeline = load_pipeline(str(path.parent), device=CPU, dtype=torch.float32)  # no flag: the file decides
+    cast = [m for m in block_linears(pipeline) if isinstance(m, Fp8CastLinear)]
+    assert cast and all(m.weight.dtype == torch.float8_e4m3fn for m in cast)
+    ours = pipeline(request)
+    flagged = load_pipeline(str(source), device=CPU, dtype=torch.float32, options=LoadOptions(quantization="fp8-cast"))(request)
+    assert (ours.frames == flagged.frames).all()  # the same fp8 values, the same computation
+    compare("LTX-2 one-stage, fp8 file", ours, run_reference_fp8_cast(path, path.parent, request, monkeypatch), request)
+    assert psnr(ours.frames, full.frames) < 60
+
+
+def test_a_scaled_fp8_file_computes_with_its_weight_scales(tiny_checkpoints, tmp_path):
+    """W = fp8(W / s) * s: the transformer equals one holding those dequantised weights in fp32 (input scales,
+    for fp8 matmuls, are not used by fp8-cast)."""
+    from ltx_backend.loading.sources import open_model
+    from ltx_backend.runtime.loaders import load_transformer
+
+    path = write_fp8_file(tiny_checkpoints["2"], tmp_path / "scaled", "ltx-2-19b-dev-fp8.safetensors", scaled=True)
+    scaled = load_transformer(open_model(str(path.parent)), CPU, torch.float32)
+    layers = [m for m in scaled.modules() if isinstance(m, Fp8CastLinear)]
+    assert layers and all(m.weight_scale is not None and m.weight_scale.dtype == torch.float32 for m in layers)
+    dequantised = load_transformer(open_model(str(path.parent)), CPU, torch.float32)
+    with torch.no_grad():
+        for name, module in list(dequantised.named_modules()):
+            if isinstance(module, Fp8CastLinear):
+                plain = torch.nn.Linear(module.in_features, module.out_features)
+                plain.weight.copy_(module.weight.float() * module.weight_scale)
+                plain.bias.copy_(module.bias.float())
+                parent, _, attr = name.rpartition(".")
+                setattr(dequantised.get_submodule(parent), attr, plain)
+    x = torch.randn(1, 8, scaled.transformer_blocks[0].attn1.to_q.in_features, generator=torch.Generator().manual_seed(0))
+    layer, plain = scaled.transformer_blocks[0].attn1.to_q, dequantised.transformer_blocks[0].attn1.to_q
+    assert torch.equal(layer(x), plain(x))
+    assert not torch.equal(layer(x), torch.nn.functional.linear(x, layer.weight.float(), layer.bias.float()))  # the scale matters
+
+
+def test_an_unknown_quantization_is_refused_naming_it():
+    with pytest.raises(InvalidRequest, match=r"invalid quantization='fp4': one of fp8-cast"):
+        LoadOptions(quantization="fp4").check()
+    with pytest.raises(InvalidRequest, match=r"invalid --quantization='int8'"):
+        LoadOptions(quantization="int8").check(as_flags=True)
+
