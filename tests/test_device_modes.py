@@ -16,7 +16,7 @@ from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import read_lora, touched_modules
 from ltx_backend.loading.sources import open_model
 from ltx_backend.pipelines.registry import TWO_STAGE
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import GenerationRequest, LoadOptions
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_backend.runtime.stage_weights import DEVICE_MODES, stage_weights
 
@@ -121,15 +121,18 @@ def test_bad_device_mode_is_named(tiny):
         load_pipeline(source, CPU, torch.float32, pipeline_class_name=TWO_STAGE, device_mode="x")
 
 
-def test_three_modes_give_identical_frames(tiny_checkpoints):
+@pytest.mark.parametrize("quantization", [None, "fp8-cast"])
+def test_three_modes_give_identical_frames(tiny_checkpoints, quantization):
     """Two-stage LTX-2 in each mode; snapshot and original serve a second request, which starts from the
-    stage-2 weights the first left behind. Every output is bit-identical. (HQ's stage weights, distilled
-    LoRA in both stages, are compared bit for bit across modes above.)"""
+    stage-2 weights the first left behind. Every output is bit-identical, with the transformer in full precision
+    or in fp8 (the distilled LoRA merged into fp8 weights for stage 2, #14). (HQ's stage weights, distilled LoRA
+    in both stages, are compared bit for bit across modes above.)"""
     settings = dict(prompt="A paper boat on a puddle", seed=11, width=64, height=64, num_frames=9, num_inference_steps=2)
     request = GenerationRequest(**settings, pipeline_class_name=TWO_STAGE).resolve("2")
     results = {}
     for mode, requests in (("resident", 1), ("snapshot", 2), ("original", 2)):
-        pipeline = load_pipeline(str(tiny_checkpoints["2"]), CPU, torch.float32, pipeline_class_name=TWO_STAGE, device_mode=mode)
+        pipeline = load_pipeline(str(tiny_checkpoints["2"]), CPU, torch.float32, pipeline_class_name=TWO_STAGE, device_mode=mode,
+                                 options=LoadOptions(quantization=quantization))
         results[mode] = [pipeline(request) for _ in range(requests)]
         components = pipeline.components
         assert components.stage_weights.current == components.plan.key(TWO_STAGE, 2)

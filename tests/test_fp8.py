@@ -144,3 +144,81 @@ def test_an_unknown_quantization_is_refused_naming_it():
     with pytest.raises(InvalidRequest, match=r"invalid --quantization='int8'"):
         LoadOptions(quantization="int8").check(as_flags=True)
 
+
+
+# ---------------------------------------------------------------------------------------- LoRA on fp8 weights
+
+
+def _fp8_layers_and_lora(tiny_checkpoints, tmp_path, path: Path | None = None):
+    """The fp8-cast transformer (or the one of an fp8 file at `path`), and a bf16 LoRA on its fp8 Linears."""
+    from conftest import load_build_script
+    from ltx_backend.loading.sources import open_model
+    from ltx_backend.runtime.loaders import load_transformer
+
+    source = open_model(str(path.parent if path else tiny_checkpoints["2"]))
+    model = load_transformer(source, CPU, torch.float32, quantization=None if path else "fp8-cast")
+    modules = [name for name, m in model.named_modules() if isinstance(m, Fp8CastLinear) and ".1." not in name]
+    lora = load_build_script("make_tiny_checkpoints").make_tiny_lora(
+        tmp_path / "lora.safetensors", "2", "reference", rank=8, seed=4, modules=modules, dtype=torch.bfloat16)
+    return model, modules, lora
+
+
+def _reference_lora_sd(path: Path):
+    from ltx_core.loader import LTXV_LORA_COMFY_RENAMING_MAP
+    from ltx_core.loader.sft_loader import SafetensorsStateDictLoader
+
+    return SafetensorsStateDictLoader().load(str(path), sd_ops=LTXV_LORA_COMFY_RENAMING_MAP)
+
+
+def test_a_lora_merged_into_fp8_cast_weights_equals_ltx_core_merge(tiny_checkpoints, tmp_path):
+    """ltx-core's fuse_loras on the fp8-cast state dict (CPU: bf16 delta + bf16(W), rounded to fp8) vs ours."""
+    from ltx_core.loader import LoraStateDictWithStrength
+    from ltx_core.loader import apply_loras as reference_apply_loras
+    from ltx_core.loader.primitives import StateDict
+
+    from ltx_backend.loading.lora import apply_loras, read_lora
+
+    model, modules, lora_path = _fp8_layers_and_lora(tiny_checkpoints, tmp_path)
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    fp8_sd = {f"{m}.weight": base[f"{m}.weight"] for m in modules}
+    reference = reference_apply_loras(StateDict(fp8_sd, CPU, 0, {torch.float8_e4m3fn}),
+                                      [LoraStateDictWithStrength(_reference_lora_sd(lora_path), 0.8)]).sd
+    apply_loras(model, [(read_lora(str(lora_path)), 0.8)])
+    merged = model.state_dict()
+    changed = 0
+    for key, value in reference.items():
+        assert merged[key].dtype == value.dtype == torch.float8_e4m3fn
+        assert torch.equal(merged[key].view(torch.uint8), value.view(torch.uint8)), key
+        changed += not torch.equal(value.view(torch.uint8), base[key].view(torch.uint8))
+    assert changed == len(modules)
+
+
+def test_a_lora_merged_into_scaled_fp8_weights_requantises_as_ltx_core(tiny_checkpoints, tmp_path):
+    """Scaled fp8: dequantise, add, requantise per tensor, the weight and its scale as ltx-core's (which keeps
+    the weight transposed for its fp8 matmul); a snapshot restores both bit for bit."""
+    from ltx_core.loader import LoraStateDictWithStrength
+    from ltx_core.loader import apply_loras as reference_apply_loras
+    from ltx_core.loader.primitives import StateDict
+
+    from ltx_backend.loading.lora import WeightSnapshot, apply_loras, read_lora
+
+    fp8_file = write_fp8_file(tiny_checkpoints["2"], tmp_path / "scaled", "ltx-2-19b-dev-fp8.safetensors", scaled=True)
+    model, modules, lora_path = _fp8_layers_and_lora(tiny_checkpoints, tmp_path, fp8_file)
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    sd = {}
+    for m in modules:
+        sd[f"{m}.weight"] = base[f"{m}.weight"].t()  # ltx-core's scaled layout: [in, out]
+        sd[f"{m}.weight_scale"] = base[f"{m}.weight_scale"]
+    reference = reference_apply_loras(StateDict(sd, CPU, 0, {torch.float8_e4m3fn}),
+                                      [LoraStateDictWithStrength(_reference_lora_sd(lora_path), 0.8)]).sd
+    snapshot = WeightSnapshot.take(model, modules)
+    apply_loras(model, [(read_lora(str(lora_path)), 0.8)])
+    merged = model.state_dict()
+    for m in modules:
+        assert torch.equal(merged[f"{m}.weight"].view(torch.uint8), reference[f"{m}.weight"].t().view(torch.uint8)), m
+        assert torch.equal(merged[f"{m}.weight_scale"], reference[f"{m}.weight_scale"]), m
+        assert not torch.equal(merged[f"{m}.weight_scale"], base[f"{m}.weight_scale"]), m
+    snapshot.restore(model)
+    restored = model.state_dict()
+    assert all(torch.equal(restored[k].view(torch.uint8) if restored[k].dtype == torch.float8_e4m3fn else restored[k],
+                           base[k].view(torch.uint8) if base[k].dtype == torch.float8_e4m3fn else base[k]) for k in base)

@@ -21,3 +21,15 @@ def test_checked_in_repository_names_the_real_model():
     assert DEFAULT_MODEL_PATH == "Lightricks/LTX-2.3"
     config = (ROOT / "model_repository" / "denoiser" / "config.pbtxt").read_text()
     assert 'key: "model_path" value: { string_value: "Lightricks/LTX-2.3" }' in config
+
+
+def test_the_quantization_reaches_the_denoisers_and_only_them(tmp_path):
+    """serve --quantization fp8-cast: each denoiser model (both in resident mode) loads its transformer so."""
+    from ltx_backend.request import LoadOptions
+
+    for mode, denoisers in (("snapshot", ["denoiser"]), ("resident", ["denoiser_stage1", "denoiser_stage2"])):
+        options = RepositoryOptions(pipeline_classes=("LTX2TwoStagesPipeline",), device_mode=mode, load=LoadOptions(quantization="fp8-cast"))
+        rendered = render_repository(options, tmp_path / mode)
+        for model in sorted(p.name for p in rendered.iterdir()):
+            config = (rendered / model / "config.pbtxt").read_text()
+            assert ('key: "quantization" value: { string_value: "fp8-cast" }' in config) == (model in denoisers), model

@@ -45,6 +45,7 @@ from ltx_backend.loading.lora_formats import (
     strip_wrappers,
     to_our_module_path,
 )
+from ltx_backend.models.fp8_linear import FP8_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -371,6 +372,10 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
     with torch.no_grad():
         for path, contributions in plan.items():
             weight = modules[path].weight
+            if weight.dtype in FP8_DTYPES:
+                if merge_into_fp8(modules[path], contributions):
+                    modified.add(path)
+                continue
             delta = None
             for layer, scale in contributions:
                 if scale == 0.0:
@@ -389,6 +394,34 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
     if log_coverage:
         logger.info(report.summary())
     return report
+
+
+def merge_into_fp8(module: nn.Linear, contributions: list[tuple[LoraLayer, float]]) -> bool:
+    """Merge LoRA deltas into an fp8 Linear as ltx-core's fuse_loras does (returns whether anything changed).
+
+    The delta is ltx-core's: each LoRA's (B * scale) @ A in its factors' dtype, rounded to bf16, summed in bf16.
+    - cast fp8 (no scale): W' = fp8(bf16(W) + delta), rounded to nearest. ltx-core does exactly this on CPU; on
+      CUDA it rounds stochastically (its Triton kernel, seed 0), which we do not: our merge is deterministic,
+      the same on every device.
+    - scaled fp8 (weight_scale s): W = W_fp8 * s + delta in float32, requantised per tensor: s' = amax(W) / 448,
+      W' = fp8(clamp(W / s')) (ltx-core's quantize_weight_to_fp8_per_tensor).
+    """
+    terms = [(layer.up.to(module.weight.device) * (scale * layer.factor)) @ layer.down.to(module.weight.device)
+             for layer, scale in contributions if scale != 0.0]
+    if not terms:
+        return False
+    delta = torch.stack([t.to(torch.bfloat16) for t in terms]).sum(0)
+    weight = module.weight
+    scale = getattr(module, "weight_scale", None)
+    if scale is None:
+        weight.copy_((delta + weight.to(torch.bfloat16)).to(weight.dtype))
+        return True
+    merged = weight.float() * scale + delta.float()
+    fp8_max = torch.finfo(weight.dtype).max
+    quantisation = fp8_max / merged.abs().amax()
+    weight.copy_(torch.clamp(merged * quantisation, -fp8_max, fp8_max).to(weight.dtype))
+    scale.copy_(quantisation.reciprocal())
+    return True
 
 
 def pin_factors(loras: Iterable[tuple[LoraFile, float]]) -> None:
@@ -447,20 +480,21 @@ class WeightSnapshot:
         tensors: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             for path in sorted(set(module_paths)):
-                weight = _weight_of(model, path)
-                tensors[f"{path}.weight"] = _host_copy(weight) if on_host else weight.detach().clone()
+                for name, tensor in _merged_tensors(model, path):
+                    tensors[f"{path}.{name}"] = _host_copy(tensor) if on_host else tensor.detach().clone()
         return cls(tensors)
 
     def restore(self, model: nn.Module, non_blocking: bool = True) -> None:
         with torch.no_grad():
             for name, saved in self.tensors.items():
-                path = name[: -len(".weight")]
-                weight = _weight_of(model, path)
-                if weight.shape != saved.shape or weight.dtype != saved.dtype:
+                path, _, attribute = name.rpartition(".")
+                _weight_of(model, path)  # the module is there and has a weight
+                tensor = getattr(model.get_submodule(path), attribute)
+                if tensor.shape != saved.shape or tensor.dtype != saved.dtype:
                     raise ValueError(
-                        f"snapshot of {name} is {list(saved.shape)} {saved.dtype}, the model's is {list(weight.shape)} {weight.dtype}"
+                        f"snapshot of {name} is {list(saved.shape)} {saved.dtype}, the model's is {list(tensor.shape)} {tensor.dtype}"
                     )
-                weight.copy_(saved, non_blocking=non_blocking and saved.is_pinned())
+                tensor.copy_(saved, non_blocking=non_blocking and saved.is_pinned())
 
     def to_host(self) -> WeightSnapshot:
         for name, tensor in self.tensors.items():
@@ -470,7 +504,7 @@ class WeightSnapshot:
 
     @property
     def module_paths(self) -> set[str]:
-        return {name[: -len(".weight")] for name in self.tensors}
+        return {name.rpartition(".")[0] for name in self.tensors}
 
     @property
     def on_host(self) -> bool:
@@ -483,6 +517,15 @@ class WeightSnapshot:
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.tensors.values())
+
+
+def _merged_tensors(model: nn.Module, path: str) -> list[tuple[str, torch.Tensor]]:
+    """What a LoRA merge changes in the module at `path`: its weight, and a scaled fp8 Linear's weight_scale."""
+    tensors = [("weight", _weight_of(model, path))]
+    scale = getattr(model.get_submodule(path), "weight_scale", None)
+    if isinstance(scale, torch.Tensor):
+        tensors.append(("weight_scale", scale))
+    return tensors
 
 
 def _weight_of(model: nn.Module, path: str) -> torch.Tensor:
