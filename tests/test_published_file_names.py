@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from conftest import checkpoint_file, load_build_script
 from ltx_backend.loading.checkpoint import CheckpointError
-from ltx_backend.loading.model_path import find_model_files
+from ltx_backend.loading.model_path import Needs, find_model_files
 from ltx_backend.loading.published_files import EVERY_FILE, file_version
 from ltx_backend.pipelines.registry import TWO_STAGE
 from ltx_backend.request import GenerationRequest
@@ -107,3 +107,21 @@ def test_single_files_win_over_the_diffusers_copy_beside_them(published, tmp_pat
     files = find_model_files(str(both), EVERY_FILE)
     assert (files.layout, files.checkpoint.name) == ("single-file", "ltx-2.3-22b-dev.safetensors")
     assert files.spatial_upsampler.name == "ltx-2.3-spatial-upscaler-x2-1.1.safetensors"
+
+
+def test_an_fp4_checkpoint_is_refused_at_resolution_naming_it_and_what_to_use(tmp_path):
+    """ltx-2-19b-dev-fp4 (NVFP4) given by path, or the only checkpoint of a folder: refused before anything is
+    read, naming the file and the fp8 one beside it (or the full-precision file with --quantization fp8-cast)."""
+    from ltx_backend.loading.model_path import ModelPathError, plan_files
+
+    names = ["ltx-2-19b-dev.safetensors", "ltx-2-19b-dev-fp8.safetensors", "ltx-2-19b-dev-fp4.safetensors"]
+    assert plan_files(names, Needs(text_encoder=False), "repo").checkpoint == "ltx-2-19b-dev.safetensors"  # never chosen
+    with pytest.raises(ModelPathError, match=r"ltx-2-19b-dev-fp4.safetensors holds NVFP4 \(fp4\) weights.*use ltx-2-19b-dev-fp8.safetensors \(fp8\)"):
+        plan_files(names, Needs(text_encoder=False), "repo", checkpoint="ltx-2-19b-dev-fp4.safetensors")
+    folder = tmp_path / "fp4"
+    folder.mkdir()
+    (folder / "ltx-2-19b-dev-fp4.safetensors").write_bytes(b"not read")
+    with pytest.raises(ModelPathError, match=r"ltx-2-19b-dev-fp4.safetensors holds NVFP4.*--quantization fp8-cast"):
+        find_model_files(str(folder), Needs(text_encoder=False))
+    with pytest.raises(ModelPathError, match=r"ltx-2-19b-dev-fp4.safetensors holds NVFP4"):
+        find_model_files(str(folder / "ltx-2-19b-dev-fp4.safetensors"), Needs(text_encoder=False))

@@ -30,6 +30,7 @@ from ltx_backend.loading.published_files import (
     gemma_layout,
     gemma_names,
     is_preferred_checkpoint,
+    unsupported_checkpoint,
     version_label,
 )
 from ltx_backend.loading.repo_files import HubRepo, LocalFolder, ModelPathError, is_repo_id
@@ -97,6 +98,8 @@ def plan_files(names: list[str], needs: Needs, label: str, checkpoint: str | Non
     """The table applied to a listing. `checkpoint`: given by name (a file path given); `own_gemma`: False when
     Gemma comes from elsewhere (--text-encoder-path). Raises _Missing(kind, flag) for a needed kind not there."""
     checkpoint = checkpoint or choose_checkpoint(names)
+    if checkpoint is not None and (why := unsupported_checkpoint(checkpoint, names)) is not None:
+        raise ModelPathError(why)
     if checkpoint is not None:
         layout = "single-file"
     elif DIFFUSERS_INDEX in names:

@@ -93,6 +93,22 @@ def choose_checkpoint(names: Iterable[str]) -> str | None:
     return min(candidates, key=_checkpoint_preference) if candidates else None
 
 
+UNSUPPORTED_TAGS = ("fp4", "nvfp")  # NVFP4 files (ltx-2-19b-dev-fp4): fp4 matmuls on Blackwell, which we do not run
+
+
+def unsupported_checkpoint(name: str, names: Iterable[str]) -> str | None:
+    """Why the checkpoint `name` cannot be loaded and what to use instead (None: it can)."""
+    lowered = _basename(name).lower()
+    if not any(tag in lowered for tag in UNSUPPORTED_TAGS):
+        return None
+    others = [n for n in _top_level_weights(names) if not _is_auxiliary(n) and not any(t in n.lower() for t in UNSUPPORTED_TAGS)]
+    fp8 = [n for n in others if "fp8" in n.lower()]
+    instead = f"{min(fp8, key=_checkpoint_preference)} (fp8)" if fp8 else (min(others, key=_checkpoint_preference) if others else None)
+    return (f"{_basename(name)} holds NVFP4 (fp4) weights, which this server does not run (they need fp4 matmuls on Blackwell "
+            f"GPUs); use {instead or 'the fp8 or full-precision checkpoint of the same model'} instead, or the full-precision "
+            "file with --quantization fp8-cast")
+
+
 def choose_newest(names: Iterable[str], tag: str) -> str | None:
     """The newest top-level `*<tag>*.safetensors` (`-1.1` over `-1.0` over none; by name among equals)."""
     matches = [n for n in _top_level_weights(names) if tag in n.lower()]
