@@ -110,6 +110,11 @@ class GenerationRequest:
             raise InvalidRequest("pipeline_class_name", self.pipeline_class_name, f"one of {', '.join(PIPELINE_CLASSES)}")
         spec = spec_of(self.pipeline_class_name)
         check_runs_on(spec, model_version)
+        if spec.distilled:
+            for name in FIXED_BY_DISTILLATION:
+                if getattr(self, name) is not None:
+                    raise InvalidRequest(name, getattr(self, name), f"left out with {spec.name}: the distilled model runs its fixed "
+                                         "schedule (8 steps, then 3 at full size), one unguided pass on the prompt per step")
         d = spec.defaults[model_version]
         r = replace(
             self,
@@ -167,6 +172,11 @@ class GenerationRequest:
         r = _resolve_images(r)
         _check_tokens(r)
         return _plain_numbers(r)
+
+
+# What the distilled class does not take: its schedule, guidance and negative prompt are fixed.
+FIXED_BY_DISTILLATION = ("num_inference_steps", "guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "skip_step",
+                         "negative_prompt")
 
 
 def _check_tokens(r: GenerationRequest) -> None:

@@ -97,7 +97,9 @@ class FilePlan:
 def plan_files(names: list[str], needs: Needs, label: str, checkpoint: str | None = None, own_gemma: bool = True) -> FilePlan:
     """The table applied to a listing. `checkpoint`: given by name (a file path given); `own_gemma`: False when
     Gemma comes from elsewhere (--text-encoder-path). Raises _Missing(kind, flag) for a needed kind not there."""
-    checkpoint = checkpoint or choose_checkpoint(names)
+    checkpoint = checkpoint or choose_checkpoint(names, needs.distilled_checkpoint)
+    if checkpoint is None and needs.distilled_checkpoint:
+        raise _Missing("a distilled checkpoint (*distilled*.safetensors, not the distilled LoRA)", "--model-path")
     if checkpoint is not None and (why := unsupported_checkpoint(checkpoint, names)) is not None:
         raise ModelPathError(why)
     if checkpoint is not None:
@@ -154,7 +156,7 @@ def find_model_files(model_path: str, needs: Needs = Needs(), text_encoder_path:
         raise ModelPathError(f"{source.label} lacks {missing.what}: give it with {missing.flag}") from None
     except ModelPathError as error:
         raise ModelPathError(f"invalid model_path={model_path!r}: {error}") from None
-    if source.offline and plan.checkpoint and given is None and not is_preferred_checkpoint(plan.checkpoint):
+    if source.offline and plan.checkpoint and given is None and not needs.distilled_checkpoint and not is_preferred_checkpoint(plan.checkpoint):
         log.warning("%s: %s is the checkpoint the cache holds; online the dev checkpoint would be taken", source.label, plan.checkpoint)
     gemma_source = gemma = None
     if plan.gemma is None and needs.text_encoder:

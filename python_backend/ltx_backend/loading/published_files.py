@@ -2,7 +2,8 @@
 
     kind               needed by                          chosen among the repo's files
     checkpoint         every pipeline class               the top-level *.safetensors that is no upscaler or LoRA:
-                                                          dev before distilled before fp8 / fp4, then the newest
+                                                          dev before distilled before fp8 / fp4, then the newest;
+                                                          LTX2DistilledPipeline: the *distilled* ones only
     spatial upscaler   the two-stage classes              *spatial-upscaler-x2*.safetensors, the newest (never the
                                                           temporal or x1.5 ones); diffusers: latent_upsampler/
     distilled LoRA     classes with distilled-LoRA stages *distilled-lora*.safetensors, the newest
@@ -42,6 +43,7 @@ class Needs:
     text_encoder: bool = False
     spatial_upsampler: bool = False
     distilled_lora: bool = False
+    distilled_checkpoint: bool = False  # the checkpoint is the distilled one (LTX2DistilledPipeline), not the dev one
 
 
 EVERY_FILE = Needs(text_encoder=True, spatial_upsampler=True, distilled_lora=True)
@@ -88,8 +90,12 @@ def is_preferred_checkpoint(name: str) -> bool:
     return _checkpoint_preference(name)[0] == 0
 
 
-def choose_checkpoint(names: Iterable[str]) -> str | None:
+def choose_checkpoint(names: Iterable[str], distilled: bool = False) -> str | None:
+    """The dev checkpoint (full precision first, the newest); with `distilled`, the distilled one (the same
+    order among the `*distilled*` files: `-distilled-1.1` over `-distilled` over `-distilled-fp8`)."""
     candidates = [n for n in _top_level_weights(names) if not _is_auxiliary(n)]
+    if distilled:
+        candidates = [n for n in candidates if "distilled" in _basename(n).lower()]
     return min(candidates, key=_checkpoint_preference) if candidates else None
 
 

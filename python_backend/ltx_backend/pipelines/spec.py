@@ -36,6 +36,9 @@ class PipelineSpec:
     # The stage-1 sigma schedule: the LTX-2 schedule at the reference's default token count, or shifted by
     # the stage-1 latent's real token count (the HQ pipeline's).
     token_shifted_schedule: bool = False
+    # The distilled model (ltx-pipelines' DistilledPipeline): the distilled checkpoint, its fixed schedule (stage 1
+    # on the 8 distilled sigmas), one unguided pass per step; steps, guidance and negative prompt are not asked.
+    distilled: bool = False
 
     def runs_on(self, model_version: str) -> bool:
         return model_version in self.defaults

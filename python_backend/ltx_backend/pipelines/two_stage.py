@@ -57,6 +57,13 @@ class LTX2TwoStagePipeline:
         latent = VideoLatentShape.from_pixel_shape(stage1_shape)
         return ltx2_sigmas(steps, num_tokens=math.prod(latent.to_torch_shape()[2:]))
 
+    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
+        positive, negative = self.components.encode_text([request.prompt, request.negative_prompt])
+        return GuidanceContexts(positive=positive, negative=negative)
+
+    def stage1_guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:
+        return request_guidance(self.spec.guidance[self.components.model_version], request)
+
     def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
         """`request` must be resolved (GenerationRequest.resolve) for this model version."""
         check_pipeline_class(self.spec.name, request)
@@ -65,19 +72,19 @@ class LTX2TwoStagePipeline:
         c.prepare_stage(1)  # in case the last request left stage-2 weights: switch during text encoding
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
-        positive, negative = c.encode_text([request.prompt, request.negative_prompt])
+        contexts = self.encode_prompts(request)
 
         # Stage 1: half size, guided.
         shape1 = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
         audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
-        video_guidance, audio_guidance = request_guidance(self.spec.guidance[c.model_version], request)
+        video_guidance, audio_guidance = self.stage1_guidance(request)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,
             sigmas=self.stage1_sigmas(request.num_inference_steps, shape1).to(dtype=torch.float32, device=c.device),
-            contexts=GuidanceContexts(positive=positive, negative=negative),
+            contexts=contexts,
             video_guidance=video_guidance,
             audio_guidance=audio_guidance,
             stage=1,
@@ -107,7 +114,7 @@ class LTX2TwoStagePipeline:
             video=video_state,
             audio=audio_state,
             sigmas=sigmas,
-            contexts=GuidanceContexts(positive=positive),
+            contexts=GuidanceContexts(positive=contexts.positive),
             video_guidance=GuidanceParams(),
             audio_guidance=GuidanceParams(),
             stage=2,

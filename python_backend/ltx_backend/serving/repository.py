@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.pipelines.registry import DEV_CLASSES, ONE_STAGE
 from ltx_backend.request import LoadOptions
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
@@ -23,7 +23,7 @@ DEFAULT_MODEL_PATH = "Lightricks/LTX-2.3"  # what a user serves; tests and `serv
 @dataclass(frozen=True)
 class RepositoryOptions:
     model_path: str = DEFAULT_MODEL_PATH
-    pipeline_classes: tuple[str, ...] = PIPELINE_CLASSES
+    pipeline_classes: tuple[str, ...] = DEV_CLASSES
     text_encoder_path: str | None = None  # Gemma 3 from here (None: the checkpoint's own, else its repo: loading/model_path.py)
     upsampler_path: str | None = None  # the spatial x2 upscaler file (None: the resolver's choice)
     distilled_lora_path: str | None = None  # the distilled LoRA file (None: the resolver's choice)

@@ -1,0 +1,123 @@
+"""LTX2DistilledPipeline vs ltx-pipelines 1.0.0's DistilledPipeline (#14), on tiny checkpoints (CPU, fp32).
+
+The repo folder holds Lightricks/LTX-2's names: `ltx-2-19b-dev` (one seed) beside `ltx-2-19b-distilled`
+(another seed), so the video tells which file the resolver took: the distilled class must take the distilled
+one. The reference runs unchanged except for its hard-coded bf16 (bound to fp32) and Gemma 12B config.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import checkpoint_file, load_build_script
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.pipelines.registry import DISTILLED, TWO_STAGE, files_needed
+from ltx_backend.request import FIXED_BY_DISTILLATION, GenerationRequest, LoadOptions
+from ltx_backend.runtime.local_components import load_pipeline
+from ltx_backend.types import StepProgress
+from parity import compare, psnr
+from reference_env import TorchWithDtype, use_tiny_gemma_config
+
+SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=128, height=128, num_frames=9)
+CPU = torch.device("cpu")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """Lightricks/LTX-2's checkpoint names: the dev file from seed 0, the distilled one from seed 1."""
+    maker = load_build_script("make_tiny_checkpoints")
+    root = tmp_path_factory.mktemp("distilled")
+    dev = maker.make_checkpoint(root / "dev", "2", seed=0).parent
+    distilled = maker.make_checkpoint(root / "distilled", "2", seed=1).parent
+    repo = root / "LTX-2"
+    repo.mkdir()
+    shutil.copy(checkpoint_file(dev), repo / "ltx-2-19b-dev.safetensors")
+    shutil.copy(checkpoint_file(distilled), repo / "ltx-2-19b-distilled.safetensors")
+    (upsampler,), (lora,) = dev.glob("*spatial-upscaler-x2*"), dev.glob("*distilled-lora*")
+    shutil.copy(upsampler, repo / "ltx-2-spatial-upscaler-x2-1.0.safetensors")
+    shutil.copy(lora, repo / "ltx-2-19b-distilled-lora-384.safetensors")
+    for folder in ("text_encoder", "tokenizer"):
+        shutil.copytree(dev / folder, repo / folder)
+    return repo
+
+
+def run_reference(repo, request, monkeypatch, images=(), checkpoint="ltx-2-19b-distilled.safetensors"):
+    import ltx_pipelines.distilled as distilled
+
+    use_tiny_gemma_config(repo, monkeypatch)
+    monkeypatch.setattr(distilled, "torch", TorchWithDtype(torch.float32))
+    pipeline = distilled.DistilledPipeline(
+        distilled_checkpoint_path=str(repo / checkpoint), gemma_root=str(repo),
+        spatial_upsampler_path=str(repo / "ltx-2-spatial-upscaler-x2-1.0.safetensors"), loras=[], device=CPU,
+    )
+    with torch.inference_mode():
+        video, audio = pipeline(prompt=request.prompt, seed=request.seed, height=request.height, width=request.width,
+                                num_frames=request.num_frames, frame_rate=request.fps, images=list(images))
+        frames = torch.cat(list(video)).numpy()
+    return frames, audio.waveform.float().numpy(), audio.sampling_rate
+
+
+def test_distilled_matches_the_reference_on_the_distilled_file(repo, monkeypatch):
+    pipeline = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED)
+    assert pipeline.components.stage_weights.keys == [pipeline.components.plan.key(DISTILLED, 1)]  # one weight set, no LoRA
+    request = GenerationRequest(**SETTINGS, pipeline_class_name=DISTILLED).resolve("2")
+    steps: list[StepProgress] = []
+    ours = pipeline(request, on_step=steps.append)
+    assert [(s.stage, s.step, s.total) for s in steps] == [(1, i, 8) for i in range(1, 9)] + [(2, i, 3) for i in range(1, 4)]
+    compare("LTX-2 distilled", ours, run_reference(repo, request, monkeypatch), request)
+    on_dev = run_reference(repo, request, monkeypatch, checkpoint="ltx-2-19b-dev.safetensors")
+    assert psnr(ours.frames, on_dev[0]) < 30  # the file decides the video: the dev one would give another
+
+
+def test_distilled_with_an_image_matches_the_reference(repo, monkeypatch, tmp_path):
+    from ltx_pipelines.utils.args import ImageConditioningInput
+    from PIL import Image
+
+    y, x = np.mgrid[0:150, 0:200]
+    image = np.stack([x * 255 // 200, y * 255 // 150, np.full_like(x, 90)], axis=-1).astype(np.uint8)
+    path = str(tmp_path / "first.png")
+    Image.fromarray(image).save(path)
+    request = GenerationRequest(**SETTINGS, pipeline_class_name=DISTILLED, image_paths=(path,), image_strengths=(0.8,)).resolve("2")
+    pipeline = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED)
+    ours = pipeline(request)
+    reference = run_reference(repo, request, monkeypatch, [ImageConditioningInput(path, 0, 0.8, 33)])
+    compare("LTX-2 distilled, one image", ours, reference, request)
+    unconditioned = pipeline(GenerationRequest(**SETTINGS, pipeline_class_name=DISTILLED).resolve("2"))
+    assert psnr(ours.frames, unconditioned.frames) < 40  # the image made a difference
+
+
+@pytest.mark.parametrize("field", FIXED_BY_DISTILLATION)
+def test_steps_guidance_and_negative_prompt_are_refused_naming_them(field):
+    value = "blurry" if field == "negative_prompt" else 4
+    with pytest.raises(InvalidRequest, match=rf"invalid {field}=.*left out with LTX2DistilledPipeline: .*fixed schedule"):
+        GenerationRequest(prompt="a fox", pipeline_class_name=DISTILLED, **{field: value}).resolve("2")
+
+
+def test_the_distilled_class_is_served_on_its_own_and_takes_no_distilled_lora():
+    assert files_needed([DISTILLED]).distilled_checkpoint and not files_needed([DISTILLED]).distilled_lora
+    assert not files_needed([TWO_STAGE]).distilled_checkpoint
+    with pytest.raises(InvalidRequest, match="LTX2DistilledPipeline on its own"):
+        files_needed([TWO_STAGE, DISTILLED])
+
+
+def test_a_repo_without_a_distilled_checkpoint_is_a_clear_error(repo, tmp_path):
+    from ltx_backend.loading.model_path import ModelPathError
+
+    only_dev = tmp_path / "dev-only"
+    shutil.copytree(repo, only_dev, ignore=shutil.ignore_patterns("ltx-2-19b-distilled.safetensors"))
+    with pytest.raises(ModelPathError, match=r"lacks a distilled checkpoint \(\*distilled\*.safetensors, not the distilled LoRA\)"):
+        load_pipeline(str(only_dev), CPU, torch.float32, pipeline_class_name=DISTILLED)
+
+
+def test_fp8_cast_distilled_runs_in_fp8(repo):
+    """The distilled model in fp8 (ltx-2-19b-distilled-fp8's form): its block Linears hold fp8 and it runs."""
+    from ltx_backend.models.fp8_linear import Fp8CastLinear
+
+    pipeline = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED, options=LoadOptions(quantization="fp8-cast"))
+    assert any(isinstance(m, Fp8CastLinear) for m in pipeline.components.transformer.modules())
+    result = pipeline(GenerationRequest(**dict(SETTINGS, width=64, height=64), pipeline_class_name=DISTILLED).resolve("2"))
+    assert result.frames.shape == (9, 64, 64, 3) and result.frames.std() > 1.0
