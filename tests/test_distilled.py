@@ -121,3 +121,37 @@ def test_fp8_cast_distilled_runs_in_fp8(repo):
     assert any(isinstance(m, Fp8CastLinear) for m in pipeline.components.transformer.modules())
     result = pipeline(GenerationRequest(**dict(SETTINGS, width=64, height=64), pipeline_class_name=DISTILLED).resolve("2"))
     assert result.frames.shape == (9, 64, 64, 3) and result.frames.std() > 1.0
+
+
+@pytest.mark.server
+def test_served_distilled_fp8_equals_in_process(repo, tmp_path):
+    """serve --pipeline-class-name LTX2DistilledPipeline --quantization fp8-cast: every model reads the distilled
+    checkpoint, the denoiser holds fp8 weights; the served video is the in-process one, bit for bit."""
+    from ltx_backend.serving.repository import RepositoryOptions, render_repository
+    from ltx_client.remote import generate_grpc
+    from ltx_client.server import TritonServer, free_port
+
+    options = RepositoryOptions(model_path=str(repo), pipeline_classes=(DISTILLED,), load=LoadOptions(quantization="fp8-cast"))
+    rendered = render_repository(options, tmp_path / "repo")
+    assert all('key: "checkpoint" value: { string_value: "distilled" }' in (m / "config.pbtxt").read_text() for m in rendered.iterdir())
+    request = GenerationRequest(**dict(SETTINGS, width=64, height=64), pipeline_class_name=DISTILLED)
+    server = TritonServer(rendered, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log").start(timeout=600)
+    try:
+        progress = []
+        served = generate_grpc(server.grpc_url, request, on_progress=lambda p: progress.append((p.stage, p.step)), return_raw=True, timeout=600)
+    finally:
+        server.stop()
+    assert progress == [(1, i) for i in range(1, 9)] + [(2, i) for i in range(1, 4)]
+    local = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED, options=LoadOptions(quantization="fp8-cast"))
+    expected = local(request.resolve("2"))
+    np.testing.assert_array_equal(served.frames, expected.frames)
+    np.testing.assert_array_equal(served.audio, expected.audio)
+    assert "Linears hold fp8 weights (fp8-cast)" in (tmp_path / "server.log").read_text()
+
+
+def test_serve_refuses_the_distilled_class_beside_the_dev_ones(repo, tmp_path, capsys):
+    from ltx_client.cli import main
+
+    assert main(["serve", "--model-path", str(repo), "--run-dir", str(tmp_path), "--pipeline-class-name", TWO_STAGE, DISTILLED]) == 2
+    assert "LTX2DistilledPipeline on its own: it loads the distilled checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "model_repository").exists()

@@ -34,13 +34,15 @@ def resolve_for_classes(args: argparse.Namespace):
     for name in class_names or ():
         if name not in PIPELINES:
             raise InvalidRequest("--pipeline-class-name", name, f"one of {', '.join(PIPELINES)}")
-    # The checkpoint and Gemma first (its version names the classes; a gated Gemma stops before any download).
-    version = open_model(model_path, Needs(text_encoder=True), args.text_encoder_path).model_version
-    available = classes_for(version)
+    # The checkpoint and Gemma first (its version names the classes; a gated Gemma stops before any download): the
+    # distilled one where the distilled class is asked for (alone: files_needed refuses it beside the others).
+    distilled = files_needed(class_names).distilled_checkpoint if class_names else False
+    version = open_model(model_path, Needs(text_encoder=True, distilled_checkpoint=distilled), args.text_encoder_path).model_version
+    runnable = [name for name, cls in PIPELINES.items() if cls.spec.runs_on(version)]
     for name in class_names or ():
-        if name not in available:
-            raise InvalidRequest("--pipeline-class-name", name, f"a pipeline class LTX-{version} has: {', '.join(available)}")
-    classes = list(class_names or available)
+        if name not in runnable:
+            raise InvalidRequest("--pipeline-class-name", name, f"a pipeline class LTX-{version} has: {', '.join(runnable)}")
+    classes = list(class_names or classes_for(version))
     if args.spatial_upsampler_path:
         latent_upsampler_config(args.spatial_upsampler_path)  # a temporal or x1.5 one is refused now, naming it
     needs = files_needed(classes, bool(args.spatial_upsampler_path), bool(args.distilled_lora_path))

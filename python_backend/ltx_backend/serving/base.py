@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ltx_backend.loading.checkpoint import default_dtype
+from ltx_backend.loading.published_files import Needs
 
 log = logging.getLogger("ltx_backend.serving")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -82,6 +83,11 @@ class ModelArgs:
         kernel launches, default streams and synchronize() then go to it, not to GPU 0."""
         if self.device.type == "cuda" and self.device.index is not None:
             torch.cuda.set_device(self.device)
+
+    def needs(self, **files: bool) -> Needs:
+        """The files this model asks the resolver for; the checkpoint is the distilled one where the server runs
+        the distilled class (the `checkpoint` parameter, rendered on every model)."""
+        return Needs(**files, distilled_checkpoint=self.parameters.get("checkpoint") == "distilled")
 
     def model_path(self) -> str:
         """The `model_path` parameter: a HF repo id, an absolute path, or a path relative to the project root

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltx_backend.pipelines.registry import DEV_CLASSES, ONE_STAGE
+from ltx_backend.pipelines.registry import DEV_CLASSES, ONE_STAGE, files_needed
 from ltx_backend.request import LoadOptions
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
@@ -189,6 +189,8 @@ def render_config(spec: ModelSpec, o: RepositoryOptions) -> str:
     if spec.decoupled:
         lines.append("model_transaction_policy { decoupled: true }")
     parameters = [("model_path", o.model_path), *spec.parameters]
+    if files_needed(o.pipeline_classes).distilled_checkpoint:  # every model reads the distilled checkpoint (ModelArgs.needs)
+        parameters.insert(1, ("checkpoint", "distilled"))
     if o.attention_backend != "auto":
         parameters.append(("attention_backend", o.attention_backend))
     if o.gpu:  # BLS tensors stay on the GPU

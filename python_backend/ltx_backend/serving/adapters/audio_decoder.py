@@ -11,7 +11,7 @@ from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 class TritonPythonModel(ModelAdapter):
     def load(self, args):
-        source = open_model(args.model_path())
+        source = open_model(args.model_path(), args.needs())
         self.decoder = source.load("audio_decoder", self.device, self.dtype)
         self.vocoder = source.load("vocoder", self.device, self.dtype)
 

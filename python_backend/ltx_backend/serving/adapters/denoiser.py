@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import read_lora
-from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.pipelines.registry import ONE_STAGE, files_needed
@@ -36,7 +35,7 @@ class TritonPythonModel(ModelAdapter):
         user = [] if load.lora_path is None else [(read_lora(load.lora_path, load.lora_weight_name), load.lora_scale)]
         classes = served_classes(p)
         needed, given = files_needed(classes).distilled_lora, p.get("distilled_lora_path") or None
-        source = open_model(args.model_path(), Needs(distilled_lora=needed and given is None))
+        source = open_model(args.model_path(), args.needs(distilled_lora=needed and given is None))
         distilled_path = (given or source.files.distilled_lora) if needed else None
         distilled = None if distilled_path is None else read_lora(str(distilled_path))
         plan = weight_plan(source.model_version, classes, distilled, user)

@@ -2,7 +2,6 @@
 the two stages (un-normalised with the VAE's per-channel statistics, upsampled, re-normalised)."""
 from __future__ import annotations
 
-from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.runtime.loaders import load_latent_upsampler
@@ -13,7 +12,7 @@ from ltx_backend.serving.model_adapter import ModelAdapter, require
 class TritonPythonModel(ModelAdapter):
     def load(self, args):
         given = args.parameters.get("upsampler_path") or None
-        source = open_model(args.model_path(), Needs(spatial_upsampler=given is None))
+        source = open_model(args.model_path(), args.needs(spatial_upsampler=given is None))
         self.upsampler = load_latent_upsampler(given or source.files.spatial_upsampler, self.device, self.dtype)
         self.video_encoder = source.load("video_encoder", self.device, self.dtype)  # its per-channel statistics
 

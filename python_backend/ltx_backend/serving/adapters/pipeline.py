@@ -54,7 +54,7 @@ class TritonPythonModel:
         self.args = ModelArgs.parse(args)
         self.args.use_device()
         self.decoupled = pb.using_decoupled_model_transaction_policy(self.args.config)
-        source = open_model(self.args.model_path())  # metadata only: the weights live in the component models
+        source = open_model(self.args.model_path(), self.args.needs())  # metadata only: the weights live in the component models
         self.settings = dict(self.args.parameters)
         names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
         self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 
 from ltx_backend.errors import InvalidRequest
-from ltx_backend.loading.published_files import Needs
 from ltx_backend.loading.sources import open_model
 from ltx_backend.request import MAX_PROMPT_CHARS
 from ltx_backend.serving.model_adapter import ModelAdapter, require
@@ -15,7 +14,7 @@ class TritonPythonModel(ModelAdapter):
     bytes_inputs = frozenset({"PROMPTS"})
 
     def load(self, args):
-        source = open_model(args.model_path(), Needs(text_encoder=True), args.parameters.get("text_encoder_path") or None)
+        source = open_model(args.model_path(), args.needs(text_encoder=True), args.parameters.get("text_encoder_path") or None)
         self.encoder = source.text_encoder(self.device, self.dtype)
 
     def run(self, inputs):

@@ -13,7 +13,7 @@ from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 class TritonPythonModel(ModelAdapter):
     def load(self, args):
-        self.decoder = open_model(args.model_path()).load("video_decoder", self.device, self.dtype)
+        self.decoder = open_model(args.model_path(), args.needs()).load("video_decoder", self.device, self.dtype)
 
     def run(self, inputs):
         latent = require(inputs, "LATENT").to(self.device, self.dtype)

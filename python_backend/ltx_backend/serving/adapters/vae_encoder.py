@@ -12,7 +12,7 @@ from ltx_backend.serving.model_adapter import ModelAdapter, require
 
 class TritonPythonModel(ModelAdapter):
     def load(self, args):
-        self.encoder = open_model(args.model_path()).load("video_encoder", self.device, self.dtype)
+        self.encoder = open_model(args.model_path(), args.needs()).load("video_encoder", self.device, self.dtype)
 
     def run(self, inputs):
         pixels = require(inputs, "PIXELS").to(self.device, self.dtype)
