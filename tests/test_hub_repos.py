@@ -27,7 +27,7 @@ from conftest import checkpoint_file, load_build_script
 from hub_server import HostedRepo, HubServer
 from ltx_backend.loading.model_path import find_model_files, plan_files
 from ltx_backend.loading.published_files import GEMMA_REPO
-from ltx_backend.pipelines.registry import ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, files_needed
+from ltx_backend.pipelines.registry import DISTILLED, ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, files_needed
 from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 
@@ -42,6 +42,9 @@ LTX2 = {"checkpoint": "ltx-2-19b-dev.safetensors", "lora": "ltx-2-19b-distilled-
         "upsampler": "ltx-2-spatial-upscaler-x2-1.0.safetensors"}
 CASES = [("Lightricks/LTX-2.3", ONE_STAGE), ("Lightricks/LTX-2.3", TWO_STAGE), ("Lightricks/LTX-2.3", TWO_STAGE_HQ),
          ("Lightricks/LTX-2", ONE_STAGE), ("Lightricks/LTX-2", TWO_STAGE)]
+# LTX2DistilledPipeline takes the distilled checkpoint (the newest, full precision) and no distilled LoRA.
+DISTILLED_CHECKPOINTS = {"Lightricks/LTX-2.3": "ltx-2.3-22b-distilled-1.1.safetensors", "Lightricks/LTX-2": "ltx-2-19b-distilled.safetensors"}
+DISTILLED_CASES = [(repo_id, DISTILLED) for repo_id in DISTILLED_CHECKPOINTS]
 GEMMA_SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
 GEMMA_FLAT = ("config.json", *GEMMA_SHARDS, "model.safetensors.index.json", "special_tokens_map.json", "tokenizer.json",
               "tokenizer.model", "tokenizer_config.json")
@@ -175,12 +178,12 @@ def offline_cache(published, monkeypatch):
 def _expected(repo_id: str, class_name: str) -> dict:
     names = LTX23 if repo_id.endswith("2.3") else LTX2
     needs = files_needed([class_name])
-    return {"checkpoint": names["checkpoint"], "upsampler": names["upsampler"] if needs.spatial_upsampler else None,
+    return {"checkpoint": DISTILLED_CHECKPOINTS[repo_id] if class_name == DISTILLED else names["checkpoint"], "upsampler": names["upsampler"] if needs.spatial_upsampler else None,
             "lora": names["lora"] if needs.distilled_lora else None,
             "gemma": GEMMA_REPO if repo_id.endswith("2.3") else repo_id}
 
 
-@pytest.mark.parametrize("repo_id,class_name", CASES)
+@pytest.mark.parametrize("repo_id,class_name", CASES + DISTILLED_CASES)
 def test_each_class_resolves_the_right_files_from_the_cache(offline_cache, repo_id, class_name):
     files = find_model_files(repo_id, files_needed([class_name]))
     found = {"checkpoint": files.checkpoint.name, "upsampler": files.spatial_upsampler and files.spatial_upsampler.name,
@@ -298,7 +301,7 @@ LTX2_GEMMA = ["text_encoder/config.json", "text_encoder/model.safetensors.index.
               *[f"tokenizer/{n}" for n in ("added_tokens.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json")]]
 
 
-@pytest.mark.parametrize("repo_id,class_name", CASES)
+@pytest.mark.parametrize("repo_id,class_name", CASES + DISTILLED_CASES)
 def test_the_download_allow_list_is_exactly_the_files_of_the_class(repo_id, class_name):
     expected = _expected(repo_id, class_name)
     names = [expected["checkpoint"], expected["upsampler"], expected["lora"]]
