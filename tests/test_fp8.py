@@ -222,3 +222,47 @@ def test_a_lora_merged_into_scaled_fp8_weights_requantises_as_ltx_core(tiny_chec
     restored = model.state_dict()
     assert all(torch.equal(restored[k].view(torch.uint8) if restored[k].dtype == torch.float8_e4m3fn else restored[k],
                            base[k].view(torch.uint8) if base[k].dtype == torch.float8_e4m3fn else base[k]) for k in base)
+
+
+# --------------------------------------------------------------------------------------------- fp8-scaled-mm
+
+
+def test_fp8_scaled_mm_is_refused_on_a_cpu_naming_it(tiny_checkpoints):
+    with pytest.raises(InvalidRequest, match=r"invalid quantization='fp8-scaled-mm': a CUDA GPU with fp8 matmuls .*this is a CPU: use fp8-cast"):
+        load_pipeline(str(tiny_checkpoints["2"]), device=CPU, dtype=torch.float32, options=LoadOptions(quantization="fp8-scaled-mm"))
+
+
+def test_serve_refuses_fp8_scaled_mm_on_a_cpu_before_starting_anything(tiny_checkpoints, tmp_path, capsys):
+    from ltx_client.cli import main
+
+    assert main(["serve", "--model-path", str(tiny_checkpoints["2"]), "--run-dir", str(tmp_path), "--device", "cpu",
+                 "--quantization", "fp8-scaled-mm"]) == 2
+    assert "invalid quantization='fp8-scaled-mm'" in capsys.readouterr().err
+    assert not (tmp_path / "model_repository").exists()
+
+
+def test_fp8_scaled_mm_quantises_the_block_linears_ltx_core_does_per_tensor(tiny_checkpoints, tmp_path):
+    """The layers (ltx-core's: the cast map's Linears, not in block 0 or 43-47) become Fp8ScaledLinear with
+    W = fp8(W / s) * s, s = amax / 448 (computed at load, or the file's); the rest stays as it was. The matmul
+    itself is checked on a GPU (tests/test_gpu.py); here its reference runs."""
+    from ltx_backend.loading.quantization import TransformerWeights
+    from ltx_backend.loading.sources import open_model
+    from ltx_backend.models.fp8_linear import Fp8ScaledLinear
+
+    source = open_model(str(tiny_checkpoints["2"]))
+    full = source.load("transformer", CPU, torch.float32)
+    scaled = source.load("transformer", CPU, torch.float32, TransformerWeights("fp8-scaled-mm"))
+    layers = {name: m for name, m in scaled.named_modules() if isinstance(m, Fp8ScaledLinear)}
+    assert layers and all(name.startswith("transformer_blocks.1.") for name in layers)  # block 0 stays full precision
+    assert not any(isinstance(m, Fp8ScaledLinear) for m in scaled.transformer_blocks[0].modules())
+    for name, layer in layers.items():
+        original = full.get_submodule(name).weight
+        assert layer.weight.dtype == torch.float8_e4m3fn and layer.bias.dtype == torch.float32
+        assert torch.equal(layer.weight_scale, original.abs().amax() / 448)
+        assert torch.allclose(layer.weight.float() * layer.weight_scale, original, rtol=0.07, atol=float(layer.weight_scale) * 2**-9)
+    # a scaled fp8 file keeps its own scales
+    path = write_fp8_file(tiny_checkpoints["2"], tmp_path / "scaled", "ltx-2-19b-dev-fp8.safetensors", scaled=True)
+    from_file = open_model(str(path.parent)).load("transformer", CPU, torch.float32, TransformerWeights("fp8-scaled-mm"))
+    with safe_open(str(path), framework="pt") as f:
+        key = next(k for k in f.keys() if k.endswith("transformer_blocks.1.attn1.to_q.weight_scale"))
+        assert torch.equal(from_file.transformer_blocks[1].attn1.to_q.weight_scale, f.get_tensor(key))

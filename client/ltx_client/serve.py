@@ -73,6 +73,7 @@ def check_serve_flags(args: argparse.Namespace) -> None:
 def repository_options(args: argparse.Namespace):
     import torch
 
+    from ltx_backend.loading.quantization import check_runs_on as check_quantization_runs_on
     from ltx_backend.models.transformer.compile import check_compile_mode
     from ltx_backend.serving.repository import RepositoryOptions
     from ltx_client.compile_flags import torch_compile_mode
@@ -94,6 +95,7 @@ def repository_options(args: argparse.Namespace):
     compile_mode = torch_compile_mode(args)
     check_compile_mode(compile_mode, args.ltx2_two_stage_device_mode)
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    check_quantization_runs_on(load.quantization, torch.device("cuda", args.gpu_id) if gpu else torch.device("cpu"))
     return RepositoryOptions(
         model_path=model_path,
         pipeline_classes=tuple(classes),

@@ -7,6 +7,10 @@
 - `--quantization fp8-cast` (ltx-pipelines' flag) casts a bf16 file's block Linears to fp8 at load: exactly
   the tensors ltx-core's TRANSFORMER_LINEAR_DOWNCAST_MAP picks (attention q/k/v/out and feed-forward
   projections, weights and biases, in `transformer_blocks.`); everything else keeps the load dtype.
+- `--quantization fp8-scaled-mm` (the speed path, GPUs with fp8 matmuls only): the same Linears, but not in
+  the blocks ltx-core's fp8-scaled-mm leaves in bf16 (the first and the last five), multiply in fp8
+  (Fp8ScaledLinear): with the file's weight_scale where it has one, quantised per tensor at load where not
+  (scale = amax / 448; an unscaled fp8 weight has scale 1); biases stay in the model dtype.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ltx_backend.errors import LoadError
-from ltx_backend.models.fp8_linear import FP8_DTYPES, Fp8CastLinear, fp8_cast_linear
+from ltx_backend.errors import InvalidRequest, LoadError
+from ltx_backend.models.fp8_linear import FP8_DTYPES, Fp8CastLinear, Fp8ScaledLinear, fp8_cast_linear, fp8_scaled_linear
+from ltx_kernels import quantize_fp8, scaled_mm_supported
 
-QUANTIZATIONS = ("fp8-cast",)
+QUANTIZATIONS = ("fp8-cast", "fp8-scaled-mm")
 FP8 = torch.float8_e4m3fn
 BLOCKS_PREFIX = "transformer_blocks."
 # ltx-core's TRANSFORMER_LINEAR_DOWNCAST_MAP: key suffixes under transformer_blocks. (every attention of a block:
@@ -32,6 +37,24 @@ SCALE_SUFFIXES = (".weight_scale", ".input_scale")
 def cast_at_load(key: str) -> bool:
     """Whether --quantization fp8-cast stores this transformer state-dict key in fp8."""
     return key.startswith(BLOCKS_PREFIX) and key.endswith(CAST_SUFFIXES)
+
+
+# ltx-core's fp8-scaled-mm EXCLUDED_LAYER_SUBSTRINGS within the blocks: the first and the last five of the
+# 48-block models stay in bf16 (taken as the indices they name, as ltx-core matches them, whatever the depth)
+SCALED_MM_EXCLUDED_BLOCKS = frozenset({0, 43, 44, 45, 46, 47})
+
+
+def kept_out_of_scaled_mm(path: str) -> bool:
+    return int(path[len(BLOCKS_PREFIX):].split(".", 1)[0]) in SCALED_MM_EXCLUDED_BLOCKS
+
+
+def check_runs_on(quantization: str | None, device: torch.device) -> None:
+    """fp8-scaled-mm needs fp8 matmuls: refused elsewhere (CPU, GPUs before compute capability 8.9), never
+    replaced silently."""
+    if quantization == "fp8-scaled-mm" and not scaled_mm_supported(device):
+        where = "a CPU" if device.type != "cuda" else f"{torch.cuda.get_device_name(device)} (compute capability {'.'.join(map(str, torch.cuda.get_device_capability(device)))})"
+        raise InvalidRequest("quantization", quantization, f"a CUDA GPU with fp8 matmuls (compute capability 8.9+: Ada, Hopper, "
+                             f"Blackwell); this is {where}: use fp8-cast (fp8 weights, bf16 matmuls)")
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,7 @@ class TransformerWeights:
             return tensor.dtype
         if self.quantization == "fp8-cast" and cast_at_load(key):
             return FP8
-        return dtype if tensor.is_floating_point() else tensor.dtype
+        return dtype if tensor.is_floating_point() else tensor.dtype  # fp8-scaled-mm quantises in prepare()
 
     def prepare(self, module: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
         """Before assigning `state`: every Linear given an fp8 weight becomes an Fp8CastLinear (with its
@@ -63,6 +86,8 @@ class TransformerWeights:
             path, _, kind = key.rpartition(".")
             if path not in linears or kind not in ("weight", "bias"):
                 raise LoadError(f"{name}: {key} is stored in {tensor.dtype}, which only a Linear's weight or bias may be")
+        if self.quantization == "fp8-scaled-mm":
+            linears = self._to_scaled_mm(module, linears, state)
         for path, linear in linears.items():
             if state.get(f"{path}.weight") is None or state[f"{path}.weight"].dtype not in FP8_DTYPES:
                 if f"{path}.weight_scale" in state:
@@ -75,4 +100,27 @@ class TransformerWeights:
     @staticmethod
     def fp8_linears(module: nn.Module) -> int:
         """How many Linears of the loaded module hold fp8 weights."""
-        return sum(isinstance(m, Fp8CastLinear) for m in module.modules())
+        return sum(isinstance(m, (Fp8CastLinear, Fp8ScaledLinear)) for m in module.modules())
+
+    @staticmethod
+    def _to_scaled_mm(module: nn.Module, linears: dict[str, nn.Linear], state: dict[str, torch.Tensor]) -> dict[str, nn.Linear]:
+        """The Linears fp8-scaled-mm multiplies in fp8 become Fp8ScaledLinear, their weights quantised with a
+        per-tensor scale (kept where the file has one) and their biases in the model dtype; the other Linears
+        are returned, for fp8-cast handling of any fp8 weights they hold."""
+        rest = {}
+        for path, linear in linears.items():
+            weight_key = f"{path}.weight"
+            if not cast_at_load(weight_key) or kept_out_of_scaled_mm(path):
+                rest[path] = linear
+                continue
+            weight, scale_key = state[weight_key], f"{path}.weight_scale"
+            if weight.dtype in FP8_DTYPES:
+                state.setdefault(scale_key, torch.ones((), dtype=torch.float32, device=weight.device))
+            else:
+                state[weight_key], state[scale_key] = quantize_fp8(weight)
+            bias_key = f"{path}.bias"
+            if bias_key in state and state[bias_key].dtype in FP8_DTYPES:  # an fp8-cast file's bias
+                state[bias_key] = state[bias_key].to(torch.bfloat16 if weight.device.type == "cuda" else torch.float32)
+            parent_path, _, attr = path.rpartition(".")
+            setattr(module.get_submodule(parent_path), attr, fp8_scaled_linear(linear))
+        return rest

@@ -1,4 +1,6 @@
-"""A Linear whose weight (and bias) are stored in float8: half the bytes of bf16, upcast at each call.
+"""Linears whose weights are stored in float8: half the bytes of bf16.
+
+Fp8CastLinear upcasts at each call; Fp8ScaledLinear multiplies in fp8 (fp8-scaled-mm, below).
 
 This is ltx-core's fp8-cast (`quantization/fp8_cast.py`): every call casts the weight and bias to the input's
 dtype and runs an ordinary matmul, so the output is that of a Linear holding the fp8 values. Where the file
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ltx_kernels import fp8_linear
 
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
 
@@ -32,4 +36,20 @@ def fp8_cast_linear(linear: nn.Linear, scaled: bool) -> Fp8CastLinear:
         module.weight_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=linear.weight.device), requires_grad=False)
     else:
         module.register_parameter("weight_scale", None)
+    return module
+
+
+class Fp8ScaledLinear(nn.Linear):
+    """`--quantization fp8-scaled-mm`: W = W_fp8 * weight_scale, multiplied in fp8 with the input quantised per
+    call (ltx_kernels.fp8_linear: torch._scaled_mm on GPUs with fp8 matmuls). The bias stays in the model dtype."""
+
+    weight_scale: torch.Tensor  # [] float32
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fp8_linear(x, self.weight, self.weight_scale, self.bias)
+
+
+def fp8_scaled_linear(linear: nn.Linear) -> Fp8ScaledLinear:
+    module = Fp8ScaledLinear(linear.in_features, linear.out_features, bias=linear.bias is not None, device=linear.weight.device)
+    module.weight_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=linear.weight.device), requires_grad=False)
     return module

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ltx_backend.loading.checkpoint import CheckpointError, load_module, read_config_metadata
-from ltx_backend.loading.quantization import TransformerWeights
+from ltx_backend.loading.quantization import TransformerWeights, check_runs_on
 from ltx_backend.loading.sources import ModelSource
 from ltx_backend.models.latent_upsampler import build_latent_upsampler
 from ltx_backend.models.transformer.compile import compile_blocks
@@ -21,6 +21,7 @@ def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dty
                      quantization: str | None = None) -> torch.nn.Module:
     """The base transformer from the checkpoint (fp8 Linears as the file has them, or as `quantization` casts
     them: loading/quantization.py), its blocks compiled when a torch.compile mode is given."""
+    check_runs_on(quantization, device)
     storage = TransformerWeights(quantization)
     model = source.load("transformer", device, dtype, storage)
     fp8 = storage.fp8_linears(model)

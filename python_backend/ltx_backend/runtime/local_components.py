@@ -11,6 +11,7 @@ import torch
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.state import LatentState
 from ltx_backend.loading.checkpoint import CheckpointError, default_dtype
+from ltx_backend.loading.quantization import check_runs_on as check_quantization_runs_on
 from ltx_backend.loading.sources import ModelSource, open_model
 from ltx_backend.models.audio_vae import decode_audio
 from ltx_backend.models.latent_upsampler import upsample_latents
@@ -152,6 +153,7 @@ def load_pipeline(
     check_runs_on(spec, source.model_version)
     device = device or default_device()
     dtype = dtype or default_dtype(device)
+    check_quantization_runs_on(options.quantization, device)  # before any weight is read
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # Triton kernels launch on the current device (cuda:1 is not cuda:0)
     log.info("loading LTX-%s %s from %s on %s (%s)", source.model_version, spec.name, source.description, device, dtype)

@@ -1,0 +1,49 @@
+"""The fp8 matmul of `--quantization fp8-scaled-mm`: the dispatch point and its PyTorch reference.
+
+    fp8_linear(x, w8, s_w, bias) = (q(x) * s_x) @ (w8 * s_w)^T + bias
+    q(x) = fp8(clamp(x / s_x)),  s_x = amax(|x|) / 448          (per tensor, computed per call)
+
+x: [..., in] (bf16 / fp16 / fp32); w8: [out, in] float8_e4m3fn with its per-tensor scale s_w ([] float32);
+bias: [out] or None. On CUDA with fp8 matmuls (compute capability 8.9+) the product runs in fp8 through
+torch._scaled_mm (cuBLASLt), accumulating in fp32, the output in x's dtype. The reference computes the same
+dequantised product in fp32: the expected value of the fp8 kernel, and the check for it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import dispatch
+
+FP8 = torch.float8_e4m3fn
+FP8_MAX = torch.finfo(FP8).max
+MIN_SCALE = 1e-12  # an all-zero input keeps a finite scale
+
+
+def quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q(x), s_x): x in float8_e4m3fn with its per-tensor scale (float32 [])."""
+    scale = (x.abs().amax().float() / FP8_MAX).clamp_min(MIN_SCALE)
+    return (x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
+
+
+def fp8_linear_reference(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    x8, x_scale = quantize_fp8(x)
+    out = F.linear(x8.float() * x_scale, weight.float() * weight_scale.float(), None if bias is None else bias.float())
+    return out.to(x.dtype)
+
+
+def scaled_mm_supported(device: torch.device) -> bool:
+    """Whether `device` runs fp8 matmuls: a CUDA GPU of compute capability 8.9+ (Ada, Hopper, Blackwell)."""
+    return device.type == "cuda" and torch.cuda.is_available() and torch.cuda.get_device_capability(device) >= (8, 9)
+
+
+def fp8_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    if dispatch.get_attention_backend() != "sdpa" and scaled_mm_supported(x.device):  # sdpa: plain PyTorch everywhere
+        dispatch.calls[("fp8_linear", "scaled_mm")] += 1
+        shape = x.shape
+        x8, x_scale = quantize_fp8(x.reshape(-1, shape[-1]))
+        out = torch._scaled_mm(x8, weight.t(), scale_a=x_scale, scale_b=weight_scale.float(),
+                               bias=None if bias is None else bias.to(x.dtype), out_dtype=x.dtype)
+        return out.reshape(*shape[:-1], weight.shape[0])
+    dispatch.calls[("fp8_linear", "reference")] += 1
+    return fp8_linear_reference(x, weight, weight_scale, bias)
