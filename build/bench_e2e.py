@@ -63,6 +63,7 @@ GUIDANCE = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from ltx_backend.loading.quantization import QUANTIZATIONS
     from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
     from ltx_kernels.dispatch import BACKENDS
 
@@ -81,6 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", default="reference", choices=tuple(GUIDANCE),
                    help="reference: the pipeline's defaults (ltx-pipelines': CFG + STG + modality isolation, 4 passes "
                         "per stage-1 step); sglang: SGLang's LTX-2 default (CFG 4.0 only, 2 passes)")
+    p.add_argument("--pipeline", default="two-stage", choices=("two-stage", "distilled"),
+                   help="distilled: LTX2DistilledPipeline (8 + 3 fixed steps, one unguided pass each; no LoRA, no --steps)")
+    p.add_argument("--quantization", default="none", choices=("none", *QUANTIZATIONS),
+                   help="the transformer's (loading/quantization.py); fp8-scaled-mm needs a GPU with fp8 matmuls")
     p.add_argument("--width", type=int, default=768)
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--num-frames", type=int, default=121)
@@ -222,20 +227,26 @@ def build_pipeline(args, device, dtype):
     timer, info: load time and parameter counts)."""
     import torch
 
+    from ltx_backend.pipelines.distilled import LTX2DistilledPipeline
     from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
     from ltx_backend.runtime.local_components import LocalComponents
     from ltx_backend.runtime.weight_plan import weight_plan
     from ltx_testing.random_weights import RandomWeightsModel
 
+    cls = LTX2DistilledPipeline if args.pipeline == "distilled" else LTX2TwoStagePipeline
     source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
     start = time.perf_counter()
-    distilled = source.distilled_lora(device, dtype)
-    if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
-        distilled = _lora_to(distilled, torch.device("cpu"))
-    lora_parameters = sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
-    plan = weight_plan(args.version, [LTX2TwoStagePipeline.spec.name], distilled)
+    distilled = None
+    if cls.spec.distilled_lora_strengths:
+        distilled = source.distilled_lora(device, dtype)
+        if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
+            distilled = _lora_to(distilled, torch.device("cpu"))
+    lora_parameters = 0 if distilled is None else sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
+    plan = weight_plan(args.version, [cls.spec.name], distilled)
+    quantization = None if args.quantization == "none" else args.quantization
     components = LocalComponents(
-        source, device, dtype, LTX2TwoStagePipeline.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode
+        source, device, dtype, cls.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode,
+        quantization=quantization,
     )
     components.upsampler = source.latent_upsampler(device, dtype)  # LocalComponents reads it from a file path
     if device.type == "cuda":
@@ -260,7 +271,8 @@ def build_pipeline(args, device, dtype):
     }
     timer = PhaseTimer(device)
     timed = TimedComponents(components, timer)
-    return LTX2TwoStagePipeline(timed), timed, timer, info
+    info["transformer bytes"] = sum(t.numel() * t.element_size() for t in components.transformer.state_dict().values())
+    return cls(timed), timed, timer, info
 
 
 def _lora_to(lora, device):
@@ -275,8 +287,11 @@ def _lora_to(lora, device):
 
 def stage1_passes(request, version: str) -> int:
     """Transformer passes per stage-1 step (batched into one call) for this request's guidance."""
+    from ltx_backend.pipelines.registry import spec_of
     from ltx_backend.sampling.guidance import default_guidance, passes_per_step, request_guidance
 
+    if spec_of(request.pipeline_class_name).distilled:
+        return 1
     return passes_per_step(*request_guidance(default_guidance(version), request))
 
 
@@ -299,8 +314,8 @@ def summarise(runs: list[dict], steps: dict[int, int]) -> list[dict]:
     total_mean, total_min = column("total")
     rows.append(dict(name="**total latency (s)**", mean=total_mean, min=total_min, baseline=SGLANG_H100_TOTAL_S, goal=GOAL_TOTAL_S))
     phases = [
-        ("text encoding", "text encoding: Gemma + connectors, 2 prompts (s)"),
-        ("stage 1 denoise", f"stage 1 denoise, {steps.get(1, '?')} steps, half size, guided (s)"),
+        ("text encoding", "text encoding: Gemma + connectors (s)"),
+        ("stage 1 denoise", f"stage 1 denoise, {steps.get(1, '?')} steps, half size (s)"),
         ("latent upsampler", "latent upsampler x2 (s)"),
         ("stage 2 denoise", f"stage 2 denoise, {steps.get(2, '?')} steps, full size (s)"),
         ("VAE decode", "VAE decode (s)"),
@@ -351,13 +366,18 @@ def main(argv=None) -> int:
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.float32 if device.type == "cpu" else torch.bfloat16)
 
     import ltx_kernels
-    from ltx_backend.pipelines.registry import TWO_STAGE
+    from ltx_backend.pipelines.registry import DISTILLED, TWO_STAGE
     from ltx_backend.request import GenerationRequest
 
     ltx_kernels.set_attention_backend(args.attention_backend)
+    distilled = args.pipeline == "distilled"
+    if distilled and (args.steps is not None or args.guidance != "reference"):
+        print("error: the distilled pipeline runs its fixed schedule, unguided: no --steps, no --guidance", file=sys.stderr)
+        return 2
+    fields = {} if distilled else dict(num_inference_steps=args.steps, **GUIDANCE[args.guidance])
     request = GenerationRequest(
-        prompt=PROMPT, pipeline_class_name=TWO_STAGE, width=args.width, height=args.height,
-        num_frames=args.num_frames, num_inference_steps=args.steps, **GUIDANCE[args.guidance],
+        prompt=PROMPT, pipeline_class_name=DISTILLED if distilled else TWO_STAGE, width=args.width, height=args.height,
+        num_frames=args.num_frames, **fields,
     ).resolve(args.version)
 
     pipeline, timed, timer, info = build_pipeline(args, device, dtype)
@@ -398,11 +418,12 @@ def main(argv=None) -> int:
     passes = stage1_passes(request, args.version)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})"
     size = "tiny" if args.tiny else "full-size"
-    title = f"LTX-{args.version} two-stage, {request.width}x{request.height}x{request.num_frames}"
+    title = f"LTX-{args.version} {args.pipeline}, {request.width}x{request.height}x{request.num_frames}"
     print(f"\n### {title} ({size} random weights), {args.iters} timed request(s) after {args.warmup} warm-up")
     print()
     print(f"{device_name}, {str(dtype).removeprefix('torch.')}, attention backend {args.attention_backend}, "
-          f"device mode {args.device_mode}, torch.compile {args.torch_compile_mode or 'off'}, guidance {args.guidance} "
+          f"device mode {args.device_mode}, torch.compile {args.torch_compile_mode or 'off'}, quantization {args.quantization} "
+          f"(transformer {info['transformer bytes'] / 2**30:.1f} GiB), guidance {args.guidance if args.pipeline != 'distilled' else 'none'} "
           f"({passes} passes per stage-1 step), torch {torch.__version__}, {datetime.date.today().isoformat()}; "
           f"loading (random init, LoRA merge, snapshots) {info['load_seconds']:.1f} s")
     print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))

@@ -10,6 +10,7 @@ low: no implementation at `--peak-tflops` can be faster than the "speed of light
     python build/flop_budget.py                        # LTX-2, 768x512x121, 40 stage-1 steps, H100 peak
     python build/flop_budget.py --version 2.3 --stage1-steps 30
     python build/flop_budget.py --passes 2             # stage 1 with two passes (cond + uncond) only
+    python build/flop_budget.py --pipeline distilled --width 1536 --height 1024 --quantization fp8-scaled-mm
 
 The guidance passes of a stage-1 step follow the version's default guidance (LTX-2 and LTX-2.3: CFG,
 STG and modality isolation, i.e. 4 passes) unless --passes says otherwise; they are counted as the
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
 H100_BF16_DENSE_TFLOPS = 989.4  # H100 / H200 SXM, dense bf16 tensor-core peak
+H100_FP8_DENSE_TFLOPS = 1978.9  # the same, fp8 (e4m3) inputs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,18 +43,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
     p.add_argument("--skip-step", type=int, default=0,
                    help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
+    p.add_argument("--pipeline", default="two-stage", choices=["two-stage", "distilled"],
+                   help="distilled: LTX2DistilledPipeline (8 + 3 steps, one pass each, one prompt)")
+    p.add_argument("--quantization", default="none", choices=["none", "fp8-cast", "fp8-scaled-mm"],
+                   help="fp8-scaled-mm: its Linears' matmuls at --fp8-peak-tflops (fp8-cast multiplies in bf16)")
     p.add_argument("--peak-tflops", type=float, default=H100_BF16_DENSE_TFLOPS)
+    p.add_argument("--fp8-peak-tflops", type=float, default=H100_FP8_DENSE_TFLOPS)
     p.add_argument("--goal-s", type=float, default=5.5, help="the request-time goal to compare with")
     return p.parse_args(argv)
 
 
-def count(fn) -> float:
-    """The FLOPs of fn() (on meta or fake tensors)."""
+def count(fn, fp8_layer=None) -> float | tuple[float, float]:
+    """The FLOPs of fn() (on meta or fake tensors); with `fp8_layer` (module path -> bool), also the part in the
+    modules it names (summed over those leaf modules' own counts)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         fn()
-    return float(counter.get_total_flops())
+    total = float(counter.get_total_flops())
+    if fp8_layer is None:
+        return total
+    per_module = counter.get_flop_counts()
+    fp8 = sum(sum(ops.values()) for name, ops in per_module.items() if "." in name and fp8_layer(name.split(".", 1)[1]))
+    return total, float(fp8)
 
 
 def default_passes(version: str) -> int:
@@ -61,8 +74,10 @@ def default_passes(version: str) -> int:
     return passes_per_step(*default_guidance(version))
 
 
-def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int) -> float:
+def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int, split: bool = False):
+    """A step's FLOPs; with `split`, (FLOPs, the part in the Linears fp8-scaled-mm multiplies in fp8)."""
     from bench_kernels import _step_inputs
+    from ltx_backend.loading.quantization import cast_at_load, kept_out_of_scaled_mm
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
     from ltx_testing.random_weights import materialize
 
@@ -70,7 +85,11 @@ def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], a
     (video, audio, perturbations), _ = _step_inputs(
         model.config, passes, False, "meta", torch.bfloat16, latent=latent, audio_tokens=audio_tokens
     )
-    return count(lambda: model(video, audio, perturbations))
+
+    def fp8_layer(path: str) -> bool:
+        return cast_at_load(path + ".weight") and not kept_out_of_scaled_mm(path)
+
+    return count(lambda: model(video, audio, perturbations), fp8_layer if split else None)
 
 
 def text_encoder_flops(version: str, prompts: int) -> float:
@@ -145,7 +164,10 @@ def main(argv=None) -> int:
     from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
     from ltx_backend.sampling.schedule import distilled_sigmas
 
-    passes = args.passes or default_passes(args.version)
+    distilled = args.pipeline == "distilled"
+    passes = 1 if distilled else args.passes or default_passes(args.version)
+    stage1_steps = len(distilled_sigmas(stage=1)) - 1 if distilled else args.stage1_steps
+    scaled_mm = args.quantization == "fp8-scaled-mm"
     full = VideoPixelShape(1, args.frames, args.height, args.width, args.fps)
     half = VideoPixelShape(1, args.frames, args.height // 2, args.width // 2, args.fps)
     latent_full = VideoLatentShape.from_pixel_shape(full)
@@ -157,34 +179,52 @@ def main(argv=None) -> int:
     def dims(s):
         return (s.frames, s.height, s.width)
 
-    rows = []  # (what, calls, TFLOP per call)
-    rows.append(("text encoder (Gemma 3 12B + connectors), 2 prompts x 1024 tokens", 1, text_encoder_flops(args.version, 2)))
-    step1 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens)
+    rows = []  # (what, calls, TFLOP per call, the part of it in fp8 matmuls)
+    prompts = 1 if distilled else 2
+    rows.append((f"text encoder (Gemma 3 12B + connectors), {prompts} prompt{'s' if prompts > 1 else ''} x 1024 tokens", 1,
+                 text_encoder_flops(args.version, prompts), 0.0))
+    step1, step1_fp8 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens, split=True)
     twin = " (the STG pass from its block on)" if passes == 4 else ""
-    stage1_calls = math.ceil(args.stage1_steps / (args.skip_step + 1))  # steps 0, N+1, 2(N+1), ...
-    rows.append((f"stage-1 step: {passes} passes{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", stage1_calls, step1))
-    rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape())))
-    step2 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens)
-    rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2))
-    rows.append((f"video VAE decode ({args.width}x{args.height}x{args.frames}, tiled as the pipelines decode)", 1, video_decode_flops(args.version, latent_full.to_torch_shape())))
-    rows.append(("audio decoder + vocoder", 1, audio_flops(args.version, audio_latent.to_torch_shape())))
+    stage1_calls = math.ceil(stage1_steps / (args.skip_step + 1))  # steps 0, N+1, 2(N+1), ...
+    rows.append((f"stage-1 step: {passes} pass{'es' if passes > 1 else ''}{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", stage1_calls,
+                 step1, step1_fp8))
+    rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape()), 0.0))
+    step2, step2_fp8 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens, split=True)
+    rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2, step2_fp8))
+    rows.append((f"video VAE decode ({args.width}x{args.height}x{args.frames}, tiled as the pipelines decode)", 1,
+                 video_decode_flops(args.version, latent_full.to_torch_shape()), 0.0))
+    rows.append(("audio decoder + vocoder", 1, audio_flops(args.version, audio_latent.to_torch_shape()), 0.0))
+    if not scaled_mm:
+        rows = [(what, calls, flops, 0.0) for what, calls, flops, _ in rows]
 
-    peak = args.peak_tflops * 1e12
-    print(f"# LTX-{args.version} two-stage {args.width}x{args.height}x{args.frames}: FLOPs per model call "
+    peak, fp8_peak = args.peak_tflops * 1e12, args.fp8_peak_tflops * 1e12
+
+    def least_time(flops: float, fp8_flops: float) -> float:
+        return (flops - fp8_flops) / peak + fp8_flops / fp8_peak
+
+    name = "distilled" if distilled else "two-stage"
+    precision = f", {args.quantization} (its block Linears at {args.fp8_peak_tflops:g} TFLOP/s)" if scaled_mm else (
+        f", {args.quantization}" if args.quantization != "none" else "")
+    print(f"# LTX-{args.version} {name} {args.width}x{args.height}x{args.frames}{precision}: FLOPs per model call "
           f"(meta-device count) and the least time at {args.peak_tflops:g} TFLOP/s\n")
     print("| model call | calls | TFLOP per call | TFLOP | speed of light (s) |")
     print("| --- | --- | --- | --- | --- |")
-    total = 0.0
-    for what, calls, flops in rows:
+    total = total_fp8 = 0.0
+    for what, calls, flops, fp8_flops in rows:
         total += calls * flops
-        print(f"| {what} | {calls} | {flops / 1e12:.2f} | {calls * flops / 1e12:.1f} | {calls * flops / peak:.3f} |")
-    print(f"| **request** | | | **{total / 1e12:.1f}** | **{total / peak:.2f}** |")
-    print(f"\nstage-1 step at peak: {step1 / peak * 1e3:.0f} ms ({passes} passes; {step1 / passes / peak * 1e3:.0f} ms per pass).")
-    if total / peak <= args.goal_s:
-        needed = total / 1e12 / args.goal_s
-        print(f"goal {args.goal_s:g} s: reachable only above {needed:.0f} TFLOP/s sustained ({needed / args.peak_tflops:.0%} of peak)")
+        total_fp8 += calls * fp8_flops
+        print(f"| {what} | {calls} | {flops / 1e12:.2f} | {calls * flops / 1e12:.1f} | {calls * least_time(flops, fp8_flops):.3f} |")
+    least = least_time(total, total_fp8)
+    print(f"| **request** | | | **{total / 1e12:.1f}** | **{least:.2f}** |")
+    print(f"\nstage-1 step at peak: {least_time(step1, step1_fp8 if scaled_mm else 0.0) * 1e3:.0f} ms ({passes} pass{'es' if passes > 1 else ''}; "
+          f"{least_time(step1, step1_fp8 if scaled_mm else 0.0) / passes * 1e3:.0f} ms per pass).")
+    if scaled_mm:
+        print(f"fp8 matmuls: {total_fp8 / total:.0%} of the request's FLOPs (bf16 speed of light {total / peak:.2f} s).")
+    if least <= args.goal_s:
+        print(f"goal {args.goal_s:g} s: reachable only above {least / args.goal_s:.0%} of peak sustained "
+              f"({total / 1e12 / args.goal_s:.0f} TFLOP/s on average)")
     else:
-        print(f"goal {args.goal_s:g} s: NOT reachable: even at 100% of peak it takes {total / peak:.2f} s")
+        print(f"goal {args.goal_s:g} s: NOT reachable: even at 100% of peak it takes {least:.2f} s")
     return 0
 
 

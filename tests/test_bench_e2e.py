@@ -237,3 +237,17 @@ def test_guidance_presets_set_the_passes_per_step():
         for name, fields in bench.GUIDANCE.items()
     }
     assert passes == {"reference": 4, "sglang": 2}
+
+
+@pytest.mark.slow
+def test_bench_e2e_runs_the_distilled_request_in_fp8(tmp_path):
+    """--pipeline distilled --quantization fp8-cast: 8 + 3 steps, no LoRA, the transformer's fp8 bytes reported."""
+    command = [sys.executable, str(ROOT / "build" / "bench_e2e.py"), "--tiny", "--device", "cpu", "--width", "64", "--height", "64",
+               "--num-frames", "9", "--pipeline", "distilled", "--quantization", "fp8-cast", "--warmup", "0", "--iters", "1"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "LTX-2 distilled, 64x64x9" in run.stdout and "quantization fp8-cast" in run.stdout
+    assert "stage 1 denoise, 8 steps" in run.stdout and "stage 2 denoise, 3 steps" in run.stdout
+    assert "distilled LoRA 0.00M" in run.stdout and "all outputs finite: yes" in run.stdout
+    refused = subprocess.run([*command, "--steps", "4"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert refused.returncode == 2 and "fixed schedule" in refused.stderr

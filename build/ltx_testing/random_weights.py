@@ -158,12 +158,22 @@ class RandomWeightsModel:
 
     # -------------------------------------------------------------------------------- components
 
-    def load(self, name: str, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
-        """The checkpoint part `name` (loading.checkpoint_parts.CHECKPOINT_PARTS) with random weights."""
+    def load(self, name: str, device: torch.device | str, dtype: torch.dtype, storage=None) -> nn.Module:
+        """The checkpoint part `name` (loading.checkpoint_parts.CHECKPOINT_PARTS) with random weights; stored as
+        `storage` says (loading.checkpoint.WeightStorage: the transformer's fp8), as if read from a file."""
         if name not in CHECKPOINT_PARTS:
             raise KeyError(f"unknown checkpoint part {name!r}: one of {', '.join(CHECKPOINT_PARTS)}")
         module = materialize(lambda: CHECKPOINT_PARTS[name].build(self.config), device, dtype)
         randomize_(module, self.seed, _VALUE_GROUPS.get(name, name))
+        if storage is not None:
+            state = dict(module.state_dict())
+            del module
+            for key in list(state):  # one tensor at a time: the full-size transformer is not held twice
+                state[key] = state[key].to(storage.stored_dtype(key, state[key], dtype))
+            with torch.device("meta"):
+                module = CHECKPOINT_PARTS[name].build(self.config)
+            storage.prepare(module, state, name)
+            module.load_state_dict(state, strict=True, assign=True)
         return module.eval().requires_grad_(False)
 
     def text_encoder(self, device: torch.device | str, dtype: torch.dtype):
