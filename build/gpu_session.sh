@@ -21,6 +21,9 @@
 #   e2e-compiled   the same with the blocks compiled, mode reduce-overhead (the warm-up request compiles)
 #   e2e-sglang     the same with SGLang's LTX-2 guidance (CFG 4.0 only: 2 passes per stage-1 step, not 4)
 #   e2e-resident   the same, resident device mode (both transformers on the GPU)
+#   fp8-mm         #14: fp8-scaled-mm's matmul vs its dequantised reference, and its time vs bf16, per Linear shape
+#   e2e-fp8        e2e-snapshot with --quantization fp8-scaled-mm
+#   e2e-distilled  LTX2DistilledPipeline, 1536x1024x121 (8 + 3 steps)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -95,6 +98,16 @@ for name in "$@"; do
             --json "$OUT/e2e-sglang.json"
         ;;
     e2e-resident) section e2e-resident 300 "$PYTHON" build/bench_e2e.py --device-mode resident --iters 2 --json "$OUT/e2e-resident.json" ;;
-    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident)" && exit 2 ;;
+    fp8-mm)  # fp8-scaled-mm's torch._scaled_mm against its dequantised reference, and its time vs bf16 (tests/test_gpu.py)
+        section fp8-mm 120 "$PYTHON" build/check_fp8_mm.py ;;
+    e2e-fp8)
+        section e2e-fp8 300 "$PYTHON" build/bench_e2e.py --device-mode snapshot --quantization fp8-scaled-mm --iters 2 \
+            --json "$OUT/e2e-fp8.json"
+        ;;
+    e2e-distilled)
+        section e2e-distilled 240 "$PYTHON" build/bench_e2e.py --pipeline distilled --width 1536 --height 1024 --iters 2 \
+            --json "$OUT/e2e-distilled.json"
+        ;;
+    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident, fp8-mm, e2e-fp8, e2e-distilled)" && exit 2 ;;
     esac
 done
