@@ -24,10 +24,23 @@ def load_transformer(source: ModelSource, device: torch.device, dtype: torch.dty
     check_runs_on(quantization, device)
     storage = TransformerWeights(quantization)
     model = source.load("transformer", device, dtype, storage)
+    log.info("transformer: %s", weight_bytes_by_dtype(model))
     fp8 = storage.fp8_linears(model)
     if fp8:
         log.info("transformer: %d Linears hold fp8 weights (%s)", fp8, quantization or "as stored in the file")
     return model if torch_compile_mode is None else compile_blocks(model, torch_compile_mode)
+
+
+def weight_bytes_by_dtype(module: torch.nn.Module) -> str:
+    """"21.3 GiB of weights: float8_e4m3fn 17.2 GiB, bfloat16 4.1 GiB" (largest first)."""
+    by_dtype: dict[torch.dtype, int] = {}
+    for tensor in module.state_dict().values():
+        by_dtype[tensor.dtype] = by_dtype.get(tensor.dtype, 0) + tensor.numel() * tensor.element_size()
+    def size(n: int) -> str:
+        return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+    parts = ", ".join(f"{str(d).removeprefix('torch.')} {size(n)}" for d, n in sorted(by_dtype.items(), key=lambda kv: -kv[1]))
+    return f"{size(sum(by_dtype.values()))} of weights: {parts}"
 
 
 def latent_upsampler_config(path: str | Path) -> tuple[dict, Path | list[Path]]:
