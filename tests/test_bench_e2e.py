@@ -211,8 +211,8 @@ def test_bench_e2e_fails_on_nan(monkeypatch, capsys):
     bench = load_build_script("bench_e2e")
     load = RandomWeightsModel.load
 
-    def load_with_nan(self, name, device, dtype):
-        module = load(self, name, device, dtype)
+    def load_with_nan(self, name, device, dtype, storage=None):
+        module = load(self, name, device, dtype, storage)
         if name == "video_decoder":
             with torch.no_grad():
                 next(module.parameters()).view(-1)[0] = float("nan")
