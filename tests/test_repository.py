@@ -28,7 +28,7 @@ def test_the_quantization_reaches_the_denoisers_and_only_them(tmp_path):
     from ltx_backend.request import LoadOptions
 
     for mode, denoisers in (("snapshot", ["denoiser"]), ("resident", ["denoiser_stage1", "denoiser_stage2"])):
-        options = RepositoryOptions(pipeline_classes=("LTX2TwoStagesPipeline",), device_mode=mode, load=LoadOptions(quantization="fp8-cast"))
+        options = RepositoryOptions(pipeline_classes=("LTX2TwoStagePipeline",), device_mode=mode, load=LoadOptions(quantization="fp8-cast"))
         rendered = render_repository(options, tmp_path / mode)
         for model in sorted(p.name for p in rendered.iterdir()):
             config = (rendered / model / "config.pbtxt").read_text()
