@@ -44,9 +44,9 @@ trained-checkpoint: $(STAMP)
 $(TRITON_STAMP): $(STAMP) build/install_triton.sh
 	PY=$(BIN)/python bash build/install_triton.sh
 
-# Everything (CI runs this). test-fast: the edit-test loop, without the tritonserver and slow tests.
+# Everything (CI runs this; the 25 slowest tests are listed, to keep the suite fast). test-fast: the edit-test loop, without the tritonserver and slow tests.
 test: setup
-	$(PYTEST) tests
+	$(PYTEST) tests --durations=25
 
 test-fast: setup
 	$(PYTEST) tests -m "not server and not slow"
