@@ -77,7 +77,7 @@ def default_passes(version: str) -> int:
 def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int, split: bool = False):
     """A step's FLOPs; with `split`, (FLOPs, the part in the Linears fp8-scaled-mm multiplies in fp8)."""
     from bench_kernels import _step_inputs
-    from ltx_backend.loading.quantization import cast_at_load, kept_out_of_scaled_mm
+    from ltx_backend.loading.quantization import multiplied_in_fp8
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
     from ltx_testing.random_weights import materialize
 
@@ -85,11 +85,7 @@ def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], a
     (video, audio, perturbations), _ = _step_inputs(
         model.config, passes, False, "meta", torch.bfloat16, latent=latent, audio_tokens=audio_tokens
     )
-
-    def fp8_layer(path: str) -> bool:
-        return cast_at_load(path + ".weight") and not kept_out_of_scaled_mm(path)
-
-    return count(lambda: model(video, audio, perturbations), fp8_layer if split else None)
+    return count(lambda: model(video, audio, perturbations), multiplied_in_fp8 if split else None)
 
 
 def text_encoder_flops(version: str, prompts: int) -> float:

@@ -22,9 +22,9 @@ from torch import nn
 from ltx_backend.errors import InvalidRequest, LoadError
 from ltx_backend.models.fp8_linear import FP8_DTYPES, Fp8CastLinear, Fp8ScaledLinear, fp8_cast_linear, fp8_scaled_linear
 from ltx_kernels import quantize_fp8, scaled_mm_supported
+from ltx_kernels.fp8_linear import FP8
 
 QUANTIZATIONS = ("fp8-cast", "fp8-scaled-mm")
-FP8 = torch.float8_e4m3fn
 BLOCKS_PREFIX = "transformer_blocks."
 # ltx-core's TRANSFORMER_LINEAR_DOWNCAST_MAP: key suffixes under transformer_blocks. (every attention of a block:
 # attn1/2, audio_attn1/2, the audio<->video cross attentions; ff and audio_ff)
@@ -44,8 +44,10 @@ def cast_at_load(key: str) -> bool:
 SCALED_MM_EXCLUDED_BLOCKS = frozenset({0, 43, 44, 45, 46, 47})
 
 
-def kept_out_of_scaled_mm(path: str) -> bool:
-    return int(path[len(BLOCKS_PREFIX):].split(".", 1)[0]) in SCALED_MM_EXCLUDED_BLOCKS
+def multiplied_in_fp8(path: str) -> bool:
+    """Whether fp8-scaled-mm multiplies the Linear at this module path in fp8: a cast-map Linear outside
+    SCALED_MM_EXCLUDED_BLOCKS."""
+    return cast_at_load(f"{path}.weight") and int(path[len(BLOCKS_PREFIX):].split(".", 1)[0]) not in SCALED_MM_EXCLUDED_BLOCKS
 
 
 def check_runs_on(quantization: str | None, device: torch.device) -> None:
@@ -67,6 +69,8 @@ class TransformerWeights:
     def stored_dtype(self, key: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.dtype:
         if key.endswith(SCALE_SUFFIXES):
             return torch.float32
+        if self.quantization == "fp8-scaled-mm" and key.endswith(".bias") and multiplied_in_fp8(key.removesuffix(".bias")):
+            return dtype  # the fp8 matmul adds its bias in the output dtype (an fp8-cast file's fp8 bias too)
         if tensor.dtype in FP8_DTYPES:
             return tensor.dtype
         if self.quantization == "fp8-cast" and cast_at_load(key):
@@ -93,9 +97,7 @@ class TransformerWeights:
                 if f"{path}.weight_scale" in state:
                     raise LoadError(f"{name}: {path}.weight_scale given for a weight that is not fp8")
                 continue
-            parent_path, _, attr = path.rpartition(".")
-            parent = module.get_submodule(parent_path) if parent_path else module
-            setattr(parent, attr, fp8_cast_linear(linear, scaled=f"{path}.weight_scale" in state))
+            _replace(module, path, fp8_cast_linear(linear, scaled=f"{path}.weight_scale" in state))
 
     @staticmethod
     def fp8_linears(module: nn.Module) -> int:
@@ -109,18 +111,20 @@ class TransformerWeights:
         are returned, for fp8-cast handling of any fp8 weights they hold."""
         rest = {}
         for path, linear in linears.items():
-            weight_key = f"{path}.weight"
-            if not cast_at_load(weight_key) or kept_out_of_scaled_mm(path):
+            if not multiplied_in_fp8(path):
                 rest[path] = linear
                 continue
-            weight, scale_key = state[weight_key], f"{path}.weight_scale"
+            weight_key, scale_key = f"{path}.weight", f"{path}.weight_scale"
+            weight = state[weight_key]
             if weight.dtype in FP8_DTYPES:
                 state.setdefault(scale_key, torch.ones((), dtype=torch.float32, device=weight.device))
             else:
                 state[weight_key], state[scale_key] = quantize_fp8(weight)
-            bias_key = f"{path}.bias"
-            if bias_key in state and state[bias_key].dtype in FP8_DTYPES:  # an fp8-cast file's bias
-                state[bias_key] = state[bias_key].to(torch.bfloat16 if weight.device.type == "cuda" else torch.float32)
-            parent_path, _, attr = path.rpartition(".")
-            setattr(module.get_submodule(parent_path), attr, fp8_scaled_linear(linear))
+            _replace(module, path, fp8_scaled_linear(linear))
         return rest
+
+
+def _replace(module: nn.Module, path: str, new: nn.Module) -> None:
+    """Put `new` at the submodule path `path` of `module`."""
+    parent_path, _, attr = path.rpartition(".")
+    setattr(module.get_submodule(parent_path) if parent_path else module, attr, new)

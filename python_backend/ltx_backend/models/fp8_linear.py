@@ -1,11 +1,9 @@
 """Linears whose weights are stored in float8: half the bytes of bf16.
 
-Fp8CastLinear upcasts at each call; Fp8ScaledLinear multiplies in fp8 (fp8-scaled-mm, below).
-
-This is ltx-core's fp8-cast (`quantization/fp8_cast.py`): every call casts the weight and bias to the input's
-dtype and runs an ordinary matmul, so the output is that of a Linear holding the fp8 values. Where the file
-carries a per-tensor `weight_scale` beside the weight (published scaled-fp8 files), the upcast weight is
-multiplied by it: W = fp8(W) * weight_scale.
+Fp8CastLinear is ltx-core's fp8-cast (`quantization/fp8_cast.py`): every call casts the weight and bias to the
+input's dtype and runs an ordinary matmul, so the output is that of a Linear holding the fp8 values. Where
+the file carries a per-tensor `weight_scale` beside the weight (published scaled-fp8 files), the upcast
+weight is multiplied by it: W = fp8(W) * weight_scale. Fp8ScaledLinear multiplies in fp8 (fp8-scaled-mm).
 """
 from __future__ import annotations
 
@@ -32,11 +30,13 @@ def fp8_cast_linear(linear: nn.Linear, scaled: bool) -> Fp8CastLinear:
     """An Fp8CastLinear of the same shape on the same device (meta, before loading), with a `weight_scale`
     parameter where the weights come scaled."""
     module = Fp8CastLinear(linear.in_features, linear.out_features, bias=linear.bias is not None, device=linear.weight.device)
-    if scaled:
-        module.weight_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=linear.weight.device), requires_grad=False)
-    else:
-        module.register_parameter("weight_scale", None)
+    module.register_parameter("weight_scale", _scale(linear) if scaled else None)
     return module
+
+
+def _scale(linear: nn.Linear) -> nn.Parameter:
+    """A per-tensor weight scale ([] float32) on the Linear's device, its value assigned at load."""
+    return nn.Parameter(torch.empty((), dtype=torch.float32, device=linear.weight.device), requires_grad=False)
 
 
 class Fp8ScaledLinear(nn.Linear):
@@ -51,5 +51,5 @@ class Fp8ScaledLinear(nn.Linear):
 
 def fp8_scaled_linear(linear: nn.Linear) -> Fp8ScaledLinear:
     module = Fp8ScaledLinear(linear.in_features, linear.out_features, bias=linear.bias is not None, device=linear.weight.device)
-    module.weight_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=linear.weight.device), requires_grad=False)
+    module.weight_scale = _scale(linear)
     return module
