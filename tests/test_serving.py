@@ -576,7 +576,9 @@ def test_an_http_unary_client_that_disconnects_stops_its_generation(server, endp
     import socket
 
     cancelled_before = _log(server).count("request cancelled")
-    fields = {"PROMPT": "a fox", "WIDTH": 64, "HEIGHT": 64, "NUM_FRAMES": 9, "NUM_INFERENCE_STEPS": 200}
+    _, metrics = metric_values(server)
+    steps_before = metrics("ltx_denoise_steps_total", model="pipeline_unary")
+    fields = {"PROMPT": "a fox", "WIDTH": 128, "HEIGHT": 128, "NUM_FRAMES": 17, "NUM_INFERENCE_STEPS": 200}
     if endpoint == "infer":
         types = {"PROMPT": "BYTES"}
         body = {"inputs": [{"name": k, "datatype": types.get(k, "INT32"), "shape": [1], "data": [v]} for k, v in fields.items()]}
@@ -587,7 +589,11 @@ def test_an_http_unary_client_that_disconnects_stops_its_generation(server, endp
     with socket.create_connection((host, int(port))) as connection:
         connection.sendall(f"POST /v2/models/pipeline_unary/{endpoint} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                            f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        time.sleep(2.0)  # denoising (200 steps take ~40 s here)
+        deadline = time.monotonic() + 120
+        while metric_values(server)[1]("ltx_denoise_steps_total", model="pipeline_unary") == steps_before:  # not denoising yet
+            assert time.monotonic() < deadline, "the request never started denoising"
+            time.sleep(0.01)
+    # the client is gone a step or so into 200 (a CPU may run them in 2 s): the request must stop, not finish
     deadline = time.monotonic() + 60
     while _log(server).count("request cancelled") == cancelled_before and time.monotonic() < deadline:
         time.sleep(0.2)
