@@ -37,6 +37,7 @@ CANDIDATE_PREFIXES = (
     "vae.decoder.",
     "audio_vae.",
     "audio_vae.decoder.",
+    "audio_vae.encoder.",
     "vocoder.",
     "",
 )

@@ -114,3 +114,17 @@ def run_reference(pipeline, request, params, images=()):
         )
         frames = torch.cat(list(video)).numpy()
     return frames, audio.waveform.float().numpy(), audio.sampling_rate
+
+
+def allow_fp32_lora_fusion(monkeypatch) -> None:
+    """Route fp32 base weights through ltx-core's bf16 fusion branch (deltas.add_(weight), same formula)."""
+    from ltx_core.loader import fuse_loras
+
+    original = fuse_loras._fuse_deltas
+
+    def fuse(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd):
+        if deltas is not None and weight.dtype == torch.float32:
+            return fuse_loras._fuse_delta_with_bfloat16(deltas, weight, key, target_dtype)
+        return original(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd)
+
+    monkeypatch.setattr(fuse_loras, "_fuse_deltas", fuse)

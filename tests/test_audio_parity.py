@@ -10,6 +10,7 @@ from ltx_core.model.audio_vae import (
     AUDIO_VAE_DECODER_COMFY_KEYS_FILTER,
     VOCODER_COMFY_KEYS_FILTER,
     AudioDecoderConfigurator,
+    AudioEncoderConfigurator,
     VocoderConfigurator,
 )
 from ltx_core.model.audio_vae import decode_audio as reference_decode_audio
@@ -19,6 +20,7 @@ from ltx_backend.models.audio_vae import (
     audio_geometry,
     audio_sample_rate,
     build_audio_decoder,
+    build_audio_encoder,
     build_vocoder,
     decode_audio,
     decoded_audio_samples,
@@ -174,6 +176,26 @@ def test_decode_audio_parity(models, latent_frames):
     expected = (4 * latent_frames - 3) * samples_per_mel_frame
     assert waveform.shape == ref.waveform.shape == (2, expected) == (2, decoded_audio_samples(config, latent_frames))
     print(version, latent_frames, "decode_audio max err", assert_close(waveform, ref.waveform))
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_encoder_parity(attention):
+    """Mel [B, 2, T, 64] -> normalised means [B, 8, (T - 1) // 4 + 1, 16], as ltx-core's AudioEncoder (+ the
+    attention blocks the published config leaves out: at one level and in the middle)."""
+    config = tiny_config("2.3")
+    if attention:
+        config["audio_vae"]["model"]["params"]["ddconfig"].update(attn_resolutions=[128], mid_block_add_attention=True)
+    ref_encoder = AudioEncoderConfigurator.from_config(config).eval()
+    randomize_(ref_encoder, 7)
+    encoder = load_ours(build_audio_encoder, config, ref_encoder.state_dict())
+    assert encoder.state_dict().keys() == ref_encoder.state_dict().keys()
+    assert any(".attn." in k for k in encoder.state_dict()) == attention
+    mel = torch.randn(2, 2, 101, 64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        ref, ours = ref_encoder(mel), encoder(mel)
+    assert ref.shape == (2, 8, 26, 16)
+    assert ref.std() > 0.1
+    print("encoder max err", assert_close(ours, ref))
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -26,7 +26,7 @@ from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.local_components import load_pipeline
 from ltx_backend.types import StepProgress
 from parity import compare
-from reference_env import TorchWithDtype, run_reference, use_tiny_gemma_config
+from reference_env import TorchWithDtype, allow_fp32_lora_fusion, run_reference, use_tiny_gemma_config
 
 SETTINGS = dict(prompt="A red fox trots through fresh snow, wind howling", seed=42, width=128, height=128, num_frames=9, num_inference_steps=3)
 CPU = torch.device("cpu")
@@ -36,20 +36,6 @@ def extras(directory):
     (upsampler,) = directory.glob("*spatial-upscaler-x2*.safetensors")
     (lora,) = directory.glob("*distilled-lora*.safetensors")
     return upsampler, lora
-
-
-def allow_fp32_lora_fusion(monkeypatch) -> None:
-    """Route fp32 base weights through ltx-core's bf16 fusion branch (deltas.add_(weight), same formula)."""
-    from ltx_core.loader import fuse_loras
-
-    original = fuse_loras._fuse_deltas
-
-    def fuse(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd):
-        if deltas is not None and weight.dtype == torch.float32:
-            return fuse_loras._fuse_delta_with_bfloat16(deltas, weight, key, target_dtype)
-        return original(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd)
-
-    monkeypatch.setattr(fuse_loras, "_fuse_deltas", fuse)
 
 
 def reference_pipeline(module_name: str, class_name: str, directory, monkeypatch, **kwargs):

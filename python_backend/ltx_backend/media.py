@@ -133,3 +133,90 @@ def decode_image(data: bytes | str | Path) -> np.ndarray:
         raise ValueError("not an image format this server reads (PNG, JPEG, WebP, AVIF, TIFF, ...)") from error
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"not a readable image: {error}") from error
+
+
+# ------------------------------------------------------------------------------------------ audio input
+
+# Sample rates a soundtrack may have: the common ones, whose ratio to the encoder's 16 kHz reduces to small
+# integers (the resampling filter bank has one filter per output phase: 44.1 kHz -> 16 kHz needs 160, an odd
+# 44101 Hz would need 16000 filters of 44k taps), and that AAC can carry back out.
+AUDIO_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
+MAX_AUDIO_CHANNELS = 2
+
+_PCM_SCALE = {"s16": 32768.0, "s16p": 32768.0, "s32": 2147483648.0, "s32p": 2147483648.0}
+_UNSIGNED_8_BIT = ("u8", "u8p")
+
+
+class AudioInputError(ValueError):
+    """A soundtrack that cannot be used: the message says why (request.py names the field)."""
+
+
+def _frame_samples(frame: av.AudioFrame) -> np.ndarray:
+    """An audio frame -> float32 [channels, samples] in [-1, 1] (PCM integers scaled; planar or interleaved)."""
+    fmt = frame.format.name
+    samples = frame.to_ndarray().astype(np.float32)
+    if fmt in _PCM_SCALE:
+        samples = samples / _PCM_SCALE[fmt]
+    elif fmt in _UNSIGNED_8_BIT:  # offset binary: 128 is silence
+        samples = (samples - 128.0) / 128.0
+    if not frame.format.is_planar:  # interleaved: [1, samples * channels]
+        samples = samples.reshape(-1, len(frame.layout.channels)).T
+    return samples
+
+
+def read_audio(data: bytes | str | Path, start_time: float, duration: float) -> tuple[np.ndarray, int]:
+    """The first audio stream of a WAV / MP3 / FLAC / OGG / M4A file or of a video's soundtrack, from
+    `start_time` for `duration` seconds (less if the stream ends first), as ltx-pipelines' decode_audio_from_file
+    reads it: seek, decode the frames that overlap the window, trim to it. Returns (float32 [C, S], sample rate).
+    Raises AudioInputError for data without a usable audio stream."""
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
+    try:
+        with av.open(source) as container:
+            return _decode_window(container, start_time, duration)
+    except AudioInputError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, IndexError, MemoryError) as error:
+        raise AudioInputError(f"not readable audio: {error}") from None
+
+
+def _decode_window(container, start_time: float, duration: float) -> tuple[np.ndarray, int]:
+    streams = container.streams.audio
+    if not streams:
+        raise AudioInputError("no audio stream")
+    stream = streams[0]
+    rate, channels = stream.rate, stream.codec_context.channels
+    if rate not in AUDIO_SAMPLE_RATES:
+        raise AudioInputError(f"a sample rate of {rate} Hz; allowed: {', '.join(str(r) for r in AUDIO_SAMPLE_RATES)} Hz")
+    if not 1 <= channels <= MAX_AUDIO_CHANNELS:
+        raise AudioInputError(f"{channels} channels; allowed: mono or stereo")
+    time_base = stream.time_base
+    end_time = start_time + duration
+    container.seek(int(start_time / time_base), stream=stream)
+    chunks, first_time, decoded = [], None, 0
+    limit = (duration + 1.0) * rate  # a window's worth and a second: no stream decodes further
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            continue
+        frame_time = float(frame.pts * time_base)
+        if frame_time + frame.samples / frame.sample_rate < start_time:
+            continue
+        if frame_time > end_time:
+            break
+        if frame.sample_rate != rate or len(frame.layout.channels) != channels:
+            raise AudioInputError("a stream whose sample rate or channel count changes")
+        if first_time is None:
+            first_time = frame_time
+        chunks.append(_frame_samples(frame))
+        decoded += frame.samples
+        if decoded > limit:
+            break
+    if not chunks:
+        raise AudioInputError(f"no audio from {start_time:g} s (the stream ends before)")
+    waveform = np.concatenate(chunks, axis=-1)
+    skip = round((start_time - first_time) * rate)  # codec frames need not start at start_time
+    if skip > 0:
+        waveform = waveform[:, skip:]
+    waveform = waveform[:, : round(duration * rate)]
+    if not np.isfinite(waveform).all():
+        raise AudioInputError("samples that are not finite numbers")
+    return np.ascontiguousarray(waveform, dtype=np.float32), rate

@@ -9,6 +9,7 @@ allowed; nothing else in the engine re-validates user input.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -16,7 +17,7 @@ from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
-from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES, spec_of
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, ONE_STAGE, PIPELINE_CLASSES, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
 # The reference's default negative prompt (ltx_pipelines.utils.constants.DEFAULT_NEGATIVE_PROMPT).
@@ -42,7 +43,7 @@ MAX_STEPS = 200
 MAX_PROMPT_CHARS = 20_000
 MAX_SEED = 2**63 - 1
 MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
-MAX_IMAGE_BYTES = 64 * 2**20  # encoded images of a request, all together
+MAX_MEDIA_BYTES = 64 * 2**20  # encoded images and soundtrack of a request, all together
 MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
 # An image is resized to cover the frame, then cropped: the resized image may have at most this many pixels
 # (~400 MB in float32), which bounds how far its aspect ratio may be from the video's (2x16384 onto 64x64
@@ -56,8 +57,9 @@ MAX_SECONDS = 20.5  # 481 frames at 24 fps is 20.04 s
 MAX_VIDEO_TOKENS = ((121 - 1) // 8 + 1) * MAX_PIXELS_PER_FRAME // (32 * 32)
 MAX_IMAGE_PIXELS_TOTAL = MAX_IMAGE_COVER_PIXELS  # as many as one image may be resized to
 # The largest request body a server takes (`serve --max-request-bytes`, checked before any field is read): the
-# images plus 1 MiB for the prompts (2 x 20,000 characters of up to 4 bytes), the other fields and the framing.
-MAX_REQUEST_BYTES = MAX_IMAGE_BYTES + 2**20
+# media plus 1 MiB for the prompts (2 x 20,000 characters of up to 4 bytes), the other fields and the framing.
+MAX_REQUEST_BYTES = MAX_MEDIA_BYTES + 2**20
+MAX_AUDIO_START_SECONDS = 24 * 3600.0  # audio_start_time: within a day-long recording
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
@@ -98,6 +100,13 @@ class GenerationRequest:
     image_strengths: tuple[float, ...] | None = None
     image_crf: int = DEFAULT_IMAGE_CRF
     image_mode: str = "combined"
+    # The soundtrack the audio-to-video class makes a video for: a path (generate) or encoded bytes (served
+    # requests), not both; WAV, MP3, FLAC, OGG, M4A or a video's audio track, read from audio_start_time
+    # (seconds) for audio_max_duration seconds (None: as long as the video).
+    audio_path: str | None = None
+    audio: bytes | None = field(default=None, repr=False)
+    audio_start_time: float = 0.0
+    audio_max_duration: float | None = None
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -170,6 +179,7 @@ class GenerationRequest:
                 f"last {r.num_frames / r.fps:.4g} s (fewer frames, or a higher fps)",
             )
         r = _resolve_images(r)
+        r = _resolve_audio(r, spec)
         _check_tokens(r)
         return _plain_numbers(r)
 
@@ -241,7 +251,7 @@ class LoadOptions:
 
 
 _INT_FIELDS = ("seed", "width", "height", "num_frames", "num_inference_steps", "skip_step", "image_crf")
-_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps")
+_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps", "audio_start_time", "audio_max_duration")
 
 
 def _plain_numbers(r: GenerationRequest) -> GenerationRequest:
@@ -266,19 +276,19 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
         raise InvalidRequest("image_paths" if r.image_paths else "images", f"<{count} images>", f"at most {MAX_IMAGES} images")
     sizes, encoded = [], 0
     for path in r.image_paths:
-        data = read_image_file(path)
+        data = read_media_file("image_paths", path)
         encoded += len(data)
-        if encoded > MAX_IMAGE_BYTES:
-            raise InvalidRequest("image_paths", path, f"images of at most {MAX_IMAGE_BYTES} bytes in all ({encoded} up to this one)")
+        if encoded > MAX_MEDIA_BYTES:
+            raise InvalidRequest("image_paths", path, f"images of at most {MAX_MEDIA_BYTES} bytes in all ({encoded} up to this one)")
         sizes.append(_check_image_data(data, "image_paths", path))
         _check_image_size(sizes[-1], r, "image_paths", path)
     for index, data in enumerate(r.images):
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise InvalidRequest("images", f"<image {index}: {type(data).__name__}>", "non-empty encoded image bytes (PNG, JPEG, ...)")
         encoded += len(data)
-        if encoded > MAX_IMAGE_BYTES:
+        if encoded > MAX_MEDIA_BYTES:
             raise InvalidRequest("images", f"<image {index}: {encoded} bytes with those before it>",
-                                 f"images of at most {MAX_IMAGE_BYTES} bytes in all")
+                                 f"images of at most {MAX_MEDIA_BYTES} bytes in all")
         shown = f"<image {index}>"
         sizes.append(_check_image_data(data, "images", shown))
         _check_image_size(sizes[-1], r, "images", shown)
@@ -322,22 +332,69 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
     )
 
 
-def read_image_file(path: Any) -> bytes:
-    """An image file's bytes (image_paths), with the checks of a path: InvalidRequest when it cannot be read."""
+def read_media_file(name: str, path: Any, what: str = "image") -> bytes:
+    """A media file's bytes (image_paths, audio_path), with the checks of a path: InvalidRequest when it cannot be read."""
     import os
 
     if not isinstance(path, str) or not path:
-        raise InvalidRequest("image_paths", path, "a path to an image file")
+        raise InvalidRequest(name, path, f"a path to an {what} file")
     if not os.path.isfile(path):
-        raise InvalidRequest("image_paths", path, "an existing image file")
+        raise InvalidRequest(name, path, f"an existing {what} file")
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)
+            data = f.read(MAX_MEDIA_BYTES + 1)
     except OSError as error:
-        raise InvalidRequest("image_paths", path, f"a readable image file ({error.strerror or error})") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidRequest("image_paths", path, f"an image file of at most {MAX_IMAGE_BYTES} bytes")
+        raise InvalidRequest(name, path, f"a readable {what} file ({error.strerror or error})") from None
+    if len(data) > MAX_MEDIA_BYTES:
+        raise InvalidRequest(name, path, f"an {what} file of at most {MAX_MEDIA_BYTES} bytes")
     return data
+
+
+def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationRequest:
+    """The soundtrack: asked for by (and only by) an audio-input class; decoded here once, so that a file that
+    is not audio, too short or of an unusual format is refused before any model work."""
+    from ltx_backend.media import AudioInputError, read_audio
+
+    given = [name for name in ("audio_path", "audio") if getattr(r, name) is not None]
+    if not spec.audio_input:
+        if given:
+            raise InvalidRequest(given[0], _shown_audio(r, given[0]), f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)")
+        return r
+    if len(given) != 1:
+        raise InvalidRequest("audio_path", None if not given else "<audio_path and audio>",
+                             f"one soundtrack for {spec.name}: a file path (audio_path), or its bytes (audio)")
+    (name,) = given
+    check_float("audio_start_time", r.audio_start_time, 0.0, MAX_AUDIO_START_SECONDS)
+    video_seconds = r.num_frames / r.fps
+    duration = video_seconds if r.audio_max_duration is None else r.audio_max_duration
+    check_float("audio_max_duration", duration, 1.0 / AUDIO_LATENTS_PER_SECOND, MAX_SECONDS)
+    if name == "audio_path":
+        data = read_media_file("audio_path", r.audio_path, "audio")
+    else:
+        data = r.audio
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise InvalidRequest("audio", f"<{type(data).__name__}>", "non-empty encoded audio bytes (WAV, MP3, FLAC, ...)")
+    images = sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
+    if images + len(data) > MAX_MEDIA_BYTES:
+        raise InvalidRequest(name, f"<{len(data)} bytes>", f"a soundtrack and images of at most {MAX_MEDIA_BYTES} bytes in all")
+    shown = _shown_audio(r, name)
+    try:
+        waveform, rate = read_audio(bytes(data), float(r.audio_start_time), float(duration))
+    except AudioInputError as error:
+        raise InvalidRequest(name, shown, f"a soundtrack (WAV, MP3, FLAC, OGG, M4A or a video's audio track) with at least "
+                             f"{video_seconds:.3g} s of mono or stereo audio: {error}") from None
+    # The encoder makes one latent frame per 1/25 s, plus one for the start: the video's latent frames need
+    # this much of the soundtrack (ltx-pipelines fails on shorter audio).
+    needed = (round(video_seconds * AUDIO_LATENTS_PER_SECOND) - 1) / AUDIO_LATENTS_PER_SECOND
+    seconds = waveform.shape[1] / rate
+    if seconds < needed:
+        raise InvalidRequest(name, shown, f"a soundtrack lasting at least {needed:.3g} s from audio_start_time {r.audio_start_time:g} s "
+                             f"for {r.num_frames} frames at {r.fps:g} fps (it has {seconds:.3g} s)")
+    return replace(r, audio=None if r.audio is None else bytes(r.audio), audio_max_duration=float(duration))
+
+
+def _shown_audio(r: GenerationRequest, name: str) -> Any:
+    return r.audio_path if name == "audio_path" else f"<{len(r.audio) if isinstance(r.audio, (bytes, bytearray)) else type(r.audio).__name__} bytes>"
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

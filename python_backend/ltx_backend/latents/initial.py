@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import torch
 
@@ -54,3 +55,13 @@ def noise_audio_state(
     """Audio as long as the video. Create it after the video state: both draw from the same generator."""
     layout = AudioLatentLayout.for_video(pixel_shape)
     return create_noised_state(layout, conditionings, noiser, dtype, device, noise_scale, initial_latent), layout
+
+
+def frozen_audio_state(
+    pixel_shape: VideoPixelShape, noiser: Noiser, latent: torch.Tensor, dtype: torch.dtype, device: torch.device
+) -> tuple[LatentState, AudioLatentLayout]:
+    """Given audio latents held as they are while the video is denoised (ltx-pipelines' denoise_video_only):
+    noised at scale 0 (the generator still draws the noise, as the reference's does) and masked out of
+    denoising (mask 0: the sampler keeps the clean latent, the transformer sees timestep 0)."""
+    state, layout = noise_audio_state(pixel_shape, noiser, dtype, device, noise_scale=0.0, initial_latent=latent.to(device, dtype))
+    return replace(state, denoise_mask=torch.zeros_like(state.denoise_mask)), layout

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import torch
 
 from ltx_backend.loading.checkpoint import Builder, CheckpointError, CheckpointInfo, KeyMap, WeightStorage, load_module
-from ltx_backend.models.audio_vae.config import audio_decoder_key, build_audio_decoder, build_vocoder, vocoder_key
+from ltx_backend.models.audio_vae.config import (
+    audio_decoder_key,
+    audio_encoder_key,
+    build_audio_decoder,
+    build_audio_encoder,
+    build_vocoder,
+    vocoder_key,
+)
 from ltx_backend.models.text_encoder.config import embeddings_processor_key
 from ltx_backend.models.transformer.config import build_transformer, transformer_key
 from ltx_backend.models.video_vae.config import build_video_decoder, build_video_encoder, video_decoder_key, video_encoder_key
@@ -31,15 +38,13 @@ CHECKPOINT_PARTS: dict[str, CheckpointPart] = {
         CheckpointPart("video_decoder", build_video_decoder, video_decoder_key),
         CheckpointPart("audio_decoder", build_audio_decoder, audio_decoder_key),
         CheckpointPart("vocoder", build_vocoder, vocoder_key),
+        CheckpointPart("audio_encoder", build_audio_encoder, audio_encoder_key),  # audio-to-video's soundtrack
     )
 }
 
 # The text path (feature extractor + connectors) also reads this file; it is loaded with Gemma by
 # models.text_encoder.load_text_encoder, since its input width comes from Gemma's config.
 KEY_MAPS = (*(spec.key_map for spec in CHECKPOINT_PARTS.values()), embeddings_processor_key)
-
-# Keys of the official file that belong to components no pipeline here uses (audio-to-video encoding).
-UNUSED_PREFIXES = ("audio_vae.encoder.",)
 
 
 def load_part(info: CheckpointInfo, name: str, device: torch.device, dtype: torch.dtype,
@@ -62,5 +67,5 @@ def check_every_key_is_claimed(info: CheckpointInfo) -> None:
 def unclaimed_keys(keys: list[str]) -> list[str]:
     """Keys of a checkpoint that no component loads: a file from an unknown model variant has some."""
     return [
-        k for k in keys if not k.startswith(UNUSED_PREFIXES) and all(key_map(k) is None for key_map in KEY_MAPS)
+        k for k in keys if all(key_map(k) is None for key_map in KEY_MAPS)
     ]

@@ -1,6 +1,6 @@
 """The Components protocol: every model call a pipeline makes, and nothing else.
 
-A component is one model the pipelines call: the text encoder, the denoiser, the VAE encoder, the latent
+A component is one model the pipelines call: the text encoder, the denoiser, the VAE encoders (video, audio), the latent
 upsampler, the video and audio decoders (each a Triton model when served). Pipelines (one_stage.py, ...)
 orchestrate only through this protocol. `LocalComponents` (runtime/local_components.py) implements it with in-process torch modules for `ltx-triton generate`; the Triton `pipeline` BLS model
 implements it with calls to the other Triton models. The data crossing it is plain tensors and
@@ -35,6 +35,14 @@ class Components(Protocol):
 
         pixels: [N, 3, 1, H, W] in [-1, 1] (dtype: self.dtype), H and W multiples of 32
         returns: normalised latents [N, 128, 1, H/32, W/32]
+        """
+
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """A soundtrack through the audio VAE encoder (audio-to-video): resampled to the encoder's rate, log-mel
+        spectrogram, encoder.
+
+        waveform: [1, 2, S] float32 in [-1, 1] at sample_rate
+        returns: normalised latents [1, 8, T, 16], T = S (at 16 kHz) // 640 + 1
         """
 
     def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.published_files import Needs
+from ltx_backend.pipelines.audio_to_video import LTX2AudioToVideoPipeline
 from ltx_backend.pipelines.distilled import LTX2DistilledPipeline
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
 from ltx_backend.pipelines.spec import PipelineSpec
@@ -12,10 +13,11 @@ from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
 from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
 
 PIPELINES: dict[str, type] = {
-    cls.spec.name: cls for cls in (LTX2Pipeline, LTX2TwoStagePipeline, LTX2TwoStageHQPipeline, LTX2DistilledPipeline)
+    cls.spec.name: cls
+    for cls in (LTX2Pipeline, LTX2TwoStagePipeline, LTX2TwoStageHQPipeline, LTX2DistilledPipeline, LTX2AudioToVideoPipeline)
 }
 PIPELINE_CLASSES: tuple[str, ...] = tuple(PIPELINES)
-ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, DISTILLED = PIPELINE_CLASSES
+ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, DISTILLED, AUDIO_TO_VIDEO = PIPELINE_CLASSES
 # The classes of the dev checkpoint: what a server runs when no class is named (the distilled class loads
 # another checkpoint, so it is served on its own, when asked for).
 DEV_CLASSES: tuple[str, ...] = tuple(name for name, cls in PIPELINES.items() if not cls.spec.distilled)

@@ -39,6 +39,9 @@ class PipelineSpec:
     # The distilled model (ltx-pipelines' DistilledPipeline): the distilled checkpoint, its fixed schedule (stage 1
     # on the 8 distilled sigmas), one unguided pass per step; steps, guidance and negative prompt are not asked.
     distilled: bool = False
+    # The class makes a video for a given soundtrack (ltx-pipelines' A2VidPipelineTwoStage): the request's audio is
+    # encoded and its latents held fixed while the video is denoised; the output carries the soundtrack itself.
+    audio_input: bool = False
 
     def runs_on(self, model_version: str) -> bool:
         return model_version in self.defaults

@@ -6,7 +6,8 @@ with the stage-2 weights (distilled LoRA merged) and no guidance, over the disti
 [0.909375, 0.725, 0.421875, 0]: the upsampled video latent and stage 1's audio latent are its starting
 latents, re-noised to sigma 0.909375 (conditioned tokens stay clean), images re-encoded at the full
 size. One seeded generator drives all noise (stage 1 video, audio; stage 2 video, audio) and the VAE
-decoder's noise, in the reference's order.
+decoder's noise, in the reference's order. An audio-input class (spec.audio_input: audio_to_video.py) holds its
+soundtrack's latents fixed in both stages in place of generating audio.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ltx_backend.latents.initial import noise_audio_state, noise_video_state
+from ltx_backend.latents.initial import frozen_audio_state, noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
+from ltx_backend.pipelines.soundtrack import read_soundtrack
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
@@ -73,12 +75,16 @@ class LTX2TwoStagePipeline:
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
         contexts = self.encode_prompts(request)
+        soundtrack = read_soundtrack(c, request) if self.spec.audio_input else None  # None: the audio is generated
 
         # Stage 1: half size, guided.
         shape1 = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
         conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
-        audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
+        if soundtrack is None:
+            audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)
+        else:
+            audio_state, audio_layout = frozen_audio_state(shape1, noiser, soundtrack.latent, c.dtype, c.device)
         video_guidance, audio_guidance = self.stage1_guidance(request)
         job = DenoiseJob(
             video=video_state,
@@ -107,9 +113,12 @@ class LTX2TwoStagePipeline:
         video_state, video_layout = noise_video_state(
             shape2, noiser, conditionings, c.dtype, c.device, noise_scale=sigmas[0], initial_latent=upsampled
         )
-        audio_state, audio_layout = noise_audio_state(
-            shape2, noiser, c.dtype, c.device, noise_scale=sigmas[0], initial_latent=stage1_audio
-        )
+        if soundtrack is None:
+            audio_state, audio_layout = noise_audio_state(
+                shape2, noiser, c.dtype, c.device, noise_scale=sigmas[0], initial_latent=stage1_audio
+            )
+        else:
+            audio_state, audio_layout = frozen_audio_state(shape2, noiser, soundtrack.latent, c.dtype, c.device)
         job = DenoiseJob(
             video=video_state,
             audio=audio_state,
@@ -124,5 +133,7 @@ class LTX2TwoStagePipeline:
         c.prepare_stage(1)  # the next request's stage-1 weights come back while the VAE decodes
 
         frames = c.decode_video(video_layout.to_latent(video_state), generator)
+        if soundtrack is not None:
+            return GenerationResult(frames=frames, audio=soundtrack.waveform, sample_rate=soundtrack.sample_rate)
         waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
         return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)

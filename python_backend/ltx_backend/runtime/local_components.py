@@ -13,7 +13,7 @@ from ltx_backend.latents.state import LatentState
 from ltx_backend.loading.checkpoint import CheckpointError, default_dtype
 from ltx_backend.loading.quantization import check_runs_on as check_quantization_runs_on
 from ltx_backend.loading.sources import ModelSource, open_model
-from ltx_backend.models.audio_vae import decode_audio
+from ltx_backend.models.audio_vae import decode_audio, encode_audio
 from ltx_backend.models.latent_upsampler import upsample_latents
 from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.models.video_vae import decode_video, encode_video
@@ -63,6 +63,8 @@ class LocalComponents:
         self.video_decoder = source.load("video_decoder", device, dtype)
         self.audio_decoder = source.load("audio_decoder", device, dtype)
         self.vocoder = source.load("vocoder", device, dtype)
+        audio_input = PIPELINES[pipeline_class_name].spec.audio_input
+        self.audio_encoder = source.load("audio_encoder", device, dtype) if audio_input else None
         self.upsampler = None if upsampler_path is None else load_latent_upsampler(upsampler_path, device, dtype)
 
     @property
@@ -88,6 +90,12 @@ class LocalComponents:
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         # One image at a time, as the reference encodes them (batching could change the numerics).
         return torch.cat([encode_video(p.unsqueeze(0).to(self.device, self.dtype), self.video_encoder) for p in pixels])
+
+    @torch.inference_mode()
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        if self.audio_encoder is None:
+            raise RuntimeError(f"no audio encoder loaded ({self.pipeline_class_name} takes no audio)")
+        return encode_audio(waveform, sample_rate, self.audio_encoder)
 
     @torch.inference_mode()
     def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:

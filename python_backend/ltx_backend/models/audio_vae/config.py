@@ -1,7 +1,7 @@
-"""Builders for the audio decoder and vocoder from the checkpoint's metadata config, and checkpoint key maps.
+"""Builders for the audio encoder, decoder and vocoder from the checkpoint's metadata config, and checkpoint key maps.
 
-Mirrors ltx-core's AudioDecoderConfigurator / VocoderConfigurator (same config keys, defaults and checks)
-and AUDIO_VAE_DECODER_COMFY_KEYS_FILTER / VOCODER_COMFY_KEYS_FILTER.
+Mirrors ltx-core's AudioEncoderConfigurator / AudioDecoderConfigurator / VocoderConfigurator (same config keys,
+defaults and checks) and AUDIO_VAE_ENCODER_/DECODER_COMFY_KEYS_FILTER / VOCODER_COMFY_KEYS_FILTER.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from enum import Enum
 from typing import NamedTuple, TypeVar
 
 from .decoder import LATENT_DOWNSAMPLE_FACTOR, AudioDecoder
+from .encoder import AudioEncoder
 from .layers import CausalityAxis, NormType
 from .vocoder import MelSTFT, Vocoder, VocoderWithBWE
 
@@ -58,6 +59,26 @@ def build_audio_decoder(config: dict) -> AudioDecoder:
     )
 
 
+def build_audio_encoder(config: dict) -> AudioEncoder:
+    ddconfig = config.get("audio_vae", {}).get("model", {}).get("params", {}).get("ddconfig", {})
+    if not ddconfig.get("resamp_with_conv", True):
+        raise ValueError("audio_vae.model.params.ddconfig.resamp_with_conv is False, expected True (strided-conv downsampling)")
+    return AudioEncoder(
+        ch=ddconfig.get("ch", 128),
+        in_channels=ddconfig.get("in_channels", 2),
+        ch_mult=tuple(ddconfig.get("ch_mult", (1, 2, 4))),
+        num_res_blocks=ddconfig.get("num_res_blocks", 2),
+        attn_resolutions=set(ddconfig.get("attn_resolutions", {8, 16, 32})),
+        resolution=ddconfig.get("resolution", 256),
+        z_channels=ddconfig.get("z_channels", 8),
+        double_z=ddconfig.get("double_z", True),
+        norm_type=_enum(NormType, ddconfig.get("norm_type", "pixel"), "norm_type"),
+        causality_axis=_enum(CausalityAxis, ddconfig.get("causality_axis", "height"), "causality_axis"),
+        mid_block_add_attention=ddconfig.get("mid_block_add_attention", True),
+        geometry=audio_geometry(config),
+    )
+
+
 def _generator(
     cfg: dict, *, output_sampling_rate: int | None = None, apply_final_activation: bool = True
 ) -> Vocoder:
@@ -102,6 +123,14 @@ def build_vocoder(config: dict) -> Vocoder | VocoderWithBWE:
     )
 
 
+def audio_encoder_key(checkpoint_key: str) -> str | None:
+    """Checkpoint key -> AudioEncoder state_dict key (None: not the encoder's)."""
+    if not checkpoint_key.startswith(("audio_vae.encoder.", "audio_vae.per_channel_statistics.")):
+        return None
+    key = checkpoint_key.replace("audio_vae.encoder.", "")
+    return key.replace("audio_vae.per_channel_statistics.", "per_channel_statistics.")
+
+
 def audio_decoder_key(checkpoint_key: str) -> str | None:
     """Checkpoint key -> AudioDecoder state_dict key (None: not the decoder's)."""
     if not checkpoint_key.startswith(("audio_vae.decoder.", "audio_vae.per_channel_statistics.")):
@@ -134,6 +163,7 @@ class AudioGeometry(NamedTuple):
 
     sample_rate: int  # rate of the mel spectrogram's waveform (Hz)
     hop_length: int  # waveform samples per mel frame
+    n_fft: int  # STFT size (and Hann window length) of the encoder's mel spectrogram
     mel_bins: int  # mel bins of the decoded spectrogram
     latent_channels: int
     latent_mel_bins: int  # mel_bins halved once per decoder upsampling level
@@ -161,6 +191,7 @@ def audio_geometry(config: dict) -> AudioGeometry:
     return AudioGeometry(
         sample_rate=params.get("sampling_rate", 16000),
         hop_length=audio_vae.get("preprocessing", {}).get("stft", {}).get("hop_length", 160),
+        n_fft=audio_vae.get("preprocessing", {}).get("stft", {}).get("filter_length", 1024),
         mel_bins=mel_bins,
         latent_channels=ddconfig.get("z_channels", 8),
         latent_mel_bins=mel_bins // 2 ** (len(ddconfig.get("ch_mult", (1, 2, 4))) - 1),

@@ -11,7 +11,8 @@ LATENT_DOWNSAMPLE_FACTOR = 4  # mel frames per latent frame
 
 
 class PerChannelStatistics(nn.Module):
-    """Dataset statistics of the packed latent features (channels x mel bins), used to un-normalise them."""
+    """Dataset statistics of the packed latent features (channels x mel bins): the encoder normalises with them,
+    the decoder un-normalises."""
 
     def __init__(self, num_features: int) -> None:
         super().__init__()
@@ -21,6 +22,10 @@ class PerChannelStatistics(nn.Module):
     def un_normalize(self, x: torch.Tensor) -> torch.Tensor:
         """x: [..., num_features]."""
         return x * self.get_buffer("std-of-means").to(x) + self.get_buffer("mean-of-means").to(x)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [..., num_features]."""
+        return (x - self.get_buffer("mean-of-means").to(x)) / self.get_buffer("std-of-means").to(x)
 
 
 class MidBlock(nn.Module):

@@ -1,4 +1,4 @@
-"""2-D building blocks of the audio VAE decoder: causal conv, norms, ResNet block, attention, 2x upsampling.
+"""2-D building blocks of the audio VAE: causal conv, norms, ResNet block, attention, 2x down- and upsampling.
 
 Spectrogram tensors are [B, C, time, mel]; the reference calls the time axis "height".
 """
@@ -125,3 +125,23 @@ class Upsample(nn.Module):
         if self.causality_axis == CausalityAxis.WIDTH:
             return x[:, :, :, 1:]
         return x
+
+
+class Downsample(nn.Module):
+    """A 3x3 conv of stride 2, padded by one row/column on the far side of each axis, or by two on the past side
+    of a causal axis: n rows become ceil(n / 2) (causal: (n - 1) // 2 + 1)."""
+
+    _PADDING = {  # F.pad order: (mel_left, mel_right, time_top, time_bottom)
+        CausalityAxis.NONE: (0, 1, 0, 1),
+        CausalityAxis.WIDTH: (2, 0, 0, 1),
+        CausalityAxis.HEIGHT: (0, 1, 2, 0),
+        CausalityAxis.WIDTH_COMPATIBILITY: (1, 0, 0, 1),
+    }
+
+    def __init__(self, channels: int, causality_axis: CausalityAxis) -> None:
+        super().__init__()
+        self.padding = self._PADDING[causality_axis]
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, self.padding))
