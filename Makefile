@@ -8,14 +8,19 @@ TINY_STAMP := $(TINY)/.done
 TRITON_STAMP := build/triton-server/.done
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: setup test test-fast demo tiny clean diffusers-env trained-checkpoint
+.PHONY: setup test test-fast demo tiny clean diffusers-env reference-env trained-checkpoint
 
-setup: $(STAMP) $(TINY_STAMP) $(TRITON_STAMP) diffusers-env
+setup: $(STAMP) $(TINY_STAMP) $(TRITON_STAMP) diffusers-env reference-env
 
 # diffusers 0.42 needs transformers 5 / huggingface_hub >= 1.32, the reference needs transformers 4:
 # diffusers lives in its own venv, used only to write diffusers-layout test checkpoints.
 diffusers-env:
 	PY=$(PY) bash build/setup_diffusers_env.sh
+
+# The reference with the real torchaudio (torch 2.11), for the parity tests of audio encoding and audio-to-video:
+# no torchaudio build loads beside the main venv's torch 2.13.
+reference-env:
+	PY=$(PY) bash build/setup_reference_env.sh
 
 $(STAMP): pyproject.toml build/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,4 +62,4 @@ demo: setup
 		--save-output --output-path outputs/demo.mp4
 
 clean:
-	rm -rf $(VENV) .venv-diffusers $(TINY) outputs
+	rm -rf $(VENV) .venv-diffusers .venv-reference $(TINY) outputs

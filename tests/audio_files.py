@@ -19,9 +19,18 @@ def tones(seconds: float, rate: int, channels: int = 2, seed: int = 0) -> np.nda
 
 
 def write_audio(path: Path, waveform: np.ndarray, rate: int) -> Path:
-    codec, fmt = CODECS[path.suffix]
-    layout = "mono" if waveform.shape[0] == 1 else "stereo"
-    with av.open(str(path), "w") as container:
+    path.write_bytes(encode_audio_file(waveform, rate, path.suffix))
+    return path
+
+
+def encode_audio_file(waveform: np.ndarray, rate: int, suffix: str = ".wav") -> bytes:
+    """float32 [C, S] -> the bytes of a `suffix` file (C channels: mono, stereo, or up to 5.1 for WAV)."""
+    import io
+
+    codec, fmt = CODECS[suffix]
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}[waveform.shape[0]]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format={".m4a": "mp4", ".mp3": "mp3", ".flac": "flac", ".wav": "wav"}[suffix]) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.layout = layout
         if fmt == "s16":
@@ -37,4 +46,4 @@ def write_audio(path: Path, waveform: np.ndarray, rate: int) -> Path:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return path
+    return buffer.getvalue()

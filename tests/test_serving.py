@@ -15,7 +15,9 @@ import pytest
 import torch
 import tritonclient.grpc as grpcclient
 
+from audio_files import encode_audio_file, tones
 from ltx_backend.media import probe_mp4
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO
 from ltx_backend.request import MAX_REQUEST_BYTES, GenerationRequest
 from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
 from ltx_client.front.runner import FrontProxies
@@ -97,6 +99,27 @@ def test_guidance_fields_reach_the_served_pipeline(server):
     assert not np.array_equal(default.frames, via_grpc.frames)
 
 
+def test_audio_to_video_served_equals_in_process(server, tmp_path):
+    """The soundtrack travels as AUDIO bytes (gRPC, HTTP), is encoded by the vae_encoder model, and gives the
+    in-process video; the MP4 carries the soundtrack itself."""
+    from ltx_backend.runtime.local_components import load_pipeline
+
+    path = tmp_path / "soundtrack.wav"
+    path.write_bytes(WAV)
+    request = GenerationRequest(**{**SMALL, "width": 128, "height": 128}, seed=5, pipeline_class_name=AUDIO_TO_VIDEO,
+                                audio_path=str(path), audio_start_time=0.25)
+    via_grpc = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)
+    via_http = generate_http(server.http_url, request, return_raw=True)
+    local = load_pipeline(str(MODEL), device=torch.device("cpu"), pipeline_class_name=AUDIO_TO_VIDEO)(request.resolve("2"))
+    np.testing.assert_array_equal(via_grpc.frames, local.frames)
+    np.testing.assert_array_equal(via_http.frames, local.frames)
+    np.testing.assert_array_equal(via_grpc.audio, local.audio)
+    assert via_grpc.sample_rate == local.sample_rate == 44100
+    assert local.audio.shape == (2, round(9 / 24 * 44100))
+    info = probe_mp4(via_grpc.mp4)
+    assert info.audio_sample_rate == 44100 and abs(info.audio_duration - info.video_duration) < 0.05
+
+
 def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     events = []
     result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
@@ -131,6 +154,14 @@ def images(*data: bytes) -> tuple[np.ndarray, str]:
     return np.array(list(data), dtype=np.object_), "BYTES"
 
 
+WAV = encode_audio_file(tones(1.0, 44100), 44100)
+A2V = {"PIPELINE_CLASS_NAME": text(AUDIO_TO_VIDEO)}
+
+
+def soundtrack(data: bytes) -> dict:
+    return {**A2V, "AUDIO": (np.array([data], dtype=np.object_), "BYTES")}
+
+
 GOOD = {"PROMPT": text("a fox"), "WIDTH": int32(64), "HEIGHT": int32(64), "NUM_FRAMES": int32(9), "NUM_INFERENCE_STEPS": int32(2)}
 BAD_REQUESTS = [
     # (name, inputs replacing GOOD's, parameters, field the error must name)
@@ -162,6 +193,17 @@ BAD_REQUESTS = [
     ("strengths count mismatch", {"IMAGES": images(PNG, PNG), "IMAGE_STRENGTHS": (np.array([1.0], np.float32), "FP32")}, None, "image_strengths"),
     ("unknown image mode", {"IMAGES": images(PNG), "IMAGE_MODE": text("blend")}, None, "image_mode"),
     ("parameter of the wrong type", {}, {"num_frames": "nine"}, "num_frames"),
+    ("audio-to-video without a soundtrack", A2V, None, "audio"),
+    ("a soundtrack for a class that takes none", {"AUDIO": soundtrack(WAV)["AUDIO"]}, None, "audio"),
+    ("soundtrack not audio", soundtrack(b"RIFF not really a wave file"), None, "audio"),
+    ("soundtrack is a PNG", soundtrack(PNG), None, "audio"),
+    ("soundtrack truncated", soundtrack(WAV[:200]), None, "audio"),
+    ("soundtrack too short", soundtrack(encode_audio_file(tones(0.1, 16000), 16000)), None, "audio"),
+    ("soundtrack in 5.1", soundtrack(encode_audio_file(tones(1.0, 48000, channels=6), 48000)), None, "audio"),
+    ("soundtrack at an odd rate", soundtrack(encode_audio_file(tones(1.0, 44101), 44101)), None, "audio"),
+    ("soundtrack start past its end", {**soundtrack(WAV), "AUDIO_START_TIME": (np.array([5.0], np.float32), "FP32")}, None, "audio"),
+    ("soundtrack start negative", {**soundtrack(WAV), "AUDIO_START_TIME": (np.array([-1.0], np.float32), "FP32")}, None, "audio_start_time"),
+    ("soundtrack path on the server", A2V, {"audio_path": "/etc/passwd"}, "audio_path"),
 ]
 
 

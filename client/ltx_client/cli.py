@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest
-from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, ONE_STAGE, PIPELINE_CLASSES
 from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
 from ltx_kernels.dispatch import BACKENDS
@@ -52,6 +52,11 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--image-crf", type=int, default=DEFAULT_IMAGE_CRF, help="H.264 CRF of the images' round trip before encoding (0: none)")
     p.add_argument("--image-mode", choices=IMAGE_MODES, default=IMAGE_MODES[0],
                    help="combined: frame 0 replaces the first latent frame, others are keyframe tokens; keyframes: all are keyframe tokens")
+    p.add_argument("--audio-path", default=None,
+                   help=f"{AUDIO_TO_VIDEO}: the soundtrack to make the video for (WAV, MP3, FLAC, M4A, or a video's audio track)")
+    p.add_argument("--audio-start-time", type=float, default=0.0, help="read the soundtrack from this second (default 0)")
+    p.add_argument("--audio-max-duration", type=float, default=None,
+                   help="seconds of soundtrack to read (default: the video's length, num_frames / fps)")
     add_lora_flags(p)
     add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
@@ -87,6 +92,9 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         image_strengths=None if args.image_strength is None else tuple(args.image_strength),
         image_crf=args.image_crf,
         image_mode=args.image_mode,
+        audio_path=args.audio_path,
+        audio_start_time=args.audio_start_time,
+        audio_max_duration=args.audio_max_duration,
     )
 
 

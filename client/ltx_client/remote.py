@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ltx_backend.errors import InvalidRequest, utf8
-from ltx_backend.request import GenerationRequest, read_image_file
+from ltx_backend.request import GenerationRequest, read_media_file
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
 
@@ -46,7 +46,7 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
         value = return_raw if field == "return_raw" else getattr(request, field, None)
         if value is None or (field == "return_raw" and not value) or (not scalar and len(value) == 0):
             continue
-        if field in ("image_crf", "image_mode") and value == GenerationRequest.__dataclass_fields__[field].default:
+        if field in ("image_crf", "image_mode", "audio_start_time") and value == GenerationRequest.__dataclass_fields__[field].default:
             continue
         values = [value] if scalar else list(value)
         if data_type == "TYPE_STRING":
@@ -54,7 +54,9 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
         else:
             arrays[name] = _wire_numbers(field, values, NUMPY_TYPES[data_type])
     if request.image_paths:
-        arrays["IMAGES"] = np.array([read_image_file(p) for p in request.image_paths], dtype=np.object_)
+        arrays["IMAGES"] = np.array([read_media_file("image_paths", p) for p in request.image_paths], dtype=np.object_)
+    if request.audio_path is not None:
+        arrays["AUDIO"] = np.array([read_media_file("audio_path", request.audio_path, "audio")], dtype=np.object_)
     return arrays
 
 

@@ -361,8 +361,8 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
             raise InvalidRequest(given[0], _shown_audio(r, given[0]), f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)")
         return r
     if len(given) != 1:
-        raise InvalidRequest("audio_path", None if not given else "<audio_path and audio>",
-                             f"one soundtrack for {spec.name}: a file path (audio_path), or its bytes (audio)")
+        raise InvalidRequest("audio", None if not given else "<audio_path and audio>",
+                             f"one soundtrack for {spec.name}: its bytes (audio; the AUDIO input when served) or a file path (audio_path)")
     (name,) = given
     check_float("audio_start_time", r.audio_start_time, 0.0, MAX_AUDIO_START_SECONDS)
     video_seconds = r.num_frames / r.fps

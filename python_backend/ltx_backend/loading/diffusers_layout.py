@@ -4,7 +4,7 @@
     <root>/transformer/   LTX2VideoTransformer3DModel    -> "transformer"
     <root>/connectors/    LTX2TextConnectors             -> "embeddings_processor" (feature extractor + connectors)
     <root>/vae/           AutoencoderKLLTX2Video         -> "video_encoder", "video_decoder"
-    <root>/audio_vae/     AutoencoderKLLTX2Audio         -> "audio_decoder"
+    <root>/audio_vae/     AutoencoderKLLTX2Audio         -> "audio_encoder", "audio_decoder"
     <root>/vocoder/       LTX2Vocoder / LTX2VocoderWithBWE -> "vocoder"
     <root>/text_encoder/, tokenizer/                     Gemma 3 (read by models.text_encoder as for single files)
 
@@ -33,6 +33,7 @@ SUBFOLDERS = {
     "video_encoder": "vae",
     "video_decoder": "vae",
     "audio_decoder": "audio_vae",
+    "audio_encoder": "audio_vae",
     "vocoder": "vocoder",
 }
 
@@ -359,6 +360,7 @@ COMPONENT_SECTION = {
     "video_encoder": "vae",
     "video_decoder": "vae",
     "audio_decoder": "audio_vae",
+    "audio_encoder": "audio_vae",
     "vocoder": "vocoder",
 }
 
@@ -444,6 +446,10 @@ def audio_decoder_diffusers_key(key: str) -> str:
     return LATENT_STATISTICS.get(key) or "decoder." + key
 
 
+def audio_encoder_diffusers_key(key: str) -> str:
+    return LATENT_STATISTICS.get(key) or "encoder." + key
+
+
 def _vae_key(half: str, blocks: dict[int, str]) -> KeyRename:
     """ltx-core VideoEncoder / VideoDecoder key -> AutoencoderKLLTX2Video key."""
     top = {"last_time_embedder.": "time_embedder.", "last_scale_shift_table": "scale_shift_table"}
@@ -488,6 +494,8 @@ def component_key_map(root: Path, name: str) -> tuple[KeyRename, Callable[[str],
     stats = set(LATENT_STATISTICS.values())
     if name == "audio_decoder":
         return audio_decoder_diffusers_key, lambda key: key.startswith("decoder.") or key in stats
+    if name == "audio_encoder":
+        return audio_encoder_diffusers_key, lambda key: key.startswith("encoder.") or key in stats
     _, encoder_blocks, decoder_blocks = vae_plan(read_component_config(root, "vae"))
     half, blocks = ("encoder", encoder_blocks) if name == "video_encoder" else ("decoder", decoder_blocks)
     return _vae_key(half, blocks), lambda key: key.startswith(half + ".") or key in stats
@@ -504,7 +512,7 @@ def load_diffusers_component(
     root: str | Path, name: str, device: torch.device | str, dtype: torch.dtype, build: Builder | None = None,
     storage: WeightStorage | None = None,
 ) -> torch.nn.Module:
-    """Build `name` (transformer, video_encoder, video_decoder, audio_decoder, vocoder, embeddings_processor)
+    """Build `name` (transformer, video_encoder, video_decoder, audio_encoder, audio_decoder, vocoder, embeddings_processor)
     from the diffusers-layout model at `root`, weights read straight onto `device` / `dtype`; strict.
 
     `build` replaces our builder for `name` (it takes the official metadata config).

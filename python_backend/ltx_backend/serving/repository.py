@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltx_backend.pipelines.registry import DEV_CLASSES, ONE_STAGE, files_needed
+from ltx_backend.pipelines.registry import DEV_CLASSES, ONE_STAGE, files_needed, spec_of
 from ltx_backend.request import LoadOptions
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
@@ -42,6 +42,11 @@ class RepositoryOptions:
     @property
     def two_stage(self) -> bool:
         return any(name != ONE_STAGE for name in self.pipeline_classes)
+
+    @property
+    def audio_input(self) -> bool:
+        """A served class takes a soundtrack: the vae_encoder loads the audio encoder too."""
+        return any(spec_of(name).audio_input for name in self.pipeline_classes)
 
     @property
     def model_type(self) -> str:
@@ -107,8 +112,11 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         ),
         *denoiser_specs(o, step_inputs, (Tensor("VIDEO_X0", m, any3), Tensor("AUDIO_X0", m, any3))),
         ModelSpec(
-            "vae_encoder", "vae_encoder", "conditioning images (preprocessed pixels) -> latents",
-            (Tensor("PIXELS", m, (-1,) * 5),), (Tensor("LATENTS", m, (-1,) * 5),), gpu=o.gpu,
+            "vae_encoder", "vae_encoder", "conditioning images (preprocessed pixels) -> latents; a soundtrack -> audio latents",
+            (Tensor("PIXELS", m, (-1,) * 5, optional=True), Tensor("WAVEFORM", "TYPE_FP32", any3, optional=True),
+             Tensor("SAMPLE_RATE", "TYPE_INT32", (1,), optional=True)),
+            (Tensor("LATENTS", m, (-1,) * 5), Tensor("AUDIO_LATENTS", m, (-1,) * 4)), gpu=o.gpu,
+            parameters=(("audio_encoder", "true"),) if o.audio_input else (),
         ),
         *([ModelSpec(
             "latent_upsampler", "latent_upsampler", "spatial x2 latent upsampler between the two stages",

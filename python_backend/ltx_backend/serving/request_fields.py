@@ -39,11 +39,15 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "IMAGE_STRENGTHS": ("image_strengths", "TYPE_FP32", False),
     "IMAGE_CRF": ("image_crf", "TYPE_INT32", True),
     "IMAGE_MODE": ("image_mode", "TYPE_STRING", True),
+    "AUDIO": ("audio", "TYPE_STRING", True),  # the soundtrack's file bytes (LTX2AudioToVideoPipeline)
+    "AUDIO_START_TIME": ("audio_start_time", "TYPE_FP32", True),
+    "AUDIO_MAX_DURATION": ("audio_max_duration", "TYPE_FP32", True),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
+BYTES_FIELDS = {"images", "audio"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 # The headers the server forwards as request parameters (ltx_client/server.py --grpc-header-forward-pattern,
@@ -54,6 +58,7 @@ GRPC_MARKER_HEADER = "user-agent"
 HTTP_MARKER_HEADER = "host"
 SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
+    "audio_path": "files on the server are not read: send the soundtrack's bytes in the AUDIO input",
     **{
         name: f"chosen when the server starts (ltx-triton serve --{name.replace('_', '-')}), not per request"
         for name in (f.name for f in fields(LoadOptions))
@@ -101,8 +106,8 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
             continue
         if key in SERVER_SIDE_FIELDS:
             raise InvalidRequest(key, value, SERVER_SIDE_FIELDS[key])
-        if key not in allowed or key == "images":
-            raise InvalidRequest(key, value, f"a generate field given as a parameter: {', '.join(sorted(allowed - {'images'} - set(SERVER_SIDE_FIELDS)))}")
+        if key not in allowed or key in BYTES_FIELDS:
+            raise InvalidRequest(key, value, f"a generate field given as a parameter: {', '.join(sorted(allowed - BYTES_FIELDS - set(SERVER_SIDE_FIELDS)))}")
         if key in values:
             raise InvalidRequest(key, value, "given once: as an input tensor or as a parameter, not both")
         values[key] = value
@@ -130,6 +135,8 @@ def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:
         value = array.reshape(-1)[0]
         if field in TEXT_FIELDS:
             return _text(field, value)
+        if field in BYTES_FIELDS:
+            return bytes(value) if isinstance(value, (bytes, np.bytes_)) else value
         return _number(value)
     flat = array.reshape(-1)
     if field == "images":

@@ -90,6 +90,11 @@ class TritonComponents:
         out = self.infer(self.names.vae_encoder, {"PIXELS": pixels.to(self.dtype)}, ("LATENTS",))
         return out["LATENTS"].to(self.device)
 
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """[1, 2, S] float32 at sample_rate -> [1, 8, T, 16]."""
+        inputs = {"WAVEFORM": waveform.float(), "SAMPLE_RATE": np.array([sample_rate], dtype=np.int32)}
+        return self.infer(self.names.vae_encoder, inputs, ("AUDIO_LATENTS",))["AUDIO_LATENTS"].to(self.device, self.dtype)
+
     def upsample_video(self, latent: torch.Tensor) -> torch.Tensor:
         out = self.infer(self.names.latent_upsampler, {"LATENT": latent.to(self.dtype)}, ("LATENT",))
         return out["LATENT"].to(self.device)
