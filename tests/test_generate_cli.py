@@ -223,3 +223,40 @@ def test_request_arrays_refuse_what_the_wire_cannot_carry(fields, message):
     with pytest.raises(InvalidRequest) as info:
         request_arrays(GenerationRequest(**{"prompt": "a cat", **fields}))
     assert str(info.value).startswith(message)
+
+
+def test_audio_to_video_writes_the_soundtrack_into_the_mp4(tiny_checkpoints, tmp_path):
+    from audio_files import tones, write_audio
+
+    audio = write_audio(tmp_path / "drums.flac", tones(2.0, 32000, seed=4), 32000)
+    out = tmp_path / "drums.mp4"
+    result = run([
+        "--model-path", str(tiny_checkpoints["2"]), "--prompt", "A drummer on a rooftop", "--pipeline-class-name",
+        "LTX2AudioToVideoPipeline", "--audio-path", str(audio), "--audio-start-time", "0.5", "--width", "64", "--height", "64",
+        "--num-frames", "17", "--num-inference-steps", "2", "--output-path", str(out), "--save-raw", str(tmp_path / "raw.npz"),
+    ])
+    assert result.returncode == 0, result.stderr
+    info = probe_mp4(out)
+    assert (info.num_frames, info.audio_streams, info.audio_sample_rate) == (17, 1, 32000)
+    raw = np.load(tmp_path / "raw.npz")
+    # the soundtrack from 0.5 s, as read: 17 frames at 24 fps
+    from ltx_backend.media import read_audio
+
+    expected, _ = read_audio(str(audio), 0.5, 17 / 24)
+    np.testing.assert_array_equal(raw["audio"], expected)
+    assert int(raw["sample_rate"]) == 32000
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline"], "invalid audio=None"),
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "/nonexistent.wav"], "invalid audio_path='/nonexistent.wav'"),
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "NOT_AUDIO"], "invalid audio_path="),
+    (["--audio-path", "NOT_AUDIO"], "only with LTX2AudioToVideoPipeline"),
+], ids=["no-audio", "missing-audio", "not-audio", "audio-for-another-class"])
+def test_bad_soundtrack_flags(tiny_checkpoints, tmp_path, capsys, extra, message):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF this is not a wave file")
+    extra = [str(junk) if a == "NOT_AUDIO" else a for a in extra]
+    code, stderr = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra, capsys)
+    assert code == 2, stderr
+    assert message in stderr and "Traceback" not in stderr

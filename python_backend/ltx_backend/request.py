@@ -368,6 +368,12 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
     video_seconds = r.num_frames / r.fps
     duration = video_seconds if r.audio_max_duration is None else r.audio_max_duration
     check_float("audio_max_duration", duration, 1.0 / AUDIO_LATENTS_PER_SECOND, MAX_SECONDS)
+    # The encoder makes one latent frame per 1/25 s, plus one for the start: the video's latent frames need
+    # this much of the soundtrack (ltx-pipelines fails on shorter audio).
+    needed = (round(video_seconds * AUDIO_LATENTS_PER_SECOND) - 1) / AUDIO_LATENTS_PER_SECOND
+    if duration < needed:
+        raise InvalidRequest("audio_max_duration", duration, f"at least {needed:.3g} s for {r.num_frames} frames at {r.fps:g} fps "
+                             f"(at most {MAX_SECONDS:g} s)")
     if name == "audio_path":
         data = read_media_file("audio_path", r.audio_path, "audio")
     else:
@@ -381,11 +387,8 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
     try:
         waveform, rate = read_audio(bytes(data), float(r.audio_start_time), float(duration))
     except AudioInputError as error:
-        raise InvalidRequest(name, shown, f"a soundtrack (WAV, MP3, FLAC, OGG, M4A or a video's audio track) with at least "
-                             f"{video_seconds:.3g} s of mono or stereo audio: {error}") from None
-    # The encoder makes one latent frame per 1/25 s, plus one for the start: the video's latent frames need
-    # this much of the soundtrack (ltx-pipelines fails on shorter audio).
-    needed = (round(video_seconds * AUDIO_LATENTS_PER_SECOND) - 1) / AUDIO_LATENTS_PER_SECOND
+        raise InvalidRequest(name, shown, f"a soundtrack of mono or stereo audio (WAV, MP3, FLAC, OGG, M4A or a video's audio "
+                             f"track): {error}") from None
     seconds = waveform.shape[1] / rate
     if seconds < needed:
         raise InvalidRequest(name, shown, f"a soundtrack lasting at least {needed:.3g} s from audio_start_time {r.audio_start_time:g} s "
