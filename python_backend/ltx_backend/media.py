@@ -220,3 +220,66 @@ def _decode_window(container, start_time: float, duration: float) -> tuple[np.nd
     if not np.isfinite(waveform).all():
         raise AudioInputError("samples that are not finite numbers")
     return np.ascontiguousarray(waveform, dtype=np.float32), rate
+
+
+# ------------------------------------------------------------------------------------------ video input
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A source clip's first video stream, as ltx-pipelines' get_videostream_metadata reads it."""
+
+    fps: float  # the stream's average frame rate
+    num_frames: int  # from the header, else counted by decoding
+    width: int
+    height: int
+    has_audio: bool
+
+
+class VideoInputError(ValueError):
+    """A source clip that cannot be used: the message says why (request.py names the field)."""
+
+
+def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
+    """Read a clip's header (decoding to count its frames when the header does not say, at most max_frames + 1).
+    Raises VideoInputError for data without a decodable video stream."""
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
+    try:
+        with av.open(source) as container:
+            streams = container.streams.video
+            if not streams:
+                raise VideoInputError("no video stream")
+            stream = streams[0]
+            if not stream.average_rate:
+                raise VideoInputError("a video stream without a frame rate")
+            num_frames = stream.frames or 0
+            if num_frames == 0:
+                for num_frames, _ in enumerate(container.decode(stream), start=1):
+                    if num_frames > max_frames:
+                        break
+            return VideoInfo(float(stream.average_rate), num_frames, stream.codec_context.width, stream.codec_context.height,
+                             bool(container.streams.audio))
+    except VideoInputError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, IndexError, ZeroDivisionError, MemoryError) as error:
+        raise VideoInputError(f"not a readable video: {error}") from None
+
+
+def read_video_frames(data: bytes | str | Path, frame_cap: int) -> np.ndarray:
+    """The first `frame_cap` frames of a clip's first video stream as uint8 RGB [F, H, W, 3] (ltx-pipelines'
+    decode_video_from_file). Raises VideoInputError when they do not decode."""
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
+    frames = []
+    try:
+        with av.open(source) as container:
+            for frame in container.decode(container.streams.video[0]):
+                frames.append(frame.to_rgb().to_ndarray())
+                if len(frames) == frame_cap:
+                    break
+    except (av.FFmpegError, OSError, ValueError, IndexError, MemoryError) as error:
+        raise VideoInputError(f"not a readable video: {error}") from None
+    if not frames:
+        raise VideoInputError("no frame decodes")
+    if any(f.shape != frames[0].shape for f in frames):
+        raise VideoInputError("frames of changing size")
+    return np.stack(frames)

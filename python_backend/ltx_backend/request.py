@@ -13,11 +13,13 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import numpy as np
+
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
-from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, ONE_STAGE, PIPELINE_CLASSES, spec_of
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, ONE_STAGE, PIPELINE_CLASSES, RETAKE, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
 # The reference's default negative prompt (ltx_pipelines.utils.constants.DEFAULT_NEGATIVE_PROMPT).
@@ -107,6 +109,15 @@ class GenerationRequest:
     audio: bytes | None = field(default=None, repr=False)
     audio_start_time: float = 0.0
     audio_max_duration: float | None = None
+    # The clip the retake classes edit: a path (generate) or encoded bytes (served requests), not both; its size,
+    # frame count and fps are the video's. [retake_start, retake_end) seconds are regenerated, in the video where
+    # retake_video and in the audio where retake_audio (off: that stream is kept whole).
+    video_path: str | None = None
+    video: bytes | None = field(default=None, repr=False)
+    retake_start: float | None = None
+    retake_end: float | None = None
+    retake_video: bool = True
+    retake_audio: bool = True
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -119,6 +130,7 @@ class GenerationRequest:
             raise InvalidRequest("pipeline_class_name", self.pipeline_class_name, f"one of {', '.join(PIPELINE_CLASSES)}")
         spec = spec_of(self.pipeline_class_name)
         check_runs_on(spec, model_version)
+        self = _take_source_clip(self, spec)
         if spec.distilled:
             for name in FIXED_BY_DISTILLATION:
                 if getattr(self, name) is not None:
@@ -127,7 +139,8 @@ class GenerationRequest:
         d = spec.defaults[model_version]
         r = replace(
             self,
-            negative_prompt=DEFAULT_NEGATIVE_PROMPT if self.negative_prompt is None else self.negative_prompt,
+            negative_prompt=(DEFAULT_NEGATIVE_PROMPT if d.negative_prompt is None else d.negative_prompt)
+            if self.negative_prompt is None else self.negative_prompt,
             seed=d.seed if self.seed is None else self.seed,
             width=d.width if self.width is None else self.width,
             height=d.height if self.height is None else self.height,
@@ -251,7 +264,8 @@ class LoadOptions:
 
 
 _INT_FIELDS = ("seed", "width", "height", "num_frames", "num_inference_steps", "skip_step", "image_crf")
-_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps", "audio_start_time", "audio_max_duration")
+_FLOAT_FIELDS = ("guidance_scale", "stg_scale", "modality_scale", "guidance_rescale", "fps", "audio_start_time", "audio_max_duration",
+                 "retake_start", "retake_end")
 
 
 def _plain_numbers(r: GenerationRequest) -> GenerationRequest:
@@ -350,6 +364,78 @@ def read_media_file(name: str, path: Any, what: str = "image") -> bytes:
     return data
 
 
+RETAKE_FIELDS = ("retake_start", "retake_end")
+SOURCE_CLIP_SETS = ("width", "height", "num_frames", "fps")  # what a source clip decides
+
+
+def _take_source_clip(r: GenerationRequest, spec: PipelineSpec) -> GenerationRequest:
+    """A retake class's clip: asked for by (and only by) those classes; its header read here (the frames and
+    soundtrack are decoded by the pipeline), its size, frames and fps made the request's, the window checked."""
+    from ltx_backend.media import VideoInputError, probe_video
+
+    given = [name for name in ("video_path", "video") if getattr(r, name) is not None]
+    if not spec.source_video:
+        for name in (*given, *(f for f in RETAKE_FIELDS if getattr(r, f) is not None)):
+            shown = _shown_bytes(r, name) if name in ("video_path", "video") else getattr(r, name)
+            raise InvalidRequest(name, shown, f"only with {RETAKE} or {DISTILLED_RETAKE} (the classes that edit a clip)")
+        return r
+    if len(given) != 1:
+        raise InvalidRequest("video", None if not given else "<video_path and video>",
+                             f"one clip for {spec.name}: its bytes (video; the VIDEO input when served) or a file path (video_path)")
+    for name in SOURCE_CLIP_SETS:
+        if getattr(r, name) is not None:
+            raise InvalidRequest(name, getattr(r, name), f"left out with {spec.name}: the clip's is used")
+    if r.image_paths or r.images:
+        raise InvalidRequest("image_paths" if r.image_paths else "images", "<images>", f"none with {spec.name}")
+    (name,) = given
+    if name == "video_path":
+        data = read_media_file("video_path", r.video_path, "video")
+    else:
+        data = r.video
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise InvalidRequest("video", f"<{type(data).__name__}>", "non-empty encoded video bytes (MP4, MOV, WebM, ...)")
+        if len(data) > MAX_MEDIA_BYTES:
+            raise InvalidRequest("video", f"<{len(data)} bytes>", f"a clip of at most {MAX_MEDIA_BYTES} bytes")
+    shown = _shown_bytes(r, name)
+    try:
+        info = probe_video(bytes(data), MAX_FRAMES)
+    except VideoInputError as error:
+        raise InvalidRequest(name, shown, f"a video (MP4, MOV, WebM, MKV, ...): {error}") from None
+    size = f"{info.width}x{info.height}, {info.num_frames} frames at {info.fps:g} fps"
+    if not (1 <= info.num_frames <= MAX_FRAMES and (info.num_frames - 1) % 8 == 0):
+        raise InvalidRequest(name, shown, f"a clip of 8k+1 frames (1, 9, ..., 97, ..., {MAX_FRAMES}): this one is {size}")
+    if info.width % 32 or info.height % 32 or not (32 <= min(info.width, info.height) and max(info.width, info.height) <= MAX_SIDE) \
+            or info.width * info.height > MAX_PIXELS_PER_FRAME:
+        raise InvalidRequest(name, shown, f"a clip whose width and height are multiples of 32, up to {MAX_SIDE} and "
+                             f"{MAX_PIXELS_PER_FRAME} pixels a frame: this one is {size}")
+    if not (1.0 <= info.fps <= 120.0) or info.num_frames / info.fps > MAX_SECONDS:
+        raise InvalidRequest(name, shown, f"a clip at 1 - 120 fps of at most {MAX_SECONDS:g} s: this one is {size}")
+    duration = info.num_frames / info.fps
+    for field_name in RETAKE_FIELDS:
+        if getattr(r, field_name) is None:
+            raise InvalidRequest(field_name, None, f"the {'start' if field_name == 'retake_start' else 'end'} of the window to "
+                                 f"regenerate, in seconds (the clip lasts {duration:.4g} s)")
+        check_float(field_name, getattr(r, field_name), 0.0, duration)
+    if r.retake_start >= r.retake_end:
+        raise InvalidRequest("retake_end", r.retake_end, f"after retake_start ({r.retake_start:g} s)")
+    for field_name in ("retake_video", "retake_audio"):
+        if not isinstance(getattr(r, field_name), (bool, np.bool_)):
+            raise InvalidRequest(field_name, getattr(r, field_name), "true or false")
+    if not (r.retake_video or r.retake_audio):
+        raise InvalidRequest("retake_video", False, "true, or retake_audio true: a retake regenerates at least one stream")
+    return replace(r, width=info.width, height=info.height, num_frames=info.num_frames, fps=info.fps,
+                   video=None if r.video is None else bytes(r.video), retake_start=float(r.retake_start),
+                   retake_end=float(r.retake_end), retake_video=bool(r.retake_video), retake_audio=bool(r.retake_audio))
+
+
+def _shown_bytes(r: GenerationRequest, name: str) -> Any:
+    """A media field as an error shows it: the path, or the size of the bytes."""
+    value = getattr(r, name)
+    if name.endswith("_path") or value is None:
+        return value
+    return f"<{len(value)} bytes>" if isinstance(value, (bytes, bytearray)) else f"<{type(value).__name__}>"
+
+
 def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationRequest:
     """The soundtrack: asked for by (and only by) an audio-input class; decoded here once, so that a file that
     is not audio, too short or of an unusual format is refused before any model work."""
@@ -358,7 +444,7 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
     given = [name for name in ("audio_path", "audio") if getattr(r, name) is not None]
     if not spec.audio_input:
         if given:
-            raise InvalidRequest(given[0], _shown_audio(r, given[0]), f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)")
+            raise InvalidRequest(given[0], _shown_bytes(r, given[0]), f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)")
         return r
     if len(given) != 1:
         raise InvalidRequest("audio", None if not given else "<audio_path and audio>",
@@ -383,7 +469,7 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
     images = sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
     if images + len(data) > MAX_MEDIA_BYTES:
         raise InvalidRequest(name, f"<{len(data)} bytes>", f"a soundtrack and images of at most {MAX_MEDIA_BYTES} bytes in all")
-    shown = _shown_audio(r, name)
+    shown = _shown_bytes(r, name)
     try:
         waveform, rate = read_audio(bytes(data), float(r.audio_start_time), float(duration))
     except AudioInputError as error:
@@ -394,10 +480,6 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
         raise InvalidRequest(name, shown, f"a soundtrack lasting at least {needed:.3g} s from audio_start_time {r.audio_start_time:g} s "
                              f"for {r.num_frames} frames at {r.fps:g} fps (it has {seconds:.3g} s)")
     return replace(r, audio=None if r.audio is None else bytes(r.audio), audio_max_duration=float(duration))
-
-
-def _shown_audio(r: GenerationRequest, name: str) -> Any:
-    return r.audio_path if name == "audio_path" else f"<{len(r.audio) if isinstance(r.audio, (bytes, bytearray)) else type(r.audio).__name__} bytes>"
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Conditioning items: edits of a freshly created (patchified, un-noised) video state.
+"""Conditioning items: edits of a freshly created (patchified, un-noised) video or audio state.
 
 Applied in order before noising, as ltx-pipelines' state_with_conditionings; the noiser then keeps
 conditioned tokens (mask 0) clean and partially noises partial ones.
@@ -90,6 +90,22 @@ class KeyframeCondition:
                 state.attention_mask, layout.token_count, tokens.shape[1], self.keyframes.dtype
             ),
         )
+
+
+class TemporalRegionMask:
+    """Regenerate only the tokens that overlap [start, end) seconds, keep the others (ltx-pipelines' retake
+    TemporalRegionMask): the mask is 1 where a token's time span (its positions' first axis, in seconds: video
+    frames with the causal first frame, audio latent frames) overlaps the window, else 0. Video or audio alike."""
+
+    def __init__(self, start: float, end: float):
+        self.start, self.end = start, end
+
+    def apply_to(self, state: LatentState, layout: LatentLayout) -> LatentState:
+        times = layout.positions(state.denoise_mask.device)[:, 0]  # [B, N, 2] float32 seconds
+        inside = (times[..., 1] > self.start) & (times[..., 0] < self.end)  # [B, N]
+        state = state.clone()
+        state.denoise_mask[:, : inside.shape[1]] = inside.unsqueeze(-1).to(state.denoise_mask.dtype)
+        return state
 
 
 def _extend_attention_mask(

@@ -37,6 +37,13 @@ class Components(Protocol):
         returns: normalised latents [N, 128, 1, H/32, W/32]
         """
 
+    def encode_video(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A clip through the video VAE encoder, in one piece.
+
+        pixels: [1, 3, 8k+1, H, W] in [-1, 1] (dtype: self.dtype), H and W multiples of 32
+        returns: normalised latents [1, 128, k+1, H/32, W/32]
+        """
+
     def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """A soundtrack through the audio VAE encoder (audio-to-video): resampled to the encoder's rate, log-mel
         spectrogram, encoder.

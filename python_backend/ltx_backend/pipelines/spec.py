@@ -12,15 +12,17 @@ from ltx_backend.sampling.guidance import GuidanceParams
 
 @dataclass(frozen=True)
 class ModelDefaults:
-    """Sampling defaults of one (model version, pipeline class), from the spec's table."""
+    """Sampling defaults of one (model version, pipeline class), from the spec's table. A class that edits a given
+    clip (spec.source_video) has no size, frame count or fps of its own: the clip's are taken (None here)."""
 
-    width: int
-    height: int
-    num_frames: int
+    width: int | None
+    height: int | None
+    num_frames: int | None
     num_inference_steps: int
     fps: float = 24.0
     seed: int = 10
     guidance_scale: float = 3.0  # the video CFG scale of ltx-pipelines' defaults
+    negative_prompt: str | None = None  # None: the reference's DEFAULT_NEGATIVE_PROMPT (request.py)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class PipelineSpec:
     # The class makes a video for a given soundtrack (ltx-pipelines' A2VidPipelineTwoStage): the request's audio is
     # encoded and its latents held fixed while the video is denoised; the output carries the soundtrack itself.
     audio_input: bool = False
+    # The class regenerates a time window of a given clip (ltx-pipelines' RetakePipeline): the request's video is
+    # encoded as the starting latents, kept outside the window; size, frames and fps are the clip's.
+    source_video: bool = False
 
     def runs_on(self, model_version: str) -> bool:
         return model_version in self.defaults
@@ -49,6 +54,11 @@ class PipelineSpec:
     @property
     def two_stage(self) -> bool:
         return len(self.stages) > 1
+
+    @property
+    def encodes_audio(self) -> bool:
+        """Whether the class runs the audio VAE encoder (on a soundtrack, or on a source clip's sound)."""
+        return self.audio_input or self.source_video
 
     @property
     def size_multiple(self) -> int:

@@ -63,8 +63,8 @@ class LocalComponents:
         self.video_decoder = source.load("video_decoder", device, dtype)
         self.audio_decoder = source.load("audio_decoder", device, dtype)
         self.vocoder = source.load("vocoder", device, dtype)
-        audio_input = PIPELINES[pipeline_class_name].spec.audio_input
-        self.audio_encoder = source.load("audio_encoder", device, dtype) if audio_input else None
+        encodes_audio = PIPELINES[pipeline_class_name].spec.encodes_audio
+        self.audio_encoder = source.load("audio_encoder", device, dtype) if encodes_audio else None
         self.upsampler = None if upsampler_path is None else load_latent_upsampler(upsampler_path, device, dtype)
 
     @property
@@ -92,9 +92,13 @@ class LocalComponents:
         return torch.cat([encode_video(p.unsqueeze(0).to(self.device, self.dtype), self.video_encoder) for p in pixels])
 
     @torch.inference_mode()
+    def encode_video(self, pixels: torch.Tensor) -> torch.Tensor:
+        return encode_video(pixels.to(self.device, self.dtype), self.video_encoder)
+
+    @torch.inference_mode()
     def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
         if self.audio_encoder is None:
-            raise RuntimeError(f"no audio encoder loaded ({self.pipeline_class_name} takes no audio)")
+            raise RuntimeError(f"no audio encoder loaded ({self.pipeline_class_name} encodes no audio)")
         return encode_audio(waveform, sample_rate, self.audio_encoder)
 
     @torch.inference_mode()

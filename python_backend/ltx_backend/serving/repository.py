@@ -44,9 +44,9 @@ class RepositoryOptions:
         return any(name != ONE_STAGE for name in self.pipeline_classes)
 
     @property
-    def audio_input(self) -> bool:
-        """A served class takes a soundtrack: the vae_encoder loads the audio encoder too."""
-        return any(spec_of(name).audio_input for name in self.pipeline_classes)
+    def audio_encoder(self) -> bool:
+        """A served class encodes audio (a soundtrack, a source clip's sound): the vae_encoder loads the audio encoder too."""
+        return any(spec_of(name).encodes_audio for name in self.pipeline_classes)
 
     @property
     def model_type(self) -> str:
@@ -116,7 +116,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
             (Tensor("PIXELS", m, (-1,) * 5, optional=True), Tensor("WAVEFORM", "TYPE_FP32", any3, optional=True),
              Tensor("SAMPLE_RATE", "TYPE_INT32", (1,), optional=True)),
             (Tensor("LATENTS", m, (-1,) * 5), Tensor("AUDIO_LATENTS", m, (-1,) * 4)), gpu=o.gpu,
-            parameters=(("audio_encoder", "true"),) if o.audio_input else (),
+            parameters=(("audio_encoder", "true"),) if o.audio_encoder else (),
         ),
         *([ModelSpec(
             "latent_upsampler", "latent_upsampler", "spatial x2 latent upsampler between the two stages",

@@ -90,6 +90,10 @@ class TritonComponents:
         out = self.infer(self.names.vae_encoder, {"PIXELS": pixels.to(self.dtype)}, ("LATENTS",))
         return out["LATENTS"].to(self.device)
 
+    def encode_video(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[1, 3, F, H, W] in [-1, 1] -> [1, 128, F', H/32, W/32] (the vae_encoder takes clips as it takes images)."""
+        return self.encode_images(pixels)
+
     def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """[1, 2, S] float32 at sample_rate -> [1, 8, T, 16]."""
         inputs = {"WAVEFORM": waveform.float(), "SAMPLE_RATE": np.array([sample_rate], dtype=np.int32)}

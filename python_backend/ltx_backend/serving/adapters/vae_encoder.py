@@ -1,7 +1,7 @@
 """`vae_encoder`: the VAE encoders, one request each.
 
-PIXELS [N, 3, 1, H, W] in [-1, 1] (preprocessed conditioning images) -> LATENTS [N, 128, 1, H/32, W/32], one image
-at a time as the reference encodes them; or, where an audio-input class is served (parameter `audio_encoder`),
+PIXELS [N, 3, F, H, W] in [-1, 1] (preprocessed conditioning images, F = 1, or a clip, F = 8k + 1) -> LATENTS
+[N, 128, F', H/32, W/32], one at a time as the reference encodes them; or, where a class that encodes audio is served (parameter `audio_encoder`),
 WAVEFORM [1, 2, S] float32 + SAMPLE_RATE [1] (a soundtrack) -> AUDIO_LATENTS [1, 8, T, 16].
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ class TritonPythonModel(ModelAdapter):
 
     def encode_audio(self, waveform: torch.Tensor, sample_rate: torch.Tensor) -> torch.Tensor:
         if self.audio_encoder is None:
-            raise InvalidRequest("WAVEFORM", "<soundtrack>", "a server that runs an audio-input class (its vae_encoder loads the audio encoder)")
+            raise InvalidRequest("WAVEFORM", "<soundtrack>", "a server that runs a class encoding audio (its vae_encoder loads the audio encoder)")
         if waveform.dim() != 3 or waveform.shape[:2] != (1, 2) or waveform.dtype != torch.float32:
             raise InvalidRequest("WAVEFORM", list(waveform.shape), "a float32 tensor of shape [1, 2, S]")
         rate = int(sample_rate.reshape(-1)[0])
