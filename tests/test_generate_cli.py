@@ -260,3 +260,30 @@ def test_bad_soundtrack_flags(tiny_checkpoints, tmp_path, capsys, extra, message
     code, stderr = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--num-frames", "9"] + extra, capsys)
     assert code == 2, stderr
     assert message in stderr and "Traceback" not in stderr
+
+
+def test_retake_keeps_the_clips_size_and_regenerates_its_window(tiny_checkpoints, tmp_path):
+    from test_source_clip import clip
+
+    source = tmp_path / "source.mp4"
+    source.write_bytes(clip(frames=17, width=96))
+    out = tmp_path / "retake.mp4"
+    result = run([
+        "--model-path", str(tiny_checkpoints["2"]), "--prompt", "The cat looks up", "--pipeline-class-name", "LTX2RetakePipeline",
+        "--video-path", str(source), "--retake-start", "0.2", "--retake-end", "0.5", "--no-retake-audio",
+        "--num-inference-steps", "2", "--output-path", str(out),
+    ])
+    assert result.returncode == 0, result.stderr
+    info = probe_mp4(out)
+    assert (info.width, info.height, info.num_frames, info.fps, info.audio_streams) == (96, 64, 17, 24.0, 1)
+
+
+def test_retake_flags_that_the_clip_decides_are_refused(tiny_checkpoints, tmp_path, capsys):
+    from test_source_clip import clip
+
+    source = tmp_path / "source.mp4"
+    source.write_bytes(clip())
+    code, stderr = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--pipeline-class-name",
+                             "LTX2RetakePipeline", "--video-path", str(source), "--retake-start", "0", "--retake-end", "0.2",
+                             "--num-frames", "9"], capsys)
+    assert code == 2 and "invalid num_frames=9: left out with LTX2RetakePipeline" in stderr

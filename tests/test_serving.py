@@ -17,7 +17,7 @@ import tritonclient.grpc as grpcclient
 
 from audio_files import encode_audio_file, tones
 from ltx_backend.media import probe_mp4
-from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, RETAKE
 from ltx_backend.request import MAX_REQUEST_BYTES, GenerationRequest
 from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
 from ltx_client.front.runner import FrontProxies
@@ -120,6 +120,25 @@ def test_audio_to_video_served_equals_in_process(server, tmp_path):
     assert info.audio_sample_rate == 44100 and abs(info.audio_duration - info.video_duration) < 0.05
 
 
+def test_retake_served_equals_in_process(server, tmp_path):
+    """The clip travels as VIDEO bytes, with the window and the stream switches; frames and sound as in-process."""
+    from ltx_backend.runtime.local_components import load_pipeline
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(_clip(frames=17))
+    request = GenerationRequest(prompt="The fox turns its head", pipeline_class_name=RETAKE, video_path=str(path), seed=4,
+                                num_inference_steps=2, retake_start=0.2, retake_end=0.5, retake_audio=False)
+    steps = []
+    via_grpc = generate_grpc(server.grpc_url, request, on_progress=steps.append, return_raw=True, timeout=600)
+    via_http = generate_http(server.http_url, request, return_raw=True)
+    local = load_pipeline(str(MODEL), device=torch.device("cpu"), pipeline_class_name=RETAKE)(request.resolve("2"))
+    assert via_grpc.frames.shape == (17, 64, 64, 3) and len(steps) == 2
+    np.testing.assert_array_equal(via_grpc.frames, local.frames)
+    np.testing.assert_array_equal(via_http.frames, local.frames)
+    np.testing.assert_array_equal(via_grpc.audio, local.audio)
+    assert via_grpc.sample_rate == local.sample_rate
+
+
 def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     events = []
     result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
@@ -160,6 +179,23 @@ A2V = {"PIPELINE_CLASS_NAME": text(AUDIO_TO_VIDEO)}
 
 def soundtrack(data: bytes) -> dict:
     return {**A2V, "AUDIO": (np.array([data], dtype=np.object_), "BYTES")}
+
+
+def _clip(frames: int = 9, width: int = 64, height: int = 64, sound: bool = True) -> bytes:
+    from ltx_backend.media import encode_mp4
+
+    pictures = np.random.default_rng(frames).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+    return encode_mp4(pictures, 24.0, tones(frames / 24 + 0.1, 48000) if sound else None, 48000 if sound else None)
+
+
+CLIP = _clip()
+WINDOW = {"RETAKE_START": (np.array([0.1], np.float32), "FP32"), "RETAKE_END": (np.array([0.3], np.float32), "FP32")}
+
+
+def retake(data: bytes, **changes) -> dict:
+    """A retake request's inputs: the clip decides width, height and frames (GOOD's are dropped)."""
+    return {"WIDTH": None, "HEIGHT": None, "NUM_FRAMES": None, "PIPELINE_CLASS_NAME": text(RETAKE),
+            "VIDEO": (np.array([data], dtype=np.object_), "BYTES"), **WINDOW, **changes}
 
 
 GOOD = {"PROMPT": text("a fox"), "WIDTH": int32(64), "HEIGHT": int32(64), "NUM_FRAMES": int32(9), "NUM_INFERENCE_STEPS": int32(2)}
@@ -204,6 +240,22 @@ BAD_REQUESTS = [
     ("soundtrack start past its end", {**soundtrack(WAV), "AUDIO_START_TIME": (np.array([5.0], np.float32), "FP32")}, None, "audio"),
     ("soundtrack start negative", {**soundtrack(WAV), "AUDIO_START_TIME": (np.array([-1.0], np.float32), "FP32")}, None, "audio_start_time"),
     ("soundtrack path on the server", A2V, {"audio_path": "/etc/passwd"}, "audio_path"),
+    ("retake without a clip", {"WIDTH": None, "HEIGHT": None, "NUM_FRAMES": None, "PIPELINE_CLASS_NAME": text(RETAKE)}, None, "video"),
+    ("a clip for a class that takes none", {"VIDEO": retake(CLIP)["VIDEO"]}, None, "video"),
+    ("clip not a video", retake(b"\x00\x00\x00\x18ftypmp42 not really"), None, "video"),
+    ("clip is a PNG", retake(PNG), None, "video"),
+    ("clip is a soundtrack", retake(WAV), None, "video"),
+    ("clip truncated", retake(CLIP[:400]), None, "video"),
+    ("clip of 10 frames", retake(_clip(frames=10)), None, "video"),
+    ("clip 80 pixels wide", retake(_clip(width=80)), None, "video"),
+    ("retake window past the clip", retake(CLIP, RETAKE_END=(np.array([5.0], np.float32), "FP32")), None, "retake_end"),
+    ("retake window reversed", retake(CLIP, RETAKE_START=(np.array([0.3], np.float32), "FP32"),
+                                      RETAKE_END=(np.array([0.1], np.float32), "FP32")), None, "retake_end"),
+    ("retake without a window", retake(CLIP, RETAKE_START=None), None, "retake_start"),
+    ("retake of nothing", retake(CLIP, RETAKE_VIDEO=(np.array([False]), "BOOL"), RETAKE_AUDIO=(np.array([False]), "BOOL")), None,
+     "retake_video"),
+    ("retake with a size", retake(CLIP, WIDTH=int32(64)), None, "width"),
+    ("clip path on the server", retake(CLIP, VIDEO=None), {"video_path": "/etc/hostname"}, "video_path"),
 ]
 
 

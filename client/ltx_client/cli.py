@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest
-from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, ONE_STAGE, PIPELINE_CLASSES
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, ONE_STAGE, PIPELINE_CLASSES, RETAKE
 from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
 from ltx_kernels.dispatch import BACKENDS
@@ -57,6 +57,14 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--audio-start-time", type=float, default=0.0, help="read the soundtrack from this second (default 0)")
     p.add_argument("--audio-max-duration", type=float, default=None,
                    help="seconds of soundtrack to read (default: the video's length, num_frames / fps)")
+    p.add_argument("--video-path", default=None,
+                   help=f"{RETAKE} / {DISTILLED_RETAKE}: the clip to edit (8k+1 frames, sides multiples of 32; its size, frames and fps are kept)")
+    p.add_argument("--retake-start", type=float, default=None, help="start of the window to regenerate, in seconds")
+    p.add_argument("--retake-end", type=float, default=None, help="end of the window to regenerate, in seconds")
+    p.add_argument("--retake-video", action=argparse.BooleanOptionalAction, default=True,
+                   help="regenerate the window's video (--no-retake-video keeps the video whole)")
+    p.add_argument("--retake-audio", action=argparse.BooleanOptionalAction, default=True,
+                   help="regenerate the window's audio (--no-retake-audio keeps the audio whole)")
     add_lora_flags(p)
     add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
@@ -95,6 +103,11 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         audio_path=args.audio_path,
         audio_start_time=args.audio_start_time,
         audio_max_duration=args.audio_max_duration,
+        video_path=args.video_path,
+        retake_start=args.retake_start,
+        retake_end=args.retake_end,
+        retake_video=args.retake_video,
+        retake_audio=args.retake_audio,
     )
 
 

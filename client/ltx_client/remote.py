@@ -17,6 +17,8 @@ from ltx_backend.request import GenerationRequest, read_media_file
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
 
+# fields left out of a request when they hold their default (older servers do not know the newer ones)
+DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio")
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
 
@@ -46,7 +48,7 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
         value = return_raw if field == "return_raw" else getattr(request, field, None)
         if value is None or (field == "return_raw" and not value) or (not scalar and len(value) == 0):
             continue
-        if field in ("image_crf", "image_mode", "audio_start_time") and value == GenerationRequest.__dataclass_fields__[field].default:
+        if field in DEFAULTED_FIELDS and value == GenerationRequest.__dataclass_fields__[field].default:
             continue
         values = [value] if scalar else list(value)
         if data_type == "TYPE_STRING":
@@ -57,6 +59,8 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
         arrays["IMAGES"] = np.array([read_media_file("image_paths", p) for p in request.image_paths], dtype=np.object_)
     if request.audio_path is not None:
         arrays["AUDIO"] = np.array([read_media_file("audio_path", request.audio_path, "audio")], dtype=np.object_)
+    if request.video_path is not None:
+        arrays["VIDEO"] = np.array([read_media_file("video_path", request.video_path, "video")], dtype=np.object_)
     return arrays
 
 

@@ -42,12 +42,17 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "AUDIO": ("audio", "TYPE_STRING", True),  # the soundtrack's file bytes (LTX2AudioToVideoPipeline)
     "AUDIO_START_TIME": ("audio_start_time", "TYPE_FP32", True),
     "AUDIO_MAX_DURATION": ("audio_max_duration", "TYPE_FP32", True),
+    "VIDEO": ("video", "TYPE_STRING", True),  # the clip's file bytes (the retake classes)
+    "RETAKE_START": ("retake_start", "TYPE_FP32", True),
+    "RETAKE_END": ("retake_end", "TYPE_FP32", True),
+    "RETAKE_VIDEO": ("retake_video", "TYPE_BOOL", True),
+    "RETAKE_AUDIO": ("retake_audio", "TYPE_BOOL", True),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
-BYTES_FIELDS = {"images", "audio"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
+BYTES_FIELDS = {"images", "audio", "video"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 # The headers the server forwards as request parameters (ltx_client/server.py --grpc-header-forward-pattern,
@@ -59,6 +64,7 @@ HTTP_MARKER_HEADER = "host"
 SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
     "audio_path": "files on the server are not read: send the soundtrack's bytes in the AUDIO input",
+    "video_path": "files on the server are not read: send the clip's bytes in the VIDEO input",
     **{
         name: f"chosen when the server starts (ltx-triton serve --{name.replace('_', '-')}), not per request"
         for name in (f.name for f in fields(LoadOptions))
