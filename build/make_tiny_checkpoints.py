@@ -143,6 +143,7 @@ def make_tiny_lora(
     alpha: "float | None" = None,
     dtype: torch.dtype = torch.float32,
     transformer_config: dict | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write a random LoRA for the tiny `version` transformer, keyed in one community format.
 
@@ -154,7 +155,8 @@ def make_tiny_lora(
                              alpha as lora_alpha in an adapter_config.json beside the file
     modules: our module paths to adapt (default: every Linear of the transformer blocks). `alpha` None
     writes no alpha. down (A) ~ N(0, 1/in), up (B) ~ N(0, 1/rank): deltas the size of the weights.
-    transformer_config: the checkpoint's "transformer" section (default: the tiny `version` one).
+    transformer_config: the checkpoint's "transformer" section (default: the tiny `version` one). metadata: the
+    file's safetensors metadata (an IC-LoRA's reference_downscale_factor).
     Deterministic: the same arguments write the same tensors.
     """
     from ltx_backend.loading.diffusers_layout import transformer_diffusers_key
@@ -190,7 +192,7 @@ def make_tiny_lora(
             tensors[f"{stem}.alpha"] = torch.tensor(float(alpha), dtype=dtype)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path))
+    save_file(tensors, str(path), metadata=metadata)
     if key_format == "peft":
         config = {"peft_type": "LORA", "r": rank, "target_modules": sorted({m.rsplit(".", 1)[-1] for m in modules})}
         if alpha is not None:

@@ -155,3 +155,54 @@ def test_serve_refuses_the_distilled_class_beside_the_dev_ones(repo, tmp_path, c
     assert main(["serve", "--model-path", str(repo), "--run-dir", str(tmp_path), "--pipeline-class-name", TWO_STAGE, DISTILLED]) == 2
     assert "LTX2DistilledPipeline on its own: it loads the distilled checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "model_repository").exists()
+
+
+@pytest.mark.server
+def test_served_ic_lora_and_distilled_retake_equal_in_process(repo, tmp_path):
+    """serve --pipeline-class-name LTX2ICLoraPipeline LTX2DistilledRetakePipeline --lora-path IC-LORA (x2 reference
+    scale in its metadata): control videos travel as VIDEO_CONDITIONING bytes, the clip as VIDEO bytes; both videos
+    are the in-process ones, bit for bit; bad control videos are INVALID_ARG naming the field, and it keeps serving."""
+    from ltx_backend.pipelines.registry import DISTILLED_RETAKE, IC_LORA
+    from ltx_backend.serving.repository import RepositoryOptions, render_repository
+    from ltx_client.remote import generate_grpc
+    from ltx_client.server import TritonServer, free_port
+    from serving import grpc_unary, int32, text
+    from test_ic_lora_parity import control_video
+    from test_source_clip import clip
+
+    maker = load_build_script("make_tiny_checkpoints")
+    lora = str(maker.make_tiny_lora(tmp_path / "ic-lora.safetensors", "2", seed=78, metadata={"reference_downscale_factor": "2"}))
+    load = LoadOptions(lora_path=lora)
+    options = RepositoryOptions(model_path=str(repo), pipeline_classes=(IC_LORA, DISTILLED_RETAKE), load=load)
+    rendered = render_repository(options, tmp_path / "repo")
+    controls = (control_video(tmp_path / "c0.mp4", 17, 4), control_video(tmp_path / "c1.mp4", 9, 5))
+    (tmp_path / "clip.mp4").write_bytes(clip(frames=9, width=96))
+    ic = GenerationRequest(**dict(SETTINGS, width=128, height=128), pipeline_class_name=IC_LORA, video_conditioning_paths=controls,
+                           video_conditioning_strengths=(1.0, 0.5))
+    retake = GenerationRequest(prompt="The fox looks back", pipeline_class_name=DISTILLED_RETAKE, video_path=str(tmp_path / "clip.mp4"),
+                               retake_start=0.1, retake_end=0.3)
+    bad = [
+        ({"VIDEO_CONDITIONING": (np.array([b"not a video"], dtype=np.object_), "BYTES")}, "video_conditioning"),
+        ({}, "video_conditioning"),  # none
+        ({"VIDEO_CONDITIONING": (np.array([open(controls[0], "rb").read()], dtype=np.object_), "BYTES"),
+          "VIDEO_CONDITIONING_STRENGTHS": (np.array([1.0, 0.5], np.float32), "FP32")}, "video_conditioning_strengths"),
+    ]
+    base = {"PROMPT": text("a fox"), "PIPELINE_CLASS_NAME": text(IC_LORA), "WIDTH": int32(128), "HEIGHT": int32(128), "NUM_FRAMES": int32(9)}
+    server = TritonServer(rendered, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log").start(timeout=600)
+    try:
+        errors = [grpc_unary(server.grpc_url, {**base, **changes})[1] for changes, _ in bad]
+        served_ic = generate_grpc(server.grpc_url, ic, return_raw=True, timeout=600)
+        served_retake = generate_grpc(server.grpc_url, retake, return_raw=True, timeout=600)
+    finally:
+        server.stop()
+    for (status, message), (_, field) in zip(errors, bad):
+        assert status == "StatusCode.INVALID_ARGUMENT" and field in message, message
+    local_ic = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=IC_LORA, options=load)
+    assert local_ic.components.reference_downscale_factor == 2
+    expected = local_ic(ic.resolve("2"))
+    np.testing.assert_array_equal(served_ic.frames, expected.frames)
+    np.testing.assert_array_equal(served_ic.audio, expected.audio)
+    local_retake = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED_RETAKE, options=load)
+    expected = local_retake(retake.resolve("2"))
+    np.testing.assert_array_equal(served_retake.frames, expected.frames)
+    np.testing.assert_array_equal(served_retake.audio, expected.audio)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest
-from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, ONE_STAGE, PIPELINE_CLASSES, RETAKE
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, IC_LORA, ONE_STAGE, PIPELINE_CLASSES, RETAKE
 from ltx_backend.request import GenerationRequest
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
 from ltx_kernels.dispatch import BACKENDS
@@ -65,6 +65,9 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="regenerate the window's video (--no-retake-video keeps the video whole)")
     p.add_argument("--retake-audio", action=argparse.BooleanOptionalAction, default=True,
                    help="regenerate the window's audio (--no-retake-audio keeps the audio whole)")
+    p.add_argument("--video-conditioning", nargs="+", default=None, metavar="PATH[:STRENGTH]",
+                   help=f"{IC_LORA}: control videos (depth, pose, edges, ...) for the IC-LoRA given with --lora-path; "
+                   "strength in [0, 1] (default 1.0)")
     add_lora_flags(p)
     add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
@@ -108,7 +111,25 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         retake_end=args.retake_end,
         retake_video=args.retake_video,
         retake_audio=args.retake_audio,
+        **_control_videos(args.video_conditioning),
     )
+
+
+def _control_videos(values: list[str] | None) -> dict:
+    """--video-conditioning PATH[:STRENGTH] ... -> the request's paths and strengths (a suffix that is not a
+    number is part of the path)."""
+    if not values:
+        return {}
+    paths, strengths = [], []
+    for value in values:
+        path, _, suffix = value.rpartition(":")
+        try:
+            strength = float(suffix) if path else None
+        except ValueError:
+            strength = None
+        paths.append(path if strength is not None else value)
+        strengths.append(1.0 if strength is None else strength)
+    return {"video_conditioning_paths": tuple(paths), "video_conditioning_strengths": tuple(strengths)}
 
 
 def output_file(output_path: str | None, prompt: str, seed: int) -> Path:

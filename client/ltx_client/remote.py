@@ -59,6 +59,9 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
         arrays["IMAGES"] = np.array([read_media_file("image_paths", p) for p in request.image_paths], dtype=np.object_)
     if request.audio_path is not None:
         arrays["AUDIO"] = np.array([read_media_file("audio_path", request.audio_path, "audio")], dtype=np.object_)
+    if request.video_conditioning_paths:
+        arrays["VIDEO_CONDITIONING"] = np.array([read_media_file("video_conditioning_paths", p, "video")
+                                                 for p in request.video_conditioning_paths], dtype=np.object_)
     if request.video_path is not None:
         arrays["VIDEO"] = np.array([read_media_file("video_path", request.video_path, "video")], dtype=np.object_)
     return arrays

@@ -265,21 +265,27 @@ def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
         raise VideoInputError(f"not a readable video: {error}") from None
 
 
-def read_video_frames(data: bytes | str | Path, frame_cap: int) -> np.ndarray:
-    """The first `frame_cap` frames of a clip's first video stream as uint8 RGB [F, H, W, 3] (ltx-pipelines'
+def iter_video_frames(data: bytes | str | Path, frame_cap: int):
+    """The first `frame_cap` frames of a clip's first video stream, one uint8 RGB [H, W, 3] at a time (ltx-pipelines'
     decode_video_from_file). Raises VideoInputError when they do not decode."""
     source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
-    frames = []
+    count = 0
     try:
         with av.open(source) as container:
             for frame in container.decode(container.streams.video[0]):
-                frames.append(frame.to_rgb().to_ndarray())
-                if len(frames) == frame_cap:
+                yield frame.to_rgb().to_ndarray()
+                count += 1
+                if count == frame_cap:
                     break
     except (av.FFmpegError, OSError, ValueError, IndexError, MemoryError) as error:
         raise VideoInputError(f"not a readable video: {error}") from None
-    if not frames:
+    if count == 0:
         raise VideoInputError("no frame decodes")
+
+
+def read_video_frames(data: bytes | str | Path, frame_cap: int) -> np.ndarray:
+    """iter_video_frames stacked: uint8 [F, H, W, 3]."""
+    frames = list(iter_video_frames(data, frame_cap))
     if any(f.shape != frames[0].shape for f in frames):
         raise VideoInputError("frames of changing size")
     return np.stack(frames)

@@ -19,7 +19,7 @@ from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
-from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, ONE_STAGE, PIPELINE_CLASSES, RETAKE, spec_of
+from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, IC_LORA, ONE_STAGE, PIPELINE_CLASSES, RETAKE, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
 # The reference's default negative prompt (ltx_pipelines.utils.constants.DEFAULT_NEGATIVE_PROMPT).
@@ -62,6 +62,7 @@ MAX_IMAGE_PIXELS_TOTAL = MAX_IMAGE_COVER_PIXELS  # as many as one image may be r
 # media plus 1 MiB for the prompts (2 x 20,000 characters of up to 4 bytes), the other fields and the framing.
 MAX_REQUEST_BYTES = MAX_MEDIA_BYTES + 2**20
 MAX_AUDIO_START_SECONDS = 24 * 3600.0  # audio_start_time: within a day-long recording
+MAX_CONTROL_VIDEOS = 4  # control videos of an IC-LoRA request (each adds up to stage 1's tokens)
 AUDIO_LATENTS_PER_SECOND = 25  # latents/shapes.py: 16 kHz mel frames, hop 160, 4x downsampled 
 
 
@@ -118,6 +119,11 @@ class GenerationRequest:
     retake_end: float | None = None
     retake_video: bool = True
     retake_audio: bool = True
+    # The IC-LoRA class's control videos (depth, pose, edges, ...): paths (generate) or encoded bytes (served
+    # requests), not both; each read for the clip's first num_frames frames, with a strength in [0, 1] (default 1.0).
+    video_conditioning_paths: tuple[str, ...] = ()
+    video_conditioning: tuple[bytes, ...] = field(default=(), repr=False)
+    video_conditioning_strengths: tuple[float, ...] | None = None
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -193,6 +199,7 @@ class GenerationRequest:
             )
         r = _resolve_images(r)
         r = _resolve_audio(r, spec)
+        r = _resolve_control_videos(r, spec)
         _check_tokens(r)
         return _plain_numbers(r)
 
@@ -214,6 +221,11 @@ def _check_tokens(r: GenerationRequest) -> None:
             "num_frames", r.num_frames, f"a clip of at most {MAX_VIDEO_TOKENS} latent tokens (4K x 121 frames, 1920x1088 x 481): "
             f"{r.width}x{r.height} x {r.num_frames} frames is {video}",
         )
+    controls = len(r.video_conditioning_paths) + len(r.video_conditioning)
+    if controls and video // 4 * (1 + controls) > MAX_VIDEO_TOKENS:  # stage 1 at half size, each reference at most its size
+        field = "video_conditioning_paths" if r.video_conditioning_paths else "video_conditioning"
+        raise InvalidRequest(field, f"<{controls} control videos>", f"fewer control videos for {r.width}x{r.height} x {r.num_frames} "
+                             f"frames: each adds up to {video // 4} tokens to stage 1's {video // 4}, at most {MAX_VIDEO_TOKENS} in all")
     if video + images > MAX_VIDEO_TOKENS:
         field = "image_paths" if r.image_paths else "images"
         raise InvalidRequest(
@@ -480,6 +492,57 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
         raise InvalidRequest(name, shown, f"a soundtrack lasting at least {needed:.3g} s from audio_start_time {r.audio_start_time:g} s "
                              f"for {r.num_frames} frames at {r.fps:g} fps (it has {seconds:.3g} s)")
     return replace(r, audio=None if r.audio is None else bytes(r.audio), audio_max_duration=float(duration))
+
+
+def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> GenerationRequest:
+    """The IC-LoRA class's control videos: asked for by (and only by) it; each one's header read here, its frames
+    decoded by the pipeline. A clip shorter than the video must itself have 8k+1 frames (the VAE's)."""
+    from ltx_backend.media import VideoInputError, probe_video
+
+    field_name = "video_conditioning_paths" if r.video_conditioning_paths else "video_conditioning"
+    for name in ("video_conditioning_paths", "video_conditioning"):
+        if not isinstance(getattr(r, name), (tuple, list)):
+            raise InvalidRequest(name, f"<{type(getattr(r, name)).__name__}>", "a list of control videos")
+    count = len(r.video_conditioning_paths) + len(r.video_conditioning)
+    if not spec.reference_videos:
+        if count or r.video_conditioning_strengths is not None:
+            raise InvalidRequest(field_name if count else "video_conditioning_strengths", f"<{count} control videos>",
+                                 f"only with {IC_LORA} (control videos for an IC-LoRA)")
+        return r
+    if r.video_conditioning_paths and r.video_conditioning:
+        raise InvalidRequest("video_conditioning", f"<{len(r.video_conditioning)} videos>", "either video_conditioning_paths or video_conditioning, not both")
+    if not 1 <= count <= MAX_CONTROL_VIDEOS:
+        raise InvalidRequest(field_name, f"<{count} control videos>", f"1 to {MAX_CONTROL_VIDEOS} control videos for {spec.name}")
+    encoded = sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
+    for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
+        if r.video_conditioning_paths:
+            data, shown = read_media_file(field_name, source, "video"), source
+        else:
+            if not isinstance(source, (bytes, bytearray)) or not source:
+                raise InvalidRequest(field_name, f"<video {index}: {type(source).__name__}>", "non-empty encoded video bytes (MP4, ...)")
+            data, shown = bytes(source), f"<video {index}>"
+        encoded += len(data)
+        if encoded > MAX_MEDIA_BYTES:
+            raise InvalidRequest(field_name, shown, f"control videos and images of at most {MAX_MEDIA_BYTES} bytes in all")
+        try:
+            info = probe_video(data, MAX_FRAMES)
+        except VideoInputError as error:
+            raise InvalidRequest(field_name, shown, f"a video (MP4, MOV, WebM, MKV, ...): {error}") from None
+        used = min(info.num_frames, r.num_frames)
+        if (used - 1) % 8:
+            raise InvalidRequest(field_name, shown, f"a control video of at least {r.num_frames} frames, or of 8k+1 frames "
+                                 f"(this one has {info.num_frames})")
+        if min(info.width, info.height) < 2 or info.width * info.height > 4 * MAX_PIXELS_PER_FRAME:
+            raise InvalidRequest(field_name, shown, f"frames of at least 2x2 and at most {4 * MAX_PIXELS_PER_FRAME} pixels "
+                                 f"(this one: {info.width}x{info.height})")
+    strengths = (1.0,) * count if r.video_conditioning_strengths is None else r.video_conditioning_strengths
+    if not isinstance(strengths, (tuple, list)) or len(strengths) != count:
+        raise InvalidRequest("video_conditioning_strengths", strengths, f"one strength per control video ({count})")
+    for strength in strengths:
+        check_float("video_conditioning_strengths", strength, 0.0, 1.0)
+    return replace(r, video_conditioning_paths=tuple(r.video_conditioning_paths),
+                   video_conditioning=tuple(bytes(d) for d in r.video_conditioning),
+                   video_conditioning_strengths=tuple(float(s) for s in strengths))
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

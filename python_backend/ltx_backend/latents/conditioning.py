@@ -92,6 +92,34 @@ class KeyframeCondition:
         )
 
 
+class ReferenceVideoCondition:
+    """Append a control video's latent [B, C, F', H', W'] as reference tokens (ltx-core's
+    VideoConditionByReferenceLatent, for IC-LoRAs): placed at the clip's own frames, their spatial positions scaled
+    by `downscale_factor` (an IC-LoRA trained on references at 1/N of the output size), denoise strength
+    1 - strength (1: kept clean). Dropped again by layout.clear_conditioning."""
+
+    def __init__(self, latent: torch.Tensor, downscale_factor: int, strength: float):
+        self.latent = latent
+        self.downscale_factor = downscale_factor
+        self.strength = strength
+
+    def apply_to(self, state: LatentState, layout: VideoLatentLayout) -> LatentState:
+        tokens = layout.patchify(self.latent)
+        positions = video_positions(
+            VideoLatentShape.from_torch_shape(self.latent.shape), layout.fps, layout.patch_size, layout.scale_factors,
+            causal_fix=layout.causal_fix, device=self.latent.device,
+        )
+        positions[:, 1:] *= self.downscale_factor  # height and width, in the output's pixels
+        mask = torch.full((*tokens.shape[:2], 1), 1.0 - self.strength, device=self.latent.device, dtype=self.latent.dtype)
+        return LatentState(
+            latent=torch.cat([state.latent, tokens], dim=1),
+            denoise_mask=torch.cat([state.denoise_mask, mask], dim=1),
+            positions=torch.cat([state.positions, positions], dim=2),
+            clean_latent=torch.cat([state.clean_latent, tokens], dim=1),
+            attention_mask=_extend_attention_mask(state.attention_mask, layout.token_count, tokens.shape[1], self.latent.dtype),
+        )
+
+
 class TemporalRegionMask:
     """Regenerate only the tokens that overlap [start, end) seconds, keep the others (ltx-pipelines' retake
     TemporalRegionMask): the mask is 1 where a token's time span (its positions' first axis, in seconds: video

@@ -91,6 +91,8 @@ class LoraFile:
     unused_keys: tuple[str, ...] = ()  # keys of the file that are not LoRA matrices of a transformer module
     path: Path | None = None
     key_format: str = ""
+    # An IC-LoRA trained on reference videos at 1/N of the output's size says N in its metadata (1: the same size).
+    reference_downscale_factor: int = 1
 
     @property
     def entries(self) -> dict[str, LoraLayer]:
@@ -168,13 +170,48 @@ def read_lora(path: str, weight_name: str | None = None) -> LoraFile:
     try:
         with safe_open(str(file), framework="pt") as f:
             state_dict = {key: f.get_tensor(key) for key in f.keys()}
+            metadata = f.metadata() or {}
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
         raise LoraError(f"invalid lora_path={path!r}: cannot read {file}: {error}") from error
     config_path = file.parent / "adapter_config.json"
     adapter_config = _adapter_config(config_path, path) if config_path.is_file() else None
     if adapter_config and adapter_config.get("use_dora"):
         raise LoraError(f"LoRA {name}: DoRA adapters (use_dora in {config_path}) are not supported")
-    return lora_from_state_dict(state_dict, name, adapter_config, file)
+    lora = lora_from_state_dict(state_dict, name, adapter_config, file)
+    return replace(lora, reference_downscale_factor=_reference_downscale_factor(metadata, path))
+
+
+def read_reference_downscale_factor(path: str, weight_name: str | None = None) -> int:
+    """The IC-LoRA metadata of a LoRA file (folder, repo id) without reading its tensors (the pipeline model's)."""
+    file, _ = _resolve_lora_file(path, weight_name)
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise LoraError(f"invalid lora_path={path!r}: cannot read {file}: {error}") from error
+    return _reference_downscale_factor(metadata, path)
+
+
+def common_reference_downscale_factor(loras: list[LoraFile]) -> int:
+    """The reference scale of the IC-LoRAs merged together: one value besides 1 (ltx-pipelines refuses a mix)."""
+    factors = {lora.reference_downscale_factor for lora in loras} - {1}
+    if len(factors) > 1:
+        raise LoraError(f"LoRAs with different reference_downscale_factor values ({sorted(factors)}) cannot be combined")
+    return factors.pop() if factors else 1
+
+
+def _reference_downscale_factor(metadata: dict[str, str], path: str) -> int:
+    """ltx-pipelines' IC-LoRA metadata key `reference_downscale_factor` (default 1), a positive integer."""
+    raw = metadata.get("reference_downscale_factor", "1")
+    try:
+        factor = int(raw)
+    except ValueError:
+        factor = 0
+    if factor < 1:
+        raise LoraError(f"invalid lora_path={path!r}: its metadata reference_downscale_factor={raw!r} is not a positive integer")
+    return factor
 
 
 def _adapter_config(config_path: Path, path: str) -> dict:

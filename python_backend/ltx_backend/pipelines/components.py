@@ -22,6 +22,7 @@ class Components(Protocol):
     model_version: str  # "2" or "2.3", from the checkpoint metadata
     device: torch.device  # where latents and the seeded generator live
     dtype: torch.dtype  # latent dtype
+    reference_downscale_factor: int  # the user IC-LoRA's reference video scale (its metadata); 1 without one
 
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         """One TextContext (video [1, S, Dv], audio [1, S, Da]) per prompt."""

@@ -7,6 +7,7 @@ from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.published_files import Needs
 from ltx_backend.pipelines.audio_to_video import LTX2AudioToVideoPipeline
 from ltx_backend.pipelines.distilled import LTX2DistilledPipeline
+from ltx_backend.pipelines.ic_lora import LTX2ICLoraPipeline
 from ltx_backend.pipelines.one_stage import LTX2Pipeline
 from ltx_backend.pipelines.retake import LTX2DistilledRetakePipeline, LTX2RetakePipeline
 from ltx_backend.pipelines.spec import PipelineSpec
@@ -16,10 +17,10 @@ from ltx_backend.pipelines.two_stage_hq import LTX2TwoStageHQPipeline
 PIPELINES: dict[str, type] = {
     cls.spec.name: cls
     for cls in (LTX2Pipeline, LTX2TwoStagePipeline, LTX2TwoStageHQPipeline, LTX2DistilledPipeline, LTX2AudioToVideoPipeline,
-                LTX2RetakePipeline, LTX2DistilledRetakePipeline)
+                LTX2RetakePipeline, LTX2DistilledRetakePipeline, LTX2ICLoraPipeline)
 }
 PIPELINE_CLASSES: tuple[str, ...] = tuple(PIPELINES)
-ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, DISTILLED, AUDIO_TO_VIDEO, RETAKE, DISTILLED_RETAKE = PIPELINE_CLASSES
+ONE_STAGE, TWO_STAGE, TWO_STAGE_HQ, DISTILLED, AUDIO_TO_VIDEO, RETAKE, DISTILLED_RETAKE, IC_LORA = PIPELINE_CLASSES
 # The classes of the dev checkpoint: what a server runs when no class is named (the distilled class loads
 # another checkpoint, so it is served on its own, when asked for).
 DEV_CLASSES: tuple[str, ...] = tuple(name for name, cls in PIPELINES.items() if not cls.spec.distilled)

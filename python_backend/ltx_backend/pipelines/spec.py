@@ -47,6 +47,11 @@ class PipelineSpec:
     # The class regenerates a time window of a given clip (ltx-pipelines' RetakePipeline): the request's video is
     # encoded as the starting latents, kept outside the window; size, frames and fps are the clip's.
     source_video: bool = False
+    # The class conditions stage 1 on control videos (ltx-pipelines' ICLoraPipeline: depth / pose / edges for an
+    # IC-LoRA): each encoded and appended as reference tokens.
+    reference_videos: bool = False
+    # The stages the user LoRA is merged into (None: every stage; the IC-LoRA class: stage 1 only).
+    user_lora_stages: tuple[int, ...] | None = None
 
     def runs_on(self, model_version: str) -> bool:
         return model_version in self.defaults
@@ -71,11 +76,14 @@ class PipelineSpec:
         return any(v.stg_blocks != () for video_audio in self.guidance.values() for v in video_audio)
 
     def stage_loras(self, distilled_lora, user_loras: Sequence = ()) -> dict[int, list]:
-        """Which LoRAs each stage merges: [(LoraFile, scale)] per stage; user LoRAs in every stage, the distilled
-        LoRA at this class's strengths. `distilled_lora`: a LoraFile (needed when any stage merges it)."""
+        """Which LoRAs each stage merges: [(LoraFile, scale)] per stage; user LoRAs in user_lora_stages (default every
+        stage), the distilled LoRA at this class's strengths. `distilled_lora`: a LoraFile (needed when any stage
+        merges it)."""
         if self.distilled_lora_strengths and distilled_lora is None:
             raise ValueError(f"{self.name} needs the distilled LoRA (*distilled-lora*.safetensors beside the checkpoint)")
+        user_stages = self.stages if self.user_lora_stages is None else self.user_lora_stages
         return {
-            stage: [*user_loras, *([(distilled_lora, self.distilled_lora_strengths[stage])] if stage in self.distilled_lora_strengths else [])]
+            stage: [*(user_loras if stage in user_stages else []),
+                    *([(distilled_lora, self.distilled_lora_strengths[stage])] if stage in self.distilled_lora_strengths else [])]
             for stage in self.stages
         }

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ltx_backend.conditioning import ConditioningImage
+from ltx_backend.latents.conditioning import ConditioningItem
 from ltx_backend.latents.initial import frozen_audio_state, noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
 from ltx_backend.pipelines.components import Components
@@ -66,6 +68,10 @@ class LTX2TwoStagePipeline:
     def stage1_guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:
         return request_guidance(self.spec.guidance[self.components.model_version], request)
 
+    def stage1_conditionings(self, request: GenerationRequest, images: list[ConditioningImage], shape: VideoPixelShape
+                             ) -> list[ConditioningItem]:
+        return stage_conditionings(self.components, images, shape.height, shape.width, request.image_mode)
+
     def __call__(self, request: GenerationRequest, on_step: OnStep | None = None) -> GenerationResult:
         """`request` must be resolved (GenerationRequest.resolve) for this model version."""
         check_pipeline_class(self.spec.name, request)
@@ -79,7 +85,7 @@ class LTX2TwoStagePipeline:
 
         # Stage 1: half size, guided.
         shape1 = VideoPixelShape(1, request.num_frames, request.height // 2, request.width // 2, request.fps)
-        conditionings = stage_conditionings(c, images, shape1.height, shape1.width, request.image_mode)
+        conditionings = self.stage1_conditionings(request, images, shape1)
         video_state, video_layout = noise_video_state(shape1, noiser, conditionings, c.dtype, c.device)
         if soundtrack is None:
             audio_state, audio_layout = noise_audio_state(shape1, noiser, c.dtype, c.device)

@@ -36,7 +36,8 @@ class LocalComponents:
     (default: the class's stages without any LoRA; runtime/weight_plan.py). upsampler_path: the spatial x2
     latent upsampler checkpoint (two-stage pipelines). torch_compile_mode: compile the transformer's blocks
     with torch.compile in this mode (models/transformer/compile.py); None: eager. quantization: the transformer's
-    (loading/quantization.py); a file's fp8 weights stay fp8 without it.
+    (loading/quantization.py); a file's fp8 weights stay fp8 without it. reference_downscale_factor: the user
+    IC-LoRA's (loading/lora.py), for the control videos of the IC-LoRA class.
     """
 
     def __init__(
@@ -50,8 +51,10 @@ class LocalComponents:
         upsampler_path: str | Path | None = None,
         torch_compile_mode: str | None = None,
         quantization: str | None = None,
+        reference_downscale_factor: int = 1,
     ):
         self.model_version = source.model_version
+        self.reference_downscale_factor = reference_downscale_factor
         self.device, self.dtype = device, dtype
         self.pipeline_class_name = pipeline_class_name
         self.plan = plan or weight_plan(source.model_version, [pipeline_class_name], None)
@@ -148,7 +151,7 @@ def load_pipeline(
     upsampler and the distilled LoRA: by default the files the resolver chooses (loading/published_files.py).
     `text_encoder_path`: Gemma 3 from there (default: beside the checkpoint, else its own repo). `options`: the
     user LoRA, merged in every stage. `torch_compile_mode`: regional torch.compile of the transformer (None: eager)."""
-    from ltx_backend.loading.lora import read_lora
+    from ltx_backend.loading.lora import common_reference_downscale_factor, read_lora
 
     if pipeline_class_name not in PIPELINES:
         raise InvalidRequest("pipeline_class_name", pipeline_class_name, f"one of {', '.join(PIPELINES)}")
@@ -182,5 +185,5 @@ def load_pipeline(
     distilled = None if distilled_lora_path is None else read_lora(str(distilled_lora_path))
     plan = weight_plan(source.model_version, [spec.name], distilled, user_loras)
     components = LocalComponents(source, device, dtype, spec.name, plan, device_mode, upsampler_path, torch_compile_mode,
-                                 options.quantization)
+                                 options.quantization, common_reference_downscale_factor([lora for lora, _ in user_loras]))
     return cls(components)

@@ -23,5 +23,6 @@ def pipeline_for(request: GenerationRequest, components: TritonComponents, setti
 
 def replace_components(components: TritonComponents, pipeline_class_name: str) -> TritonComponents:
     return TritonComponents(
-        components.pb, components.model_version, components.device, components.dtype, components.names, pipeline_class_name
+        components.pb, components.model_version, components.device, components.dtype, components.names, pipeline_class_name,
+        components.reference_downscale_factor,
     )

@@ -97,6 +97,9 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
     )
     pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
+    if any(spec_of(name).reference_videos for name in o.pipeline_classes) and o.load.lora_path is not None:
+        # the IC-LoRA's reference scale (its metadata) sizes the control videos the pipeline model prepares
+        pipeline_parameters += tuple((k, v) for k, v in _load_parameters(o) if k in ("lora_path", "lora_weight_name"))
     if o.device_mode == "resident" and o.two_stage:
         pipeline_parameters += (("stage_denoisers", "1:denoiser_stage1,2:denoiser_stage2"),)
     elif o.two_stage:  # one denoiser switching weights: interleaved two-stage requests would switch at every step

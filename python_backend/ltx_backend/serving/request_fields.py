@@ -47,12 +47,14 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "RETAKE_END": ("retake_end", "TYPE_FP32", True),
     "RETAKE_VIDEO": ("retake_video", "TYPE_BOOL", True),
     "RETAKE_AUDIO": ("retake_audio", "TYPE_BOOL", True),
+    "VIDEO_CONDITIONING": ("video_conditioning", "TYPE_STRING", False),  # control videos' file bytes (the IC-LoRA class)
+    "VIDEO_CONDITIONING_STRENGTHS": ("video_conditioning_strengths", "TYPE_FP32", False),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
-BYTES_FIELDS = {"images", "audio", "video"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
+BYTES_FIELDS = {"images", "audio", "video", "video_conditioning"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 # The headers the server forwards as request parameters (ltx_client/server.py --grpc-header-forward-pattern,
@@ -65,6 +67,7 @@ SERVER_SIDE_FIELDS = {
     "image_paths": "files on the server are not read: send the images' bytes in the IMAGES input",
     "audio_path": "files on the server are not read: send the soundtrack's bytes in the AUDIO input",
     "video_path": "files on the server are not read: send the clip's bytes in the VIDEO input",
+    "video_conditioning_paths": "files on the server are not read: send the control videos' bytes in the VIDEO_CONDITIONING input",
     **{
         name: f"chosen when the server starts (ltx-triton serve --{name.replace('_', '-')}), not per request"
         for name in (f.name for f in fields(LoadOptions))
@@ -145,7 +148,7 @@ def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:
             return bytes(value) if isinstance(value, (bytes, np.bytes_)) else value
         return _number(value)
     flat = array.reshape(-1)
-    if field == "images":
+    if field in BYTES_FIELDS:
         return tuple(v if isinstance(v, bytes) else bytes(v) for v in flat)
     return tuple(_number(v) for v in flat)
 

@@ -46,9 +46,10 @@ class ModelNames:
 class TritonComponents:
     def __init__(
         self, pb: Any, model_version: str, device: torch.device, dtype: torch.dtype,
-        names: ModelNames = ModelNames(), pipeline_class_name: str = ONE_STAGE,
+        names: ModelNames = ModelNames(), pipeline_class_name: str = ONE_STAGE, reference_downscale_factor: int = 1,
     ):
         self.pb = pb
+        self.reference_downscale_factor = reference_downscale_factor
         self.model_version = model_version
         self.device, self.dtype = device, dtype
         self.names = names

@@ -57,12 +57,23 @@ class TritonPythonModel:
         source = open_model(self.args.model_path(), self.args.needs())  # metadata only: the weights live in the component models
         self.settings = dict(self.args.parameters)
         names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
-        self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names)
+        self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names,
+                                           reference_downscale_factor=self._reference_downscale_factor())
         self.metrics = PipelineMetrics(pb, self.args.name)
         # Every instance of both pipeline models validates at once; where the denoiser switches weights between
         # stages, they take turns to generate (a lock file named after the repository, shared by their processes).
         serialize = self.settings.get("one_generation_at_a_time") == "true"
         self.turn = GenerationTurn.of_repository(self.args.repository) if serialize else None
+
+    def _reference_downscale_factor(self) -> int:
+        """The user LoRA's IC-LoRA reference scale (its metadata), where the repository gives the LoRA to this model
+        (it serves the IC-LoRA class); 1 otherwise."""
+        path = self.args.parameters.get("lora_path")
+        if not path:
+            return 1
+        from ltx_backend.loading.lora import read_reference_downscale_factor
+
+        return read_reference_downscale_factor(path, self.args.parameters.get("lora_weight_name") or None)
 
     def execute(self, requests: list[Any]) -> list[Any] | None:
         if self.decoupled:

@@ -1,0 +1,76 @@
+"""The IC-LoRA class's control videos: request validation (each bad one an InvalidRequest naming the field), the
+--video-conditioning flag, the LoRA's reference scale, and the stages its weights go to."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import load_build_script
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.loading.lora import LoraError, common_reference_downscale_factor, read_lora, read_reference_downscale_factor
+from ltx_backend.pipelines.registry import DISTILLED, IC_LORA, spec_of
+from ltx_backend.request import MAX_CONTROL_VIDEOS, GenerationRequest
+from test_source_clip import clip
+
+IC = dict(prompt="a dancer", pipeline_class_name=IC_LORA, width=128, height=128, num_frames=9)
+CONTROL = clip(frames=17, width=96, height=80, sound=False)
+
+
+def test_defaults_and_strengths():
+    request = GenerationRequest(**IC, video_conditioning=(CONTROL, clip(frames=9))).resolve("2.3")
+    assert request.video_conditioning_strengths == (1.0, 1.0)
+    assert (request.num_inference_steps, request.guidance_scale) == (8, 1.0)  # the distilled schedule, unguided
+
+
+BAD = [
+    ("none", {}, "video_conditioning"),
+    ("too many", {"video_conditioning": (CONTROL,) * (MAX_CONTROL_VIDEOS + 1)}, "video_conditioning"),
+    ("paths and bytes", {"video_conditioning": (CONTROL,), "video_conditioning_paths": ("/x.mp4",)}, "video_conditioning"),
+    ("missing file", {"video_conditioning_paths": ("/nonexistent/pose.mp4",)}, "video_conditioning_paths"),
+    ("not a video", {"video_conditioning": (b"\x00\x00\x00\x18ftypisom",)}, "video_conditioning"),
+    ("empty bytes", {"video_conditioning": (b"",)}, "video_conditioning"),
+    ("a string, not a list", {"video_conditioning_paths": "pose.mp4"}, "video_conditioning_paths"),
+    ("shorter and not 8k+1", {"video_conditioning": (clip(frames=6),), "num_frames": 9}, "video_conditioning"),
+    ("strength count", {"video_conditioning": (CONTROL,), "video_conditioning_strengths": (1.0, 0.5)}, "video_conditioning_strengths"),
+    ("strength above 1", {"video_conditioning": (CONTROL,), "video_conditioning_strengths": (1.5,)}, "video_conditioning_strengths"),
+    ("for another class", {"video_conditioning": (CONTROL,), "pipeline_class_name": DISTILLED}, "video_conditioning"),
+    ("strengths for another class", {"video_conditioning_strengths": (1.0,), "pipeline_class_name": DISTILLED}, "video_conditioning_strengths"),
+    ("steps for the distilled schedule", {"video_conditioning": (CONTROL,), "num_inference_steps": 4}, "num_inference_steps"),
+]
+
+
+@pytest.mark.parametrize("name,fields,field", BAD, ids=[b[0] for b in BAD])
+def test_bad_control_video_is_invalid_request_naming_the_field(name, fields, field):
+    with pytest.raises(InvalidRequest) as error:
+        GenerationRequest(**{**IC, **fields}).resolve("2")
+    assert error.value.field == field, str(error.value)
+
+
+def test_video_conditioning_flag_takes_optional_strengths():
+    from ltx_client.cli import _control_videos
+
+    assert _control_videos(["depth.mp4", "pose.mp4:0.5", "C:/clips/edges.mp4:1", "dir:name.mp4"]) == {
+        "video_conditioning_paths": ("depth.mp4", "pose.mp4", "C:/clips/edges.mp4", "dir:name.mp4"),
+        "video_conditioning_strengths": (1.0, 0.5, 1.0, 1.0),
+    }
+    assert _control_videos(None) == {}
+
+
+def test_reference_scale_is_read_from_the_lora_metadata(tmp_path):
+    maker = load_build_script("make_tiny_checkpoints")
+    plain = maker.make_tiny_lora(tmp_path / "plain.safetensors", "2", seed=1)
+    half = maker.make_tiny_lora(tmp_path / "half.safetensors", "2", seed=2, metadata={"reference_downscale_factor": "2"})
+    third = maker.make_tiny_lora(tmp_path / "third.safetensors", "2", seed=3, metadata={"reference_downscale_factor": "3"})
+    broken = maker.make_tiny_lora(tmp_path / "broken.safetensors", "2", seed=4, metadata={"reference_downscale_factor": "two"})
+    assert read_lora(str(plain)).reference_downscale_factor == 1 and read_reference_downscale_factor(str(half)) == 2
+    assert common_reference_downscale_factor([read_lora(str(plain)), read_lora(str(half))]) == 2
+    with pytest.raises(LoraError, match="different reference_downscale_factor"):
+        common_reference_downscale_factor([read_lora(str(half)), read_lora(str(third))])
+    with pytest.raises(LoraError, match="reference_downscale_factor='two'"):
+        read_lora(str(broken))
+
+
+def test_the_ic_lora_goes_into_stage_1_only():
+    """ltx-pipelines' ICLoraPipeline fuses the IC-LoRA into its stage-1 transformer; stage 2 has none."""
+    user = [("ic-lora", 1.0)]
+    assert spec_of(IC_LORA).stage_loras(None, user) == {1: user, 2: []}
+    assert spec_of(DISTILLED).stage_loras(None, user) == {1: user, 2: user}
