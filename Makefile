@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml build/requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py
+$(TINY_STAMP): $(STAMP) build/make_tiny_checkpoints.py build/tiny_gemma.py
 	$(BIN)/python build/make_tiny_checkpoints.py --out $(TINY)
 	touch $@
 

@@ -34,6 +34,49 @@ BASE_PIECES = {"pad": "<pad>", "eos": "<eos>", "bos": "<bos>", "unk": "<unk>"}
 CHAT_TOKENS = ["<start_of_turn>", "<end_of_turn>"]
 IMAGE_TOKENS = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
 SPECIAL_PIECES = [*CHAT_TOKENS, *IMAGE_TOKENS.values()]  # ids 4..8
+# Gemma 3's published chat template (google/gemma-3-*-it tokenizer_config.json): the prompt enhancer chats with it.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}\n"
+    "{%- if messages[0]['role'] == 'system' -%}\n"
+    "    {%- if messages[0]['content'] is string -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\n"
+    "    {%- else -%}\n"
+    "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}\n"
+    "    {%- endif -%}\n"
+    "    {%- set loop_messages = messages[1:] -%}\n"
+    "{%- else -%}\n"
+    "    {%- set first_user_prefix = \"\" -%}\n"
+    "    {%- set loop_messages = messages -%}\n"
+    "{%- endif -%}\n"
+    "{%- for message in loop_messages -%}\n"
+    "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+    "        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
+    "    {%- endif -%}\n"
+    "    {%- if (message['role'] == 'assistant') -%}\n"
+    "        {%- set role = \"model\" -%}\n"
+    "    {%- else -%}\n"
+    "        {%- set role = message['role'] -%}\n"
+    "    {%- endif -%}\n"
+    "    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}\n"
+    "    {%- if message['content'] is string -%}\n"
+    "        {{ message['content'] | trim }}\n"
+    "    {%- elif message['content'] is iterable -%}\n"
+    "        {%- for item in message['content'] -%}\n"
+    "            {%- if item['type'] == 'image' -%}\n"
+    "                {{ '<start_of_image>' }}\n"
+    "            {%- elif item['type'] == 'text' -%}\n"
+    "                {{ item['text'] | trim }}\n"
+    "            {%- endif -%}\n"
+    "        {%- endfor -%}\n"
+    "    {%- else -%}\n"
+    "        {{ raise_exception(\"Invalid content type\") }}\n"
+    "    {%- endif -%}\n"
+    "    {{ '<end_of_turn>\n' }}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "    {{'<start_of_turn>model\n'}}\n"
+    "{%- endif -%}"
+)
 
 CORPUS = [
     "A cat sits on the windowsill while the sun sets over the quiet harbor.",
@@ -93,18 +136,20 @@ VISION_CONFIG = {
     "attention_dropout": 0.0,
     "hidden_act": "gelu_pytorch_tanh",
     "hidden_size": 16,
-    "image_size": 28,
+    "image_size": 64,
     "intermediate_size": 32,
     "layer_norm_eps": 1e-06,
     "model_type": "siglip_vision_model",
     "num_attention_heads": 2,
     "num_channels": 3,
     "num_hidden_layers": 1,
-    "patch_size": 14,
+    "patch_size": 4,
     "torch_dtype": "float32",
     "vision_use_head": False,
 }
-MM_TOKENS_PER_IMAGE = 4  # 2x2 tokens from the 2x2 patch grid
+# 16x16 tokens from the 16x16 patch grid: 256, as the published Gemma 3 has them (ltx-core's prompt enhancer builds its
+# Gemma3Processor with the processor's default image_seq_length, 256; another count fails its image-to-video chat)
+MM_TOKENS_PER_IMAGE = 256
 
 
 def gemma_config(token_ids: dict[str, int]) -> dict:
@@ -195,6 +240,7 @@ def write_tokenizer(directory: Path) -> dict[str, int]:
         extra_special_tokens=dict(IMAGE_TOKENS),
         additional_special_tokens=list(CHAT_TOKENS),
         padding_side="left",
+        chat_template=CHAT_TEMPLATE,
     )
     tokenizer.save_pretrained(str(directory))
     vocab = tokenizer.get_vocab()

@@ -7,7 +7,8 @@ The reference is the specification our parity tests compare against; it is insta
   audio *encoding* (mel spectrogram of an input waveform, resampling), which no parity test calls.
   No torchaudio wheel loads beside torch 2.13 CPU, so when the real one is missing we register an
   empty module whose attributes raise if anything ever touches them.
-* the pipelines call ``torch.cuda.synchronize()``; on CPU that is made a no-op.
+* the pipelines call ``torch.cuda.synchronize()``; on CPU that is made a no-op, and its prompt enhancer's
+  ``fork_rng(devices=[cpu])`` forks the CPU generator alone (a CPU build of torch has no CUDA RNG to ask).
 """
 from __future__ import annotations
 
@@ -52,6 +53,27 @@ def prepare_reference() -> None:
         _hide_from_find_spec("torchaudio")
     if not torch.cuda.is_available():
         torch.cuda.synchronize = lambda *a, **k: None  # type: ignore[assignment]
+        _fork_rng_of_cpu_devices()
+
+
+def _fork_rng_of_cpu_devices() -> None:
+    """ltx-core's prompt enhancer calls torch.random.fork_rng(devices=[model.device]): with a CPU device that asks
+    the CUDA RNG (a CPU build raises). The CPU generator is forked anyway, so CPU devices are dropped from the list."""
+    import contextlib
+
+    original = torch.random.fork_rng
+    if getattr(original, "drops_cpu_devices", False):
+        return
+
+    @contextlib.contextmanager
+    def fork_rng(devices=None, *args, **kwargs):
+        if devices is not None:
+            devices = [d for d in devices if torch.device(d).type != "cpu"]
+        with original(devices, *args, **kwargs):
+            yield
+
+    fork_rng.drops_cpu_devices = True
+    torch.random.fork_rng = fork_rng
 
 
 def use_tiny_gemma_config(gemma_root, monkeypatch) -> object:

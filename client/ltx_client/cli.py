@@ -28,6 +28,8 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--pipeline-class-name", default=ONE_STAGE, help=f"one of {', '.join(PIPELINE_CLASSES)}")
     p.add_argument("--prompt", required=True)
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
+    p.add_argument("--enhance-prompt", action="store_true",
+                   help="Gemma 3 rewrites the prompt first (Lightricks' system prompts; the first image for image-to-video)")
     p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10)")
     p.add_argument("--width", type=int, default=None, help="output width in pixels (default per model)")
     p.add_argument("--height", type=int, default=None, help="output height in pixels (default per model)")
@@ -86,6 +88,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
     return GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
+        enhance_prompt=args.enhance_prompt,
         pipeline_class_name=args.pipeline_class_name,
         seed=args.seed,
         width=args.width,
@@ -260,6 +263,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
         return 1
+    _print_enhanced_prompt(result.enhanced_prompt)
     _write_outputs(args, named, result.mp4, result.frames, result.audio, result.sample_rate)
     return 0
 
@@ -308,8 +312,15 @@ def run_generate(args: argparse.Namespace) -> int:
         except InvalidRequest as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+    _print_enhanced_prompt(result.enhanced_prompt)
     _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
     return 0
+
+
+def _print_enhanced_prompt(prompt: str | None) -> None:
+    """--enhance-prompt: the prompt the video was made from, on stderr beside the progress."""
+    if prompt is not None:
+        print(f"enhanced prompt: {prompt}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

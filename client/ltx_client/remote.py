@@ -18,7 +18,7 @@ from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
 
 # fields left out of a request when they hold their default (older servers do not know the newer ones)
-DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio")
+DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio", "enhance_prompt")
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
 
@@ -37,6 +37,7 @@ class RemoteResult:
     frames: np.ndarray | None = None
     audio: np.ndarray | None = None
     sample_rate: int | None = None
+    enhanced_prompt: str | None = None  # with enhance_prompt: the prompt the video was made from
 
 
 def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict[str, np.ndarray]:
@@ -95,12 +96,13 @@ def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
     tell the transport can carry bytes), and the raw outputs when asked for."""
     mp4 = get("VIDEO_MP4")
     mp4 = bytes(mp4.reshape(-1)[0]) if mp4 is not None else base64.b64decode(bytes(get("VIDEO_MP4_BASE64").reshape(-1)[0]))
-    sample_rate = get("SAMPLE_RATE")
+    sample_rate, enhanced = get("SAMPLE_RATE"), get("ENHANCED_PROMPT")
     return RemoteResult(
         mp4=mp4,
         frames=get("FRAMES"),
         audio=get("AUDIO"),
         sample_rate=None if sample_rate is None else int(sample_rate.reshape(-1)[0]),
+        enhanced_prompt=None if enhanced is None else bytes(enhanced.reshape(-1)[0]).decode("utf-8"),
     )
 
 

@@ -72,6 +72,9 @@ class GenerationRequest:
 
     prompt: str
     negative_prompt: str | None = None
+    # Gemma 3 rewrites the prompt first (ltx-pipelines' --enhance-prompt: its system prompts, the first image for
+    # image-to-video, sampling seeded); the rewrite is what is encoded, and is returned with the video.
+    enhance_prompt: bool = False
     pipeline_class_name: str = ONE_STAGE
     seed: int | None = None
     width: int | None = None
@@ -155,6 +158,9 @@ class GenerationRequest:
             guidance_scale=d.guidance_scale if self.guidance_scale is None else self.guidance_scale,
             fps=d.fps if self.fps is None else self.fps,
         )
+        if not isinstance(r.enhance_prompt, (bool, np.bool_)):
+            raise InvalidRequest("enhance_prompt", r.enhance_prompt, "true or false")
+        r = replace(r, enhance_prompt=bool(r.enhance_prompt))
         _check_str("prompt", r.prompt)
         if not r.prompt.strip():
             raise InvalidRequest("prompt", r.prompt, "a non-empty text")

@@ -65,3 +65,4 @@ class GenerationResult:
     frames: np.ndarray  # uint8 [F, H, W, 3]
     audio: np.ndarray  # float32 [channels, samples]
     sample_rate: int
+    enhanced_prompt: str | None = None  # the prompt Gemma rewrote (request.enhance_prompt), None without

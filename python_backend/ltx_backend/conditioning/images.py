@@ -95,10 +95,13 @@ def load_conditioning_image(data: bytes | str | Path | np.ndarray, crf: float = 
     return h264_round_trip(image, crf)
 
 
-def resize_and_center_crop(image: np.ndarray | torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """[H, W, 3] -> float32 [1, 3, 1, height, width] (values of the input's range): bilinear resize to cover
-    the target (sides rounded up), then a centre crop, as ltx-pipelines' resize_and_center_crop."""
-    tensor = torch.as_tensor(np.asarray(image)).to(torch.float32).permute(2, 0, 1).unsqueeze(0)  # 1 c h w
+def resize_and_center_crop(image: np.ndarray | torch.Tensor, height: int, width: int,
+                           dtype: torch.dtype | None = torch.float32) -> torch.Tensor:
+    """[H, W, 3] -> [1, 3, 1, height, width] (values of the input's range) in `dtype` (None: the input's, as uint8 for
+    the prompt enhancer's image): bilinear resize to cover the target (sides rounded up), then a centre crop, as
+    ltx-pipelines' resize_and_center_crop."""
+    tensor = torch.as_tensor(np.asarray(image) if isinstance(image, np.ndarray) else image)
+    tensor = (tensor if dtype is None else tensor.to(dtype)).permute(2, 0, 1).unsqueeze(0)  # 1 c h w
     src_h, src_w = tensor.shape[-2:]
     scale = max(height / src_h, width / src_w)
     new_h, new_w = math.ceil(src_h * scale), math.ceil(src_w * scale)

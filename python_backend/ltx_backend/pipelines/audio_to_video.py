@@ -28,16 +28,17 @@ SPEC = PipelineSpec(
     stages=(1, 2),
     distilled_lora_strengths={2: 1.0},
     audio_input=True,
+    enhance_prompt_seed=42,  # ltx-pipelines' A2VidPipelineTwoStage leaves encode_prompts' default
 )
 
 
 class LTX2AudioToVideoPipeline(LTX2TwoStagePipeline):
     spec = SPEC
 
-    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
+    def encode_prompts(self, request: GenerationRequest, prompt: str) -> GuidanceContexts:
         """The negative pass (the video's CFG) sees the negative prompt in the video stream only: the unguided
         audio stream keeps the prompt's context there (the reference's audio guider has no negative context)."""
-        positive, negative = self.components.encode_text([request.prompt, request.negative_prompt])
+        positive, negative = self.components.encode_text([prompt, request.negative_prompt])
         return GuidanceContexts(positive=positive, negative=TextContext(video=negative.video, audio=positive.audio))
 
     def stage1_guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:

@@ -27,6 +27,10 @@ class Components(Protocol):
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         """One TextContext (video [1, S, Dv], audio [1, S, Da]) per prompt."""
 
+    def enhance_prompt(self, prompt: str, image: torch.Tensor | None, seed: int) -> str:
+        """Gemma 3 rewrites `prompt` (models/text_encoder/enhancer.py), seeing `image` (uint8 [h, w, 3]) for
+        image-to-video; sampling seeded by `seed`."""
+
     def denoise(self, job: DenoiseJob, on_step: OnStep | None = None) -> tuple[LatentState, LatentState]:
         """Run the whole sampling loop of one stage with the weights of job.stage; report each step through
         on_step. Returns the final (video, audio) states, conditioning tokens still appended."""

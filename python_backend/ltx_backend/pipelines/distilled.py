@@ -32,14 +32,15 @@ SPEC = PipelineSpec(
     guidance={version: UNGUIDED for version in ("2", "2.3")},
     stages=(1, 2),
     distilled=True,
+    enhance_prompt_seed=42,  # ltx-pipelines' DistilledPipeline leaves encode_prompts' default
 )
 
 
 class LTX2DistilledPipeline(LTX2TwoStagePipeline):
     spec = SPEC
 
-    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
-        (positive,) = self.components.encode_text([request.prompt])
+    def encode_prompts(self, request: GenerationRequest, prompt: str) -> GuidanceContexts:
+        (positive,) = self.components.encode_text([prompt])
         return GuidanceContexts(positive=positive)
 
     def stage1_guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:

@@ -15,6 +15,7 @@ from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.latents.shapes import VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
+from ltx_backend.pipelines.prompt_enhancement import enhanced_prompt
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
@@ -48,7 +49,8 @@ class LTX2Pipeline:
         c = self.components
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
-        positive, negative = c.encode_text([request.prompt, request.negative_prompt])
+        prompt = enhanced_prompt(c, self.spec, request)
+        positive, negative = c.encode_text([prompt, request.negative_prompt])
 
         shape = VideoPixelShape(batch=1, frames=request.num_frames, height=request.height, width=request.width, fps=request.fps)
         conditionings = stage_conditionings(c, images, shape.height, shape.width, request.image_mode)
@@ -68,4 +70,5 @@ class LTX2Pipeline:
 
         frames = c.decode_video(video_layout.to_latent(video_state), generator)
         waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
-        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)
+        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate,
+                                enhanced_prompt=prompt if request.enhance_prompt else None)

@@ -19,6 +19,7 @@ from ltx_backend.latents.conditioning import TemporalRegionMask
 from ltx_backend.latents.initial import noise_audio_state, noise_video_state
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class
+from ltx_backend.pipelines.prompt_enhancement import enhanced_prompt
 from ltx_backend.pipelines.source_clip import encode_source_clip
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
@@ -57,8 +58,8 @@ class LTX2RetakePipeline:
     def model_version(self) -> str:
         return self.components.model_version
 
-    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
-        positive, negative = self.components.encode_text([request.prompt, request.negative_prompt])
+    def encode_prompts(self, request: GenerationRequest, prompt: str) -> GuidanceContexts:
+        positive, negative = self.components.encode_text([prompt, request.negative_prompt])
         return GuidanceContexts(positive=positive, negative=negative)
 
     def guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:
@@ -74,7 +75,8 @@ class LTX2RetakePipeline:
         clip = encode_source_clip(c, request)
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
-        contexts = self.encode_prompts(request)
+        prompt = enhanced_prompt(c, self.spec, request)
+        contexts = self.encode_prompts(request, prompt)
 
         window = (request.retake_start, request.retake_end)
         kept = (0.0, 0.0)  # overlaps no token: the stream is kept whole
@@ -99,14 +101,15 @@ class LTX2RetakePipeline:
 
         frames = c.decode_video(video_layout.to_latent(video_state), generator)
         waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
-        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)
+        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate,
+                                enhanced_prompt=prompt if request.enhance_prompt else None)
 
 
 class LTX2DistilledRetakePipeline(LTX2RetakePipeline):
     spec = DISTILLED_SPEC
 
-    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
-        (positive,) = self.components.encode_text([request.prompt])
+    def encode_prompts(self, request: GenerationRequest, prompt: str) -> GuidanceContexts:
+        (positive,) = self.components.encode_text([prompt])
         return GuidanceContexts(positive=positive)
 
     def guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:

@@ -52,6 +52,9 @@ class PipelineSpec:
     reference_videos: bool = False
     # The stages the user LoRA is merged into (None: every stage; the IC-LoRA class: stage 1 only).
     user_lora_stages: tuple[int, ...] | None = None
+    # The seed of --enhance-prompt's sampling: None: the request's; ltx-pipelines' audio-to-video and distilled
+    # pipelines do not pass theirs, so Gemma samples at its encode_prompts default, 42.
+    enhance_prompt_seed: int | None = None
 
     def runs_on(self, model_version: str) -> bool:
         return model_version in self.defaults

@@ -22,6 +22,7 @@ from ltx_backend.latents.initial import frozen_audio_state, noise_audio_state, n
 from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
+from ltx_backend.pipelines.prompt_enhancement import enhanced_prompt
 from ltx_backend.pipelines.soundtrack import read_soundtrack
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
@@ -61,8 +62,9 @@ class LTX2TwoStagePipeline:
         latent = VideoLatentShape.from_pixel_shape(stage1_shape)
         return ltx2_sigmas(steps, num_tokens=math.prod(latent.to_torch_shape()[2:]))
 
-    def encode_prompts(self, request: GenerationRequest) -> GuidanceContexts:
-        positive, negative = self.components.encode_text([request.prompt, request.negative_prompt])
+    def encode_prompts(self, request: GenerationRequest, prompt: str) -> GuidanceContexts:
+        """`prompt`: the request's, or its enhancement."""
+        positive, negative = self.components.encode_text([prompt, request.negative_prompt])
         return GuidanceContexts(positive=positive, negative=negative)
 
     def stage1_guidance(self, request: GenerationRequest) -> tuple[GuidanceParams, GuidanceParams]:
@@ -80,7 +82,8 @@ class LTX2TwoStagePipeline:
         c.prepare_stage(1)  # in case the last request left stage-2 weights: switch during text encoding
         generator = torch.Generator(device=c.device).manual_seed(request.seed)
         noiser = GaussianNoiser(generator)
-        contexts = self.encode_prompts(request)
+        prompt = enhanced_prompt(c, self.spec, request)
+        contexts = self.encode_prompts(request, prompt)
         soundtrack = read_soundtrack(c, request) if self.spec.audio_input else None  # None: the audio is generated
 
         # Stage 1: half size, guided.
@@ -139,7 +142,8 @@ class LTX2TwoStagePipeline:
         c.prepare_stage(1)  # the next request's stage-1 weights come back while the VAE decodes
 
         frames = c.decode_video(video_layout.to_latent(video_state), generator)
+        enhanced = prompt if request.enhance_prompt else None
         if soundtrack is not None:
-            return GenerationResult(frames=frames, audio=soundtrack.waveform, sample_rate=soundtrack.sample_rate)
+            return GenerationResult(frames=frames, audio=soundtrack.waveform, sample_rate=soundtrack.sample_rate, enhanced_prompt=enhanced)
         waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
-        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate)
+        return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate, enhanced_prompt=enhanced)

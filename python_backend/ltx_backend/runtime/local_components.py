@@ -80,6 +80,9 @@ class LocalComponents:
         # The connectors replace padding with learned registers: every position is attended (no mask).
         return [TextContext(video=e.video, audio=e.audio) for e in self.text_encoder.encode(list(prompts)).unbind()]
 
+    def enhance_prompt(self, prompt: str, image: torch.Tensor | None, seed: int) -> str:
+        return self.text_encoder.enhance(prompt, image, seed)
+
     def prepare_stage(self, stage: int) -> None:
         self.stage_weights.prepare(self.plan.key(self.pipeline_class_name, stage))
 

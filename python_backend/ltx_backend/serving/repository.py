@@ -95,6 +95,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         Tensor("FRAMES", "TYPE_UINT8", (-1, -1, -1, 3)),
         Tensor("AUDIO", "TYPE_FP32", (-1, -1)),
         Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
+        Tensor("ENHANCED_PROMPT", "TYPE_STRING", (1,)),
     )
     pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
     if any(spec_of(name).reference_videos for name in o.pipeline_classes) and o.load.lora_path is not None:
@@ -106,10 +107,12 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         pipeline_parameters += (("one_generation_at_a_time", "true"),)
     return [
         ModelSpec(
-            "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors)",
-            (Tensor("PROMPTS", "TYPE_STRING", (-1,)),),
+            "text_encoder", "text_encoder", "prompts -> video/audio text contexts (Gemma 3 + embeddings connectors); a prompt -> its enhanced rewrite",
+            (Tensor("PROMPTS", "TYPE_STRING", (-1,)), Tensor("ENHANCE_SEED", "TYPE_INT64", (1,), optional=True),
+             Tensor("ENHANCE_IMAGE", "TYPE_UINT8", (-1, -1, 3), optional=True)),
             # on CPU the encoder computes in fp32 whatever the denoiser's dtype; the pipeline casts
-            tuple(Tensor(n, "TYPE_FP32" if o.text_encoder_on_cpu else m, any3) for n in ("VIDEO_CONTEXT", "AUDIO_CONTEXT")),
+            tuple(Tensor(n, "TYPE_FP32" if o.text_encoder_on_cpu else m, any3) for n in ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
+            + (Tensor("ENHANCED_PROMPT", "TYPE_STRING", (1,)),),
             gpu=o.gpu and not o.text_encoder_on_cpu,
             parameters=(("text_encoder_path", o.text_encoder_path),) if o.text_encoder_path else (),
         ),

@@ -18,9 +18,11 @@ from ltx_backend.latents.state import LatentState
 from ltx_backend.pipelines.registry import ONE_STAGE
 from ltx_backend.sampling.stage import run_stage
 from ltx_backend.serving.base import ComponentError
-from ltx_backend.serving.tensors import bytes_array, from_triton, to_triton
+from ltx_backend.serving.tensors import as_strings, bytes_array, from_triton, to_triton
 from ltx_backend.serving.wire import DenoiseStep, pack_prepare, pack_step
 from ltx_backend.types import DenoiseJob, OnStep, TextContext
+
+TEXT_OUTPUTS = frozenset({"ENHANCED_PROMPT"})  # BYTES outputs of the component models
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class TritonComponents:
         self.names = names
         self.pipeline_class_name = pipeline_class_name  # the denoiser picks the weights of (class, stage)
 
-    def infer(self, model: str, inputs: dict[str, torch.Tensor | np.ndarray], outputs: Sequence[str]) -> dict[str, torch.Tensor]:
+    def infer(self, model: str, inputs: dict[str, torch.Tensor | np.ndarray], outputs: Sequence[str]) -> dict[str, torch.Tensor | np.ndarray]:
         pb = self.pb
         request = pb.InferenceRequest(
             model_name=model,
@@ -66,14 +68,24 @@ class TritonComponents:
         if response.has_error():
             error = response.error()
             raise ComponentError(model, error.message(), invalid_argument=error.code() == pb.TritonError.INVALID_ARG)
-        # No copy: the DLPack capsule keeps the output tensor's memory (shared memory or CUDA) alive.
-        return {name: from_triton(pb.get_output_tensor_by_name(response, name)) for name in outputs}
+        # No copy: the DLPack capsule keeps the output tensor's memory (shared memory or CUDA) alive. BYTES outputs
+        # (text) are not torch tensors: they come as numpy object arrays.
+        tensors = {name: pb.get_output_tensor_by_name(response, name) for name in outputs}
+        return {name: t.as_numpy() if name in TEXT_OUTPUTS else from_triton(t) for name, t in tensors.items()}
 
     def encode_text(self, prompts: Sequence[str]) -> list[TextContext]:
         out = self.infer(self.names.text_encoder, {"PROMPTS": bytes_array(list(prompts))}, ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
         # The text encoder may run elsewhere in another dtype (Gemma on CPU in fp32 beside a bf16 GPU denoiser).
         video, audio = (out[name].to(self.device, self.dtype) for name in ("VIDEO_CONTEXT", "AUDIO_CONTEXT"))
         return [TextContext(video=video[i : i + 1], audio=audio[i : i + 1]) for i in range(len(prompts))]
+
+    def enhance_prompt(self, prompt: str, image: torch.Tensor | None, seed: int) -> str:
+        inputs = {"PROMPTS": bytes_array([prompt]), "ENHANCE_SEED": np.array([seed], dtype=np.int64)}
+        if image is not None:
+            inputs["ENHANCE_IMAGE"] = image.cpu().numpy()
+        out = self.infer(self.names.text_encoder, inputs, ("ENHANCED_PROMPT",))
+        (text,) = as_strings(out["ENHANCED_PROMPT"])
+        return text
 
     def prepare_stage(self, stage: int) -> None:
         """Ask the shared denoiser to start switching to `stage`'s weights (wire.py's prepare request: it returns

@@ -15,6 +15,7 @@ from torch import nn
 
 from .config import GemmaTextDims, build_embeddings_processor, embeddings_processor_key
 from .embeddings_processor import EmbeddingsProcessor, TextEncoding
+from .enhancer import PromptEnhancer, build_prompt_enhancer
 from .gemma import GemmaEncoder, GemmaFiles, load_gemma_encoder
 
 
@@ -23,6 +24,13 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.gemma = gemma
         self.embeddings_processor = embeddings_processor
+        self._enhancer: PromptEnhancer | None = None  # built on the first enhancement (the vision tower's weights)
+
+    def enhance(self, prompt: str, image: torch.Tensor | None, seed: int) -> str:
+        """Gemma 3 rewrites the prompt (enhancer.py); image: uint8 [h, w, 3] for image-to-video, or None."""
+        if self._enhancer is None:
+            self._enhancer = build_prompt_enhancer(self.gemma)
+        return self._enhancer.enhance(prompt, image, seed)
 
     @torch.inference_mode()
     def encode(self, prompts: list[str]) -> TextEncoding:

@@ -88,10 +88,11 @@ def _materialize_non_persistent_buffers(model: Gemma3TextModel, device: torch.de
 class GemmaEncoder(nn.Module):
     """Tokenizer + Gemma 3 text tower: prompts -> (hidden states of every layer, attention mask)."""
 
-    def __init__(self, model: Gemma3TextModel, tokenizer: PreTrainedTokenizerBase):
+    def __init__(self, model: Gemma3TextModel, tokenizer: PreTrainedTokenizerBase, files: GemmaFiles | None = None):
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
+        self.files = files  # where it was read from (the prompt enhancer reads the vision tower there)
 
     @property
     def config(self) -> Gemma3TextConfig:
@@ -131,4 +132,4 @@ def load_gemma_encoder(gemma: GemmaFiles, device: torch.device | str, dtype: tor
         model = Gemma3TextModel(config)
     model.load_state_dict(read_gemma_text_weights(gemma.text_encoder, device, dtype), strict=True, assign=True)
     _materialize_non_persistent_buffers(model, device)
-    return GemmaEncoder(model.eval(), load_gemma_tokenizer(gemma.tokenizer))
+    return GemmaEncoder(model.eval(), load_gemma_tokenizer(gemma.tokenizer), gemma)

@@ -5,7 +5,8 @@ any model work, then the engine's pipeline class runs with TritonComponents. The
 PROGRESS [stage, step, total] response after every denoising step and ends with the result; the unary model
 (for KServe v2 /infer clients, which cannot call decoupled models) sends only the result:
     VIDEO_MP4 BYTES [1] (VIDEO_MP4_BASE64 with MP4_BASE64, for JSON transports such as HTTP generate_stream);
-    with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1].
+    with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1];
+    with ENHANCE_PROMPT: ENHANCED_PROMPT BYTES [1], the prompt Gemma rewrote and the video was made from.
 A cancelled request stops at the next step and ends with CANCELLED.
 """
 from __future__ import annotations
@@ -157,6 +158,8 @@ class TritonPythonModel:
                 pb.Tensor("AUDIO", np.ascontiguousarray(result.audio, dtype=np.float32)),
                 pb.Tensor("SAMPLE_RATE", np.array([result.sample_rate], dtype=np.int32)),
             ]
+        if result.enhanced_prompt is not None:
+            outputs.append(pb.Tensor("ENHANCED_PROMPT", bytes_array([result.enhanced_prompt])))
         return pb.InferenceResponse(outputs)
 
     def _mp4_base64(self, served: ServedRequest) -> bool:
