@@ -139,6 +139,20 @@ def test_retake_served_equals_in_process(server, tmp_path):
     assert via_grpc.sample_rate == local.sample_rate
 
 
+def test_enhanced_prompt_is_returned_and_equals_in_process(server):
+    """ENHANCE_PROMPT: the text_encoder model rewrites the prompt (Gemma 3 chat), the pipeline returns it as
+    ENHANCED_PROMPT (gRPC, HTTP) and makes the in-process video from it; without the flag there is no such output."""
+    from ltx_backend.runtime.local_components import load_pipeline
+
+    request = GenerationRequest(**SMALL, seed=8, enhance_prompt=True)
+    via_grpc = generate_grpc(server.grpc_url, request, return_raw=True, timeout=600)
+    via_http = generate_http(server.http_url, request, return_raw=True)
+    local = load_pipeline(str(MODEL), device=torch.device("cpu"))(request.resolve("2"))
+    assert local.enhanced_prompt and via_grpc.enhanced_prompt == via_http.enhanced_prompt == local.enhanced_prompt
+    np.testing.assert_array_equal(via_grpc.frames, local.frames)
+    assert generate_grpc(server.grpc_url, GenerationRequest(**SMALL, seed=8), timeout=600).enhanced_prompt is None
+
+
 def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     events = []
     result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
