@@ -150,3 +150,10 @@ def allow_fp32_lora_fusion(monkeypatch) -> None:
         return original(deltas, weight, key, sd, target_dtype, device, is_scaled_fp8, scale_key, model_sd)
 
     monkeypatch.setattr(fuse_loras, "_fuse_deltas", fuse)
+
+
+class ScriptPatch:
+    """monkeypatch.setattr for the scripts of tests/reference_runs/ (a process of their own: nothing to undo)."""
+
+    def setattr(self, target, name, value):
+        setattr(target, name, value)

@@ -13,12 +13,7 @@ import sys
 import numpy as np
 import torch
 
-from reference_env import TorchWithDtype, allow_fp32_lora_fusion, prepare_reference, use_tiny_gemma_config
-
-
-class Patch:
-    def setattr(self, target, name, value):
-        setattr(target, name, value)
+from reference_env import ScriptPatch, TorchWithDtype, allow_fp32_lora_fusion, prepare_reference, use_tiny_gemma_config
 
 
 def main() -> None:
@@ -30,7 +25,7 @@ def main() -> None:
     from ltx_pipelines.utils import constants
     from ltx_pipelines.utils.args import ImageConditioningInput
 
-    patch = Patch()
+    patch = ScriptPatch()
     use_tiny_gemma_config(s["directory"], patch)
     patch.setattr(a2v, "torch", TorchWithDtype(torch.float32))
     allow_fp32_lora_fusion(patch)

@@ -10,12 +10,7 @@ import sys
 import numpy as np
 import torch
 
-from reference_env import TorchWithDtype, prepare_reference, use_tiny_gemma_config
-
-
-class Patch:
-    def setattr(self, target, name, value):
-        setattr(target, name, value)
+from reference_env import ScriptPatch, TorchWithDtype, prepare_reference, use_tiny_gemma_config
 
 
 def main() -> None:
@@ -25,7 +20,7 @@ def main() -> None:
     import ltx_pipelines.retake as retake
     from ltx_pipelines.utils import constants
 
-    patch = Patch()
+    patch = ScriptPatch()
     use_tiny_gemma_config(s["directory"], patch)
     patch.setattr(retake, "torch", TorchWithDtype(torch.float32))
     pipeline = retake.RetakePipeline(checkpoint_path=s["checkpoint"], gemma_root=s["directory"], loras=[], device=torch.device("cpu"))

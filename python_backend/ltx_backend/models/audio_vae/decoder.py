@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import AttnBlock, CausalConv2d, CausalityAxis, NormType, ResnetBlock, Upsample, make_norm
+from .layers import AttnBlock, CausalConv2d, CausalityAxis, NormType, ResnetBlock, ResolutionStage, Upsample, make_norm
 
 LATENT_DOWNSAMPLE_FACTOR = 4  # mel frames per latent frame
 
@@ -37,36 +37,6 @@ class MidBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block_2(self.attn_1(self.block_1(x)))
-
-
-class UpStage(nn.Module):
-    """ResNet blocks (each optionally followed by attention) at one resolution, then an optional 2x upsample."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        num_blocks: int,
-        attention: bool,
-        upsample: bool,
-        norm_type: NormType,
-        causality_axis: CausalityAxis,
-    ) -> None:
-        super().__init__()
-        widths = [in_channels] + [out_channels] * num_blocks
-        self.block = nn.ModuleList(
-            ResnetBlock(widths[i], out_channels, norm_type, causality_axis) for i in range(num_blocks)
-        )
-        self.attn = nn.ModuleList(AttnBlock(out_channels, norm_type) for _ in range(num_blocks if attention else 0))
-        if upsample:
-            self.upsample = Upsample(out_channels, causality_axis)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, block in enumerate(self.block):
-            x = block(x)
-            if len(self.attn):
-                x = self.attn[i](x)
-        return self.upsample(x) if hasattr(self, "upsample") else x
 
 
 class AudioDecoder(nn.Module):
@@ -101,18 +71,13 @@ class AudioDecoder(nn.Module):
         self.conv_in = CausalConv2d(z_channels, width, 3, causality_axis)
         self.mid = MidBlock(width, norm_type, causality_axis, mid_block_add_attention)
 
-        stages: dict[int, UpStage] = {}
+        stages: dict[int, ResolutionStage] = {}
         res = resolution // 2 ** (num_levels - 1)
         for level in reversed(range(num_levels)):
             out_width = ch * ch_mult[level]
-            stages[level] = UpStage(
-                width,
-                out_width,
-                num_res_blocks + 1,
-                attention=res in attn_resolutions,
-                upsample=level != 0,
-                norm_type=norm_type,
-                causality_axis=causality_axis,
+            resample = ("upsample", Upsample(out_width, causality_axis)) if level != 0 else None
+            stages[level] = ResolutionStage(
+                width, out_width, num_res_blocks + 1, res in attn_resolutions, norm_type, causality_axis, resample
             )
             width = out_width
             res *= 2

@@ -12,40 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decoder import MidBlock, PerChannelStatistics
-from .layers import AttnBlock, CausalConv2d, CausalityAxis, Downsample, NormType, ResnetBlock, make_norm
+from .layers import CausalConv2d, CausalityAxis, Downsample, NormType, ResolutionStage, make_norm
 
 if TYPE_CHECKING:
     from .config import AudioGeometry
-
-
-class DownStage(nn.Module):
-    """ResNet blocks (each optionally followed by attention) at one resolution, then an optional 2x downsample."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        num_blocks: int,
-        attention: bool,
-        downsample: bool,
-        norm_type: NormType,
-        causality_axis: CausalityAxis,
-    ) -> None:
-        super().__init__()
-        widths = [in_channels] + [out_channels] * num_blocks
-        self.block = nn.ModuleList(
-            ResnetBlock(widths[i], out_channels, norm_type, causality_axis) for i in range(num_blocks)
-        )
-        self.attn = nn.ModuleList(AttnBlock(out_channels, norm_type) for _ in range(num_blocks if attention else 0))
-        if downsample:
-            self.downsample = Downsample(out_channels, causality_axis)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, block in enumerate(self.block):
-            x = block(x)
-            if len(self.attn):
-                x = self.attn[i](x)
-        return self.downsample(x) if hasattr(self, "downsample") else x
 
 
 class AudioEncoder(nn.Module):
@@ -77,9 +47,8 @@ class AudioEncoder(nn.Module):
         width, res = ch, resolution
         for level, mult in enumerate(ch_mult):
             last = level == len(ch_mult) - 1
-            stages.append(
-                DownStage(width, ch * mult, num_res_blocks, res in attn_resolutions, not last, norm_type, causality_axis)
-            )
+            resample = None if last else ("downsample", Downsample(ch * mult, causality_axis))
+            stages.append(ResolutionStage(width, ch * mult, num_res_blocks, res in attn_resolutions, norm_type, causality_axis, resample))
             width = ch * mult
             res = res if last else res // 2
         self.down = nn.ModuleList(stages)

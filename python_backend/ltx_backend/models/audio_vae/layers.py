@@ -145,3 +145,36 @@ class Downsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.pad(x, self.padding))
+
+
+class ResolutionStage(nn.Module):
+    """ResNet blocks (each optionally followed by attention) at one resolution of the encoder or the decoder, then
+    an optional change of resolution, stored under the name the checkpoint gives it (`downsample` / `upsample`)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_blocks: int,
+        attention: bool,
+        norm_type: NormType,
+        causality_axis: CausalityAxis,
+        resample: tuple[str, nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        widths = [in_channels] + [out_channels] * num_blocks
+        self.block = nn.ModuleList(
+            ResnetBlock(widths[i], out_channels, norm_type, causality_axis) for i in range(num_blocks)
+        )
+        self.attn = nn.ModuleList(AttnBlock(out_channels, norm_type) for _ in range(num_blocks if attention else 0))
+        self.resample_name = None
+        if resample is not None:
+            self.resample_name, module = resample
+            self.add_module(self.resample_name, module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self.block):
+            x = block(x)
+            if len(self.attn):
+                x = self.attn[i](x)
+        return getattr(self, self.resample_name)(x) if self.resample_name else x
