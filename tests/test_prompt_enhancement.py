@@ -51,6 +51,7 @@ def test_system_prompts_are_ltx_cores():
         assert (PROMPTS / name).read_text() == (reference / name).read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [42, 7])
 def test_text_to_video_enhancement_equals_the_reference(encoders, seed):
     from ltx_pipelines.utils.helpers import generate_enhanced_prompt
@@ -61,6 +62,7 @@ def test_text_to_video_enhancement_equals_the_reference(encoders, seed):
     assert enhanced == expected and len(enhanced) > 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(150, 200), (1200, 400)])  # the long side resized down, and up
 def test_image_to_video_enhancement_equals_the_reference(encoders, tmp_path, size):
     from ltx_pipelines.utils.helpers import generate_enhanced_prompt
