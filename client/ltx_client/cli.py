@@ -30,7 +30,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
     p.add_argument("--enhance-prompt", action="store_true",
                    help="Gemma 3 rewrites the prompt first (Lightricks' system prompts; the first image for image-to-video)")
-    p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10)")
+    p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10; 42 for the retake classes)")
     p.add_argument("--width", type=int, default=None, help="output width in pixels (default per model)")
     p.add_argument("--height", type=int, default=None, help="output height in pixels (default per model)")
     p.add_argument("--num-frames", type=int, default=None, help="8k+1 frames (default 121)")
