@@ -234,8 +234,8 @@ def test_maker_is_deterministic(gemma_root, tmp_path):
     made = sorted(p.relative_to(gemma_root) for p in gemma_root.rglob("*") if p.is_file() and p.parent.name in
                   ("text_encoder", "tokenizer"))
     assert [str(p) for p in made] == [
-        "text_encoder/config.json", "text_encoder/model.safetensors", "tokenizer/preprocessor_config.json",
-        "tokenizer/special_tokens_map.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer.model",
+        "text_encoder/config.json", "text_encoder/model.safetensors", "tokenizer/chat_template.jinja",
+        "tokenizer/preprocessor_config.json", "tokenizer/special_tokens_map.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer.model",
         "tokenizer/tokenizer_config.json",
     ]
     for relative in made:
