@@ -34,6 +34,10 @@ BAD = [
     ("strength above 1", {"video_conditioning": (CONTROL,), "video_conditioning_strengths": (1.5,)}, "video_conditioning_strengths"),
     ("for another class", {"video_conditioning": (CONTROL,), "pipeline_class_name": DISTILLED}, "video_conditioning"),
     ("strengths for another class", {"video_conditioning_strengths": (1.0,), "pipeline_class_name": DISTILLED}, "video_conditioning_strengths"),
+    ("attention strength above 1", {"video_conditioning": (CONTROL,), "conditioning_attention_strength": 1.5},
+     "conditioning_attention_strength"),
+    ("attention strength for another class", {"pipeline_class_name": DISTILLED, "conditioning_attention_strength": 0.5},
+     "conditioning_attention_strength"),
     ("steps for the distilled schedule", {"video_conditioning": (CONTROL,), "num_inference_steps": 4}, "num_inference_steps"),
 ]
 

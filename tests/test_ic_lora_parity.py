@@ -53,28 +53,32 @@ def reference(directory, request: GenerationRequest, lora: str, monkeypatch):
             prompt=request.prompt, seed=request.seed, height=request.height, width=request.width, num_frames=request.num_frames,
             frame_rate=request.fps, images=[],
             video_conditioning=list(zip(request.video_conditioning_paths, request.video_conditioning_strengths)),
+            conditioning_attention_strength=request.conditioning_attention_strength,
         )
         frames = torch.cat(list(video)).numpy()
     return frames, audio.waveform.float().numpy(), audio.sampling_rate
 
 
 CASES = [
-    # (id, version, control videos (frames, seed), strengths, LoRA reference_downscale_factor)
-    ("one control video", "2.3", [(17, 1)], None, 1),
-    ("two control videos at half size", "2", [(17, 2), (9, 3)], (1.0, 0.6), 2),
+    # (id, version, control videos (frames, seed), strengths, LoRA reference_downscale_factor, attention strength)
+    ("one control video", "2.3", [(17, 1)], None, 1, 1.0),
+    ("two control videos at half size", "2", [(17, 2), (9, 3)], (1.0, 0.6), 2, 1.0),
+    ("attention strength 0.3", "2.3", [(17, 1)], None, 1, 0.3),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,version,videos,strengths,factor", CASES, ids=[c[0] for c in CASES])
-def test_ic_lora_matches_reference(name, version, videos, strengths, factor, tiny_checkpoints, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name,version,videos,strengths,factor,attention", CASES, ids=[c[0] for c in CASES])
+def test_ic_lora_matches_reference(name, version, videos, strengths, factor, attention, tiny_checkpoints, tmp_path, monkeypatch):
     directory = tiny_checkpoints[version]
     lora = ic_lora(tmp_path, version, factor)
     paths = tuple(control_video(tmp_path / f"control{i}.mp4", frames, seed) for i, (frames, seed) in enumerate(videos))
     request = GenerationRequest(prompt="A dancer spins in a studio", pipeline_class_name=IC_LORA, seed=5, width=128, height=128,
-                                num_frames=9, video_conditioning_paths=paths, video_conditioning_strengths=strengths).resolve(version)
+                                num_frames=9, video_conditioning_paths=paths, video_conditioning_strengths=strengths,
+                                conditioning_attention_strength=attention).resolve(version)
     pipeline = load_pipeline(str(checkpoint_file(directory)), CPU, torch.float32, pipeline_class_name=IC_LORA,
                              upsampler_path=extras(directory)[0], options=LoadOptions(lora_path=lora))
     assert pipeline.components.reference_downscale_factor == factor
     ours = pipeline(request)
-    compare(f"LTX-{version} IC-LoRA ({name})", ours, reference(directory, request, lora, monkeypatch), request)
+    # 70, not 40: an attention strength of 0.3 moves the tiny model's frames only to ~51 dB of full attention
+    assert compare(f"LTX-{version} IC-LoRA ({name})", ours, reference(directory, request, lora, monkeypatch), request) >= 70.0

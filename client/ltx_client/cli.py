@@ -70,6 +70,8 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--video-conditioning", nargs="+", default=None, metavar="PATH[:STRENGTH]",
                    help=f"{IC_LORA}: control videos (depth, pose, edges, ...) for the IC-LoRA given with --lora-path; "
                    "strength in [0, 1] (default 1.0)")
+    p.add_argument("--conditioning-attention-strength", type=float, default=1.0,
+                   help="how strongly the control videos and the video attend to each other, in [0, 1] (default 1.0)")
     add_lora_flags(p)
     add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
@@ -114,6 +116,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         retake_end=args.retake_end,
         retake_video=args.retake_video,
         retake_audio=args.retake_audio,
+        conditioning_attention_strength=args.conditioning_attention_strength,
         **_control_videos(args.video_conditioning),
     )
 

@@ -18,7 +18,8 @@ from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
 
 # fields left out of a request when they hold their default (older servers do not know the newer ones)
-DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio", "enhance_prompt")
+DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio", "enhance_prompt",
+                    "conditioning_attention_strength")
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
 

@@ -127,6 +127,9 @@ class GenerationRequest:
     video_conditioning_paths: tuple[str, ...] = ()
     video_conditioning: tuple[bytes, ...] = field(default=(), repr=False)
     video_conditioning_strengths: tuple[float, ...] | None = None
+    # How strongly the control videos' tokens and the generated ones attend to each other, in [0, 1] (ltx-pipelines'
+    # conditioning_attention_strength; 1: fully).
+    conditioning_attention_strength: float = 1.0
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -510,6 +513,9 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
         if not isinstance(getattr(r, name), (tuple, list)):
             raise InvalidRequest(name, f"<{type(getattr(r, name)).__name__}>", "a list of control videos")
     count = len(r.video_conditioning_paths) + len(r.video_conditioning)
+    check_float("conditioning_attention_strength", r.conditioning_attention_strength, 0.0, 1.0)
+    if not spec.reference_videos and r.conditioning_attention_strength != 1.0:
+        raise InvalidRequest("conditioning_attention_strength", r.conditioning_attention_strength, f"1.0 except with {IC_LORA}")
     if not spec.reference_videos:
         if count or r.video_conditioning_strengths is not None:
             raise InvalidRequest(field_name if count else "video_conditioning_strengths", f"<{count} control videos>",
@@ -548,7 +554,8 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
         check_float("video_conditioning_strengths", strength, 0.0, 1.0)
     return replace(r, video_conditioning_paths=tuple(r.video_conditioning_paths),
                    video_conditioning=tuple(bytes(d) for d in r.video_conditioning),
-                   video_conditioning_strengths=tuple(float(s) for s in strengths))
+                   video_conditioning_strengths=tuple(float(s) for s in strengths),
+                   conditioning_attention_strength=float(r.conditioning_attention_strength))
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

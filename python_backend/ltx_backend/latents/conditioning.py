@@ -86,9 +86,7 @@ class KeyframeCondition:
             denoise_mask=torch.cat([state.denoise_mask, mask], dim=1),
             positions=torch.cat([state.positions, positions], dim=2),
             clean_latent=torch.cat([state.clean_latent, tokens], dim=1),
-            attention_mask=_extend_attention_mask(
-                state.attention_mask, layout.token_count, tokens.shape[1], self.keyframes.dtype
-            ),
+            attention_mask=_extend_attention_mask(state, layout.token_count, tokens.shape[1], self.keyframes.dtype),
         )
 
 
@@ -96,12 +94,15 @@ class ReferenceVideoCondition:
     """Append a control video's latent [B, C, F', H', W'] as reference tokens (ltx-core's
     VideoConditionByReferenceLatent, for IC-LoRAs): placed at the clip's own frames, their spatial positions scaled
     by `downscale_factor` (an IC-LoRA trained on references at 1/N of the output size), denoise strength
-    1 - strength (1: kept clean). Dropped again by layout.clear_conditioning."""
+    1 - strength (1: kept clean). `attention` < 1 weighs the attention between them and the generated tokens
+    (ltx-core's ConditioningItemAttentionStrengthWrapper with a scalar; None: full). Dropped again by
+    layout.clear_conditioning."""
 
-    def __init__(self, latent: torch.Tensor, downscale_factor: int, strength: float):
+    def __init__(self, latent: torch.Tensor, downscale_factor: int, strength: float, attention: float | None = None):
         self.latent = latent
         self.downscale_factor = downscale_factor
         self.strength = strength
+        self.attention = attention
 
     def apply_to(self, state: LatentState, layout: VideoLatentLayout) -> LatentState:
         tokens = layout.patchify(self.latent)
@@ -116,7 +117,7 @@ class ReferenceVideoCondition:
             denoise_mask=torch.cat([state.denoise_mask, mask], dim=1),
             positions=torch.cat([state.positions, positions], dim=2),
             clean_latent=torch.cat([state.clean_latent, tokens], dim=1),
-            attention_mask=_extend_attention_mask(state.attention_mask, layout.token_count, tokens.shape[1], self.latent.dtype),
+            attention_mask=_extend_attention_mask(state, layout.token_count, tokens.shape[1], self.latent.dtype, self.attention),
         )
 
 
@@ -137,16 +138,20 @@ class TemporalRegionMask:
 
 
 def _extend_attention_mask(
-    mask: torch.Tensor | None, num_noisy: int, num_new: int, dtype: torch.dtype
+    state: LatentState, num_noisy: int, num_new: int, dtype: torch.dtype, cross: float | None = None
 ) -> torch.Tensor | None:
-    """Grow an existing [B, N, N] self-attention mask by `num_new` tokens that attend fully to themselves
-    and to the generated tokens (the first num_noisy) but not to earlier conditioning tokens."""
-    if mask is None:
+    """The [B, N + M, N + M] self-attention weights once `num_new` tokens are appended to `state`'s N (ltx-core's
+    build_attention_mask): the new tokens attend fully to themselves, with weight `cross` (1 when None) to and from
+    the generated tokens (the first num_noisy), not at all to earlier conditioning tokens; the existing block kept
+    (all ones without a mask). None while no item asked for weights."""
+    mask = state.attention_mask
+    if mask is None and cross is None:
         return None
-    b, n, _ = mask.shape
-    grown = torch.zeros(b, n + num_new, n + num_new, device=mask.device, dtype=dtype)
-    grown[:, :n, :n] = mask
+    b, n = state.latent.shape[:2]
+    grown = torch.zeros(b, n + num_new, n + num_new, device=state.latent.device, dtype=dtype)
+    grown[:, :n, :n] = 1.0 if mask is None else mask
     grown[:, n:, n:] = 1.0
-    grown[:, :num_noisy, n:] = 1.0
-    grown[:, n:, :num_noisy] = 1.0
+    weight = 1.0 if cross is None else cross
+    grown[:, :num_noisy, n:] = weight
+    grown[:, n:, :num_noisy] = weight
     return grown

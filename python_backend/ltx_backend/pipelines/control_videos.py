@@ -1,7 +1,7 @@
 """The control videos of an IC-LoRA request as reference conditioning items of stage 1 (ltx-pipelines'
 ICLoraPipeline._create_conditionings): each clip's first num_frames frames, resized to cover and centre-cropped
 to stage 1's size over the IC-LoRA's reference_downscale_factor, encoded by the video VAE, appended as reference
-tokens with the clip's strength."""
+tokens with the clip's strength (and, below 1, the request's conditioning_attention_strength on their attention)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -31,11 +31,12 @@ def check_reference_size(components: Components, request: GenerationRequest) -> 
 def control_video_conditionings(components: Components, request: GenerationRequest, height: int, width: int) -> list[ConditioningItem]:
     c = components
     scale = c.reference_downscale_factor
+    attention = request.conditioning_attention_strength if request.conditioning_attention_strength < 1.0 else None
     sources = request.video_conditioning_paths or request.video_conditioning
     items: list[ConditioningItem] = []
     for source, strength in zip(sources, request.video_conditioning_strengths):
         frames = [image_pixels(frame, height // scale, width // scale, c.dtype, c.device)
                   for frame in iter_video_frames(source, request.num_frames)]  # resolve() has checked that they decode
         latent = c.encode_video(torch.cat(frames, dim=2))
-        items.append(ReferenceVideoCondition(latent, scale, strength))
+        items.append(ReferenceVideoCondition(latent, scale, strength, attention))
     return items

@@ -49,6 +49,7 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "RETAKE_AUDIO": ("retake_audio", "TYPE_BOOL", True),
     "VIDEO_CONDITIONING": ("video_conditioning", "TYPE_STRING", False),  # control videos' file bytes (the IC-LoRA class)
     "VIDEO_CONDITIONING_STRENGTHS": ("video_conditioning_strengths", "TYPE_FP32", False),
+    "CONDITIONING_ATTENTION_STRENGTH": ("conditioning_attention_strength", "TYPE_FP32", True),
     "ENHANCE_PROMPT": ("enhance_prompt", "TYPE_BOOL", True),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
