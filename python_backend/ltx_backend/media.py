@@ -28,6 +28,16 @@ class MediaInfo:
     audio_duration: float | None
 
 
+def _source(data: bytes | str | Path) -> io.BytesIO | str:
+    """What PyAV and PIL open: encoded bytes as a file object, or a path."""
+    return io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
+
+
+def as_stereo(waveform: np.ndarray) -> np.ndarray:
+    """[C, S] -> [2, S]: a mono track in both channels, a stereo one as it is (more channels: the first two)."""
+    return np.repeat(waveform, 2, axis=0) if waveform.shape[0] == 1 else waveform[:2]
+
+
 def fit_audio_to_video(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> np.ndarray:
     """[C, S] float32 -> [C, round(num_frames / fps * sample_rate)]: trimmed, or padded with silence."""
     target = int(round(num_frames / fps * sample_rate))
@@ -75,7 +85,7 @@ def encode_mp4(
 
 
 def _encode_audio(container, stream, waveform: np.ndarray, sample_rate: int) -> None:
-    stereo = np.repeat(waveform, 2, axis=0) if waveform.shape[0] == 1 else waveform[:2]
+    stereo = as_stereo(waveform)
     pcm = (np.clip(stereo, -1.0, 1.0) * 32767.0).astype(np.int16)
     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T).reshape(1, -1), format="s16", layout="stereo")
     frame.sample_rate = sample_rate
@@ -97,13 +107,12 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float, waveform: np.nda
 
 def probe_mp4(data: bytes | str | Path) -> MediaInfo:
     """Decode an MP4 completely and report its streams (frame count is counted, not read from headers)."""
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
-    with av.open(source) as container:
+    with av.open(_source(data)) as container:
         vstream = container.streams.video[0]
         fps = float(vstream.average_rate)
         width, height = vstream.codec_context.width, vstream.codec_context.height
         num_frames = sum(1 for _ in container.decode(video=0))
-    with av.open(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)) as container:
+    with av.open(_source(data)) as container:
         astreams = container.streams.audio
         rate = duration = None
         if astreams:
@@ -126,8 +135,7 @@ def decode_image(data: bytes | str | Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
-        with Image.open(source, formats=image_formats()) as image:
+        with Image.open(_source(data), formats=image_formats()) as image:
             return np.array(image.convert("RGB"))
     except UnidentifiedImageError as error:
         raise ValueError("not an image format this server reads (PNG, JPEG, WebP, AVIF, TIFF, ...)") from error
@@ -169,9 +177,8 @@ def read_audio(data: bytes | str | Path, start_time: float, duration: float) -> 
     `start_time` for `duration` seconds (less if the stream ends first), as ltx-pipelines' decode_audio_from_file
     reads it: seek, decode the frames that overlap the window, trim to it. Returns (float32 [C, S], sample rate).
     Raises AudioInputError for data without a usable audio stream."""
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
     try:
-        with av.open(source) as container:
+        with av.open(_source(data)) as container:
             return _decode_window(container, start_time, duration)
     except AudioInputError:
         raise
@@ -233,7 +240,6 @@ class VideoInfo:
     num_frames: int  # from the header, else counted by decoding
     width: int
     height: int
-    has_audio: bool
 
 
 class VideoInputError(ValueError):
@@ -243,9 +249,8 @@ class VideoInputError(ValueError):
 def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
     """Read a clip's header (decoding to count its frames when the header does not say, at most max_frames + 1).
     Raises VideoInputError for data without a decodable video stream."""
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
     try:
-        with av.open(source) as container:
+        with av.open(_source(data)) as container:
             streams = container.streams.video
             if not streams:
                 raise VideoInputError("no video stream")
@@ -257,8 +262,7 @@ def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
                 for num_frames, _ in enumerate(container.decode(stream), start=1):
                     if num_frames > max_frames:
                         break
-            return VideoInfo(float(stream.average_rate), num_frames, stream.codec_context.width, stream.codec_context.height,
-                             bool(container.streams.audio))
+            return VideoInfo(float(stream.average_rate), num_frames, stream.codec_context.width, stream.codec_context.height)
     except VideoInputError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError, ZeroDivisionError, MemoryError) as error:
@@ -268,10 +272,9 @@ def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
 def iter_video_frames(data: bytes | str | Path, frame_cap: int):
     """The first `frame_cap` frames of a clip's first video stream, one uint8 RGB [H, W, 3] at a time (ltx-pipelines'
     decode_video_from_file). Raises VideoInputError when they do not decode."""
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
     count = 0
     try:
-        with av.open(source) as container:
+        with av.open(_source(data)) as container:
             for frame in container.decode(container.streams.video[0]):
                 yield frame.to_rgb().to_ndarray()
                 count += 1
@@ -282,10 +285,3 @@ def iter_video_frames(data: bytes | str | Path, frame_cap: int):
     if count == 0:
         raise VideoInputError("no frame decodes")
 
-
-def read_video_frames(data: bytes | str | Path, frame_cap: int) -> np.ndarray:
-    """iter_video_frames stacked: uint8 [F, H, W, 3]."""
-    frames = list(iter_video_frames(data, frame_cap))
-    if any(f.shape != frames[0].shape for f in frames):
-        raise VideoInputError("frames of changing size")
-    return np.stack(frames)

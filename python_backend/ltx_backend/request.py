@@ -369,8 +369,6 @@ def _resolve_images(r: GenerationRequest) -> GenerationRequest:
 
 def read_media_file(name: str, path: Any, what: str = "image") -> bytes:
     """A media file's bytes (image_paths, audio_path), with the checks of a path: InvalidRequest when it cannot be read."""
-    import os
-
     if not isinstance(path, str) or not path:
         raise InvalidRequest(name, path, f"a path to an {what} file")
     if not os.path.isfile(path):
@@ -383,6 +381,20 @@ def read_media_file(name: str, path: Any, what: str = "image") -> bytes:
     if len(data) > MAX_MEDIA_BYTES:
         raise InvalidRequest(name, path, f"an {what} file of at most {MAX_MEDIA_BYTES} bytes")
     return data
+
+
+def _media_bytes(name: str, value: Any, what: str, formats: str, shown: Any) -> bytes:
+    """A media field's encoded bytes: the file a path field names (read_media_file), or the bytes a request sent."""
+    if name.endswith(("_path", "_paths")):
+        return read_media_file(name, value, what)
+    if not isinstance(value, (bytes, bytearray)) or not value:
+        raise InvalidRequest(name, shown, f"non-empty encoded {what} bytes ({formats})")
+    return bytes(value)
+
+
+def _encoded_image_bytes(r: GenerationRequest) -> int:
+    """The conditioning images' encoded bytes (resolve() has checked the files): they count against MAX_MEDIA_BYTES."""
+    return sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
 
 
 RETAKE_FIELDS = ("retake_start", "retake_end")
@@ -409,17 +421,12 @@ def _take_source_clip(r: GenerationRequest, spec: PipelineSpec) -> GenerationReq
     if r.image_paths or r.images:
         raise InvalidRequest("image_paths" if r.image_paths else "images", "<images>", f"none with {spec.name}")
     (name,) = given
-    if name == "video_path":
-        data = read_media_file("video_path", r.video_path, "video")
-    else:
-        data = r.video
-        if not isinstance(data, (bytes, bytearray)) or not data:
-            raise InvalidRequest("video", f"<{type(data).__name__}>", "non-empty encoded video bytes (MP4, MOV, WebM, ...)")
-        if len(data) > MAX_MEDIA_BYTES:
-            raise InvalidRequest("video", f"<{len(data)} bytes>", f"a clip of at most {MAX_MEDIA_BYTES} bytes")
+    data = _media_bytes(name, getattr(r, name), "video", "MP4, MOV, WebM, ...", f"<{type(r.video).__name__}>")
+    if len(data) > MAX_MEDIA_BYTES:  # sent bytes (a file over it is refused as it is read)
+        raise InvalidRequest("video", f"<{len(data)} bytes>", f"a clip of at most {MAX_MEDIA_BYTES} bytes")
     shown = _shown_bytes(r, name)
     try:
-        info = probe_video(bytes(data), MAX_FRAMES)
+        info = probe_video(data, MAX_FRAMES)
     except VideoInputError as error:
         raise InvalidRequest(name, shown, f"a video (MP4, MOV, WebM, MKV, ...): {error}") from None
     size = f"{info.width}x{info.height}, {info.num_frames} frames at {info.fps:g} fps"
@@ -481,18 +488,12 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
     if duration < needed:
         raise InvalidRequest("audio_max_duration", duration, f"at least {needed:.3g} s for {r.num_frames} frames at {r.fps:g} fps "
                              f"(at most {MAX_SECONDS:g} s)")
-    if name == "audio_path":
-        data = read_media_file("audio_path", r.audio_path, "audio")
-    else:
-        data = r.audio
-        if not isinstance(data, (bytes, bytearray)) or not data:
-            raise InvalidRequest("audio", f"<{type(data).__name__}>", "non-empty encoded audio bytes (WAV, MP3, FLAC, ...)")
-    images = sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
-    if images + len(data) > MAX_MEDIA_BYTES:
+    data = _media_bytes(name, getattr(r, name), "audio", "WAV, MP3, FLAC, ...", f"<{type(r.audio).__name__}>")
+    if _encoded_image_bytes(r) + len(data) > MAX_MEDIA_BYTES:
         raise InvalidRequest(name, f"<{len(data)} bytes>", f"a soundtrack and images of at most {MAX_MEDIA_BYTES} bytes in all")
     shown = _shown_bytes(r, name)
     try:
-        waveform, rate = read_audio(bytes(data), float(r.audio_start_time), float(duration))
+        waveform, rate = read_audio(data, float(r.audio_start_time), float(duration))
     except AudioInputError as error:
         raise InvalidRequest(name, shown, f"a soundtrack of mono or stereo audio (WAV, MP3, FLAC, OGG, M4A or a video's audio "
                              f"track): {error}") from None
@@ -525,14 +526,10 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
         raise InvalidRequest("video_conditioning", f"<{len(r.video_conditioning)} videos>", "either video_conditioning_paths or video_conditioning, not both")
     if not 1 <= count <= MAX_CONTROL_VIDEOS:
         raise InvalidRequest(field_name, f"<{count} control videos>", f"1 to {MAX_CONTROL_VIDEOS} control videos for {spec.name}")
-    encoded = sum(len(d) for d in r.images) + sum(os.path.getsize(p) for p in r.image_paths)
+    encoded = _encoded_image_bytes(r)
     for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
-        if r.video_conditioning_paths:
-            data, shown = read_media_file(field_name, source, "video"), source
-        else:
-            if not isinstance(source, (bytes, bytearray)) or not source:
-                raise InvalidRequest(field_name, f"<video {index}: {type(source).__name__}>", "non-empty encoded video bytes (MP4, ...)")
-            data, shown = bytes(source), f"<video {index}>"
+        data = _media_bytes(field_name, source, "video", "MP4, ...", f"<video {index}: {type(source).__name__}>")
+        shown = source if r.video_conditioning_paths else f"<video {index}>"
         encoded += len(data)
         if encoded > MAX_MEDIA_BYTES:
             raise InvalidRequest(field_name, shown, f"control videos and images of at most {MAX_MEDIA_BYTES} bytes in all")

@@ -15,7 +15,7 @@ import torch
 from ltx_backend.latents.shapes import VideoPixelShape
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.pipelines.two_stage import LTX2TwoStagePipeline
-from ltx_backend.sampling.guidance import GuidanceParams
+from ltx_backend.sampling.guidance import UNGUIDED, GuidanceParams
 from ltx_backend.sampling.schedule import DISTILLED_SIGMAS, distilled_sigmas
 from ltx_backend.types import GuidanceContexts
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ltx_backend.request import GenerationRequest
 
 STEPS = len(DISTILLED_SIGMAS) - 1  # stage 1's; stage 2 adds 3
-UNGUIDED = (GuidanceParams(), GuidanceParams())
 
 SPEC = PipelineSpec(
     name="LTX2DistilledPipeline",

@@ -22,7 +22,7 @@ from ltx_backend.pipelines.images import check_pipeline_class
 from ltx_backend.pipelines.prompt_enhancement import enhanced_prompt
 from ltx_backend.pipelines.source_clip import encode_source_clip
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
-from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
+from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, UNGUIDED, GuidanceParams, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
 from ltx_backend.sampling.schedule import DISTILLED_SIGMAS, distilled_sigmas, ltx2_sigmas
 from ltx_backend.types import DenoiseJob, GenerationResult, GuidanceContexts, OnStep
@@ -38,7 +38,6 @@ SPEC = PipelineSpec(
     guidance=DEFAULT_GUIDANCE,
     source_video=True,
 )
-UNGUIDED = (GuidanceParams(), GuidanceParams())
 DISTILLED_SPEC = PipelineSpec(
     name="LTX2DistilledRetakePipeline",
     defaults={version: ModelDefaults(None, None, None, len(DISTILLED_SIGMAS) - 1, seed=42, guidance_scale=1.0) for version in ("2", "2.3")},

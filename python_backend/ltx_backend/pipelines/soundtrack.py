@@ -11,7 +11,7 @@ import torch
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.shapes import AudioLatentShape
-from ltx_backend.media import read_audio
+from ltx_backend.media import as_stereo, read_audio
 from ltx_backend.pipelines.components import Components
 
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def read_soundtrack(components: Components, request: GenerationRequest) -> Sound
     field = "audio_path" if request.audio_path is not None else "audio"
     data = request.audio_path if request.audio_path is not None else request.audio
     waveform, rate = read_audio(data, request.audio_start_time, request.audio_max_duration)
-    stereo = np.repeat(waveform, 2, axis=0) if waveform.shape[0] == 1 else waveform  # the encoder takes 2 channels
-    latent = components.encode_audio(torch.from_numpy(stereo)[None], rate)
+    latent = components.encode_audio(torch.from_numpy(as_stereo(waveform))[None], rate)  # the encoder takes 2 channels
     frames = AudioLatentShape.from_duration(1, request.num_frames / request.fps).frames
     if latent.shape[2] < frames:
         raise InvalidRequest(field, request.audio_path if field == "audio_path" else f"<{len(data)} bytes>",

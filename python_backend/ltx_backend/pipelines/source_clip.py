@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from ltx_backend.conditioning.images import image_pixels
 from ltx_backend.latents.shapes import AudioLatentShape, VideoPixelShape
-from ltx_backend.media import AudioInputError, iter_video_frames, read_audio
+from ltx_backend.media import AudioInputError, as_stereo, iter_video_frames, read_audio
 from ltx_backend.pipelines.components import Components
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def _encode_soundtrack(c: Components, data, shape: VideoPixelShape) -> torch.Ten
         waveform, rate = read_audio(data, 0.0, shape.frames / shape.fps + 1.0)
     except AudioInputError:  # no audio stream: the retake generates the audio
         return None
-    waveform = torch.from_numpy(np.repeat(waveform, 2, axis=0) if waveform.shape[0] == 1 else waveform)
+    waveform = torch.from_numpy(as_stereo(waveform))
     latent = c.encode_audio(waveform[None].to(c.dtype).float(), rate)
     frames = AudioLatentShape.from_video_pixel_shape(shape).frames
     if latent.shape[2] >= frames:

@@ -59,6 +59,8 @@ class GuidanceParams:
 # (LTX_2_3_HQ_PARAMS) are in its spec, pipelines/two_stage_hq.py.
 _LTX2_VIDEO = GuidanceParams(cfg_scale=3.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
 _LTX2_AUDIO = GuidanceParams(cfg_scale=7.0, stg_scale=1.0, rescale_scale=0.7, modality_scale=3.0, stg_blocks=(29,))
+# (video, audio) without guidance: one pass on the prompt per step (the distilled model's)
+UNGUIDED = (GuidanceParams(), GuidanceParams())
 DEFAULT_GUIDANCE: dict[str, tuple[GuidanceParams, GuidanceParams]] = {
     "2": (_LTX2_VIDEO, _LTX2_AUDIO),
     "2.3": (replace(_LTX2_VIDEO, stg_blocks=(28,)), replace(_LTX2_AUDIO, stg_blocks=(28,))),

@@ -41,12 +41,14 @@ def _mel_bins(audio_vae: dict) -> int | None:
     )
 
 
-def build_audio_decoder(config: dict) -> AudioDecoder:
-    audio_vae = config.get("audio_vae", {})
-    ddconfig = audio_vae.get("model", {}).get("params", {}).get("ddconfig", {})
-    return AudioDecoder(
+def _ddconfig(config: dict) -> dict:
+    return config.get("audio_vae", {}).get("model", {}).get("params", {}).get("ddconfig", {})
+
+
+def _levels(ddconfig: dict) -> dict:
+    """The arguments the encoder and the decoder share, with the reference configurators' defaults."""
+    return dict(
         ch=ddconfig.get("ch", 128),
-        out_ch=ddconfig.get("out_ch", 2),
         ch_mult=tuple(ddconfig.get("ch_mult", (1, 2, 4))),
         num_res_blocks=ddconfig.get("num_res_blocks", 2),
         attn_resolutions=set(ddconfig.get("attn_resolutions", {8, 16, 32})),
@@ -55,28 +57,20 @@ def build_audio_decoder(config: dict) -> AudioDecoder:
         norm_type=_enum(NormType, ddconfig.get("norm_type", "pixel"), "norm_type"),
         causality_axis=_enum(CausalityAxis, ddconfig.get("causality_axis", "height"), "causality_axis"),
         mid_block_add_attention=ddconfig.get("mid_block_add_attention", True),
-        mel_bins=_mel_bins(audio_vae),
     )
+
+
+def build_audio_decoder(config: dict) -> AudioDecoder:
+    ddconfig = _ddconfig(config)
+    return AudioDecoder(**_levels(ddconfig), out_ch=ddconfig.get("out_ch", 2), mel_bins=_mel_bins(config.get("audio_vae", {})))
 
 
 def build_audio_encoder(config: dict) -> AudioEncoder:
-    ddconfig = config.get("audio_vae", {}).get("model", {}).get("params", {}).get("ddconfig", {})
+    ddconfig = _ddconfig(config)
     if not ddconfig.get("resamp_with_conv", True):
         raise ValueError("audio_vae.model.params.ddconfig.resamp_with_conv is False, expected True (strided-conv downsampling)")
-    return AudioEncoder(
-        ch=ddconfig.get("ch", 128),
-        in_channels=ddconfig.get("in_channels", 2),
-        ch_mult=tuple(ddconfig.get("ch_mult", (1, 2, 4))),
-        num_res_blocks=ddconfig.get("num_res_blocks", 2),
-        attn_resolutions=set(ddconfig.get("attn_resolutions", {8, 16, 32})),
-        resolution=ddconfig.get("resolution", 256),
-        z_channels=ddconfig.get("z_channels", 8),
-        double_z=ddconfig.get("double_z", True),
-        norm_type=_enum(NormType, ddconfig.get("norm_type", "pixel"), "norm_type"),
-        causality_axis=_enum(CausalityAxis, ddconfig.get("causality_axis", "height"), "causality_axis"),
-        mid_block_add_attention=ddconfig.get("mid_block_add_attention", True),
-        geometry=audio_geometry(config),
-    )
+    return AudioEncoder(**_levels(ddconfig), in_channels=ddconfig.get("in_channels", 2), double_z=ddconfig.get("double_z", True),
+                        geometry=audio_geometry(config))
 
 
 def _generator(
@@ -201,7 +195,7 @@ def audio_geometry(config: dict) -> AudioGeometry:
 def decoded_audio_samples(config: dict, latent_frames: int) -> int:
     """Waveform samples per channel `decode_audio` returns for `latent_frames` latents: 4T mel frames (4T - 3
     when causal), each becoming prod(upsample_rates) samples, x output / input rate with the BWE."""
-    ddconfig = config.get("audio_vae", {}).get("model", {}).get("params", {}).get("ddconfig", {})
+    ddconfig = _ddconfig(config)
     mel_frames = latent_frames * LATENT_DOWNSAMPLE_FACTOR
     if ddconfig.get("causality_axis", "height") is not None:
         mel_frames = max(mel_frames - (LATENT_DOWNSAMPLE_FACTOR - 1), 1)
