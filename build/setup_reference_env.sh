@@ -14,7 +14,12 @@ if [ -f "$STAMP" ]; then
 fi
 test -x "$VENV/bin/python" || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q torch==2.11.0 torchaudio==2.11.0
+# ~4 GB from PyPI: a dropped connection resumes (--resume-retries), and the whole install is tried up to 3 times
+for attempt in 1 2 3; do
+    "$VENV/bin/python" -m pip install -q --retries 10 --resume-retries 20 torch==2.11.0 torchaudio==2.11.0 && break
+    if [ "$attempt" = 3 ]; then exit 1; fi
+    echo "setup_reference_env: torch download failed (attempt $attempt), retrying" >&2
+done
 # the same versions of the reference's dependencies as the main venv
 "$VENV/bin/python" -m pip install -q "numpy<2" "transformers>=4.52,<5" safetensors einops accelerate scipy av tqdm pillow sentencepiece
 "$VENV/bin/python" -m pip install -q ltx-core==1.0.0 ltx-pipelines==1.0.0
