@@ -14,9 +14,10 @@ if [ -f "$STAMP" ]; then
 fi
 test -x "$VENV/bin/python" || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# ~4 GB from PyPI: a dropped connection resumes (--resume-retries), and the whole install is tried up to 3 times
+# ~4 GB from PyPI, not kept again in pip's cache (--no-cache-dir: the venv is all the disk it needs); a dropped
+# connection resumes (--resume-retries), and the whole install is tried up to 3 times
 for attempt in 1 2 3; do
-    "$VENV/bin/python" -m pip install -q --retries 10 --resume-retries 20 torch==2.11.0 torchaudio==2.11.0 && break
+    "$VENV/bin/python" -m pip install -q --no-cache-dir --retries 10 --resume-retries 20 torch==2.11.0 torchaudio==2.11.0 && break
     if [ "$attempt" = 3 ]; then exit 1; fi
     echo "setup_reference_env: torch download failed (attempt $attempt), retrying" >&2
 done
