@@ -444,8 +444,8 @@ def test_bench_runs_perf_analyzer_and_prints_a_table(server, capsys, tmp_path):
     code = main(["bench", "--url", server.grpc_url,
                  "--width", "64", "--height", "64", "--num-frames", "9", "--num-inference-steps", "2", "--requests", "1",
                  "--model-version", "2", "--keep", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| model") and "---" not in line]
     assert [r.split("|")[1].strip() for r in rows] == [
         "pipeline", "pipeline_unary", "text_encoder", "denoiser", "vae_encoder", "latent_upsampler", "vae_decoder", "audio_decoder"]

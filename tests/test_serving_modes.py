@@ -141,6 +141,8 @@ def test_switching_modes_serve_the_same_two_stage_video(tmp_path, image, mode, v
         server.stop()
     if version == "2":  # each two-stage request: 2 + 3 steps and 3 prepare requests (stage 1, 2, then 1 again)
         assert re.search(r'nv_inference_request_success\{model="denoiser",version="1"\} 18\b', metrics), metrics[:3000]
+    # every model process computes with this process's CPU thread count (a GEMM's sums split by thread)
+    assert set(re.findall(r"torch CPU threads: (\d+)", (tmp_path / "server.log").read_text())) == {str(torch.get_num_threads())}
     local = _in_process(request, mode, model, version)
     np.testing.assert_array_equal(first.frames, local.frames)
     np.testing.assert_array_equal(again.frames, local.frames)

@@ -49,6 +49,24 @@ def use_utf8_locale() -> None:
                 continue
 
 
+def use_environment_thread_count() -> None:
+    """Set torch's CPU thread count explicitly in this stub process: what OMP_NUM_THREADS names (else torch's
+    default), as a Python process does with `torch.set_num_threads`. Explicitly, because that call also turns MKL's dynamic
+    thread choice off (ATen's set_num_threads: mkl_set_dynamic(false)); left on, MKL may run a GEMM on fewer
+    threads than asked, and a CPU GEMM's sums split by thread (1 vs 2 threads: one pixel in ~10^4 of a tiny
+    two-stage video one level apart). Served and in-process video are equal only at equal thread counts."""
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else torch.get_num_threads())
+    log.info("torch CPU threads: %d", torch.get_num_threads())
+
+
+def set_up_stub_process() -> None:
+    """What each model's initialize does first: logging, a UTF-8 locale, the thread count."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    use_utf8_locale()
+    use_environment_thread_count()
+
+
 @dataclass(frozen=True)
 class ModelArgs:
     """A python-backend model's `initialize(args)`, parsed."""

@@ -7,14 +7,13 @@ exception (a KeyError or ValueError from inside the engine included) is the serv
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 import torch
 
 from ltx_backend.errors import InvalidRequest
-from ltx_backend.serving.base import ModelArgs, error_response, log_internal_error, use_utf8_locale
+from ltx_backend.serving.base import ModelArgs, error_response, log_internal_error, set_up_stub_process
 from ltx_backend.serving.tensors import from_triton, to_triton
 
 Outputs = dict[str, torch.Tensor | np.ndarray]
@@ -26,8 +25,7 @@ class ModelAdapter:
     def initialize(self, args: dict[str, str]) -> None:
         import triton_python_backend_utils as pb
 
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        use_utf8_locale()
+        set_up_stub_process()
         self.pb = pb
         self.args = ModelArgs.parse(args)
         self.args.use_device()

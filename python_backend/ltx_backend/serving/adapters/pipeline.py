@@ -31,7 +31,7 @@ from ltx_backend.serving.base import (
     error_response,
     log_internal_error,
     request_parameters,
-    use_utf8_locale,
+    set_up_stub_process,
 )
 from ltx_backend.serving.client_disconnects import disconnected, forget
 from ltx_backend.serving.generation_turn import GenerationTurn
@@ -49,8 +49,7 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         import triton_python_backend_utils as pb
 
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        use_utf8_locale()
+        set_up_stub_process()
         self.pb = pb
         self.args = ModelArgs.parse(args)
         self.args.use_device()
