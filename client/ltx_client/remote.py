@@ -131,6 +131,7 @@ def generate_grpc(
 
     responses: queue.Queue = queue.Queue()
     client = grpcclient.InferenceServerClient(url)
+    finished = False
     try:
         try:
             ready = client.is_model_ready(model)
@@ -146,15 +147,20 @@ def generate_grpc(
         while True:
             result, error = responses.get(timeout=timeout)
             if error is not None:
+                finished = True  # the error ended the request
                 raise RemoteError(error.message(), error.status())
             progress = result.as_numpy("PROGRESS")
             if progress is not None:
                 if on_progress is not None:
                     on_progress(StepProgress(*(int(v) for v in progress)))
                 continue
+            finished = True
             return _result(result.as_numpy)
     finally:
-        client.stop_stream(cancel_requests=True)
+        # A request still running (the caller gave up: a timeout, Ctrl-C) is cancelled; a finished one's stream is
+        # closed, not cancelled: a cancellation racing the server's last write left tritonserver 2.51 holding the
+        # `pipeline` model (it then never unloaded: a 30 s exit timeout at shutdown).
+        client.stop_stream(cancel_requests=not finished)
         client.close()
 
 
