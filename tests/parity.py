@@ -16,7 +16,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def compare(name: str, ours, reference, request: GenerationRequest) -> float:
     ref_frames, ref_audio, ref_rate = reference
-    assert ours.frames.shape == (request.num_frames, request.height, request.width, 3) and ours.frames.dtype == np.uint8
+    side = 2 if request.skip_stage_2 else 1  # stage 1's half-size video
+    assert ours.frames.shape == (request.num_frames, request.height // side, request.width // side, 3) and ours.frames.dtype == np.uint8
     assert ours.frames.shape == ref_frames.shape
     value = psnr(ours.frames, ref_frames)
     print(f"{name}: frames PSNR vs reference {value:.1f} dB")

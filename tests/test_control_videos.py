@@ -13,6 +13,7 @@ from test_source_clip import clip
 
 IC = dict(prompt="a dancer", pipeline_class_name=IC_LORA, width=128, height=128, num_frames=9)
 CONTROL = clip(frames=17, width=96, height=80, sound=False)
+MASK = clip(frames=9, width=96, height=80, sound=False)
 
 
 def test_defaults_and_strengths():
@@ -39,6 +40,19 @@ BAD = [
     ("attention strength for another class", {"pipeline_class_name": DISTILLED, "conditioning_attention_strength": 0.5},
      "conditioning_attention_strength"),
     ("steps for the distilled schedule", {"video_conditioning": (CONTROL,), "num_inference_steps": 4}, "num_inference_steps"),
+    ("mask not a video", {"video_conditioning": (CONTROL,), "conditioning_attention_mask": b"RIFF...."}, "conditioning_attention_mask"),
+    ("mask file missing", {"video_conditioning": (CONTROL,), "conditioning_attention_mask_path": "/nonexistent/mask.mp4"},
+     "conditioning_attention_mask_path"),
+    ("mask path and bytes", {"video_conditioning": (CONTROL,), "conditioning_attention_mask": MASK,
+                             "conditioning_attention_mask_path": "/x.mp4"}, "conditioning_attention_mask"),
+    # 17 frames -> 3 latent frames: the mask's frames after its first must split in 2 equal runs
+    ("mask frames do not split", {"video_conditioning": (CONTROL,), "conditioning_attention_mask": clip(frames=12, sound=False),
+                                  "num_frames": 17}, "conditioning_attention_mask"),
+    ("one-frame mask, several latent frames", {"video_conditioning": (CONTROL,), "conditioning_attention_mask": clip(frames=1, sound=False)},
+     "conditioning_attention_mask"),
+    ("mask for another class", {"pipeline_class_name": DISTILLED, "conditioning_attention_mask": MASK}, "conditioning_attention_mask"),
+    ("skip stage 2 for another class", {"pipeline_class_name": DISTILLED, "skip_stage_2": True}, "skip_stage_2"),
+    ("skip stage 2 not a bool", {"video_conditioning": (CONTROL,), "skip_stage_2": "yes"}, "skip_stage_2"),
 ]
 
 
@@ -47,6 +61,34 @@ def test_bad_control_video_is_invalid_request_naming_the_field(name, fields, fie
     with pytest.raises(InvalidRequest) as error:
         GenerationRequest(**{**IC, **fields}).resolve("2")
     assert error.value.field == field, str(error.value)
+
+
+def test_a_mask_of_matching_frames_and_skip_stage_2_are_taken():
+    request = GenerationRequest(**IC, video_conditioning=(CONTROL, clip(frames=9)), conditioning_attention_mask=MASK,
+                                conditioning_attention_strength=0.5, skip_stage_2=True).resolve("2.3")
+    assert request.skip_stage_2 is True and request.conditioning_attention_mask == MASK
+    # 17 frames: a control video of 3 latent frames takes the mask's 16 later frames in runs of 8
+    assert GenerationRequest(**{**IC, "num_frames": 17}, video_conditioning=(CONTROL,), conditioning_attention_mask=CONTROL).resolve("2")
+
+
+def test_attention_mask_flag_takes_an_optional_strength(capsys):
+    import argparse
+
+    from ltx_client.cli import _attention, _generate_parser
+
+    parser = argparse.ArgumentParser()
+    _generate_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["generate", "--prompt", "p", "--conditioning-attention-mask", "mask.mp4", "0.4", "--skip-stage-2"])
+    assert args.conditioning_attention_mask == ("mask.mp4", 0.4) and args.skip_stage_2
+    assert _attention(None, ("mask.mp4", 0.4)) == {"conditioning_attention_strength": 0.4, "conditioning_attention_mask_path": "mask.mp4"}
+    assert _attention(0.3, ("mask.mp4", None)) == {"conditioning_attention_strength": 0.3, "conditioning_attention_mask_path": "mask.mp4"}
+    assert _attention(None, None) == {"conditioning_attention_strength": 1.0, "conditioning_attention_mask_path": None}
+    with pytest.raises(InvalidRequest) as error:
+        _attention(0.3, ("mask.mp4", 0.4))
+    assert error.value.field == "--conditioning-attention-strength"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["generate", "--prompt", "p", "--conditioning-attention-mask", "mask.mp4", "strong"])
+    assert "STRENGTH 'strong' is not a number" in capsys.readouterr().err
 
 
 def test_video_conditioning_flag_takes_optional_strengths():

@@ -7,6 +7,7 @@ one. The reference runs unchanged except for its hard-coded bf16 (bound to fp32)
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def test_served_ic_lora_and_distilled_retake_equal_in_process(repo, tmp_path):
     from ltx_client.remote import generate_grpc
     from ltx_client.server import TritonServer, free_port
     from serving import grpc_unary, int32, text
-    from test_ic_lora_parity import control_video
+    from test_ic_lora_parity import control_video, mask_video
     from test_source_clip import clip
 
     maker = load_build_script("make_tiny_checkpoints")
@@ -179,6 +180,8 @@ def test_served_ic_lora_and_distilled_retake_equal_in_process(repo, tmp_path):
     (tmp_path / "clip.mp4").write_bytes(clip(frames=9, width=96))
     ic = GenerationRequest(**dict(SETTINGS, width=128, height=128), pipeline_class_name=IC_LORA, video_conditioning_paths=controls,
                            video_conditioning_strengths=(1.0, 0.5))
+    masked = replace(ic, conditioning_attention_mask_path=mask_video(tmp_path / "mask.mp4", 17), conditioning_attention_strength=0.8,
+                     skip_stage_2=True)
     retake = GenerationRequest(prompt="The fox looks back", pipeline_class_name=DISTILLED_RETAKE, video_path=str(tmp_path / "clip.mp4"),
                                retake_start=0.1, retake_end=0.3)
     bad = [
@@ -186,12 +189,15 @@ def test_served_ic_lora_and_distilled_retake_equal_in_process(repo, tmp_path):
         ({}, "video_conditioning"),  # none
         ({"VIDEO_CONDITIONING": (np.array([open(controls[0], "rb").read()], dtype=np.object_), "BYTES"),
           "VIDEO_CONDITIONING_STRENGTHS": (np.array([1.0, 0.5], np.float32), "FP32")}, "video_conditioning_strengths"),
+        ({"VIDEO_CONDITIONING": (np.array([open(controls[0], "rb").read()], dtype=np.object_), "BYTES"),
+          "CONDITIONING_ATTENTION_MASK": (np.array([b"not a video"], dtype=np.object_), "BYTES")}, "conditioning_attention_mask"),
     ]
     base = {"PROMPT": text("a fox"), "PIPELINE_CLASS_NAME": text(IC_LORA), "WIDTH": int32(128), "HEIGHT": int32(128), "NUM_FRAMES": int32(9)}
     server = TritonServer(rendered, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log").start(timeout=600)
     try:
         errors = [grpc_unary(server.grpc_url, {**base, **changes})[1] for changes, _ in bad]
         served_ic = generate_grpc(server.grpc_url, ic, return_raw=True, timeout=600)
+        served_masked = generate_grpc(server.grpc_url, masked, return_raw=True, timeout=600)  # the mask's bytes travel
         served_retake = generate_grpc(server.grpc_url, retake, return_raw=True, timeout=600)
     finally:
         server.stop()
@@ -202,6 +208,10 @@ def test_served_ic_lora_and_distilled_retake_equal_in_process(repo, tmp_path):
     expected = local_ic(ic.resolve("2"))
     np.testing.assert_array_equal(served_ic.frames, expected.frames)
     np.testing.assert_array_equal(served_ic.audio, expected.audio)
+    expected = local_ic(masked.resolve("2"))
+    assert served_masked.frames.shape == (9, 64, 64, 3)  # stage 1's half size
+    np.testing.assert_array_equal(served_masked.frames, expected.frames)
+    np.testing.assert_array_equal(served_masked.audio, expected.audio)
     local_retake = load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=DISTILLED_RETAKE, options=load)
     expected = local_retake(retake.resolve("2"))
     np.testing.assert_array_equal(served_retake.frames, expected.frames)

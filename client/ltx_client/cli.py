@@ -70,8 +70,13 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--video-conditioning", nargs="+", default=None, metavar="PATH[:STRENGTH]",
                    help=f"{IC_LORA}: control videos (depth, pose, edges, ...) for the IC-LoRA given with --lora-path; "
                    "strength in [0, 1] (default 1.0)")
-    p.add_argument("--conditioning-attention-strength", type=float, default=1.0,
+    p.add_argument("--conditioning-attention-strength", type=float, default=None,
                    help="how strongly the control videos and the video attend to each other, in [0, 1] (default 1.0)")
+    p.add_argument("--conditioning-attention-mask", nargs="+", action=AttentionMaskAction, default=None, metavar=("MASK_PATH", "STRENGTH"),
+                   help="a grayscale mask video weighing that attention by region and time (white: the strength, black: none), "
+                   "optionally with the strength (ltx-pipelines' form; else --conditioning-attention-strength)")
+    p.add_argument("--skip-stage-2", action="store_true",
+                   help=f"{IC_LORA}: stop after stage 1 and decode its half-size video (width/2 x height/2)")
     add_lora_flags(p)
     add_file_flags(p)
     p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
@@ -116,9 +121,34 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         retake_end=args.retake_end,
         retake_video=args.retake_video,
         retake_audio=args.retake_audio,
-        conditioning_attention_strength=args.conditioning_attention_strength,
+        **_attention(args.conditioning_attention_strength, args.conditioning_attention_mask),
+        skip_stage_2=args.skip_stage_2,
         **_control_videos(args.video_conditioning),
     )
+
+
+class AttentionMaskAction(argparse.Action):
+    """--conditioning-attention-mask MASK_PATH [STRENGTH] -> (path, strength or None)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) > 2:
+            raise argparse.ArgumentError(self, f"takes MASK_PATH and an optional STRENGTH, got {len(values)} values")
+        strength = None
+        if len(values) == 2:
+            try:
+                strength = float(values[1])
+            except ValueError:
+                raise argparse.ArgumentError(self, f"STRENGTH {values[1]!r} is not a number") from None
+        setattr(namespace, self.dest, (values[0], strength))
+
+
+def _attention(strength: float | None, mask: tuple[str, float | None] | None) -> dict:
+    """The control videos' attention strength (default 1.0) and mask video: the strength from either flag, not both."""
+    path, mask_strength = mask if mask is not None else (None, None)
+    if strength is not None and mask_strength is not None:
+        raise InvalidRequest("--conditioning-attention-strength", strength, "left out when --conditioning-attention-mask gives the strength")
+    chosen = strength if strength is not None else mask_strength
+    return {"conditioning_attention_strength": 1.0 if chosen is None else chosen, "conditioning_attention_mask_path": path}
 
 
 def _control_videos(values: list[str] | None) -> dict:
@@ -246,8 +276,8 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     if given:
         print(f"error: {', '.join(given)} are chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
         return 2
-    request = _request_from_args(args)
     try:
+        request = _request_from_args(args)
         # The checks the server makes, here: fail before sending (the server's model version is not known
         # here; LTX-2.3 admits every pipeline class, the other bounds are the same). The defaults it fills
         # in are not sent: the server fills its own (the file name takes the seed they would give).
@@ -284,8 +314,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from ltx_client.progress import TqdmProgress
     from ltx_kernels import set_attention_backend
 
-    request = _request_from_args(args)
     try:
+        request = _request_from_args(args)
         device = _device(args.device)
         _check_backend_device(args.attention_backend, device)
         try:

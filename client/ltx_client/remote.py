@@ -19,7 +19,7 @@ from ltx_backend.types import StepProgress
 
 # fields left out of a request when they hold their default (older servers do not know the newer ones)
 DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio", "enhance_prompt",
-                    "conditioning_attention_strength")
+                    "conditioning_attention_strength", "skip_stage_2")
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
 
@@ -66,6 +66,9 @@ def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict
                                                  for p in request.video_conditioning_paths], dtype=np.object_)
     if request.video_path is not None:
         arrays["VIDEO"] = np.array([read_media_file("video_path", request.video_path, "video")], dtype=np.object_)
+    if request.conditioning_attention_mask_path is not None:
+        arrays["CONDITIONING_ATTENTION_MASK"] = np.array(
+            [read_media_file("conditioning_attention_mask_path", request.conditioning_attention_mask_path, "video")], dtype=np.object_)
     return arrays
 
 

@@ -130,6 +130,13 @@ class GenerationRequest:
     # How strongly the control videos' tokens and the generated ones attend to each other, in [0, 1] (ltx-pipelines'
     # conditioning_attention_strength; 1: fully).
     conditioning_attention_strength: float = 1.0
+    # A grayscale mask video weighing that attention by region and time (ltx-pipelines' --conditioning-attention-mask):
+    # a path (generate) or encoded bytes (served requests), not both; its brightness in [0, 1], times
+    # conditioning_attention_strength, read for its first num_frames frames at stage 1's size.
+    conditioning_attention_mask_path: str | None = None
+    conditioning_attention_mask: bytes | None = field(default=None, repr=False)
+    # The IC-LoRA class: stop after stage 1 and decode its half-size video (ltx-pipelines' --skip-stage-2).
+    skip_stage_2: bool = False
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -515,35 +522,63 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
             raise InvalidRequest(name, f"<{type(getattr(r, name)).__name__}>", "a list of control videos")
     count = len(r.video_conditioning_paths) + len(r.video_conditioning)
     check_float("conditioning_attention_strength", r.conditioning_attention_strength, 0.0, 1.0)
-    if not spec.reference_videos and r.conditioning_attention_strength != 1.0:
-        raise InvalidRequest("conditioning_attention_strength", r.conditioning_attention_strength, f"1.0 except with {IC_LORA}")
+    if not isinstance(r.skip_stage_2, (bool, np.bool_)):
+        raise InvalidRequest("skip_stage_2", r.skip_stage_2, "true or false")
+    mask_field = "conditioning_attention_mask_path" if r.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
+    mask = r.conditioning_attention_mask_path if r.conditioning_attention_mask_path is not None else r.conditioning_attention_mask
+    if r.skip_stage_2 and not spec.stage_2_optional:
+        raise InvalidRequest("skip_stage_2", True, f"false except with {IC_LORA}")
     if not spec.reference_videos:
+        if r.conditioning_attention_strength != 1.0:
+            raise InvalidRequest("conditioning_attention_strength", r.conditioning_attention_strength, f"1.0 except with {IC_LORA}")
+        if mask is not None:
+            raise InvalidRequest(mask_field, "<mask video>", f"only with {IC_LORA} (it weighs the control videos' attention)")
         if count or r.video_conditioning_strengths is not None:
             raise InvalidRequest(field_name if count else "video_conditioning_strengths", f"<{count} control videos>",
                                  f"only with {IC_LORA} (control videos for an IC-LoRA)")
-        return r
+        return replace(r, skip_stage_2=False)
     if r.video_conditioning_paths and r.video_conditioning:
         raise InvalidRequest("video_conditioning", f"<{len(r.video_conditioning)} videos>", "either video_conditioning_paths or video_conditioning, not both")
     if not 1 <= count <= MAX_CONTROL_VIDEOS:
         raise InvalidRequest(field_name, f"<{count} control videos>", f"1 to {MAX_CONTROL_VIDEOS} control videos for {spec.name}")
     encoded = _encoded_image_bytes(r)
-    for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
-        data = _media_bytes(field_name, source, "video", "MP4, ...", f"<video {index}: {type(source).__name__}>")
-        shown = source if r.video_conditioning_paths else f"<video {index}>"
+
+    def probed(name: str, source: Any, shown: Any, what: str) -> int:
+        """The frames of `source` the pipeline reads (at most num_frames), from its header; its bytes counted."""
+        nonlocal encoded
+        data = _media_bytes(name, source, "video", "MP4, ...", f"<{type(source).__name__}>")
         encoded += len(data)
         if encoded > MAX_MEDIA_BYTES:
-            raise InvalidRequest(field_name, shown, f"control videos and images of at most {MAX_MEDIA_BYTES} bytes in all")
+            raise InvalidRequest(name, shown, f"control videos, mask and images of at most {MAX_MEDIA_BYTES} bytes in all")
         try:
             info = probe_video(data, MAX_FRAMES)
         except VideoInputError as error:
-            raise InvalidRequest(field_name, shown, f"a video (MP4, MOV, WebM, MKV, ...): {error}") from None
-        used = min(info.num_frames, r.num_frames)
+            raise InvalidRequest(name, shown, f"{what} (MP4, MOV, WebM, MKV, ...): {error}") from None
+        if min(info.width, info.height) < 2 or info.width * info.height > 4 * MAX_PIXELS_PER_FRAME:
+            raise InvalidRequest(name, shown, f"frames of at least 2x2 and at most {4 * MAX_PIXELS_PER_FRAME} pixels "
+                                 f"(this one: {info.width}x{info.height})")
+        return min(info.num_frames, r.num_frames)
+
+    latent_frames = []
+    for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
+        shown = source if r.video_conditioning_paths else f"<video {index}>"
+        used = probed(field_name, source, shown, "a video")
         if (used - 1) % 8:
             raise InvalidRequest(field_name, shown, f"a control video of at least {r.num_frames} frames, or of 8k+1 frames "
-                                 f"(this one has {info.num_frames})")
-        if min(info.width, info.height) < 2 or info.width * info.height > 4 * MAX_PIXELS_PER_FRAME:
-            raise InvalidRequest(field_name, shown, f"frames of at least 2x2 and at most {4 * MAX_PIXELS_PER_FRAME} pixels "
-                                 f"(this one: {info.width}x{info.height})")
+                                 f"(this one has {used})")
+        latent_frames.append((used - 1) // 8 + 1)
+    if mask is not None:
+        if r.conditioning_attention_mask_path is not None and r.conditioning_attention_mask is not None:
+            raise InvalidRequest("conditioning_attention_mask", "<mask video>",
+                                 "either conditioning_attention_mask_path or conditioning_attention_mask, not both")
+        shown = mask if mask_field.endswith("_path") else "<mask video>"
+        used = probed(mask_field, mask, shown, "a grayscale mask video")
+        # Each control video's latent frames take the mask's first frame, then equal runs of the rest (the
+        # reference's causal temporal downsampling): the runs must divide evenly.
+        for frames in latent_frames:
+            if frames > 1 and (used == 1 or (used - 1) % (frames - 1)):
+                raise InvalidRequest(mask_field, shown, f"a mask video of 1 + a multiple of {frames - 1} frames (up to num_frames "
+                                     f"{r.num_frames}): a control video here has {frames} latent frames (the mask has {used})")
     strengths = (1.0,) * count if r.video_conditioning_strengths is None else r.video_conditioning_strengths
     if not isinstance(strengths, (tuple, list)) or len(strengths) != count:
         raise InvalidRequest("video_conditioning_strengths", strengths, f"one strength per control video ({count})")
@@ -552,7 +587,9 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
     return replace(r, video_conditioning_paths=tuple(r.video_conditioning_paths),
                    video_conditioning=tuple(bytes(d) for d in r.video_conditioning),
                    video_conditioning_strengths=tuple(float(s) for s in strengths),
-                   conditioning_attention_strength=float(r.conditioning_attention_strength))
+                   conditioning_attention_strength=float(r.conditioning_attention_strength),
+                   conditioning_attention_mask=None if r.conditioning_attention_mask is None else bytes(r.conditioning_attention_mask),
+                   skip_stage_2=bool(r.skip_stage_2))
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

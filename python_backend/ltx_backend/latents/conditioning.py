@@ -94,11 +94,11 @@ class ReferenceVideoCondition:
     """Append a control video's latent [B, C, F', H', W'] as reference tokens (ltx-core's
     VideoConditionByReferenceLatent, for IC-LoRAs): placed at the clip's own frames, their spatial positions scaled
     by `downscale_factor` (an IC-LoRA trained on references at 1/N of the output size), denoise strength
-    1 - strength (1: kept clean). `attention` < 1 weighs the attention between them and the generated tokens
-    (ltx-core's ConditioningItemAttentionStrengthWrapper with a scalar; None: full). Dropped again by
-    layout.clear_conditioning."""
+    1 - strength (1: kept clean). `attention` weighs the attention between them and the generated tokens
+    (ltx-core's ConditioningItemAttentionStrengthWrapper): a scalar, or one weight per reference token [B, M]
+    (an attention mask video); None: full. Dropped again by layout.clear_conditioning."""
 
-    def __init__(self, latent: torch.Tensor, downscale_factor: int, strength: float, attention: float | None = None):
+    def __init__(self, latent: torch.Tensor, downscale_factor: int, strength: float, attention: float | torch.Tensor | None = None):
         self.latent = latent
         self.downscale_factor = downscale_factor
         self.strength = strength
@@ -138,12 +138,12 @@ class TemporalRegionMask:
 
 
 def _extend_attention_mask(
-    state: LatentState, num_noisy: int, num_new: int, dtype: torch.dtype, cross: float | None = None
+    state: LatentState, num_noisy: int, num_new: int, dtype: torch.dtype, cross: float | torch.Tensor | None = None
 ) -> torch.Tensor | None:
     """The [B, N + M, N + M] self-attention weights once `num_new` tokens are appended to `state`'s N (ltx-core's
-    build_attention_mask): the new tokens attend fully to themselves, with weight `cross` (1 when None) to and from
-    the generated tokens (the first num_noisy), not at all to earlier conditioning tokens; the existing block kept
-    (all ones without a mask). None while no item asked for weights."""
+    build_attention_mask): the new tokens attend fully to themselves, with weight `cross` (1 when None; a scalar or
+    [B, M], one per new token) to and from the generated tokens (the first num_noisy), not at all to earlier
+    conditioning tokens; the existing block kept (all ones without a mask). None while no item asked for weights."""
     mask = state.attention_mask
     if mask is None and cross is None:
         return None
@@ -151,7 +151,11 @@ def _extend_attention_mask(
     grown = torch.zeros(b, n + num_new, n + num_new, device=state.latent.device, dtype=dtype)
     grown[:, :n, :n] = 1.0 if mask is None else mask
     grown[:, n:, n:] = 1.0
-    weight = 1.0 if cross is None else cross
-    grown[:, :num_noisy, n:] = weight
-    grown[:, n:, :num_noisy] = weight
+    if isinstance(cross, torch.Tensor):  # [B, M]: column j of the generated tokens' rows, row j of the new tokens'
+        weights = cross.to(device=grown.device, dtype=dtype)
+        grown[:, :num_noisy, n:] = weights.unsqueeze(1)
+        grown[:, n:, :num_noisy] = weights.unsqueeze(2)
+    else:
+        grown[:, :num_noisy, n:] = 1.0 if cross is None else cross
+        grown[:, n:, :num_noisy] = 1.0 if cross is None else cross
     return grown

@@ -1,7 +1,8 @@
 """The control videos of an IC-LoRA request as reference conditioning items of stage 1 (ltx-pipelines'
 ICLoraPipeline._create_conditionings): each clip's first num_frames frames, resized to cover and centre-cropped
 to stage 1's size over the IC-LoRA's reference_downscale_factor, encoded by the video VAE, appended as reference
-tokens with the clip's strength (and, below 1, the request's conditioning_attention_strength on their attention)."""
+tokens with the clip's strength, their attention weighed by the request's conditioning_attention_strength (below 1)
+or by its mask video times that strength."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -31,12 +32,45 @@ def check_reference_size(components: Components, request: GenerationRequest) -> 
 def control_video_conditionings(components: Components, request: GenerationRequest, height: int, width: int) -> list[ConditioningItem]:
     c = components
     scale = c.reference_downscale_factor
-    attention = request.conditioning_attention_strength if request.conditioning_attention_strength < 1.0 else None
+    mask = attention_mask_video(c, request, height, width)
+    strength = request.conditioning_attention_strength
     sources = request.video_conditioning_paths or request.video_conditioning
     items: list[ConditioningItem] = []
-    for source, strength in zip(sources, request.video_conditioning_strengths):
+    for source, video_strength in zip(sources, request.video_conditioning_strengths):
         frames = [image_pixels(frame, height // scale, width // scale, c.dtype, c.device)
                   for frame in iter_video_frames(source, request.num_frames)]  # resolve() has checked that they decode
         latent = c.encode_video(torch.cat(frames, dim=2))
-        items.append(ReferenceVideoCondition(latent, scale, strength, attention))
+        if mask is not None:
+            attention = latent_token_weights(mask, latent.shape[2:]) * strength
+        else:
+            attention = strength if strength < 1.0 else None
+        items.append(ReferenceVideoCondition(latent, scale, video_strength, attention))
     return items
+
+
+def attention_mask_video(components: Components, request: GenerationRequest, height: int, width: int) -> torch.Tensor | None:
+    """The request's attention mask video at stage 1's size: its first num_frames frames read as the control videos
+    are, their channel mean mapped from [-1, 1] to [0, 1] -> [1, 1, F, height, width]; None without one."""
+    source = request.conditioning_attention_mask_path or request.conditioning_attention_mask
+    if source is None:
+        return None
+    c = components
+    pixels = torch.cat([image_pixels(frame, height, width, c.dtype, c.device) for frame in iter_video_frames(source, request.num_frames)], dim=2)
+    return ((pixels.mean(dim=1, keepdim=True) + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def latent_token_weights(mask: torch.Tensor, latent_size: torch.Size) -> torch.Tensor:
+    """A pixel mask [B, 1, F, H, W] -> one weight per token of a latent of `latent_size` (F', H', W') [B, F'*H'*W'],
+    in the patchifier's (f, h, w) order (ltx-pipelines' ICLoraPipeline._downsample_mask_to_latent): each frame
+    area-averaged to H' x W'; the first frame alone (the causal VAE encodes it alone), the rest in equal runs
+    averaged, one per later latent frame."""
+    frames, height, width = latent_size
+    b, _, f = mask.shape[:3]
+    spatial = torch.nn.functional.interpolate(mask.transpose(1, 2).reshape(b * f, 1, *mask.shape[3:]), size=(height, width), mode="area")
+    spatial = spatial.reshape(b, f, 1, height, width).transpose(1, 2)  # [B, 1, F, H', W']
+    first = spatial[:, :, :1]
+    if f > 1 and frames > 1:
+        run = (f - 1) // (frames - 1)  # resolve() has checked that the runs divide evenly
+        rest = spatial[:, :, 1:].reshape(b, 1, frames - 1, run, height, width).mean(dim=3)
+        first = torch.cat([first, rest], dim=2)
+    return first.reshape(b, -1)

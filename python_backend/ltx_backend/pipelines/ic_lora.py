@@ -6,7 +6,8 @@ into stage 1 only. Stage 1 also takes each control video (request.video_conditio
 as reference tokens: its first num_frames frames resized to stage 1's size over the IC-LoRA's
 reference_downscale_factor (its metadata), encoded, appended with positions in the output's coordinates.
 Stage 2 refines without the LoRA and without the references; images condition both stages as in the other
-two-stage classes.
+two-stage classes. A mask video (request.conditioning_attention_mask[_path]) weighs the references' attention by
+region and time; skip_stage_2 decodes stage 1's half-size video instead.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ SPEC = PipelineSpec(
     stages=(1, 2),
     distilled=True,
     reference_videos=True,
+    stage_2_optional=True,
     user_lora_stages=(1,),
 )
 

@@ -50,6 +50,8 @@ class PipelineSpec:
     # The class conditions stage 1 on control videos (ltx-pipelines' ICLoraPipeline: depth / pose / edges for an
     # IC-LoRA): each encoded and appended as reference tokens.
     reference_videos: bool = False
+    # A request may stop after stage 1 and decode its half-size video (skip_stage_2: ltx-pipelines' ICLoraPipeline).
+    stage_2_optional: bool = False
     # The stages the user LoRA is merged into (None: every stage; the IC-LoRA class: stage 1 only).
     user_lora_stages: tuple[int, ...] | None = None
     # The seed of --enhance-prompt's sampling: None: the request's; ltx-pipelines' audio-to-video and distilled

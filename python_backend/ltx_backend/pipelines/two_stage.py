@@ -23,7 +23,7 @@ from ltx_backend.latents.shapes import VideoLatentShape, VideoPixelShape
 from ltx_backend.pipelines.components import Components
 from ltx_backend.pipelines.images import check_pipeline_class, request_images, stage_conditionings
 from ltx_backend.pipelines.prompt_enhancement import enhanced_prompt
-from ltx_backend.pipelines.soundtrack import read_soundtrack
+from ltx_backend.pipelines.soundtrack import Soundtrack, read_soundtrack
 from ltx_backend.pipelines.spec import ModelDefaults, PipelineSpec
 from ltx_backend.sampling.guidance import DEFAULT_GUIDANCE, GuidanceParams, request_guidance
 from ltx_backend.sampling.noise import GaussianNoiser
@@ -106,6 +106,8 @@ class LTX2TwoStagePipeline:
             sampler=self.spec.sampler,
         )
         video_state, audio_state = c.denoise(job, on_step)
+        if request.skip_stage_2:  # stage 1's half-size video is the result
+            return self._decoded(request, prompt, generator, video_layout.to_latent(video_state), audio_layout.to_latent(audio_state), soundtrack)
         c.prepare_stage(2)  # snapshot mode: a host-snapshot copy overlaps the upsampler and image encoding
 
         # Between the stages: x2 latent upsampling; stage 1's audio carries over.
@@ -140,10 +142,15 @@ class LTX2TwoStagePipeline:
         )
         video_state, audio_state = c.denoise(job, on_step)
         c.prepare_stage(1)  # the next request's stage-1 weights come back while the VAE decodes
+        return self._decoded(request, prompt, generator, video_layout.to_latent(video_state), audio_layout.to_latent(audio_state), soundtrack)
 
-        frames = c.decode_video(video_layout.to_latent(video_state), generator)
+    def _decoded(self, request: GenerationRequest, prompt: str, generator: torch.Generator, video: torch.Tensor,
+                 audio: torch.Tensor, soundtrack: Soundtrack | None) -> GenerationResult:
+        """The result: `video` [1, C, F', H', W'] decoded; `audio` [1, C, T, M] decoded, or the given soundtrack."""
+        c = self.components
+        frames = c.decode_video(video, generator)
         enhanced = prompt if request.enhance_prompt else None
         if soundtrack is not None:
             return GenerationResult(frames=frames, audio=soundtrack.waveform, sample_rate=soundtrack.sample_rate, enhanced_prompt=enhanced)
-        waveform, sample_rate = c.decode_audio(audio_layout.to_latent(audio_state))
+        waveform, sample_rate = c.decode_audio(audio)
         return GenerationResult(frames=frames, audio=waveform, sample_rate=sample_rate, enhanced_prompt=enhanced)

@@ -50,13 +50,15 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "VIDEO_CONDITIONING": ("video_conditioning", "TYPE_STRING", False),  # control videos' file bytes (the IC-LoRA class)
     "VIDEO_CONDITIONING_STRENGTHS": ("video_conditioning_strengths", "TYPE_FP32", False),
     "CONDITIONING_ATTENTION_STRENGTH": ("conditioning_attention_strength", "TYPE_FP32", True),
+    "CONDITIONING_ATTENTION_MASK": ("conditioning_attention_mask", "TYPE_STRING", True),  # the mask video's file bytes
+    "SKIP_STAGE_2": ("skip_stage_2", "TYPE_BOOL", True),
     "ENHANCE_PROMPT": ("enhance_prompt", "TYPE_BOOL", True),
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
-BYTES_FIELDS = {"images", "audio", "video", "video_conditioning"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
+BYTES_FIELDS = {"images", "audio", "video", "video_conditioning", "conditioning_attention_mask"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
 # Parameters Triton's own clients may attach to any request; they are not generate fields.
 TRANSPORT_PARAMETERS = {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 # The headers the server forwards as request parameters (ltx_client/server.py --grpc-header-forward-pattern,
@@ -70,6 +72,7 @@ SERVER_SIDE_FIELDS = {
     "audio_path": "files on the server are not read: send the soundtrack's bytes in the AUDIO input",
     "video_path": "files on the server are not read: send the clip's bytes in the VIDEO input",
     "video_conditioning_paths": "files on the server are not read: send the control videos' bytes in the VIDEO_CONDITIONING input",
+    "conditioning_attention_mask_path": "files on the server are not read: send the mask video's bytes in the CONDITIONING_ATTENTION_MASK input",
     **{
         name: f"chosen when the server starts (ltx-triton serve --{name.replace('_', '-')}), not per request"
         for name in (f.name for f in fields(LoadOptions))
