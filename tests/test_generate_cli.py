@@ -61,6 +61,18 @@ def test_generate_writes_mp4_with_video_and_audio(tiny_checkpoints, tmp_path):
     assert arrays["audio"].shape[1] == round(25 / 24 * int(arrays["sample_rate"])) or arrays["audio"].shape[1] > 0
 
 
+def test_seed_minus_one_prints_the_seed_drawn_and_names_the_file_after_it(tiny_checkpoints, tmp_path, capsys):
+    import re
+
+    code, err = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "A fox", "--seed", "-1", "--width", "64",
+                          "--height", "64", "--num-frames", "9", "--num-inference-steps", "1", "--save-output",
+                          "--output-path", str(tmp_path)], capsys)
+    assert code == 0, err
+    (seed,) = re.findall(r"^seed: (\d+)$", err, re.MULTILINE)
+    assert 0 <= int(seed) < 2**31
+    assert [p.name for p in tmp_path.iterdir()] == [f"A_fox_{seed}.mp4"]
+
+
 BAD_ARGS = [
     (["--width", "100"], "invalid width=100"),
     (["--height", "50"], "invalid height=50"),

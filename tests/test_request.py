@@ -25,7 +25,8 @@ BAD = [
     ("negative_prompt", dict(negative_prompt=b"bytes"), "text"),
     ("pipeline_class_name", dict(pipeline_class_name="LTXPipeline"), "one of"),
     ("pipeline_class_name", dict(pipeline_class_name="LTX2TwoStageHQPipeline"), "LTX-2.3"),
-    ("seed", dict(seed=-1), "between 0"),
+    ("seed", dict(seed=-2), "between 0 and 9223372036854775807, or -1 for a random seed"),
+    ("seed", dict(seed=2**63), "between 0"),
     ("seed", dict(seed=1.5), "integer"),
     ("seed", dict(seed=True), "integer"),
     ("width", dict(width=100), "multiple of 32"),
@@ -90,6 +91,13 @@ def test_bad_load_options_name_field_value_and_allowed(field, kwargs, allowed):
     with pytest.raises(InvalidRequest) as info:  # the same check, named as the command-line flag
         LoadOptions(**kwargs).check(as_flags=True)
     assert info.value.field == "--" + field.replace("_", "-")
+
+
+def test_seed_minus_one_draws_a_random_seed():
+    """ltx-pipelines' retake convention, for every class: the resolved request carries the seed drawn."""
+    seeds = {GenerationRequest(prompt="a fox", seed=-1).resolve("2").seed for _ in range(4)}
+    assert all(0 <= seed < 2**31 for seed in seeds) and len(seeds) > 1  # four draws from 2^31, all equal: p = 2^-93
+    assert GenerationRequest(prompt="a fox", seed=np.int64(-1)).resolve("2").seed >= 0
 
 
 def test_load_options_are_not_request_fields():

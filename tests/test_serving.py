@@ -156,6 +156,15 @@ def test_enhanced_prompt_is_returned_and_equals_in_process(server):
     assert generate_grpc(server.grpc_url, GenerationRequest(**SMALL, seed=8), timeout=600).enhanced_prompt is None
 
 
+def test_a_random_seed_is_returned_and_makes_the_same_video_again(server):
+    """seed -1: the server draws one and returns it in SEED; asking for that seed gives the same video."""
+    drawn = generate_grpc(server.grpc_url, GenerationRequest(**SMALL, seed=-1), return_raw=True, timeout=600)
+    assert drawn.seed is not None and 0 <= drawn.seed < 2**31
+    again = generate_http(server.http_url, GenerationRequest(**SMALL, seed=drawn.seed), return_raw=True)
+    assert again.seed == drawn.seed
+    np.testing.assert_array_equal(drawn.frames, again.frames)
+
+
 def test_grpc_streams_one_progress_message_per_step_before_the_result(server):
     events = []
     result = generate_grpc(server.grpc_url, GenerationRequest(**{**SMALL, "num_inference_steps": 5}),
@@ -229,7 +238,7 @@ BAD_REQUESTS = [
     ("prompt not UTF-8", {"PROMPT": text(b"\xff\xfe fox")}, None, "prompt"),
     ("no prompt", {"PROMPT": None}, None, "prompt"),
     ("zero steps", {"NUM_INFERENCE_STEPS": int32(0)}, None, "num_inference_steps"),
-    ("negative seed", {"SEED": (np.array([-1], np.int64), "INT64")}, None, "seed"),
+    ("negative seed", {"SEED": (np.array([-2], np.int64), "INT64")}, None, "seed"),
     ("guidance NaN", {"GUIDANCE_SCALE": (np.array([np.nan], np.float32), "FP32")}, None, "guidance_scale"),
     ("STG scale negative", {"STG_SCALE": (np.array([-1.0], np.float32), "FP32")}, None, "stg_scale"),
     ("rescale above 1", {}, {"guidance_rescale": 2.0}, "guidance_rescale"),

@@ -5,12 +5,13 @@ import argparse
 import logging
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, IC_LORA, ONE_STAGE, PIPELINE_CLASSES, RETAKE
-from ltx_backend.request import GenerationRequest
+from ltx_backend.request import RANDOM_SEED, GenerationRequest, random_seed
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, DEVICE_MODES
 from ltx_kernels.dispatch import BACKENDS
 
@@ -30,7 +31,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--negative-prompt", default=None, help="default: the reference's negative prompt")
     p.add_argument("--enhance-prompt", action="store_true",
                    help="Gemma 3 rewrites the prompt first (Lightricks' system prompts; the first image for image-to-video)")
-    p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10; 42 for the retake classes)")
+    p.add_argument("--seed", type=int, default=None, help="default: the pipeline's (10; 42 for the retake classes); -1: a random seed")
     p.add_argument("--width", type=int, default=None, help="output width in pixels (default per model)")
     p.add_argument("--height", type=int, default=None, help="output height in pixels (default per model)")
     p.add_argument("--num-frames", type=int, default=None, help="8k+1 frames (default 121)")
@@ -278,6 +279,9 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         return 2
     try:
         request = _request_from_args(args)
+        if request.seed == RANDOM_SEED:  # drawn here, so that the server makes the video the file name says
+            request = replace(request, seed=random_seed())
+            _print_seed(request.seed)
         # The checks the server makes, here: fail before sending (the server's model version is not known
         # here; LTX-2.3 admits every pipeline class, the other bounds are the same). The defaults it fills
         # in are not sent: the server fills its own (the file name takes the seed they would give).
@@ -327,6 +331,8 @@ def run_generate(args: argparse.Namespace) -> int:
         source = open_model_for(args.model_path, request.pipeline_class_name, args.text_encoder_path,
                                 args.spatial_upsampler_path, args.distilled_lora_path)
         request = request.resolve(source.model_version)
+        if args.seed == RANDOM_SEED:
+            _print_seed(request.seed)
         options = load_options(args)
         _check_output_paths(args, request)
         dtype = getattr(torch, args.dtype) if args.dtype else None
@@ -348,6 +354,11 @@ def run_generate(args: argparse.Namespace) -> int:
     _print_enhanced_prompt(result.enhanced_prompt)
     _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
     return 0
+
+
+def _print_seed(seed: int) -> None:
+    """--seed -1: the seed drawn, on stderr (the output's file name carries it too)."""
+    print(f"seed: {seed}", file=sys.stderr)
 
 
 def _print_enhanced_prompt(prompt: str | None) -> None:

@@ -39,6 +39,7 @@ class RemoteResult:
     audio: np.ndarray | None = None
     sample_rate: int | None = None
     enhanced_prompt: str | None = None  # with enhance_prompt: the prompt the video was made from
+    seed: int | None = None  # the seed the video was made with (None: a server older than the SEED output)
 
 
 def request_arrays(request: GenerationRequest, return_raw: bool = False) -> dict[str, np.ndarray]:
@@ -100,13 +101,14 @@ def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
     tell the transport can carry bytes), and the raw outputs when asked for."""
     mp4 = get("VIDEO_MP4")
     mp4 = bytes(mp4.reshape(-1)[0]) if mp4 is not None else base64.b64decode(bytes(get("VIDEO_MP4_BASE64").reshape(-1)[0]))
-    sample_rate, enhanced = get("SAMPLE_RATE"), get("ENHANCED_PROMPT")
+    sample_rate, enhanced, seed = get("SAMPLE_RATE"), get("ENHANCED_PROMPT"), get("SEED")
     return RemoteResult(
         mp4=mp4,
         frames=get("FRAMES"),
         audio=get("AUDIO"),
         sample_rate=None if sample_rate is None else int(sample_rate.reshape(-1)[0]),
         enhanced_prompt=None if enhanced is None else bytes(enhanced.reshape(-1)[0]).decode("utf-8"),
+        seed=None if seed is None else int(seed.reshape(-1)[0]),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -44,6 +45,7 @@ MAX_PIXELS_PER_FRAME = 3840 * 2176
 MAX_STEPS = 200
 MAX_PROMPT_CHARS = 20_000
 MAX_SEED = 2**63 - 1
+RANDOM_SEED = -1  # seed -1: a random seed, drawn when the request is resolved (ltx-pipelines' retake convention)
 MAX_IMAGES = 16  # conditioning images per request (each adds a latent frame's worth of tokens)
 MAX_MEDIA_BYTES = 64 * 2**20  # encoded images and soundtrack of a request, all together
 MAX_IMAGE_SIDE = 16384  # libx264's largest frame side (the H.264 round trip encodes the image at its own size)
@@ -179,7 +181,10 @@ class GenerationRequest:
         _check_str("negative_prompt", r.negative_prompt)
         if len(r.negative_prompt) > MAX_PROMPT_CHARS:
             raise InvalidRequest("negative_prompt", f"<{len(r.negative_prompt)} characters>", f"at most {MAX_PROMPT_CHARS} characters")
-        check_int("seed", r.seed, 0, MAX_SEED)
+        if not isinstance(r.seed, bool) and isinstance(r.seed, (int, np.integer)) and r.seed == RANDOM_SEED:
+            r = replace(r, seed=random_seed())
+        if isinstance(r.seed, bool) or not isinstance(r.seed, (int, np.integer)) or not 0 <= r.seed <= MAX_SEED:
+            raise InvalidRequest("seed", r.seed, f"an integer between 0 and {MAX_SEED}, or {RANDOM_SEED} for a random seed")
         multiple = spec.size_multiple
         for name in ("width", "height"):
             value = getattr(r, name)
@@ -218,6 +223,11 @@ class GenerationRequest:
         r = _resolve_control_videos(r, spec)
         _check_tokens(r)
         return _plain_numbers(r)
+
+
+def random_seed() -> int:
+    """A seed for a request that asked for a random one: uniform in [0, 2^31), as ltx-pipelines' retake draws it."""
+    return secrets.randbelow(2**31)
 
 
 # What the distilled class does not take: its schedule, guidance and negative prompt are fixed.

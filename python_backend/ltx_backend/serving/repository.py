@@ -96,6 +96,7 @@ def model_specs(o: RepositoryOptions) -> list[ModelSpec]:
         Tensor("AUDIO", "TYPE_FP32", (-1, -1)),
         Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
         Tensor("ENHANCED_PROMPT", "TYPE_STRING", (1,)),
+        Tensor("SEED", "TYPE_INT64", (1,)),
     )
     pipeline_parameters = (("pipeline_classes", ",".join(o.pipeline_classes)),)
     if any(spec_of(name).reference_videos for name in o.pipeline_classes) and o.load.lora_path is not None:

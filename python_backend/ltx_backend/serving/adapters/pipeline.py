@@ -6,7 +6,8 @@ PROGRESS [stage, step, total] response after every denoising step and ends with 
 (for KServe v2 /infer clients, which cannot call decoupled models) sends only the result:
     VIDEO_MP4 BYTES [1] (VIDEO_MP4_BASE64 with MP4_BASE64, for JSON transports such as HTTP generate_stream);
     with RETURN_RAW: FRAMES uint8 [F, H, W, 3], AUDIO float32 [C, S], SAMPLE_RATE int32 [1];
-    with ENHANCE_PROMPT: ENHANCED_PROMPT BYTES [1], the prompt Gemma rewrote and the video was made from.
+    with ENHANCE_PROMPT: ENHANCED_PROMPT BYTES [1], the prompt Gemma rewrote and the video was made from;
+    SEED INT64 [1]: the seed the video was made with (the random one a seed of -1 asked for).
 A cancelled request stops at the next step and ends with CANCELLED.
 """
 from __future__ import annotations
@@ -151,6 +152,7 @@ class TritonPythonModel:
             outputs = [pb.Tensor("VIDEO_MP4_BASE64", bytes_array([base64.b64encode(mp4)]))]
         else:
             outputs = [pb.Tensor("VIDEO_MP4", bytes_array([mp4]))]
+        outputs.append(pb.Tensor("SEED", np.array([resolved.seed], dtype=np.int64)))  # the one drawn for seed -1 too
         if served.return_raw:
             outputs += [
                 pb.Tensor("FRAMES", np.ascontiguousarray(result.frames)),
