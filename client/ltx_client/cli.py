@@ -314,10 +314,12 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from ltx_backend.errors import LoadError
+    from ltx_backend.runtime.cpu_threads import use_environment_thread_count
     from ltx_backend.runtime.local_components import load_pipeline, open_model_for
     from ltx_client.progress import TqdmProgress
     from ltx_kernels import set_attention_backend
 
+    use_environment_thread_count()  # as every served model does: the same video as `serve` on this CPU
     try:
         request = _request_from_args(args)
         device = _device(args.device)

@@ -20,6 +20,7 @@ from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
 from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
+from ltx_backend.pipelines.control_videos import check_mask_frames
 from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, IC_LORA, ONE_STAGE, PIPELINE_CLASSES, RETAKE, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
@@ -170,9 +171,12 @@ class GenerationRequest:
             guidance_scale=d.guidance_scale if self.guidance_scale is None else self.guidance_scale,
             fps=d.fps if self.fps is None else self.fps,
         )
-        if not isinstance(r.enhance_prompt, (bool, np.bool_)):
-            raise InvalidRequest("enhance_prompt", r.enhance_prompt, "true or false")
-        r = replace(r, enhance_prompt=bool(r.enhance_prompt))
+        for name in ("enhance_prompt", "skip_stage_2"):
+            if not isinstance(getattr(r, name), (bool, np.bool_)):
+                raise InvalidRequest(name, getattr(r, name), "true or false")
+        r = replace(r, enhance_prompt=bool(r.enhance_prompt), skip_stage_2=bool(r.skip_stage_2))
+        if r.skip_stage_2 and not spec.stage_2_optional:
+            raise InvalidRequest("skip_stage_2", True, f"false except with {IC_LORA} (ltx-pipelines' ICLoraPipeline --skip-stage-2)")
         _check_str("prompt", r.prompt)
         if not r.prompt.strip():
             raise InvalidRequest("prompt", r.prompt, "a non-empty text")
@@ -532,12 +536,8 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
             raise InvalidRequest(name, f"<{type(getattr(r, name)).__name__}>", "a list of control videos")
     count = len(r.video_conditioning_paths) + len(r.video_conditioning)
     check_float("conditioning_attention_strength", r.conditioning_attention_strength, 0.0, 1.0)
-    if not isinstance(r.skip_stage_2, (bool, np.bool_)):
-        raise InvalidRequest("skip_stage_2", r.skip_stage_2, "true or false")
     mask_field = "conditioning_attention_mask_path" if r.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
     mask = r.conditioning_attention_mask_path if r.conditioning_attention_mask_path is not None else r.conditioning_attention_mask
-    if r.skip_stage_2 and not spec.stage_2_optional:
-        raise InvalidRequest("skip_stage_2", True, f"false except with {IC_LORA}")
     if not spec.reference_videos:
         if r.conditioning_attention_strength != 1.0:
             raise InvalidRequest("conditioning_attention_strength", r.conditioning_attention_strength, f"1.0 except with {IC_LORA}")
@@ -546,7 +546,7 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
         if count or r.video_conditioning_strengths is not None:
             raise InvalidRequest(field_name if count else "video_conditioning_strengths", f"<{count} control videos>",
                                  f"only with {IC_LORA} (control videos for an IC-LoRA)")
-        return replace(r, skip_stage_2=False)
+        return r
     if r.video_conditioning_paths and r.video_conditioning:
         raise InvalidRequest("video_conditioning", f"<{len(r.video_conditioning)} videos>", "either video_conditioning_paths or video_conditioning, not both")
     if not 1 <= count <= MAX_CONTROL_VIDEOS:
@@ -556,7 +556,7 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
     def probed(name: str, source: Any, shown: Any, what: str) -> int:
         """The frames of `source` the pipeline reads (at most num_frames), from its header; its bytes counted."""
         nonlocal encoded
-        data = _media_bytes(name, source, "video", "MP4, ...", f"<{type(source).__name__}>")
+        data = _media_bytes(name, source, "video", "MP4, ...", f"<{shown}: {type(source).__name__}>")
         encoded += len(data)
         if encoded > MAX_MEDIA_BYTES:
             raise InvalidRequest(name, shown, f"control videos, mask and images of at most {MAX_MEDIA_BYTES} bytes in all")
@@ -569,6 +569,9 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
                                  f"(this one: {info.width}x{info.height})")
         return min(info.num_frames, r.num_frames)
 
+    if r.conditioning_attention_mask_path is not None and r.conditioning_attention_mask is not None:
+        raise InvalidRequest("conditioning_attention_mask", "<mask video>",
+                             "either conditioning_attention_mask_path or conditioning_attention_mask, not both")
     latent_frames = []
     for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
         shown = source if r.video_conditioning_paths else f"<video {index}>"
@@ -578,17 +581,10 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
                                  f"(this one has {used})")
         latent_frames.append((used - 1) // 8 + 1)
     if mask is not None:
-        if r.conditioning_attention_mask_path is not None and r.conditioning_attention_mask is not None:
-            raise InvalidRequest("conditioning_attention_mask", "<mask video>",
-                                 "either conditioning_attention_mask_path or conditioning_attention_mask, not both")
         shown = mask if mask_field.endswith("_path") else "<mask video>"
         used = probed(mask_field, mask, shown, "a grayscale mask video")
-        # Each control video's latent frames take the mask's first frame, then equal runs of the rest (the
-        # reference's causal temporal downsampling): the runs must divide evenly.
         for frames in latent_frames:
-            if frames > 1 and (used == 1 or (used - 1) % (frames - 1)):
-                raise InvalidRequest(mask_field, shown, f"a mask video of 1 + a multiple of {frames - 1} frames (up to num_frames "
-                                     f"{r.num_frames}): a control video here has {frames} latent frames (the mask has {used})")
+            check_mask_frames(mask_field, shown, used, frames, r.num_frames)
     strengths = (1.0,) * count if r.video_conditioning_strengths is None else r.video_conditioning_strengths
     if not isinstance(strengths, (tuple, list)) or len(strengths) != count:
         raise InvalidRequest("video_conditioning_strengths", strengths, f"one strength per control video ({count})")
@@ -598,8 +594,7 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
                    video_conditioning=tuple(bytes(d) for d in r.video_conditioning),
                    video_conditioning_strengths=tuple(float(s) for s in strengths),
                    conditioning_attention_strength=float(r.conditioning_attention_strength),
-                   conditioning_attention_mask=None if r.conditioning_attention_mask is None else bytes(r.conditioning_attention_mask),
-                   skip_stage_2=bool(r.skip_stage_2))
+                   conditioning_attention_mask=None if r.conditioning_attention_mask is None else bytes(r.conditioning_attention_mask))
 
 
 def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:

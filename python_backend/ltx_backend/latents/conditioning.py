@@ -151,11 +151,11 @@ def _extend_attention_mask(
     grown = torch.zeros(b, n + num_new, n + num_new, device=state.latent.device, dtype=dtype)
     grown[:, :n, :n] = 1.0 if mask is None else mask
     grown[:, n:, n:] = 1.0
-    if isinstance(cross, torch.Tensor):  # [B, M]: column j of the generated tokens' rows, row j of the new tokens'
-        weights = cross.to(device=grown.device, dtype=dtype)
-        grown[:, :num_noisy, n:] = weights.unsqueeze(1)
-        grown[:, n:, :num_noisy] = weights.unsqueeze(2)
-    else:
-        grown[:, :num_noisy, n:] = 1.0 if cross is None else cross
-        grown[:, n:, :num_noisy] = 1.0 if cross is None else cross
+    # [B, M] weights: token j's in column j of the generated tokens' rows and in row j of the new tokens' columns
+    weights = torch.full((b, num_new), 1.0 if cross is None else cross, device=grown.device, dtype=dtype) \
+        if not isinstance(cross, torch.Tensor) else cross.to(device=grown.device, dtype=dtype)
+    if weights.shape != (b, num_new):
+        raise ValueError(f"attention weights of shape {tuple(weights.shape)} for {num_new} new tokens (batch {b})")
+    grown[:, :num_noisy, n:] = weights.unsqueeze(1)
+    grown[:, n:, :num_noisy] = weights.unsqueeze(2)
     return grown

@@ -5,7 +5,7 @@ tokens with the clip's strength, their attention weighed by the request's condit
 or by its mask video times that strength."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -29,6 +29,14 @@ def check_reference_size(components: Components, request: GenerationRequest) -> 
                                  f"{scale} (stage 1 runs at half size)")
 
 
+def check_mask_frames(field_name: str, shown: Any, mask_frames: int, latent_frames: int, num_frames: int) -> None:
+    """A control video's latent frames take the attention mask's first frame, then equal runs of the rest (the
+    reference's causal temporal downsampling): the runs must divide evenly."""
+    if latent_frames > 1 and (mask_frames == 1 or (mask_frames - 1) % (latent_frames - 1)):
+        raise InvalidRequest(field_name, shown, f"a mask video of 1 + a multiple of {latent_frames - 1} frames (up to num_frames "
+                             f"{num_frames}): a control video here has {latent_frames} latent frames (the mask has {mask_frames})")
+
+
 def control_video_conditionings(components: Components, request: GenerationRequest, height: int, width: int) -> list[ConditioningItem]:
     c = components
     scale = c.reference_downscale_factor
@@ -41,6 +49,9 @@ def control_video_conditionings(components: Components, request: GenerationReque
                   for frame in iter_video_frames(source, request.num_frames)]  # resolve() has checked that they decode
         latent = c.encode_video(torch.cat(frames, dim=2))
         if mask is not None:
+            # resolve() checked the frame counts the headers state; a clip may decode to others
+            field_name = "conditioning_attention_mask_path" if request.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
+            check_mask_frames(field_name, "<mask video>", mask.shape[2], latent.shape[2], request.num_frames)
             attention = latent_token_weights(mask, latent.shape[2:]) * strength
         else:
             attention = strength if strength < 1.0 else None
@@ -70,7 +81,7 @@ def latent_token_weights(mask: torch.Tensor, latent_size: torch.Size) -> torch.T
     spatial = spatial.reshape(b, f, 1, height, width).transpose(1, 2)  # [B, 1, F, H', W']
     first = spatial[:, :, :1]
     if f > 1 and frames > 1:
-        run = (f - 1) // (frames - 1)  # resolve() has checked that the runs divide evenly
+        run = (f - 1) // (frames - 1)  # check_mask_frames: the runs divide evenly
         rest = spatial[:, :, 1:].reshape(b, 1, frames - 1, run, height, width).mean(dim=3)
         first = torch.cat([first, rest], dim=2)
     return first.reshape(b, -1)

@@ -18,6 +18,7 @@ import torch
 
 from ltx_backend.loading.checkpoint import default_dtype
 from ltx_backend.loading.published_files import Needs
+from ltx_backend.runtime.cpu_threads import use_environment_thread_count
 
 log = logging.getLogger("ltx_backend.serving")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -47,17 +48,6 @@ def use_utf8_locale() -> None:
                 return
             except locale.Error:
                 continue
-
-
-def use_environment_thread_count() -> None:
-    """Set torch's CPU thread count explicitly in this stub process: what OMP_NUM_THREADS names (else torch's
-    default), as a Python process does with `torch.set_num_threads`. Explicitly, because that call also turns MKL's dynamic
-    thread choice off (ATen's set_num_threads: mkl_set_dynamic(false)); left on, MKL may run a GEMM on fewer
-    threads than asked, and a CPU GEMM's sums split by thread (1 vs 2 threads: one pixel in ~10^4 of a tiny
-    two-stage video one level apart). Served and in-process video are equal only at equal thread counts."""
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else torch.get_num_threads())
-    log.info("torch CPU threads: %d", torch.get_num_threads())
 
 
 def set_up_stub_process() -> None:
