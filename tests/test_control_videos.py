@@ -74,17 +74,17 @@ def test_a_mask_of_matching_frames_and_skip_stage_2_are_taken():
 def test_attention_mask_flag_takes_an_optional_strength(capsys):
     import argparse
 
-    from ltx_client.cli import _attention, _generate_parser
+    from ltx_client.cli import _attention_fields, _generate_parser
 
     parser = argparse.ArgumentParser()
     _generate_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["generate", "--prompt", "p", "--conditioning-attention-mask", "mask.mp4", "0.4", "--skip-stage-2"])
     assert args.conditioning_attention_mask == ("mask.mp4", 0.4) and args.skip_stage_2
-    assert _attention(None, ("mask.mp4", 0.4)) == {"conditioning_attention_strength": 0.4, "conditioning_attention_mask_path": "mask.mp4"}
-    assert _attention(0.3, ("mask.mp4", None)) == {"conditioning_attention_strength": 0.3, "conditioning_attention_mask_path": "mask.mp4"}
-    assert _attention(None, None) == {"conditioning_attention_strength": 1.0, "conditioning_attention_mask_path": None}
+    assert _attention_fields(None, ("mask.mp4", 0.4)) == {"conditioning_attention_strength": 0.4, "conditioning_attention_mask_path": "mask.mp4"}
+    assert _attention_fields(0.3, ("mask.mp4", None)) == {"conditioning_attention_strength": 0.3, "conditioning_attention_mask_path": "mask.mp4"}
+    assert _attention_fields(None, None) == {"conditioning_attention_strength": 1.0, "conditioning_attention_mask_path": None}
     with pytest.raises(InvalidRequest) as error:
-        _attention(0.3, ("mask.mp4", 0.4))
+        _attention_fields(0.3, ("mask.mp4", 0.4))
     assert error.value.field == "--conditioning-attention-strength"
     with pytest.raises(SystemExit):
         parser.parse_args(["generate", "--prompt", "p", "--conditioning-attention-mask", "mask.mp4", "strong"])
@@ -120,3 +120,20 @@ def test_the_ic_lora_goes_into_stage_1_only():
     user = [("ic-lora", 1.0)]
     assert spec_of(IC_LORA).stage_loras(None, user) == {1: user, 2: []}
     assert spec_of(DISTILLED).stage_loras(None, user) == {1: user, 2: user}
+
+
+@pytest.mark.parametrize("frames,latent", [((17, 40, 24), (3, 5, 3)), ((33, 64, 64), (5, 2, 2)), ((25, 30, 50), (4, 3, 7)),
+                                           ((9, 16, 16), (1, 1, 1)), ((1, 8, 8), (1, 8, 8))])
+def test_mask_weights_equal_the_reference_downsampling(frames, latent):
+    """latent_token_weights vs ltx-pipelines' ICLoraPipeline._downsample_mask_to_latent: runs over several latent
+    frames, a batch of two, non-square grids, a single latent frame, a one-frame mask."""
+    import torch
+    from ltx_core.types import VideoLatentShape
+    from ltx_pipelines.ic_lora import ICLoraPipeline
+
+    from ltx_backend.pipelines.control_videos import latent_token_weights
+
+    mask = torch.rand(2, 1, *frames, generator=torch.Generator().manual_seed(sum(frames)))
+    expected = ICLoraPipeline._downsample_mask_to_latent(mask, VideoLatentShape(batch=2, channels=128, frames=latent[0],
+                                                                                height=latent[1], width=latent[2]))
+    torch.testing.assert_close(latent_token_weights(mask, torch.Size(latent)), expected, rtol=0, atol=1e-6)

@@ -122,7 +122,7 @@ def _request_from_args(args: argparse.Namespace) -> GenerationRequest:
         retake_end=args.retake_end,
         retake_video=args.retake_video,
         retake_audio=args.retake_audio,
-        **_attention(args.conditioning_attention_strength, args.conditioning_attention_mask),
+        **_attention_fields(args.conditioning_attention_strength, args.conditioning_attention_mask),
         skip_stage_2=args.skip_stage_2,
         **_control_videos(args.video_conditioning),
     )
@@ -143,7 +143,7 @@ class AttentionMaskAction(argparse.Action):
         setattr(namespace, self.dest, (values[0], strength))
 
 
-def _attention(strength: float | None, mask: tuple[str, float | None] | None) -> dict:
+def _attention_fields(strength: float | None, mask: tuple[str, float | None] | None) -> dict:
     """The control videos' attention strength (default 1.0) and mask video: the strength from either flag, not both."""
     path, mask_strength = mask if mask is not None else (None, None)
     if strength is not None and mask_strength is not None:
@@ -301,6 +301,8 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
         return 1
     _print_enhanced_prompt(result.enhanced_prompt)
+    if result.seed is not None and result.seed != named.seed:  # a server whose defaults differ from this client's
+        print(f"warning: the server made the video with seed {result.seed}; the file name says {named.seed}", file=sys.stderr)
     _write_outputs(args, named, result.mp4, result.frames, result.audio, result.sample_rate)
     return 0
 

@@ -11,6 +11,8 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
+
 
 class InvalidRequest(ValueError):
     """A request field with a value that is not allowed. The message names field, value and what is allowed."""
@@ -54,6 +56,13 @@ def check_int(name: str, value: Any, lo: int, hi: int) -> None:
         raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
     if not lo <= value <= hi:
         raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A true/false field (a Python or numpy bool; not 0/1 or text) as a Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidRequest(name, value, "true or false")
+    return bool(value)
 
 
 def check_float(name: str, value: Any, lo: float, hi: float) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
-from ltx_backend.errors import InvalidRequest, check_float, check_int, utf8
+from ltx_backend.errors import InvalidRequest, check_bool, check_float, check_int, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
 from ltx_backend.pipelines.control_videos import check_mask_frames
@@ -171,10 +171,7 @@ class GenerationRequest:
             guidance_scale=d.guidance_scale if self.guidance_scale is None else self.guidance_scale,
             fps=d.fps if self.fps is None else self.fps,
         )
-        for name in ("enhance_prompt", "skip_stage_2"):
-            if not isinstance(getattr(r, name), (bool, np.bool_)):
-                raise InvalidRequest(name, getattr(r, name), "true or false")
-        r = replace(r, enhance_prompt=bool(r.enhance_prompt), skip_stage_2=bool(r.skip_stage_2))
+        r = replace(r, enhance_prompt=check_bool("enhance_prompt", r.enhance_prompt), skip_stage_2=check_bool("skip_stage_2", r.skip_stage_2))
         if r.skip_stage_2 and not spec.stage_2_optional:
             raise InvalidRequest("skip_stage_2", True, f"false except with {IC_LORA} (ltx-pipelines' ICLoraPipeline --skip-stage-2)")
         _check_str("prompt", r.prompt)
@@ -468,8 +465,7 @@ def _take_source_clip(r: GenerationRequest, spec: PipelineSpec) -> GenerationReq
     if r.retake_start >= r.retake_end:
         raise InvalidRequest("retake_end", r.retake_end, f"after retake_start ({r.retake_start:g} s)")
     for field_name in ("retake_video", "retake_audio"):
-        if not isinstance(getattr(r, field_name), (bool, np.bool_)):
-            raise InvalidRequest(field_name, getattr(r, field_name), "true or false")
+        check_bool(field_name, getattr(r, field_name))
     if not (r.retake_video or r.retake_audio):
         raise InvalidRequest("retake_video", False, "true, or retake_audio true: a retake regenerates at least one stream")
     return replace(r, width=info.width, height=info.height, num_frames=info.num_frames, fps=info.fps,
@@ -553,7 +549,7 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
         raise InvalidRequest(field_name, f"<{count} control videos>", f"1 to {MAX_CONTROL_VIDEOS} control videos for {spec.name}")
     encoded = _encoded_image_bytes(r)
 
-    def probed(name: str, source: Any, shown: Any, what: str) -> int:
+    def frames_read(name: str, source: Any, shown: Any, what: str) -> int:
         """The frames of `source` the pipeline reads (at most num_frames), from its header; its bytes counted."""
         nonlocal encoded
         data = _media_bytes(name, source, "video", "MP4, ...", f"<{shown}: {type(source).__name__}>")
@@ -575,14 +571,14 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
     latent_frames = []
     for index, source in enumerate(r.video_conditioning_paths or r.video_conditioning):
         shown = source if r.video_conditioning_paths else f"<video {index}>"
-        used = probed(field_name, source, shown, "a video")
+        used = frames_read(field_name, source, shown, "a video")
         if (used - 1) % 8:
             raise InvalidRequest(field_name, shown, f"a control video of at least {r.num_frames} frames, or of 8k+1 frames "
                                  f"(this one has {used})")
         latent_frames.append((used - 1) // 8 + 1)
     if mask is not None:
         shown = mask if mask_field.endswith("_path") else "<mask video>"
-        used = probed(mask_field, mask, shown, "a grayscale mask video")
+        used = frames_read(mask_field, mask, shown, "a grayscale mask video")
         for frames in latent_frames:
             check_mask_frames(mask_field, shown, used, frames, r.num_frames)
     strengths = (1.0,) * count if r.video_conditioning_strengths is None else r.video_conditioning_strengths

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ltx_backend.latents.conditioning import ConditioningItem, KeyframeCondition, LatentIndexCondition
+from ltx_backend.media import iter_video_frames
 
 DEFAULT_IMAGE_CRF = 33  # ltx-pipelines' H.264 round trip of conditioning images
 # "combined": frame 0 replaces the first latent frame, other frames are keyframe tokens (ltx-pipelines' ti2vid
@@ -115,6 +116,13 @@ def image_pixels(image: np.ndarray, height: int, width: int, dtype: torch.dtype,
     """Preprocessed uint8 image -> the encoder's input [1, 3, 1, height, width] in [-1, 1]."""
     pixels = resize_and_center_crop(torch.as_tensor(image, device=device), height, width)
     return (pixels / 127.5 - 1.0).to(device=device, dtype=dtype)
+
+
+def video_pixels(source: bytes | str | Path, frame_cap: int, height: int, width: int, dtype: torch.dtype,
+                 device: torch.device) -> torch.Tensor:
+    """A clip's first `frame_cap` frames, each as image_pixels -> the encoder's input [1, 3, F, height, width] in
+    [-1, 1] (ltx-pipelines' load_video_conditioning). Raises media.VideoInputError when they do not decode."""
+    return torch.cat([image_pixels(frame, height, width, dtype, device) for frame in iter_video_frames(source, frame_cap)], dim=2)
 
 
 def conditioning_items(images: Sequence[EncodedImage], mode: str = "combined") -> list[ConditioningItem]:

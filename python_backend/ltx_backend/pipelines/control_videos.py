@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ltx_backend.conditioning.images import image_pixels
+from ltx_backend.conditioning.images import video_pixels
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.conditioning import ConditioningItem, ReferenceVideoCondition
-from ltx_backend.media import iter_video_frames
 from ltx_backend.pipelines.components import Components
 
 if TYPE_CHECKING:
@@ -45,9 +44,8 @@ def control_video_conditionings(components: Components, request: GenerationReque
     sources = request.video_conditioning_paths or request.video_conditioning
     items: list[ConditioningItem] = []
     for source, video_strength in zip(sources, request.video_conditioning_strengths):
-        frames = [image_pixels(frame, height // scale, width // scale, c.dtype, c.device)
-                  for frame in iter_video_frames(source, request.num_frames)]  # resolve() has checked that they decode
-        latent = c.encode_video(torch.cat(frames, dim=2))
+        # resolve() has checked that they decode
+        latent = c.encode_video(video_pixels(source, request.num_frames, height // scale, width // scale, c.dtype, c.device))
         if mask is not None:
             # resolve() checked the frame counts the headers state; a clip may decode to others
             field_name = "conditioning_attention_mask_path" if request.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
@@ -66,7 +64,7 @@ def attention_mask_video(components: Components, request: GenerationRequest, hei
     if source is None:
         return None
     c = components
-    pixels = torch.cat([image_pixels(frame, height, width, c.dtype, c.device) for frame in iter_video_frames(source, request.num_frames)], dim=2)
+    pixels = video_pixels(source, request.num_frames, height, width, c.dtype, c.device)
     return ((pixels.mean(dim=1, keepdim=True) + 1.0) / 2.0).clamp(0.0, 1.0)
 
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ltx_backend.conditioning.images import image_pixels
+from ltx_backend.conditioning.images import video_pixels
 from ltx_backend.latents.shapes import AudioLatentShape, VideoPixelShape
-from ltx_backend.media import AudioInputError, as_stereo, iter_video_frames, read_audio
+from ltx_backend.media import AudioInputError, as_stereo, read_audio
 from ltx_backend.pipelines.components import Components
 
 if TYPE_CHECKING:
@@ -27,8 +27,7 @@ def encode_source_clip(components: Components, request: GenerationRequest) -> So
     c = components
     data = request.video_path if request.video_path is not None else request.video
     shape = VideoPixelShape(1, request.num_frames, request.height, request.width, request.fps)
-    frames = iter_video_frames(data, shape.frames)  # resolve() has checked that they decode
-    pixels = torch.cat([image_pixels(frame, shape.height, shape.width, c.dtype, c.device) for frame in frames], dim=2)
+    pixels = video_pixels(data, shape.frames, shape.height, shape.width, c.dtype, c.device)  # resolve() checked that they decode
     video = c.encode_video(pixels)
     return SourceClip(shape, video, _encode_soundtrack(c, data, shape))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ltx_backend.errors import InvalidRequest
+from ltx_backend.errors import InvalidRequest, check_bool
 from ltx_backend.request import GenerationRequest, LoadOptions
 from ltx_backend.serving.client_disconnects import TOKEN_PARAMETER
 
@@ -133,8 +133,8 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
     flags = {}
     for name in TRANSPORT_FIELDS:
         flags[name] = values.pop(name, None)
-        if flags[name] is not None and not isinstance(flags[name], (bool, np.bool_)):
-            raise InvalidRequest(name, flags[name], "true or false")
+        if flags[name] is not None:
+            check_bool(name, flags[name])
     return ServedRequest(
         GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
         mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
