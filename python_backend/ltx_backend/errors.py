@@ -51,11 +51,15 @@ def finite_number(value: Any) -> bool:
         return False
 
 
-def check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
-    if not lo <= value <= hi:
-        raise InvalidRequest(name, value, f"an integer between {lo} and {hi}")
+def is_integer(value: Any) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, lo: int, hi: int, allowed: str | None = None) -> None:
+    """`allowed`: the message's "what is allowed", where more than the range is (default: the range)."""
+    if not is_integer(value) or not lo <= value <= hi:
+        raise InvalidRequest(name, value, allowed or f"an integer between {lo} and {hi}")
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -14,13 +14,11 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-import numpy as np
-
 from ltx_backend.conditioning.images import DEFAULT_IMAGE_CRF, IMAGE_MODES
-from ltx_backend.errors import InvalidRequest, check_bool, check_float, check_int, utf8
+from ltx_backend.errors import InvalidRequest, check_bool, check_float, check_int, is_integer, utf8
 from ltx_backend.loading.quantization import QUANTIZATIONS
 from ltx_backend.media import image_formats
-from ltx_backend.pipelines.control_videos import check_mask_frames
+from ltx_backend.pipelines.control_videos import attention_mask_source, check_mask_frames
 from ltx_backend.pipelines.registry import AUDIO_TO_VIDEO, DISTILLED_RETAKE, IC_LORA, ONE_STAGE, PIPELINE_CLASSES, RETAKE, spec_of
 from ltx_backend.pipelines.spec import PipelineSpec
 
@@ -182,10 +180,9 @@ class GenerationRequest:
         _check_str("negative_prompt", r.negative_prompt)
         if len(r.negative_prompt) > MAX_PROMPT_CHARS:
             raise InvalidRequest("negative_prompt", f"<{len(r.negative_prompt)} characters>", f"at most {MAX_PROMPT_CHARS} characters")
-        if not isinstance(r.seed, bool) and isinstance(r.seed, (int, np.integer)) and r.seed == RANDOM_SEED:
+        if is_integer(r.seed) and r.seed == RANDOM_SEED:
             r = replace(r, seed=random_seed())
-        if isinstance(r.seed, bool) or not isinstance(r.seed, (int, np.integer)) or not 0 <= r.seed <= MAX_SEED:
-            raise InvalidRequest("seed", r.seed, f"an integer between 0 and {MAX_SEED}, or {RANDOM_SEED} for a random seed")
+        check_int("seed", r.seed, 0, MAX_SEED, f"an integer between 0 and {MAX_SEED}, or {RANDOM_SEED} for a random seed")
         multiple = spec.size_multiple
         for name in ("width", "height"):
             value = getattr(r, name)
@@ -532,8 +529,7 @@ def _resolve_control_videos(r: GenerationRequest, spec: PipelineSpec) -> Generat
             raise InvalidRequest(name, f"<{type(getattr(r, name)).__name__}>", "a list of control videos")
     count = len(r.video_conditioning_paths) + len(r.video_conditioning)
     check_float("conditioning_attention_strength", r.conditioning_attention_strength, 0.0, 1.0)
-    mask_field = "conditioning_attention_mask_path" if r.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
-    mask = r.conditioning_attention_mask_path if r.conditioning_attention_mask_path is not None else r.conditioning_attention_mask
+    mask_field, mask = attention_mask_source(r)
     if not spec.reference_videos:
         if r.conditioning_attention_strength != 1.0:
             raise InvalidRequest("conditioning_attention_strength", r.conditioning_attention_strength, f"1.0 except with {IC_LORA}")

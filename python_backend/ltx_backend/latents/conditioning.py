@@ -152,8 +152,10 @@ def _extend_attention_mask(
     grown[:, :n, :n] = 1.0 if mask is None else mask
     grown[:, n:, n:] = 1.0
     # [B, M] weights: token j's in column j of the generated tokens' rows and in row j of the new tokens' columns
-    weights = torch.full((b, num_new), 1.0 if cross is None else cross, device=grown.device, dtype=dtype) \
-        if not isinstance(cross, torch.Tensor) else cross.to(device=grown.device, dtype=dtype)
+    if isinstance(cross, torch.Tensor):
+        weights = cross.to(device=grown.device, dtype=dtype)
+    else:
+        weights = torch.full((b, num_new), 1.0 if cross is None else cross, device=grown.device, dtype=dtype)
     if weights.shape != (b, num_new):
         raise ValueError(f"attention weights of shape {tuple(weights.shape)} for {num_new} new tokens (batch {b})")
     grown[:, :num_noisy, n:] = weights.unsqueeze(1)

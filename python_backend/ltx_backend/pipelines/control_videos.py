@@ -36,6 +36,13 @@ def check_mask_frames(field_name: str, shown: Any, mask_frames: int, latent_fram
                              f"{num_frames}): a control video here has {latent_frames} latent frames (the mask has {mask_frames})")
 
 
+def attention_mask_source(request: GenerationRequest) -> tuple[str, str | bytes | None]:
+    """(the field, the mask video): its path (generate) or its bytes (served); None without one."""
+    if request.conditioning_attention_mask_path is not None:
+        return "conditioning_attention_mask_path", request.conditioning_attention_mask_path
+    return "conditioning_attention_mask", request.conditioning_attention_mask
+
+
 def control_video_conditionings(components: Components, request: GenerationRequest, height: int, width: int) -> list[ConditioningItem]:
     c = components
     scale = c.reference_downscale_factor
@@ -48,8 +55,7 @@ def control_video_conditionings(components: Components, request: GenerationReque
         latent = c.encode_video(video_pixels(source, request.num_frames, height // scale, width // scale, c.dtype, c.device))
         if mask is not None:
             # resolve() checked the frame counts the headers state; a clip may decode to others
-            field_name = "conditioning_attention_mask_path" if request.conditioning_attention_mask_path is not None else "conditioning_attention_mask"
-            check_mask_frames(field_name, "<mask video>", mask.shape[2], latent.shape[2], request.num_frames)
+            check_mask_frames(attention_mask_source(request)[0], "<mask video>", mask.shape[2], latent.shape[2], request.num_frames)
             attention = latent_token_weights(mask, latent.shape[2:]) * strength
         else:
             attention = strength if strength < 1.0 else None
@@ -60,7 +66,7 @@ def control_video_conditionings(components: Components, request: GenerationReque
 def attention_mask_video(components: Components, request: GenerationRequest, height: int, width: int) -> torch.Tensor | None:
     """The request's attention mask video at stage 1's size: its first num_frames frames read as the control videos
     are, their channel mean mapped from [-1, 1] to [0, 1] -> [1, 1, F, height, width]; None without one."""
-    source = request.conditioning_attention_mask_path or request.conditioning_attention_mask
+    _, source = attention_mask_source(request)
     if source is None:
         return None
     c = components
@@ -77,9 +83,9 @@ def latent_token_weights(mask: torch.Tensor, latent_size: torch.Size) -> torch.T
     b, _, f = mask.shape[:3]
     spatial = torch.nn.functional.interpolate(mask.transpose(1, 2).reshape(b * f, 1, *mask.shape[3:]), size=(height, width), mode="area")
     spatial = spatial.reshape(b, f, 1, height, width).transpose(1, 2)  # [B, 1, F, H', W']
-    first = spatial[:, :, :1]
+    per_latent_frame = spatial[:, :, :1]  # the first frame alone
     if f > 1 and frames > 1:
         run = (f - 1) // (frames - 1)  # check_mask_frames: the runs divide evenly
         rest = spatial[:, :, 1:].reshape(b, 1, frames - 1, run, height, width).mean(dim=3)
-        first = torch.cat([first, rest], dim=2)
-    return first.reshape(b, -1)
+        per_latent_frame = torch.cat([per_latent_frame, rest], dim=2)  # [B, 1, F', H', W']
+    return per_latent_frame.reshape(b, -1)

@@ -132,9 +132,8 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         raise InvalidRequest("prompt", None, "a prompt: the PROMPT input (BYTES [1]) or the 'prompt' parameter")
     flags = {}
     for name in TRANSPORT_FIELDS:
-        flags[name] = values.pop(name, None)
-        if flags[name] is not None:
-            check_bool(name, flags[name])
+        value = values.pop(name, None)
+        flags[name] = None if value is None else check_bool(name, value)
     return ServedRequest(
         GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
         mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
