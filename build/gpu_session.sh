@@ -24,11 +24,15 @@
 #   fp8-mm         #14: fp8-scaled-mm's matmul vs its dequantised reference, and its time vs bf16, per Linear shape
 #   e2e-fp8        e2e-snapshot with --quantization fp8-scaled-mm
 #   e2e-distilled  LTX2DistilledPipeline, 1536x1024x121 (8 + 3 steps)
+#   <SGLang case>  #16: bench_e2e.py --case: one of SGLang's five LTX performance cases on this one GPU, against
+#                  SGLang's H100 time and the goal (half of it): ltx_2_two_stage_t2v, ltx_2.3_two_stage_t2v_2gpus,
+#                  ltx_2_3_two_stage_ti2v_2gpus, ltx_2.3_one_stage_ti2v, ltx_2_3_hq_pipeline (each loads its model:
+#                  two or three per 590 s run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session-out}
 mkdir -p "$OUT"
-WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
+WHEELS=(av==18.1.0 pillow==13.0.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
 SITE=/tmp/ltx-site
 PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
@@ -76,6 +80,8 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     prepare_site 0
     section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run --compile
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
+    section cpu-sglang-case 300 "$PYTHON" build/bench_e2e.py --case ltx_2_3_two_stage_ti2v_2gpus --tiny --device cpu \
+        --width 128 --height 128 --steps 2 --iters 1
     exit
     ;;
 esac
@@ -108,6 +114,10 @@ for name in "$@"; do
         section e2e-distilled 240 "$PYTHON" build/bench_e2e.py --pipeline distilled --width 1536 --height 1024 --iters 2 \
             --json "$OUT/e2e-distilled.json"
         ;;
-    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident, fp8-mm, e2e-fp8, e2e-distilled)" && exit 2 ;;
+    ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; an unknown one exits 2 there); HQ is 1920x1088
+        section "$name" "$([[ $name == *hq* ]] && echo 260 || echo 200)" "$PYTHON" build/bench_e2e.py --case "$name" --iters 2 \
+            --json "$OUT/$name.json" ;;
+    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident, fp8-mm," \
+        "e2e-fp8, e2e-distilled, or an SGLang case of build/bench_e2e.py --case)" && exit 2 ;;
     esac
 done

@@ -80,6 +80,11 @@ def test_bench_e2e_tiny_on_cpu(tmp_path):
     raw = json.loads(out.read_text())
     assert raw["steps"] == {"1": 3, "2": 3} and raw["size"] == "tiny" and raw["finite"] is True
     assert len(raw["runs"]) == 2
+    # each timed request is also encoded to MP4, after the call: the table's total without and with it
+    assert len(raw["mp4_seconds"]) == 2 and min(raw["mp4_seconds"]) > 0
+    total, with_mp4, mp4 = (float(table[name][0]) for name in
+                            ("total latency (s)", "total with MP4 encoding (s)", "MP4 encoding, after the call (s)"))
+    assert with_mp4 == pytest.approx(total + mp4, abs=0.002)
     for run_times in raw["runs"]:
         phases = sum(v for k, v in run_times.items() if k != "total")
         # the phases are disjoint parts of the request: their sum is at most the wall time of the call
@@ -237,6 +242,54 @@ def test_guidance_presets_set_the_passes_per_step():
         for name, fields in bench.GUIDANCE.items()
     }
     assert passes == {"reference": 4, "sglang": 2}
+
+
+def test_sglang_cases_are_requests_of_their_pipelines():
+    """Each SGLang case resolves as our request of its class, with the guidance passes SGLang runs per step:
+    LTX-2 CFG only (2), LTX-2.3's CFG + STG + modality (4), HQ's CFG + modality (3)."""
+    from ltx_backend.request import GenerationRequest
+
+    bench = load_build_script("bench_e2e")
+    passes = {}
+    for name, case in bench.SGLANG_CASES.items():
+        args = bench.parse_args(["--case", name])
+        assert (args.version, args.width, args.height, args.num_frames, args.steps, args.image) == (
+            case.version, case.width, case.height, 25, case.steps, case.image)
+        fields = dict(num_inference_steps=args.steps, **bench.GUIDANCE[args.guidance])
+        request = GenerationRequest(prompt="p", pipeline_class_name=bench.PIPELINES[args.pipeline], width=args.width,
+                                    height=args.height, num_frames=args.num_frames, **fields).resolve(args.version)
+        passes[name] = bench.stage1_passes(request, args.version)
+        assert bench.anchor(args).goal_s == pytest.approx(case.e2e_s / 2)
+    assert passes == {"ltx_2_two_stage_t2v": 2, "ltx_2.3_two_stage_t2v_2gpus": 4, "ltx_2_3_two_stage_ti2v_2gpus": 4,
+                      "ltx_2.3_one_stage_ti2v": 4, "ltx_2_3_hq_pipeline": 3}
+    # flags given with a case change its request: the comparison says so; without a case, issue #5's figures
+    changed = bench.anchor(bench.parse_args(["--case", "ltx_2_3_hq_pipeline", "--width", "128", "--steps", "2"]))
+    assert changed.total_s == 19.0 and "NOT this request: --width 128, --steps 2 changed" in changed.what
+    assert bench.anchor(bench.parse_args([])).total_s == bench.SGLANG_H100_TOTAL_S
+    assert "NOT" not in bench.anchor(bench.parse_args(["--case", "ltx_2_two_stage_t2v"])).what
+
+
+@pytest.mark.slow
+def test_bench_e2e_runs_an_sglang_image_case(tmp_path):
+    """--case ltx_2.3_one_stage_ti2v at tiny size: one stage at the output size, the image encoded, the table
+    against that case's SGLang time (18.22 s) and goal (half)."""
+    out = tmp_path / "case.json"
+    command = [sys.executable, str(ROOT / "build" / "bench_e2e.py"), "--case", "ltx_2.3_one_stage_ti2v", "--tiny", "--device", "cpu",
+               "--width", "64", "--height", "64", "--num-frames", "9", "--steps", "2", "--warmup", "0", "--iters", "1",
+               "--json", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "LTX-2.3 one-stage + image, 64x64x9 (SGLang case ltx_2.3_one_stage_ti2v)" in run.stdout
+    assert "(4 passes per stage-1 step)" in run.stdout
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in run.stdout.splitlines()
+            if line.startswith("| ")}
+    assert rows["**total latency (s)**"][2:] == ["18.2", "9.1"]
+    assert rows["ms per stage-1 step"][2] == "562.0"
+    assert "stage 1 denoise, 2 steps (s)" in rows and float(rows["image encoding (s)"][0]) > 0
+    assert not any(name.startswith(("latent upsampler", "stage 2")) for name in rows)
+    raw = json.loads(out.read_text())
+    assert (raw["case"], raw["pipeline"], raw["image"], raw["steps"]) == ("ltx_2.3_one_stage_ti2v", "one-stage", True, {"1": 2})
+    assert "frames (9, 64, 64, 3) uint8" in run.stdout and "all outputs finite: yes" in run.stdout
 
 
 @pytest.mark.slow
