@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """On a GPU with fp8 matmuls: fp8-scaled-mm's Linear (torch._scaled_mm through ltx_kernels.fp8_linear) against
-its dequantised fp32 reference at the 19B / 22B transformers' Linear shapes, and its time beside bf16's.
+its dequantised fp32 reference at the 19B / 22B transformers' Linear shapes, and its time beside bf16's; the
+fused activation quantisation (Triton) against torch's, bit for bit, and both times.
 Prints a line per shape, then "ok"; exits non-zero on a mismatch. Run by tests/test_gpu.py and
 build/gpu_session.sh (section fp8-mm)."""
 from __future__ import annotations
@@ -51,9 +52,15 @@ def main() -> int:
             expected = ltx_kernels.fp8_linear_reference(x, layer.weight, layer.weight_scale, layer.bias).float()
             error = ((out.float() - expected).abs().max() / expected.abs().max()).item()
             bf16, fp8 = milliseconds(lambda: linear(x)), milliseconds(lambda: layer(x))
+            # the activation quantisation alone: the fused Triton kernel (what fp8_linear runs) vs torch's ops
+            x8, x_scale = ltx_kernels.quantize_fp8(x)
+            r8, r_scale = ltx_kernels.quantize_fp8_reference(x)
+            same_bits = torch.equal(x8.view(torch.uint8), r8.view(torch.uint8)) and torch.equal(x_scale, r_scale)
+            fused, unfused = milliseconds(lambda: ltx_kernels.quantize_fp8(x)), milliseconds(lambda: ltx_kernels.quantize_fp8_reference(x))
         print(f"{torch.cuda.get_device_name()} [{tokens}x{d_in}] @ [{d_in}x{d_out}]: bf16 {bf16:.3f} ms, fp8-scaled-mm {fp8:.3f} ms "
-              f"({bf16 / fp8:.2f}x), relative error vs the dequantised reference {error:.2e}", flush=True)
-        if not error < 2e-2:
+              f"({bf16 / fp8:.2f}x), relative error vs the dequantised reference {error:.2e}; quantising x: Triton {fused:.3f} ms "
+              f"vs torch {unfused:.3f} ms, {'the same bits' if same_bits else 'BITS DIFFER'}", flush=True)
+        if not error < 2e-2 or not same_bits:
             return 1
     print("ok")
     return 0

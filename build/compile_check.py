@@ -2,7 +2,7 @@
 
 Triton lowers each kernel specialization the models use (bf16 attention at head dims 64 / 128 with no
 mask, a key-padding row and a full bias; fp32 attention; QK-norm + RoPE in both layouts; AdaLN and the
-gated residual at the LTX widths) down to a cubin with its bundled ptxas, for sm_90 (H100 / H200) by
+gated residual at the LTX widths; fp8-scaled-mm's activation quantisation) down to a cubin with its bundled ptxas, for sm_90 (H100 / H200) by
 default. It catches what the CPU interpreter cannot: type and layout errors of the compiled path, the
 tensor-core (wgmma) lowering, and shared memory per config. Must run without TRITON_INTERPRET.
 """
@@ -43,7 +43,7 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     """Compile the specializations; returns one line per kernel (raises on the first failure)."""
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         raise RuntimeError("compile_check needs TRITON_INTERPRET unset (the interpreter replaces the compiler)")
-    from ltx_kernels import triton_adaln, triton_attention, triton_qk_norm_rope
+    from ltx_kernels import triton_adaln, triton_attention, triton_fp8_quantize, triton_qk_norm_rope
 
     lines = []
     configs = [c for c in triton_attention._configs()]
@@ -91,6 +91,15 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
         compile_kernel(triton_adaln._adaln_modulate_kernel, types, dict(D=width, BLOCK=width), arch, warps)
         compile_kernel(triton_adaln._gated_residual_kernel, types, dict(D=width, BLOCK=width), arch, warps)
         lines.append(f"adaln_modulate / gated_residual bf16 {width}: ok")
+    quantize = triton_fp8_quantize
+    for dtype in ("bf16", "fp32"):
+        block = dict(BLOCK=quantize.BLOCK)
+        compile_kernel(quantize._abs_max_kernel, {"X": f"*{dtype}", "AMAX": "*fp32"}, block, arch, 8)
+        types = {"X": f"*{dtype}", "AMAX": "*fp32", "OUT": "*fp8e4nv", "SCALE": "*fp32", "fp8_max": "fp32",
+                 "min_scale": "fp32", "rint": "fp32"}
+        ptx = compile_kernel(quantize._quantize_kernel, types, block, arch, 8).asm["ptx"]
+        convert = "cvt to e4m3" if "e4m3x2" in ptx else "no fp8 cvt"
+        lines.append(f"quantize_fp8 {dtype} (amax, quantise): ok, {convert}")
     return lines
 
 

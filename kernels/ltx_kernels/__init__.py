@@ -8,7 +8,7 @@ kernel first runs, so TRITON_INTERPRET=1 may be set any time before that.
 from .adaln import adaln_modulate, gated_residual
 from .attention import attention, reference_attention, sdpa_attention
 from .dispatch import BACKENDS, get_attention_backend, set_attention_backend
-from .fp8_linear import fp8_linear, fp8_linear_reference, quantize_fp8, scaled_mm_supported
+from .fp8_linear import fp8_linear, fp8_linear_reference, quantize_fp8, quantize_fp8_reference, scaled_mm_supported
 from .qk_norm_rope import apply_rope_reference, qk_norm_rope
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "get_attention_backend",
     "qk_norm_rope",
     "quantize_fp8",
+    "quantize_fp8_reference",
     "reference_attention",
     "scaled_mm_supported",
     "sdpa_attention",

@@ -5,8 +5,10 @@
 
 x: [..., in] (bf16 / fp16 / fp32); w8: [out, in] float8_e4m3fn with its per-tensor scale s_w ([] float32);
 bias: [out] or None. On CUDA with fp8 matmuls (compute capability 8.9+) the product runs in fp8 through
-torch._scaled_mm (cuBLASLt), accumulating in fp32, the output in x's dtype. The reference computes the same
-dequantised product in fp32: the expected value of the fp8 kernel, and the check for it.
+torch._scaled_mm (cuBLASLt), accumulating in fp32, the output in x's dtype; x is quantised by quantize_fp8,
+two fused Triton passes (ltx_kernels.triton_fp8_quantize) bit-identical to the reference's quantisation. The
+reference computes the same dequantised product in fp32: the expected value of the fp8 kernel, and the check
+for it.
 """
 from __future__ import annotations
 
@@ -20,14 +22,24 @@ FP8_MAX = torch.finfo(FP8).max
 MIN_SCALE = 1e-12  # an all-zero input keeps a finite scale
 
 
-def quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_fp8_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(q(x), s_x): x in float8_e4m3fn with its per-tensor scale (float32 [])."""
     scale = (x.abs().amax().float() / FP8_MAX).clamp_min(MIN_SCALE)
     return (x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
 
 
+def quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q(x), s_x) of a finite x: the two-pass Triton kernel (ltx_kernels.triton_fp8_quantize) where Triton runs,
+    bit-identical to the reference."""
+    if dispatch.use_triton("quantize_fp8", x):
+        from .triton_fp8_quantize import triton_quantize_fp8
+
+        return triton_quantize_fp8(x)
+    return quantize_fp8_reference(x)
+
+
 def fp8_linear_reference(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    x8, x_scale = quantize_fp8(x)
+    x8, x_scale = quantize_fp8_reference(x)
     out = F.linear(x8.float() * x_scale, weight.float() * weight_scale.float(), None if bias is None else bias.float())
     return out.to(x.dtype)
 
