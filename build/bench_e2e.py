@@ -341,6 +341,19 @@ def build_pipeline(args, device, dtype):
     return cls(timed), timed, timer, info
 
 
+def build_request(args):
+    """The resolved request the arguments describe (build/flop_budget.py counts the same one for a --case)."""
+    from ltx_backend.request import GenerationRequest
+
+    fields = {} if args.pipeline == "distilled" else dict(num_inference_steps=args.steps, **GUIDANCE[args.guidance])
+    if args.image:
+        fields["images"] = (conditioning_image(args.width, args.height),)
+    return GenerationRequest(
+        prompt=PROMPT, pipeline_class_name=PIPELINES[args.pipeline], width=args.width, height=args.height,
+        num_frames=args.num_frames, **fields,
+    ).resolve(args.version)
+
+
 def conditioning_image(width: int, height: int) -> bytes:
     """A PNG of `width` x `height`: smooth colour gradients with a few shapes (what a photo's VAE latents are
     like more than noise is; the time does not depend on it)."""
@@ -478,20 +491,13 @@ def main(argv=None) -> int:
 
     import ltx_kernels
     from ltx_backend.media import encode_mp4
-    from ltx_backend.request import GenerationRequest
 
     ltx_kernels.set_attention_backend(args.attention_backend)
     distilled = args.pipeline == "distilled"
     if distilled and (args.steps is not None or args.guidance != "reference"):
         print("error: the distilled pipeline runs its fixed schedule, unguided: no --steps, no --guidance", file=sys.stderr)
         return 2
-    fields = {} if distilled else dict(num_inference_steps=args.steps, **GUIDANCE[args.guidance])
-    if args.image:
-        fields["images"] = (conditioning_image(args.width, args.height),)
-    request = GenerationRequest(
-        prompt=PROMPT, pipeline_class_name=PIPELINES[args.pipeline], width=args.width, height=args.height,
-        num_frames=args.num_frames, **fields,
-    ).resolve(args.version)
+    request = build_request(args)
 
     pipeline, timed, timer, info = build_pipeline(args, device, dtype)
     print(f"loaded {info['source']} on {device} ({dtype}) in {info['load_seconds']:.1f} s", file=sys.stderr, flush=True)

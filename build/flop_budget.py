@@ -11,10 +11,14 @@ low: no implementation at `--peak-tflops` can be faster than the "speed of light
     python build/flop_budget.py --version 2.3 --stage1-steps 30
     python build/flop_budget.py --passes 2             # stage 1 with two passes (cond + uncond) only
     python build/flop_budget.py --pipeline distilled --width 1536 --height 1024 --quantization fp8-scaled-mm
+    python build/flop_budget.py --case ltx_2_3_hq_pipeline   # one of SGLang's cases (build/bench_e2e.py --case)
 
-The guidance passes of a stage-1 step follow the version's default guidance (LTX-2 and LTX-2.3: CFG,
-STG and modality isolation, i.e. 4 passes) unless --passes says otherwise; they are counted as the
-sampler batches them (the STG pass as the cond pass's twin: from its perturbed block on).
+The guidance passes of a stage-1 step follow the pipeline's default guidance (LTX-2 and LTX-2.3: CFG,
+STG and modality isolation, i.e. 4 passes; HQ: no STG, 3) unless --passes says otherwise; they are counted
+as the sampler batches them (the STG pass as the cond pass's twin: from its perturbed block on). The HQ
+pipeline's res_2s sampler evaluates the transformer twice per step, and once more at the end (a schedule
+ending at 0). One-stage runs its steps at the output size, with no upsampler and no stage 2. A conditioning
+image's VAE encoding (one frame) is not counted.
 """
 from __future__ import annotations
 
@@ -43,14 +47,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
     p.add_argument("--skip-step", type=int, default=0,
                    help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
-    p.add_argument("--pipeline", default="two-stage", choices=["two-stage", "distilled"],
-                   help="distilled: LTX2DistilledPipeline (8 + 3 steps, one pass each, one prompt)")
+    p.add_argument("--pipeline", default="two-stage", choices=["two-stage", "one-stage", "hq", "distilled"],
+                   help="hq: LTX2TwoStageHQPipeline (res_2s: two evaluations per step); distilled: LTX2DistilledPipeline "
+                        "(8 + 3 steps, one pass each, one prompt)")
+    p.add_argument("--case", default=None, help="one of SGLang's cases (build/bench_e2e.py SGLANG_CASES): its request and "
+                   "goal (half SGLang's H100 time) instead of the flags above")
     p.add_argument("--quantization", default="none", choices=["none", "fp8-cast", "fp8-scaled-mm"],
                    help="fp8-scaled-mm: its Linears' matmuls at --fp8-peak-tflops (fp8-cast multiplies in bf16)")
     p.add_argument("--peak-tflops", type=float, default=H100_BF16_DENSE_TFLOPS)
     p.add_argument("--fp8-peak-tflops", type=float, default=H100_FP8_DENSE_TFLOPS)
     p.add_argument("--goal-s", type=float, default=5.5, help="the request-time goal to compare with")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.case is not None:
+        from bench_e2e import SGLANG_CASES, build_request, stage1_passes
+        from bench_e2e import parse_args as bench_args
+
+        if args.case not in SGLANG_CASES:
+            p.error(f"--case {args.case!r}: one of {', '.join(SGLANG_CASES)}")
+        case, request = SGLANG_CASES[args.case], build_request(bench_args(["--case", args.case]))
+        args.version, args.pipeline, args.width, args.height = case.version, case.pipeline, case.width, case.height
+        args.frames, args.stage1_steps, args.fps = request.num_frames, request.num_inference_steps, request.fps
+        args.passes, args.goal_s = stage1_passes(request, case.version), case.goal_s
+    return args
 
 
 def count(fn, fp8_layer=None) -> float | tuple[float, float]:
@@ -68,10 +86,17 @@ def count(fn, fp8_layer=None) -> float | tuple[float, float]:
     return total, float(fp8)
 
 
-def default_passes(version: str) -> int:
-    from ltx_backend.sampling.guidance import default_guidance, passes_per_step
+def default_passes(version: str, pipeline_class_name: str) -> int:
+    from ltx_backend.pipelines.registry import spec_of
+    from ltx_backend.sampling.guidance import passes_per_step
 
-    return passes_per_step(*default_guidance(version))
+    return passes_per_step(*spec_of(pipeline_class_name).guidance[version])
+
+
+def evaluations(sampler: str, steps: int) -> int:
+    """Transformer calls of `steps` steps whose schedule ends at 0: Euler one per step; res_2s two, and one more
+    at its final sigma (sampling/res2s.py)."""
+    return 2 * steps + 1 if sampler == "res2s" else steps
 
 
 def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int, split: bool = False):
@@ -160,12 +185,16 @@ def main(argv=None) -> int:
     from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
     from ltx_backend.sampling.schedule import distilled_sigmas
 
-    distilled = args.pipeline == "distilled"
-    passes = 1 if distilled else args.passes or default_passes(args.version)
+    from bench_e2e import PIPELINES
+    from ltx_backend.pipelines.registry import spec_of
+
+    spec = spec_of(PIPELINES[args.pipeline])
+    distilled = spec.distilled
+    passes = 1 if distilled else args.passes or default_passes(args.version, spec.name)
     stage1_steps = len(distilled_sigmas(stage=1)) - 1 if distilled else args.stage1_steps
     scaled_mm = args.quantization == "fp8-scaled-mm"
     full = VideoPixelShape(1, args.frames, args.height, args.width, args.fps)
-    half = VideoPixelShape(1, args.frames, args.height // 2, args.width // 2, args.fps)
+    half = VideoPixelShape(1, args.frames, args.height // 2, args.width // 2, args.fps) if spec.two_stage else full
     latent_full = VideoLatentShape.from_pixel_shape(full)
     latent_half = VideoLatentShape.from_pixel_shape(half)
     audio_latent = AudioLatentShape.from_video_pixel_shape(full)
@@ -181,12 +210,15 @@ def main(argv=None) -> int:
                  text_encoder_flops(args.version, prompts), 0.0))
     step1, step1_fp8 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens, split=True)
     twin = " (the STG pass from its block on)" if passes == 4 else ""
-    stage1_calls = math.ceil(stage1_steps / (args.skip_step + 1))  # steps 0, N+1, 2(N+1), ...
-    rows.append((f"stage-1 step: {passes} pass{'es' if passes > 1 else ''}{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", stage1_calls,
+    stage1_calls = evaluations(spec.sampler, math.ceil(stage1_steps / (args.skip_step + 1)))  # steps 0, N+1, 2(N+1), ...
+    call = "res_2s evaluation" if spec.sampler == "res2s" else "step"
+    rows.append((f"stage-1 {call}: {passes} pass{'es' if passes > 1 else ''}{twin} x {math.prod(dims(latent_half))} video + {audio_tokens} audio tokens", stage1_calls,
                  step1, step1_fp8))
-    rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape()), 0.0))
-    step2, step2_fp8 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens, split=True)
-    rows.append((f"stage-2 step: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens", stage2_steps, step2, step2_fp8))
+    if spec.two_stage:
+        rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape()), 0.0))
+        step2, step2_fp8 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens, split=True)
+        rows.append((f"stage-2 {call}: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens",
+                     evaluations(spec.sampler, stage2_steps), step2, step2_fp8))
     rows.append((f"video VAE decode ({args.width}x{args.height}x{args.frames}, tiled as the pipelines decode)", 1,
                  video_decode_flops(args.version, latent_full.to_torch_shape()), 0.0))
     rows.append(("audio decoder + vocoder", 1, audio_flops(args.version, audio_latent.to_torch_shape()), 0.0))
@@ -198,7 +230,7 @@ def main(argv=None) -> int:
     def least_time(flops: float, fp8_flops: float) -> float:
         return (flops - fp8_flops) / peak + fp8_flops / fp8_peak
 
-    name = "distilled" if distilled else "two-stage"
+    name = args.pipeline + (f" (SGLang case {args.case})" if args.case else "")
     precision = f", {args.quantization} (its block Linears at {args.fp8_peak_tflops:g} TFLOP/s)" if scaled_mm else (
         f", {args.quantization}" if args.quantization != "none" else "")
     print(f"# LTX-{args.version} {name} {args.width}x{args.height}x{args.frames}{precision}: FLOPs per model call "
@@ -212,8 +244,9 @@ def main(argv=None) -> int:
         print(f"| {what} | {calls} | {flops / 1e12:.2f} | {calls * flops / 1e12:.1f} | {calls * least_time(flops, fp8_flops):.3f} |")
     least = least_time(total, total_fp8)
     print(f"| **request** | | | **{total / 1e12:.1f}** | **{least:.2f}** |")
-    print(f"\nstage-1 step at peak: {least_time(step1, step1_fp8 if scaled_mm else 0.0) * 1e3:.0f} ms ({passes} pass{'es' if passes > 1 else ''}; "
-          f"{least_time(step1, step1_fp8 if scaled_mm else 0.0) / passes * 1e3:.0f} ms per pass).")
+    per_step = 2 if spec.sampler == "res2s" else 1
+    print(f"\nstage-1 step at peak: {per_step * least_time(step1, step1_fp8 if scaled_mm else 0.0) * 1e3:.0f} ms ({per_step} x "
+          f"{passes} pass{'es' if passes > 1 else ''}; {least_time(step1, step1_fp8 if scaled_mm else 0.0) / passes * 1e3:.0f} ms per pass).")
     if scaled_mm:
         print(f"fp8 matmuls: {total_fp8 / total:.0%} of the request's FLOPs (bf16 speed of light {total / peak:.2f} s).")
     if least <= args.goal_s:

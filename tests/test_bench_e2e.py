@@ -247,17 +247,15 @@ def test_guidance_presets_set_the_passes_per_step():
 def test_sglang_cases_are_requests_of_their_pipelines():
     """Each SGLang case resolves as our request of its class, with the guidance passes SGLang runs per step:
     LTX-2 CFG only (2), LTX-2.3's CFG + STG + modality (4), HQ's CFG + modality (3)."""
-    from ltx_backend.request import GenerationRequest
-
     bench = load_build_script("bench_e2e")
     passes = {}
     for name, case in bench.SGLANG_CASES.items():
         args = bench.parse_args(["--case", name])
         assert (args.version, args.width, args.height, args.num_frames, args.steps, args.image) == (
             case.version, case.width, case.height, 25, case.steps, case.image)
-        fields = dict(num_inference_steps=args.steps, **bench.GUIDANCE[args.guidance])
-        request = GenerationRequest(prompt="p", pipeline_class_name=bench.PIPELINES[args.pipeline], width=args.width,
-                                    height=args.height, num_frames=args.num_frames, **fields).resolve(args.version)
+        request = bench.build_request(args)
+        assert (request.width, request.height, request.num_frames, request.num_inference_steps, len(request.images)) == (
+            case.width, case.height, 25, case.steps, int(case.image))
         passes[name] = bench.stage1_passes(request, args.version)
         assert bench.anchor(args).goal_s == pytest.approx(case.e2e_s / 2)
     assert passes == {"ltx_2_two_stage_t2v": 2, "ltx_2.3_two_stage_t2v_2gpus": 4, "ltx_2_3_two_stage_ti2v_2gpus": 4,

@@ -69,3 +69,33 @@ def test_the_distilled_request_in_fp8_scaled_mm(capsys):
     assert 0 < int(share) < 100 and least < float(bf16)
     total, in_fp8 = budget.transformer_flops("2", 1, (2, 2, 3), 5, split=True)
     assert 0.5 * total < in_fp8 < total  # 42 of 48 blocks' projections: most of a short sequence's FLOPs
+
+
+@pytest.mark.slow
+def test_the_hq_and_one_stage_requests(capsys):
+    """HQ: res_2s evaluates twice per step and once at the end, 3 passes (no STG), in both stages; one-stage: its
+    steps at the output size, no upsampler, no stage 2."""
+    budget = load_build_script("flop_budget")
+    assert budget.main(["--version", "2.3", "--pipeline", "hq", "--width", "128", "--height", "128", "--frames", "9",
+                        "--stage1-steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\| stage-1 res_2s evaluation: 3 passes x 8 video \+ 9 audio tokens \| 5 \|", out), out
+    assert re.search(r"\| stage-2 res_2s evaluation: 1 pass x 32 video \+ 9 audio tokens \| 7 \|", out), out
+    assert "(2 x 3 passes;" in out
+    assert budget.main(["--version", "2.3", "--pipeline", "one-stage", "--width", "128", "--height", "128", "--frames", "9",
+                        "--stage1-steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\| stage-1 step: 4 passes \(the STG pass from its block on\) x 32 video \+ 9 audio tokens \| 2 \|", out), out
+    assert "upsampler" not in out and "stage-2" not in out
+
+
+def test_an_sglang_case_sets_the_request_and_its_goal():
+    budget = load_build_script("flop_budget")
+    args = budget.parse_args(["--case", "ltx_2_3_hq_pipeline"])
+    assert (args.version, args.pipeline, args.width, args.height, args.frames, args.stage1_steps, args.passes) == (
+        "2.3", "hq", 1920, 1088, 25, 15, 3)
+    assert args.goal_s == 9.5
+    args = budget.parse_args(["--case", "ltx_2_two_stage_t2v"])
+    assert (args.version, args.pipeline, args.stage1_steps, args.passes, args.goal_s) == ("2", "two-stage", 40, 2, 3.39)
+    with pytest.raises(SystemExit):
+        budget.parse_args(["--case", "ltx_3_t2v"])
