@@ -125,6 +125,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "and image (flags given as well override it)")
     p.add_argument("--version", default=None, choices=("2", "2.3"), help="LTX-2 (default) or LTX-2.3")
     p.add_argument("--tiny", action="store_true", help="the tiny configs instead of the full-size ones")
+    p.add_argument("--model-path", type=Path, default=None,
+                   help="load a model folder as `generate` does (build/write_random_model.py writes one) instead of making "
+                        "random weights in memory: the load time is then the engine's start-up from files")
     p.add_argument("--device", default=None, help="default cuda when available, else cpu")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
     p.add_argument("--device-mode", default=DEFAULT_DEVICE_MODE, choices=DEVICE_MODES,
@@ -299,22 +302,34 @@ def build_pipeline(args, device, dtype):
     from ltx_testing.random_weights import RandomWeightsModel
 
     cls = CLASSES[PIPELINES[args.pipeline]]
-    source = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
-    start = time.perf_counter()
-    distilled = None
-    if cls.spec.distilled_lora_strengths:
-        distilled = source.distilled_lora(device, dtype)
-        if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
-            distilled = _lora_to(distilled, torch.device("cpu"))
-    lora_parameters = 0 if distilled is None else sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
-    plan = weight_plan(args.version, [cls.spec.name], distilled)
     quantization = None if args.quantization == "none" else args.quantization
-    components = LocalComponents(
-        source, device, dtype, cls.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode,
-        quantization=quantization,
-    )
-    if cls.spec.two_stage:  # LocalComponents reads it from a file path
-        components.upsampler = source.latent_upsampler(device, dtype)
+    start = time.perf_counter()
+    if args.model_path is not None:  # the files, read as `generate` and the served models read them
+        from ltx_backend.runtime.local_components import LoadOptions, load_pipeline
+
+        components = load_pipeline(str(args.model_path), device, dtype, cls.spec.name, args.device_mode, options=LoadOptions(
+            quantization=quantization), torch_compile_mode=args.torch_compile_mode).components
+        if components.model_version != args.version:
+            raise SystemExit(f"error: {args.model_path} is LTX-{components.model_version}, the request is LTX-{args.version}'s (--version)")
+        source = f"{args.model_path} (files)"
+        loras = {id(lora): lora for weight_set in components.plan.weights.values() for lora, _ in weight_set}
+        lora_parameters = sum(layer.down.numel() + layer.up.numel() for lora in loras.values() for layer in lora.layers.values())
+    else:
+        random = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
+        source = random.description
+        distilled = None
+        if cls.spec.distilled_lora_strengths:
+            distilled = random.distilled_lora(device, dtype)
+            if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
+                distilled = _lora_to(distilled, torch.device("cpu"))
+        lora_parameters = 0 if distilled is None else sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
+        plan = weight_plan(args.version, [cls.spec.name], distilled)
+        components = LocalComponents(
+            random, device, dtype, cls.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode,
+            quantization=quantization,
+        )
+        if cls.spec.two_stage:  # LocalComponents reads it from a file path
+            components.upsampler = random.latent_upsampler(device, dtype)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     load_seconds = time.perf_counter() - start
@@ -323,7 +338,7 @@ def build_pipeline(args, device, dtype):
         return sum(p.numel() for p in module.parameters())
 
     info = {
-        "source": source.description,
+        "source": source,
         "load_seconds": load_seconds,
         "parameters": {
             "transformer": count(components.transformer),
@@ -540,17 +555,18 @@ def main(argv=None) -> int:
 
     passes = stage1_passes(request, args.version)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})"
-    size = "tiny" if args.tiny else "full-size"
+    size = "files" if args.model_path else "tiny" if args.tiny else "full-size"
     title = f"LTX-{args.version} {args.pipeline}{' + image' if args.image else ''}, {request.width}x{request.height}x{request.num_frames}"
     if args.case:
         title += f" (SGLang case {args.case})"
-    print(f"\n### {title} ({size} random weights), {args.iters} timed request(s) after {args.warmup} warm-up")
+    print(f"\n### {title} ({info['source'] if args.model_path else size + ' random weights'}), {args.iters} timed request(s) after {args.warmup} warm-up")
     print()
     print(f"{device_name}, {str(dtype).removeprefix('torch.')}, attention backend {args.attention_backend}, "
           f"device mode {args.device_mode}, torch.compile {args.torch_compile_mode or 'off'}, quantization {args.quantization} "
           f"(transformer {info['transformer bytes'] / 2**30:.1f} GiB), guidance {args.guidance if args.pipeline != 'distilled' else 'none'} "
           f"({passes} passes per stage-1 step), torch {torch.__version__}, {datetime.date.today().isoformat()}; "
-          f"loading (random init, LoRA merge, snapshots) {info['load_seconds']:.1f} s")
+          f"loading ({'from files: reading, LoRA merge, snapshots' if args.model_path else 'random init, LoRA merge, snapshots'}) "
+          f"{info['load_seconds']:.1f} s")
     print("parameters: " + ", ".join(f"{k} {count_text(v)}" for k, v in info["parameters"].items()))
     print()
     print(markdown(rows, "phase"))

@@ -182,11 +182,10 @@ def audio_flops(version: str, shape: torch.Size) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
-    from ltx_backend.sampling.schedule import distilled_sigmas
-
     from bench_e2e import PIPELINES
+    from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
     from ltx_backend.pipelines.registry import spec_of
+    from ltx_backend.sampling.schedule import distilled_sigmas
 
     spec = spec_of(PIPELINES[args.pipeline])
     distilled = spec.distilled

@@ -28,11 +28,17 @@
 #                  SGLang's H100 time and the goal (half of it): ltx_2_two_stage_t2v, ltx_2.3_two_stage_t2v_2gpus,
 #                  ltx_2_3_two_stage_ti2v_2gpus, ltx_2.3_one_stage_ti2v, ltx_2_3_hq_pipeline (each loads its model:
 #                  two or three per 590 s run)
+#   startup        #16's start-up from files: build/write_random_model.py writes full-size random LTX-2.3 in the published
+#                  layout (55 GB of files on the disk, Gemma's 24 GB on /dev/shm where it has room), then
+#                  bench_e2e.py --model-path loads it as `generate` does (the load time: the engine's start-up) and times
+#                  ltx_2.3_two_stage_t2v_2gpus through it (a run of its own). Served start-up and latency
+#                  (bench_served.py: `ltx-triton serve`, then `generate --url`) need tritonserver, which the GPU image
+#                  lacks and whose wheel (55 MB) does not fit one call's 64 MiB beside av's (36 MB)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session-out}
 mkdir -p "$OUT"
-WHEELS=(av==18.1.0 pillow==13.0.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
+WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
 SITE=/tmp/ltx-site
 PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
@@ -82,6 +88,10 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
     section cpu-sglang-case 300 "$PYTHON" build/bench_e2e.py --case ltx_2_3_two_stage_ti2v_2gpus --tiny --device cpu \
         --width 128 --height 128 --steps 2 --iters 1
+    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
+    section cpu-startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
+        --device cpu --width 128 --height 128 --num-frames 9 --steps 2 --iters 1
+    rm -rf /tmp/ltx-random-tiny
     exit
     ;;
 esac
@@ -114,10 +124,16 @@ for name in "$@"; do
         section e2e-distilled 240 "$PYTHON" build/bench_e2e.py --pipeline distilled --width 1536 --height 1024 --iters 2 \
             --json "$OUT/e2e-distilled.json"
         ;;
+    startup)
+        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
+        section startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus \
+            --iters 2 --json "$OUT/startup.json"
+        rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-gemma
+        ;;
     ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; an unknown one exits 2 there); HQ is 1920x1088
         section "$name" "$([[ $name == *hq* ]] && echo 260 || echo 200)" "$PYTHON" build/bench_e2e.py --case "$name" --iters 2 \
             --json "$OUT/$name.json" ;;
     *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident, fp8-mm," \
-        "e2e-fp8, e2e-distilled, or an SGLang case of build/bench_e2e.py --case)" && exit 2 ;;
+        "e2e-fp8, e2e-distilled, startup, or an SGLang case of build/bench_e2e.py --case)" && exit 2 ;;
     esac
 done

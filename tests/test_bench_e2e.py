@@ -164,11 +164,12 @@ def test_random_weights_are_seeded_and_on_the_asked_dtype():
     assert all(v.dtype == torch.bfloat16 for v in a.values())
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert sum(not torch.equal(a[k], c[k]) for k in a) == len(a)
-    # the VAE's per-channel statistics are one set of values, shared by the encoder and the decoder
+    # each VAE's per-channel statistics are one set of values, shared by its encoder and its decoder
     model = RandomWeightsModel("2", "tiny")
-    encoder, decoder = model.load("video_encoder", "cpu", torch.float32), model.load("video_decoder", "cpu", torch.float32)
-    for key in ("per_channel_statistics.std-of-means", "per_channel_statistics.mean-of-means"):
-        assert torch.equal(encoder.state_dict()[key], decoder.state_dict()[key])
+    for kind in ("video", "audio"):
+        encoder, decoder = (model.load(f"{kind}_{part}", "cpu", torch.float32) for part in ("encoder", "decoder"))
+        for key in ("per_channel_statistics.std-of-means", "per_channel_statistics.mean-of-means"):
+            assert torch.equal(encoder.state_dict()[key], decoder.state_dict()[key]), (kind, key)
 
 
 def test_full_size_structures_on_meta():

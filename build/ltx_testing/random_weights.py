@@ -92,9 +92,9 @@ TINY_GEMMA_TEXT_CONFIG: dict = {
     "vocab_size": 512,
 }
 
-# Which component's tensors share values (the VAE's per-channel statistics are one set of tensors in a
-# checkpoint, read by both the encoder and the decoder).
-_VALUE_GROUPS = {"video_encoder": "vae", "video_decoder": "vae"}
+# Which component's tensors share values (each VAE's per-channel statistics are one set of tensors in a
+# checkpoint, read by both its encoder and its decoder).
+_VALUE_GROUPS = {"video_encoder": "vae", "video_decoder": "vae", "audio_encoder": "audio_vae", "audio_decoder": "audio_vae"}
 
 
 @dataclass(frozen=True)
@@ -178,30 +178,47 @@ class RandomWeightsModel:
 
     def text_encoder(self, device: torch.device | str, dtype: torch.dtype):
         """Gemma 3's text tower (12B or tiny) + the feature extractor and connectors of this version."""
-        from transformers import Gemma3TextModel
-
-        from ltx_backend.models.text_encoder import GemmaEncoder, TextEncoder, build_embeddings_processor
+        from ltx_backend.models.text_encoder import GemmaEncoder, TextEncoder
         from ltx_backend.models.text_encoder.gemma import _materialize_non_persistent_buffers
 
         device = torch.device(device)
+        gemma = self.gemma(device, dtype)
+        _materialize_non_persistent_buffers(gemma, device)
+        encoder = TextEncoder(GemmaEncoder(gemma.eval(), byte_tokenizer()), self.embeddings_processor(device, dtype).eval())
+        return encoder.eval().requires_grad_(False)
+
+    def gemma(self, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
+        """Gemma 3's text tower (transformers' Gemma3TextModel; its non-persistent buffers are not computed)."""
+        from transformers import Gemma3TextModel
+
         config = gemma_text_config(self.size)
         gemma = materialize(lambda: Gemma3TextModel(config), device, dtype)
         randomize_(gemma, self.seed, "gemma", gemma_norms=True)
-        _materialize_non_persistent_buffers(gemma, device)
-        processor = materialize(lambda: build_embeddings_processor(self.config, config), device, dtype)
+        return gemma
+
+    def embeddings_processor(self, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
+        """The feature extractor and connectors between Gemma and the transformer (stored in the checkpoint)."""
+        from ltx_backend.models.text_encoder import build_embeddings_processor
+
+        processor = materialize(lambda: build_embeddings_processor(self.config, gemma_text_config(self.size)), device, dtype)
         randomize_(processor, self.seed, "embeddings_processor")
-        encoder = TextEncoder(GemmaEncoder(gemma.eval(), byte_tokenizer()), processor.eval())
-        return encoder.eval().requires_grad_(False)
+        return processor
 
     def latent_upsampler(self, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
         """The spatial x2 latent upsampler (published structure: 1024 middle channels; tiny: 32)."""
-        from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config
-        from ltx_testing.tiny_configs import tiny_upsampler_config
+        from ltx_backend.models.latent_upsampler import build_latent_upsampler
 
-        config = published_upsampler_config() if self.size == "full" else tiny_upsampler_config()
+        config = self.upsampler_config()
         module = materialize(lambda: build_latent_upsampler(config), device, dtype)
         randomize_(module, self.seed, "latent_upsampler")
         return module.eval().requires_grad_(False)
+
+    def upsampler_config(self) -> dict:
+        """The upsampler's metadata config (published structure: 1024 middle channels; tiny: 32)."""
+        from ltx_backend.models.latent_upsampler import published_upsampler_config
+        from ltx_testing.tiny_configs import tiny_upsampler_config
+
+        return published_upsampler_config() if self.size == "full" else tiny_upsampler_config()
 
     def distilled_lora(self, device: torch.device | str, dtype: torch.dtype, rank: int | None = None) -> LoraFile:
         # (on the meta device: the shapes only, e.g. to count parameters)
