@@ -57,7 +57,9 @@ PROMPT = (
     "A quiet coastal town at sunrise, fishing boats moving slowly through golden mist, gulls calling over "
     "the harbour while waves lap against the stone pier; the camera glides along the water."
 )
-# SGLang Diffusion's H100 numbers quoted by issue #5 for two-stage LTX-2, 40 stage-1 steps. Their source
+# SGLang Diffusion's H100 numbers quoted by issue #5 for two-stage LTX-2, 40 stage-1 steps: the comparison of a request
+# that is no SGLang case (the default 121 frames); with --case, the case's figures as issue #16 reads them
+# (SGLANG_CASES: 6.78 s, 129 ms per stage-1 step for this one). Their source
 # (sgl-project/sglang test/server/perf_baselines/h100.json, case ltx_2_two_stage_t2v: expected_e2e_ms 6781.14,
 # expected_avg_denoise_ms 136.85) is a CI ceiling ("observed maximum + 5%") for a case that runs on two
 # H100s with CFG parallel (cond and uncond on one GPU each), CFG only, and asks for one second of video;
@@ -70,8 +72,8 @@ GUIDANCE = {
     "reference": dict(guidance_scale=None, stg_scale=None, modality_scale=None, guidance_rescale=None),
     "sglang": dict(guidance_scale=4.0, stg_scale=0.0, modality_scale=1.0, guidance_rescale=0.0),
 }
-# --pipeline's names -> pipeline classes (pipelines/registry.py).
-PIPELINES = {"one-stage": "LTX2Pipeline", "two-stage": "LTX2TwoStagePipeline", "hq": "LTX2TwoStageHQPipeline",
+# --pipeline's names -> pipeline class names (pipelines/registry.py).
+PIPELINE_NAMES = {"one-stage": "LTX2Pipeline", "two-stage": "LTX2TwoStagePipeline", "hq": "LTX2TwoStageHQPipeline",
              "distilled": "LTX2DistilledPipeline"}
 
 
@@ -89,7 +91,7 @@ class SGLangCase:
     cover the frame and centre-cropped, as ours; the HQ case sends the image-to-video prompt and image too."""
 
     version: str
-    pipeline: str  # a PIPELINES name
+    pipeline: str  # a PIPELINE_NAMES name
     width: int
     height: int
     steps: int  # stage-1 steps
@@ -140,10 +142,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", default=None, choices=tuple(GUIDANCE),
                    help="reference (default): the pipeline's defaults (ltx-pipelines': CFG + STG + modality isolation, "
                         "4 passes per stage-1 step); sglang: SGLang's LTX-2 default (CFG 4.0 only, 2 passes)")
-    p.add_argument("--pipeline", default=None, choices=tuple(PIPELINES),
+    p.add_argument("--pipeline", default=None, choices=tuple(PIPELINE_NAMES),
                    help="two-stage (default); one-stage; hq (LTX-2.3's HQ two-stage: res2s sampler); distilled: "
                         "LTX2DistilledPipeline (8 + 3 fixed steps, one unguided pass each; no LoRA, no --steps)")
-    p.add_argument("--image", action="store_true", default=None,
+    p.add_argument("--image", action=argparse.BooleanOptionalAction, default=None,
                    help="image-to-video: one conditioning image (a generated picture) at frame 0")
     p.add_argument("--quantization", default="none", choices=("none", *QUANTIZATIONS),
                    help="the transformer's (loading/quantization.py); fp8-scaled-mm needs a GPU with fp8 matmuls")
@@ -159,6 +161,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.iters < 1 or args.warmup < 0:
         p.error("--iters must be >= 1 and --warmup >= 0")
     case = SGLANG_CASES[args.case] if args.case else None
+    if case is not None and args.pipeline == "distilled":
+        p.error("--case with --pipeline distilled: none of SGLang's cases runs the distilled pipeline")
+    if args.model_path is not None and args.tiny:
+        p.error("--model-path loads the folder's weights; --tiny makes random ones: one or the other")
     defaults = dict(version="2", pipeline="two-stage", guidance="reference", image=False, width=768, height=512, num_frames=121)
     if case is not None:
         defaults.update(version=case.version, pipeline=case.pipeline, guidance=case.guidance, image=case.image,
@@ -296,21 +302,22 @@ def build_pipeline(args, device, dtype):
     timer, info: load time and parameter counts)."""
     import torch
 
-    from ltx_backend.pipelines.registry import PIPELINES as CLASSES
+    from ltx_backend.pipelines.registry import PIPELINES
     from ltx_backend.runtime.local_components import LocalComponents
     from ltx_backend.runtime.weight_plan import weight_plan
     from ltx_testing.random_weights import RandomWeightsModel
 
-    cls = CLASSES[PIPELINES[args.pipeline]]
+    cls = PIPELINES[PIPELINE_NAMES[args.pipeline]]
     quantization = None if args.quantization == "none" else args.quantization
     start = time.perf_counter()
     if args.model_path is not None:  # the files, read as `generate` and the served models read them
-        from ltx_backend.runtime.local_components import LoadOptions, load_pipeline
+        from ltx_backend.runtime.local_components import LoadOptions, load_pipeline, open_model_for
 
-        components = load_pipeline(str(args.model_path), device, dtype, cls.spec.name, args.device_mode, options=LoadOptions(
+        model = open_model_for(str(args.model_path), cls.spec.name)
+        if model.model_version != args.version:  # before minutes of loading
+            raise SystemExit(f"error: {args.model_path} is LTX-{model.model_version}, the request is LTX-{args.version}'s (--version)")
+        components = load_pipeline(model, device, dtype, cls.spec.name, args.device_mode, options=LoadOptions(
             quantization=quantization), torch_compile_mode=args.torch_compile_mode).components
-        if components.model_version != args.version:
-            raise SystemExit(f"error: {args.model_path} is LTX-{components.model_version}, the request is LTX-{args.version}'s (--version)")
         source = f"{args.model_path} (files)"
         loras = {id(lora): lora for weight_set in components.plan.weights.values() for lora, _ in weight_set}
         lora_parameters = sum(layer.down.numel() + layer.up.numel() for lora in loras.values() for layer in lora.layers.values())
@@ -364,7 +371,7 @@ def build_request(args):
     if args.image:
         fields["images"] = (conditioning_image(args.width, args.height),)
     return GenerationRequest(
-        prompt=PROMPT, pipeline_class_name=PIPELINES[args.pipeline], width=args.width, height=args.height,
+        prompt=PROMPT, pipeline_class_name=PIPELINE_NAMES[args.pipeline], width=args.width, height=args.height,
         num_frames=args.num_frames, **fields,
     ).resolve(args.version)
 
@@ -483,8 +490,8 @@ def markdown(rows: list[dict], title: str) -> str:
     lines = [f"| {title} | mean | min | SGLang H100 | goal (H100) |", "| --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         d = r.get("digits", 3)
-        lines.append(f"| {r['name']} | {fmt(r['mean'], d)} | {fmt(r['min'], d)} | {fmt(r.get('baseline'), 1)} "
-                     f"| {fmt(r.get('goal'), 1)} |")
+        lines.append(f"| {r['name']} | {fmt(r['mean'], d)} | {fmt(r['min'], d)} | {fmt(r.get('baseline'), 2)} "
+                     f"| {fmt(r.get('goal'), 2)} |")
     return "\n".join(lines)
 
 
@@ -520,7 +527,8 @@ def main(argv=None) -> int:
 
     for i in range(args.warmup):
         start = time.perf_counter()
-        pipeline(request)
+        result = pipeline(request)
+        encode_mp4(result.frames, request.fps, result.audio, result.sample_rate)  # the encoder's first use, too
         timer.finish()
         print(f"warm-up request {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
     if device.type == "cuda":

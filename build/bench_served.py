@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import queue
 import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,29 +54,55 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def start_server(args, ports: list[int], run_dir: Path) -> tuple[subprocess.Popen, float, str]:
-    """Launch `ltx-triton serve` and wait for its "ready in" line: (process, seconds to ready, the line)."""
+    """Launch `ltx-triton serve` (its own process group) and wait for its "ready in" line: (process, seconds to
+    ready, the line). Its output goes on being read by a thread (a full pipe would stall it); a server that is not
+    ready within --startup-timeout, or a failure here, takes the whole group down."""
     http, grpc, metrics = ports
     command = python_module("ltx_client.cli", "serve", "--model-path", str(args.model_path), "--port", str(http), "--grpc-port", str(grpc),
                             "--metrics-port", str(metrics), "--run-dir", str(run_dir), "--device", args.device,
-                            "--pipeline-class-name", args.pipeline_class_name, *args.serve_arg)
-    log = open(run_dir / "serve.out", "w")  # noqa: SIM115 - the server writes to it until it stops
+                            "--pipeline-class-name", args.pipeline_class_name, "--startup-timeout", str(args.startup_timeout),
+                            *args.serve_arg)
+    lines: queue.Queue = queue.Queue()
     start = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "ready in" in line:
-            return process, time.monotonic() - start, line.strip()
-    raise RuntimeError(f"ltx-triton serve exited ({process.wait()}) before it was ready: see {run_dir / 'serve.out'}")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def read() -> None:
+        with open(run_dir / "serve.out", "w") as log:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        while True:
+            line = lines.get(timeout=max(1.0, args.startup_timeout + 60 - (time.monotonic() - start)))
+            if line is None:
+                raise RuntimeError(f"ltx-triton serve exited ({process.wait()}) before it was ready:\n{(run_dir / 'serve.out').read_text()[-4000:]}")
+            if "ready in" in line:
+                return process, time.monotonic() - start, line.strip()
+    except BaseException:
+        kill(process)
+        raise
+
+
+def kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def stop_server(process: subprocess.Popen) -> float:
+    """SIGINT to the group, as Ctrl-C: seconds until `serve` has stopped tritonserver and exited."""
     start = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(timeout=120)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        kill(process)
     return time.monotonic() - start
 
 
@@ -98,6 +126,7 @@ def main(argv=None) -> int:
     p.add_argument("--tiny-request", action="store_true", help="the case's request at 64x64x9, 2 steps (tiny models)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--iters", type=int, default=3, help="timed gRPC requests, after one warm-up")
+    p.add_argument("--startup-timeout", type=float, default=1800.0, help="seconds `serve` may take to be ready")
     p.add_argument("--serve-arg", action="append", default=[], help="one more `serve` flag (repeat), e.g. "
                    "--serve-arg=--ltx2-two-stage-device-mode --serve-arg=resident")
     args = p.parse_args(argv)

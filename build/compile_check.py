@@ -95,7 +95,7 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     for dtype in ("bf16", "fp32"):
         block = dict(BLOCK=quantize.BLOCK)
         compile_kernel(quantize._abs_max_kernel, {"X": f"*{dtype}", "AMAX": "*fp32"}, block, arch, 8)
-        types = {"X": f"*{dtype}", "AMAX": "*fp32", "OUT": "*fp8e4nv", "SCALE": "*fp32", "fp8_max": "fp32",
+        types = {"X": f"*{dtype}", "AMAX": "*fp32", "OUT": "*u8", "SCALE": "*fp32", "fp8_max": "fp32",
                  "min_scale": "fp32", "rint": "fp32"}
         ptx = compile_kernel(quantize._quantize_kernel, types, block, arch, 8).asm["ptx"]
         convert = "cvt to e4m3" if "e4m3x2" in ptx else "no fp8 cvt"

@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--frames", type=int, default=121)
     p.add_argument("--fps", type=float, default=24.0)
-    p.add_argument("--stage1-steps", type=int, default=40)
+    p.add_argument("--stage1-steps", type=int, default=None, help="default: the pipeline's (40 for LTX-2, 30 for LTX-2.3, 15 HQ)")
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
     p.add_argument("--skip-step", type=int, default=0,
                    help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
@@ -182,15 +182,18 @@ def audio_flops(version: str, shape: torch.Size) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from bench_e2e import PIPELINES
+    from bench_e2e import PIPELINE_NAMES
     from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
     from ltx_backend.pipelines.registry import spec_of
     from ltx_backend.sampling.schedule import distilled_sigmas
 
-    spec = spec_of(PIPELINES[args.pipeline])
+    spec = spec_of(PIPELINE_NAMES[args.pipeline])
+    if not spec.runs_on(args.version):
+        print(f"error: {spec.name} does not run on LTX-{args.version} (runs on {', '.join(spec.defaults)})", file=sys.stderr)
+        return 2
     distilled = spec.distilled
     passes = 1 if distilled else args.passes or default_passes(args.version, spec.name)
-    stage1_steps = len(distilled_sigmas(stage=1)) - 1 if distilled else args.stage1_steps
+    stage1_steps = len(distilled_sigmas(stage=1)) - 1 if distilled else args.stage1_steps or spec.defaults[args.version].num_inference_steps
     scaled_mm = args.quantization == "fp8-scaled-mm"
     full = VideoPixelShape(1, args.frames, args.height, args.width, args.fps)
     half = VideoPixelShape(1, args.frames, args.height // 2, args.width // 2, args.fps) if spec.two_stage else full

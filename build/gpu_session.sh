@@ -73,7 +73,7 @@ section() {  # name timeout command...
 }
 
 if [ $# -eq 0 ]; then
-    sed -n '2,20p' "$0"
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { print }' "$0"
     exit 2
 fi
 case $1 in
@@ -128,7 +128,7 @@ for name in "$@"; do
         section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
         section startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus \
             --iters 2 --json "$OUT/startup.json"
-        rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-gemma
+        rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
         ;;
     ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; an unknown one exits 2 there); HQ is 1920x1088
         section "$name" "$([[ $name == *hq* ]] && echo 260 || echo 200)" "$PYTHON" build/bench_e2e.py --case "$name" --iters 2 \

@@ -83,6 +83,8 @@ def module_part(make: Callable[[torch.device], torch.nn.Module], device: torch.d
     """The tensors of the module make(device) builds, under key(module key) (None: not stored), less `skip`."""
     specs = [(key(k), tuple(v.shape), v.dtype) for k, v in make(torch.device("meta")).state_dict().items() if key(k) and key(k) not in skip]
     keys = {k for k, _, _ in specs}
+    if len(keys) != len(specs):  # two module tensors under one file key: the header would list one, the data hold two
+        raise RuntimeError(f"tensors sharing a file key: {sorted(k for k, _, _ in specs if [s[0] for s in specs].count(k) > 1)[:3]}")
     skip |= keys  # a tensor two parts share (the VAE's statistics) is written by the first
 
     def tensors() -> Iterator[tuple[str, torch.Tensor]]:
@@ -196,14 +198,25 @@ def check_space(out: Path, gemma_dir: Path, files: int, gemma: int) -> None:
 
 
 def auto_gemma_dir(out: Path, gemma: int) -> Path | None:
-    """/dev/shm/ltx-random-gemma where it has room for Gemma (the GPU machine's disk cannot hold it beside a 22B
+    """/dev/shm/<DIR's name>-gemma where it has room for Gemma (the GPU machine's disk cannot hold it beside a 22B
     checkpoint), else None: Gemma beside the files."""
     import shutil
 
     shm = Path("/dev/shm")
     if shm.is_dir() and shutil.disk_usage(shm).free > 1.05 * gemma:
-        return shm / "ltx-random-gemma"
+        return shm / f"{out.resolve().name}-gemma"
     return None
+
+
+def clear_gemma_links(out: Path, gemma_dir: Path | None) -> None:
+    """Before writing: DIR/text_encoder and DIR/tokenizer left by an earlier run must not redirect this one. Links
+    are removed; folders are refused where Gemma goes elsewhere (this script does not delete folders)."""
+    for folder in ("text_encoder", "tokenizer"):
+        path = out / folder
+        if path.is_symlink():
+            path.unlink()
+        elif path.exists() and gemma_dir is not None:
+            raise SystemExit(f"error: {path} is a folder; remove it to link Gemma from {gemma_dir}")
 
 
 def write_model(out: Path, version: str, size: str = "full", device: torch.device | str = "cuda", dtype: torch.dtype = torch.bfloat16,
@@ -215,7 +228,9 @@ def write_model(out: Path, version: str, size: str = "full", device: torch.devic
     files, gemma = planned_bytes(source, dtype)
     if gemma_dir == "auto":
         gemma_dir = auto_gemma_dir(out, gemma)
-    gemma_dir = None if gemma_dir is None else Path(gemma_dir)
+    gemma_dir = None if gemma_dir is None or Path(gemma_dir).resolve() == out.resolve() else Path(gemma_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clear_gemma_links(out, gemma_dir)
     check_space(out, gemma_dir or out, files, gemma)
     log(f"writing {files / 1e9:.1f} GB to {out}, Gemma's {gemma / 1e9:.1f} GB to {gemma_dir or out}")
     sizes = {}
@@ -233,10 +248,7 @@ def write_model(out: Path, version: str, size: str = "full", device: torch.devic
         log(f"wrote {name}: {sizes[name] / 1e9:.2f} GB in {time.perf_counter() - start:.1f} s")
     if gemma_dir is not None:
         for folder in ("text_encoder", "tokenizer"):
-            link = out / folder
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(Path(gemma_dir).resolve() / folder, target_is_directory=True)
+            (out / folder).symlink_to(gemma_dir.resolve() / folder, target_is_directory=True)
     return sizes
 
 

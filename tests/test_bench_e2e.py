@@ -266,6 +266,10 @@ def test_sglang_cases_are_requests_of_their_pipelines():
     assert changed.total_s == 19.0 and "NOT this request: --width 128, --steps 2 changed" in changed.what
     assert bench.anchor(bench.parse_args([])).total_s == bench.SGLANG_H100_TOTAL_S
     assert "NOT" not in bench.anchor(bench.parse_args(["--case", "ltx_2_two_stage_t2v"])).what
+    assert bench.parse_args(["--case", "ltx_2.3_one_stage_ti2v", "--no-image"]).image is False
+    for refused in (["--case", "ltx_2_two_stage_t2v", "--pipeline", "distilled"], ["--model-path", "m", "--tiny"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(refused)
 
 
 @pytest.mark.slow
@@ -282,8 +286,8 @@ def test_bench_e2e_runs_an_sglang_image_case(tmp_path):
     assert "(4 passes per stage-1 step)" in run.stdout
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in run.stdout.splitlines()
             if line.startswith("| ")}
-    assert rows["**total latency (s)**"][2:] == ["18.2", "9.1"]
-    assert rows["ms per stage-1 step"][2] == "562.0"
+    assert rows["**total latency (s)**"][2:] == ["18.22", "9.11"]
+    assert rows["ms per stage-1 step"][2] == "562.00"
     assert "stage 1 denoise, 2 steps (s)" in rows and float(rows["image encoding (s)"][0]) > 0
     assert not any(name.startswith(("latent upsampler", "stage 2")) for name in rows)
     raw = json.loads(out.read_text())

@@ -99,3 +99,4 @@ def test_an_sglang_case_sets_the_request_and_its_goal():
     assert (args.version, args.pipeline, args.stage1_steps, args.passes, args.goal_s) == ("2", "two-stage", 40, 2, 3.39)
     with pytest.raises(SystemExit):
         budget.parse_args(["--case", "ltx_3_t2v"])
+    assert budget.main(["--pipeline", "hq", "--version", "2"]) == 2  # HQ is LTX-2.3's only

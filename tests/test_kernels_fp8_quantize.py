@@ -110,3 +110,22 @@ def test_under_torch_compile_it_is_one_opaque_op():
     out, scale = compiled(x)
     expected, expected_scale = quantize_fp8_reference(x * 2)
     assert torch.equal(out.view(torch.uint8), expected.view(torch.uint8)) and torch.equal(scale, expected_scale)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide")  # inf / inf, in the interpreter
+def test_inf_and_nan_are_not_hidden():
+    """An inf quantises as the reference's (scale inf: the finite values to 0, the inf to NaN, whose sign bit follows
+    the device's division); a NaN makes the scale inf and stays NaN, so the fp8 product is NaN as the reference's
+    (whose scale is NaN)."""
+    quantize, _ = _kernel()
+    x = torch.tensor([1.0, -2.0, float("inf"), 3.0])
+    out, scale = quantize(x)
+    expected, expected_scale = quantize_fp8_reference(x)
+    assert scale.item() == expected_scale.item() == float("inf")
+    assert torch.equal(out.view(torch.uint8)[[0, 1, 3]], expected.view(torch.uint8)[[0, 1, 3]])
+    assert out.float()[2].isnan() and expected.float()[2].isnan()
+    out, scale = quantize(torch.tensor([1.0, float("nan"), -2.0, 3.0]))
+    assert scale.item() == float("inf")
+    assert out.float()[1].isnan() and out.float()[[0, 2, 3]].eq(0).all()
+    _, reference_scale = quantize_fp8_reference(torch.tensor([1.0, float("nan")]))
+    assert reference_scale.isnan()

@@ -4,11 +4,13 @@ the resolver picks, the loaders read them back equal, and bench_e2e / bench_serv
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from conftest import ROOT, load_build_script
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
@@ -26,7 +28,11 @@ def written(tmp_path_factory):
     """The tiny LTX-2.3 folder in fp32, Gemma in a folder of its own (linked), and the sizes written."""
     writer = load_build_script("write_random_model")
     root = tmp_path_factory.mktemp("random-model")
-    sizes = writer.write_model(root / "ltx-2.3", "2.3", "tiny", CPU, torch.float32, seed=3, gemma_dir=root / "gemma", log=lambda _: None)
+    shard_bytes, writer.GEMMA_SHARD_BYTES = writer.GEMMA_SHARD_BYTES, 100_000  # the tiny Gemma (430 kB) in several shards
+    try:
+        sizes = writer.write_model(root / "ltx-2.3", "2.3", "tiny", CPU, torch.float32, seed=3, gemma_dir=root / "gemma", log=lambda _: None)
+    finally:
+        writer.GEMMA_SHARD_BYTES = shard_bytes
     return root / "ltx-2.3", sizes
 
 
@@ -44,7 +50,13 @@ def test_the_files_hold_the_random_model_under_the_published_names(written):
     assert model.files.checkpoint.name == "ltx-2.3-22b-dev.safetensors"
     assert model.files.spatial_upsampler.name == "ltx-2.3-spatial-upscaler-x2-1.0.safetensors"
     assert model.files.distilled_lora.name == "ltx-2.3-22b-distilled-lora-384.safetensors"
-    assert (folder / "text_encoder").is_symlink() and (folder / "text_encoder" / "model.safetensors.index.json").exists()
+    assert (folder / "text_encoder").is_symlink() and (folder / "tokenizer").is_symlink()
+    index = json.loads((folder / "text_encoder" / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) >= 3 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
+    for shard in shards:  # each shard holds exactly the keys the index gives it
+        with safe_open(str(folder / "text_encoder" / shard), framework="pt") as file:
+            assert sorted(file.keys()) == sorted(k for k, v in index["weight_map"].items() if v == shard)
     assert sizes["ltx-2.3-22b-dev.safetensors"] == model.files.checkpoint.stat().st_size
     random = RandomWeightsModel("2.3", "tiny", seed=3)
     for name in CHECKPOINT_PARTS:  # each VAE's statistics are stored once and read by its encoder and decoder
@@ -64,8 +76,8 @@ def test_the_files_hold_the_random_model_under_the_published_names(written):
     assert torch.equal(a.video, b.video) and torch.equal(a.audio, b.audio)
 
 
-def test_gemma_is_sharded_with_an_index():
-    """Full size on the meta device: 5 GiB shards, as the hub's, and the bytes the disk check plans for."""
+def test_the_full_size_plan():
+    """Full size on the meta device: the bytes the disk check plans for."""
     writer = load_build_script("write_random_model")
     random = RandomWeightsModel("2.3", "full")
     files, gemma = writer.planned_bytes(random, torch.bfloat16)
@@ -82,6 +94,18 @@ def test_a_folder_without_room_is_refused_before_anything_is_written(tmp_path, m
     with pytest.raises(SystemExit, match=r"has 0.0 GB free, the random model needs 0.1 GB there \(files 0.1 GB, Gemma 0.0 GB"):
         writer.write_model(tmp_path / "m", "2", "tiny", CPU, torch.float32, gemma_dir=None, log=lambda _: None)
     assert not any((tmp_path / "m").iterdir())
+
+
+def test_a_rerun_replaces_the_links_and_keeps_folders(tmp_path):
+    """A second run into a folder does not write through a link an earlier run left, and does not delete a folder."""
+    writer = load_build_script("write_random_model")
+    out = tmp_path / "m"
+    writer.write_model(out, "2", "tiny", CPU, torch.float32, gemma_dir=tmp_path / "g1", log=lambda _: None)
+    writer.write_model(out, "2", "tiny", CPU, torch.float32, gemma_dir=None, log=lambda _: None)
+    assert not (out / "text_encoder").is_symlink() and (out / "text_encoder" / "config.json").exists()
+    with pytest.raises(SystemExit, match="is a folder; remove it to link Gemma"):
+        writer.write_model(out, "2", "tiny", CPU, torch.float32, gemma_dir=tmp_path / "g2", log=lambda _: None)
+    assert not (tmp_path / "g2").exists() or not any((tmp_path / "g2").iterdir())
 
 
 @pytest.mark.slow

@@ -23,14 +23,16 @@ MIN_SCALE = 1e-12  # an all-zero input keeps a finite scale
 
 
 def quantize_fp8_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(q(x), s_x): x in float8_e4m3fn with its per-tensor scale (float32 [])."""
-    scale = (x.abs().amax().float() / FP8_MAX).clamp_min(MIN_SCALE)
+    """(q(x), s_x): x in float8_e4m3fn with its per-tensor scale (float32 []). Both divisions are IEEE ones on any
+    device: the divisor of the scale is a tensor on x's device (a Python number would make CUDA multiply by its
+    rounded reciprocal instead, one unit in the last place off for about half the values)."""
+    scale = (x.abs().amax().float() / torch.full((), FP8_MAX, device=x.device)).clamp_min(MIN_SCALE)
     return (x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
 
 
 def quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(q(x), s_x) of a finite x: the two-pass Triton kernel (ltx_kernels.triton_fp8_quantize) where Triton runs,
-    bit-identical to the reference."""
+    """(q(x), s_x): the two-pass Triton kernel (ltx_kernels.triton_fp8_quantize) where Triton runs, bit-identical to
+    the reference for finite x (and NaN wherever x is not finite)."""
     if dispatch.use_triton("quantize_fp8", x):
         from .triton_fp8_quantize import triton_quantize_fp8
 

@@ -13,6 +13,10 @@ scale and writes the fp8 values. Bit-identical to the PyTorch reference (ltx_ker
   1.5 * 2^23), and scaled back; values below e4m3fn's smallest normal (2^-6) share its spacing, 2^-9. The cast
   then only converts a value the format holds exactly: the hardware's conversion and the CPU interpreter's (whose
   own rounding of other values is not round-to-nearest-even) give the same bits.
+
+x with inf or NaN: the scale is inf (a NaN counts as an inf in the amax: the atomic max cannot carry a NaN), the
+finite values quantise to 0 and the others to NaN (0x7F), so the product is NaN as the reference's is (the
+reference's own scale is NaN then, and its NaNs' signs follow the device's division: not the same bits).
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ _RINT = 12582912.0  # 1.5 * 2^23: t + _RINT - _RINT rounds |t| < 2^22 to an inte
 def _abs_max_kernel(X, AMAX, N, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     x = tl.load(X + offs, mask=offs < N, other=0.0).to(tl.float32)
-    tl.atomic_max(AMAX, tl.max(tl.abs(x), axis=0))
+    tl.atomic_max(AMAX, tl.max(tl.where(x == x, tl.abs(x), float("inf")), axis=0))  # NaN: inf
 
 
 @triton.jit
@@ -42,7 +46,7 @@ def _quantize_kernel(X, AMAX, OUT, SCALE, N, fp8_max, min_scale, rint, BLOCK: tl
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     valid = offs < N
     x = tl.load(X + offs, mask=valid, other=0.0).to(tl.float32)
-    v = tl.minimum(tl.maximum(tl.div_rn(x, scale), -fp8_max), fp8_max)
+    v = tl.clamp(tl.div_rn(x, scale), -fp8_max, fp8_max, propagate_nan=tl.PropagateNan.ALL)
     bits = v.to(tl.int32, bitcast=True)
     # |v|'s binary exponent e (its fp32 exponent bits), at least -6: the spacing of e4m3fn's values there is 2^(e-3)
     e = tl.maximum(((bits >> 23) & 0xFF) - 127, -6)
@@ -50,7 +54,8 @@ def _quantize_kernel(X, AMAX, OUT, SCALE, N, fp8_max, min_scale, rint, BLOCK: tl
     down = ((124 + e) << 23).to(tl.float32, bitcast=True)  # 2^(e - 3)
     magnitude = ((tl.abs(v) * up + rint) - rint) * down
     rounded = (magnitude.to(tl.int32, bitcast=True) | (bits & -2147483648)).to(tl.float32, bitcast=True)  # v's sign
-    tl.store(OUT + offs, rounded.to(tl.float8e4nv), mask=valid)
+    fp8_bits = rounded.to(tl.float8e4nv).to(tl.uint8, bitcast=True)
+    tl.store(OUT + offs, tl.where(v == v, fp8_bits, 0x7F), mask=valid)  # NaN: e4m3fn's NaN (the interpreter's cast is not)
 
 
 def triton_quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +74,7 @@ def _quantize_fp8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     out = torch.empty(x.shape, device=x.device, dtype=torch.float8_e4m3fn)
     grid = (max(1, triton.cdiv(n, BLOCK)),)
     _abs_max_kernel[grid](x, amax, n, BLOCK=BLOCK, num_warps=8)
-    _quantize_kernel[grid](x, amax, out, scale, n, FP8_MAX, MIN_SCALE, _RINT, BLOCK=BLOCK, num_warps=8)
+    _quantize_kernel[grid](x, amax, out.view(torch.uint8), scale, n, FP8_MAX, MIN_SCALE, _RINT, BLOCK=BLOCK, num_warps=8)
     return out, scale
 
 
