@@ -319,8 +319,6 @@ def build_pipeline(args, device, dtype):
         components = load_pipeline(model, device, dtype, cls.spec.name, args.device_mode, options=LoadOptions(
             quantization=quantization), torch_compile_mode=args.torch_compile_mode).components
         source = f"{args.model_path} (files)"
-        loras = {id(lora): lora for weight_set in components.plan.weights.values() for lora, _ in weight_set}
-        lora_parameters = sum(layer.down.numel() + layer.up.numel() for lora in loras.values() for layer in lora.layers.values())
     else:
         random = RandomWeightsModel(args.version, "tiny" if args.tiny else "full", seed=args.seed)
         source = random.description
@@ -329,7 +327,6 @@ def build_pipeline(args, device, dtype):
             distilled = random.distilled_lora(device, dtype)
             if device.type != "cpu":  # as read_lora leaves a LoRA file: in host memory, merged on the device
                 distilled = _lora_to(distilled, torch.device("cpu"))
-        lora_parameters = 0 if distilled is None else sum(layer.down.numel() + layer.up.numel() for layer in distilled.layers.values())
         plan = weight_plan(args.version, [cls.spec.name], distilled)
         components = LocalComponents(
             random, device, dtype, cls.spec.name, plan, args.device_mode, torch_compile_mode=args.torch_compile_mode,
@@ -340,6 +337,8 @@ def build_pipeline(args, device, dtype):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     load_seconds = time.perf_counter() - start
+    loras = {id(lora): lora for weight_set in components.plan.weights.values() for lora, _ in weight_set}  # each file once
+    lora_parameters = sum(layer.down.numel() + layer.up.numel() for lora in loras.values() for layer in lora.layers.values())
 
     def count(module):
         return sum(p.numel() for p in module.parameters())

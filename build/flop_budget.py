@@ -32,6 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
+from bench_e2e import PIPELINE_NAMES  # noqa: E402  (the benchmark's --pipeline names: one table)
+
 H100_BF16_DENSE_TFLOPS = 989.4  # H100 / H200 SXM, dense bf16 tensor-core peak
 H100_FP8_DENSE_TFLOPS = 1978.9  # the same, fp8 (e4m3) inputs
 
@@ -47,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
     p.add_argument("--skip-step", type=int, default=0,
                    help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
-    p.add_argument("--pipeline", default="two-stage", choices=["two-stage", "one-stage", "hq", "distilled"],
+    p.add_argument("--pipeline", default="two-stage", choices=tuple(PIPELINE_NAMES),
                    help="hq: LTX2TwoStageHQPipeline (res_2s: two evaluations per step); distilled: LTX2DistilledPipeline "
                         "(8 + 3 steps, one pass each, one prompt)")
     p.add_argument("--case", default=None, help="one of SGLang's cases (build/bench_e2e.py SGLANG_CASES): its request and "
@@ -182,7 +184,6 @@ def audio_flops(version: str, shape: torch.Size) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from bench_e2e import PIPELINE_NAMES
     from ltx_backend.latents.shapes import AudioLatentShape, VideoLatentShape, VideoPixelShape
     from ltx_backend.pipelines.registry import spec_of
     from ltx_backend.sampling.schedule import distilled_sigmas

@@ -34,8 +34,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _deterministic():
+    """Every test starts from seed 0 and leaves the kernels' backend at "auto" (the kernel tests switch it)."""
+    import ltx_kernels
+
     torch.manual_seed(0)
     yield
+    ltx_kernels.set_attention_backend("auto")
 
 
 def load_build_script(name: str):

@@ -12,16 +12,6 @@ from ltx_backend.media import probe_mp4
 CLI = [sys.executable, "-m", "ltx_client.cli", "generate"]
 
 
-@pytest.fixture(autouse=True)
-def _attention_backend_back_to_auto():
-    """Tests here call main() in-process: whatever backend a test's arguments set is not left to later tests."""
-    from ltx_kernels import get_attention_backend, set_attention_backend
-
-    before = get_attention_backend()
-    yield
-    set_attention_backend(before)
-
-
 def run(args: list[str]) -> subprocess.CompletedProcess:
     """`ltx-triton generate ARGS` as its own process (what a user runs: exit code, stderr, files)."""
     return subprocess.run(CLI + args, capture_output=True, text=True, timeout=600)

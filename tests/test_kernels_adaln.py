@@ -19,12 +19,6 @@ from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _backend_auto():
-    yield
-    ltx_kernels.set_attention_backend("auto")
-
-
 def _vectors(batch, tokens, dim, per_token, dtype, seed=0):
     """(shift, scale, gate) from modulation(): views of table + emb [B, T or 1, 9 * D], rows 6..9."""
     g = torch.Generator().manual_seed(seed)

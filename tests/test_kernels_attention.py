@@ -23,12 +23,6 @@ from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.attention import reference_attention, sdpa_attention  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _backend_auto():
-    yield
-    ltx_kernels.set_attention_backend("auto")
-
-
 def _triton(q, k, v, heads, mask=None):
     from ltx_kernels.triton_attention import triton_attention
 

@@ -18,12 +18,6 @@ from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.fp8_linear import FP8, FP8_MAX, quantize_fp8_reference  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _backend_auto():
-    yield
-    ltx_kernels.set_attention_backend("auto")
-
-
 def _kernel():
     from ltx_kernels.triton_fp8_quantize import BLOCK, triton_quantize_fp8
 

@@ -19,12 +19,6 @@ from ltx_kernels import dispatch  # noqa: E402
 from ltx_kernels.qk_norm_rope import qk_norm_rope_reference  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _backend_auto():
-    yield
-    ltx_kernels.set_attention_backend("auto")
-
-
 def _tables(batch, tokens, heads, head_dim, layout, axes, dtype, seed, double_precision=False):
     g = torch.Generator().manual_seed(seed)
     starts = torch.rand(batch, axes, tokens, generator=g) * 30
