@@ -3,7 +3,13 @@
 # no network), so a session that is lent one spends its 15 minutes measuring, not setting up.
 #
 #   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
+#   here, before:    bash build/gpu_session.sh set-aside .whl        # a run sends at most 64 MiB (tracked files,
+#                    untracked files git does not ignore, carried paths): the trained fixture checkpoint alone is
+#                    88 MB, so tracked files over 4 MiB are untracked and moved into .git/ for the session's runs
 #   device:          run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
+#   here, after:     bash build/gpu_session.sh restore               # puts them back (git status clean again);
+#                    never commit while they are set aside (the commit would delete them)
+#   any time:        bash build/gpu_session.sh travel-size .whl      # what a run would send, against 64 MiB
 #   A session's 15 minutes of device time include the machine's start (minutes) and no machine starts with
 #   under 4 minutes left: plan ONE such run per session. Each pair's section limits + ~40 s of set-up fit in
 #   590 s; a section cut short keeps every result printed so far (rows print as they are measured).
@@ -43,6 +49,48 @@ SITE=/tmp/ltx-site
 PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 
+TRAVEL_LIMIT=$((64 * 1024 * 1024))  # the device tool's bound on what one run sends
+BIG_FILE=$((4 * 1024 * 1024))       # tracked files above this are set aside for device runs
+ASIDE="$(git rev-parse --absolute-git-dir)/gpu-session-aside"  # inside .git: never sent
+
+# Bytes a device run would send: tracked and untracked-not-ignored files as they are on disk, and the carried paths.
+travel_size() {
+    { git ls-files -z --cached --others --exclude-standard; [ $# -gt 0 ] && find "$@" -type f -print0; } | sort -zu |
+        xargs -0 -r stat -c %s -- 2>/dev/null | awk '{ total += $1 } END { print total + 0 }'
+}
+
+report_travel_size() {
+    local bytes
+    bytes=$(travel_size "$@")
+    echo "a run would send $((bytes / 1024 / 1024)) MiB ($bytes bytes; limit $((TRAVEL_LIMIT / 1024 / 1024)) MiB)${*:+, carrying $*}"
+    [ "$bytes" -le "$TRAVEL_LIMIT" ]
+}
+
+set_aside() {
+    if [ -s "$ASIDE/list" ]; then
+        echo "already set aside: $(tr '\n' ' ' <"$ASIDE/list")" && report_travel_size "$@"
+        return
+    fi
+    mkdir -p "$ASIDE"
+    git ls-files -z | xargs -0 -r stat -c '%s %n' -- | awk -v big="$BIG_FILE" '$1 > big { print substr($0, index($0, " ") + 1) }' >"$ASIDE/list"
+    local path
+    while IFS= read -r path; do
+        git rm -q --cached -- "$path" && mkdir -p "$ASIDE/$(dirname "$path")" && mv -- "$path" "$ASIDE/$path" || return 1
+        echo "set aside: $path (restore: bash build/gpu_session.sh restore; do not commit before)"
+    done <"$ASIDE/list"
+    report_travel_size "$@"
+}
+
+restore() {
+    [ -s "$ASIDE/list" ] || { echo "nothing is set aside"; return 0; }
+    local path
+    while IFS= read -r path; do
+        mkdir -p "$(dirname "$path")" && mv -- "$ASIDE/$path" "$path" && git reset -q -- "$path" || return 1
+        echo "restored: $path"
+    done <"$ASIDE/list"
+    rm -rf "$ASIDE"
+}
+
 fetch_wheels() {
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
@@ -81,6 +129,9 @@ fetch-wheels)
     fetch_wheels
     exit
     ;;
+set-aside) shift && set_aside "$@"; exit ;;
+restore) restore; exit ;;
+travel-size) shift && report_travel_size "$@"; exit ;;
 cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's torch 2.11 / triton 3.6)
     if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
     prepare_site 0

@@ -1,0 +1,73 @@
+"""build/gpu_session.sh's set-aside / restore: a device run sends at most 64 MiB of tracked and untracked-not-ignored
+files, and the trained fixture checkpoint alone is 88 MB. Checked in a throwaway git repository holding a copy of
+the script, a tracked file over the 4 MiB threshold and a small one."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from conftest import ROOT
+
+MIB = 1024 * 1024
+
+
+def _git(repo, *args) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def _session(repo, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "build/gpu_session.sh", *args], cwd=repo, capture_output=True, text=True, timeout=60)
+
+
+def _repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "build").mkdir(parents=True)
+    (repo / "fixtures").mkdir()
+    shutil.copy(ROOT / "build" / "gpu_session.sh", repo / "build" / "gpu_session.sh")
+    big = repo / "fixtures" / "big model.safetensors"  # a space in the name on purpose
+    big.write_bytes(bytes(range(256)) * (5 * MIB // 256))
+    (repo / "small.txt").write_text("small\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    return repo, big
+
+
+def test_set_aside_untracks_big_files_until_restore(tmp_path):
+    repo, big = _repo(tmp_path)
+    content = big.read_bytes()
+    before = _session(repo, "travel-size")
+    assert before.returncode == 0 and f"({5 * MIB + 6 + len((ROOT / 'build' / 'gpu_session.sh').read_bytes())} bytes" in before.stdout
+
+    aside = _session(repo, "set-aside")
+    assert aside.returncode == 0, aside.stdout + aside.stderr
+    assert "set aside: fixtures/big model.safetensors" in aside.stdout
+    assert not big.exists()
+    tracked = _git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split("\n")
+    assert "fixtures/big model.safetensors" not in tracked and "small.txt" in tracked
+    assert _session(repo, "set-aside").stdout.startswith("already set aside")  # a second call moves nothing
+
+    restored = _session(repo, "restore")
+    assert restored.returncode == 0 and "restored: fixtures/big model.safetensors" in restored.stdout
+    assert big.read_bytes() == content
+    assert _git(repo, "status", "--porcelain") == ""
+    assert _session(repo, "restore").stdout.strip() == "nothing is set aside"
+
+
+def test_travel_size_fails_over_the_limit_with_carried_paths(tmp_path):
+    repo, _ = _repo(tmp_path)
+    carried = repo / ".whl"
+    carried.mkdir()
+    (carried / "w.whl").write_bytes(b"\0" * (60 * MIB))  # 5 MiB tracked + 60 MiB carried > 64 MiB
+    over = _session(repo, "travel-size", ".whl")
+    assert over.returncode == 1 and "a run would send 65 MiB" in over.stdout and "carrying .whl" in over.stdout
+    assert _session(repo, "set-aside", ".whl").returncode == 0  # 60 MiB + the small files
+
+
+def test_this_repository_leaves_room_for_the_wheels_once_big_files_are_set_aside():
+    """What travels after set-aside (tracked files of at most 4 MiB) leaves the ~52 MB of wheels
+    (`fetch-wheels`) room under 64 MiB."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    sizes = [(ROOT / name.decode()).stat().st_size for name in listed if name and (ROOT / name.decode()).exists()]
+    small = sum(size for size in sizes if size <= 4 * MIB)
+    assert small < 8 * MIB, f"{small / MIB:.1f} MiB of tracked files under 4 MiB each"
