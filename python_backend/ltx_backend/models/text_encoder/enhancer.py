@@ -104,14 +104,25 @@ def build_prompt_enhancer(gemma: GemmaEncoder) -> PromptEnhancer:
     model.model.language_model = gemma.model
     for name in ("vision_tower", "multi_modal_projector"):
         part = getattr(model.model, name)
-        part.load_state_dict(_read_prefixed(files.text_encoder, name + ".", weight), strict=True, assign=True)
-    embeddings = model.model.vision_tower.vision_model.embeddings  # its position ids are not in checkpoints
+        part.load_state_dict(_as_module_keys(_read_prefixed(files.text_encoder, name + ".", weight), part),
+                             strict=True, assign=True)
+    vision = model.model.vision_tower
+    embeddings = getattr(vision, "vision_model", vision).embeddings  # its position ids are not in checkpoints
     embeddings.register_buffer("position_ids", torch.arange(embeddings.num_positions, device=weight.device).expand((1, -1)),
                                persistent=False)
     model.lm_head.weight = weight
     processor = Gemma3Processor(image_processor=AutoImageProcessor.from_pretrained(str(files.tokenizer), local_files_only=True),
                                 tokenizer=gemma.tokenizer)
     return PromptEnhancer(model.eval(), processor)
+
+
+def _as_module_keys(weights: dict[str, torch.Tensor], module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The checkpoint's keys as `module` names them: the files say `vision_tower.vision_model.*`, which is
+    transformers 4's SiglipVisionModel; transformers 5's holds the same modules one level up (`embeddings.*`)."""
+    expected = module.state_dict().keys()
+    if expected and not any(key.startswith("vision_model.") for key in expected):
+        return {key.removeprefix("vision_model."): value for key, value in weights.items()}
+    return weights
 
 
 def _read_prefixed(directory: Path, prefix: str, like: torch.Tensor) -> dict[str, torch.Tensor]:

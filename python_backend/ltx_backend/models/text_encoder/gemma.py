@@ -76,13 +76,15 @@ def read_gemma_text_weights(text_encoder_dir: Path | str, device: torch.device, 
 
 
 def _materialize_non_persistent_buffers(model: Gemma3TextModel, device: torch.device) -> None:
-    """Buffers that are not in checkpoints (built on the meta device): embedding scale and RoPE tables."""
+    """Buffers that are not in checkpoints (built on the meta device): embedding scale and RoPE tables.
+    The rotary modules are built again on `device` from the config each was made with, which holds under
+    transformers 4 (`rotary_emb` + `rotary_emb_local`, one table each) and 5 (one `rotary_emb`, a table per
+    layer type)."""
     scale = torch.tensor(model.config.hidden_size**0.5, device=device)
     model.embed_tokens.register_buffer("embed_scale", scale, persistent=False)
-    for rotary in (model.rotary_emb, model.rotary_emb_local):
-        inv_freq, rotary.attention_scaling = rotary.rope_init_fn(rotary.config, device)
-        rotary.register_buffer("inv_freq", inv_freq, persistent=False)
-        rotary.original_inv_freq = inv_freq
+    for name, rotary in list(model.named_children()):
+        if name.startswith("rotary_emb"):
+            setattr(model, name, type(rotary)(rotary.config, device=device))
 
 
 class GemmaEncoder(nn.Module):
