@@ -79,12 +79,21 @@ def start_server(args, ports: list[int], run_dir: Path) -> tuple[subprocess.Pope
         while True:
             line = lines.get(timeout=max(1.0, args.startup_timeout + 60 - (time.monotonic() - start)))
             if line is None:
-                raise RuntimeError(f"ltx-triton serve exited ({process.wait()}) before it was ready:\n{(run_dir / 'serve.out').read_text()[-4000:]}")
+                raise RuntimeError(f"ltx-triton serve exited ({process.wait()}) before it was ready:\n{startup_errors(run_dir)}")
             if "ready in" in line:
                 return process, time.monotonic() - start, line.strip()
     except BaseException:
         kill(process)
         raise
+
+
+def startup_errors(run_dir: Path) -> str:
+    """What a failed start says: tritonserver's error lines (a model that failed to load, with its stub's
+    traceback) and the end of serve's output."""
+    server_log = run_dir / "tritonserver.log"
+    lines = server_log.read_text().splitlines() if server_log.exists() else []
+    errors = [line[:2000] for line in lines if re.match(r"E\d{4} ", line)]
+    return "\n".join(errors[:10] + ["...", (run_dir / "serve.out").read_text()[-2000:]])
 
 
 def kill(process: subprocess.Popen) -> None:

@@ -5,7 +5,7 @@
 #   here, once:      bash build/gpu_session.sh fetch-wheels          # .whl/ (~50 MB, ignored by git)
 #   here, before:    bash build/gpu_session.sh set-aside .whl        # a run sends at most 64 MiB (tracked files,
 #                    untracked files git does not ignore, carried paths): the trained fixture checkpoint alone is
-#                    88 MB, so tracked files over 4 MiB are untracked and moved into .git/ for the session's runs
+#                    88 MB, so tracked files over 4 MiB and tests/fixtures/ are untracked and moved into .git/ meanwhile
 #   device:          run(command="bash build/gpu_session.sh kernels e2e-snapshot", carry=[".whl"], timeout_s=590)
 #   here, after:     bash build/gpu_session.sh restore               # puts them back (git status clean again);
 #                    never commit while they are set aside (the commit would delete them)
@@ -16,6 +16,12 @@
 #   later sessions:  "e2e-compiled kernels-compile", then "e2e-sglang e2e-resident" (timeout_s=590 each)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
+#   the served run:  bash build/gpu_session.sh fetch-served          # here: .whl-served/ (av, tritonclient) and
+#                    .triton-pack/ (tritonserver 2.51 with the Python 3.12 stub, 25 MB); then set-aside .whl-served
+#                    .triton-pack (61 MiB travel); device: run(command="bash build/gpu_session.sh served",
+#                    carry=[".whl-served", ".triton-pack"], timeout_s=590); its wiring here: cpu-served (a server
+#                    packed with this Python's stub, a tiny model folder, the tiny request; 2026-12-07 it ran in a venv
+#                    with transformers 5.25, numpy 2.4, huggingface_hub 2.4 as the image has 5.17 / 2.5 / 1.33)
 #
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
 # with the device and date in docs/benchmarks.md.
@@ -37,20 +43,27 @@
 #   startup        #16's start-up from files: build/write_random_model.py writes full-size random LTX-2.3 in the published
 #                  layout (55 GB of files on the disk, Gemma's 24 GB on /dev/shm where it has room), then
 #                  bench_e2e.py --model-path loads it as `generate` does (the load time: the engine's start-up) and times
-#                  ltx_2.3_two_stage_t2v_2gpus through it (a run of its own). Served start-up and latency
-#                  (bench_served.py: `ltx-triton serve`, then `generate --url`) need tritonserver, which the GPU image
-#                  lacks and whose wheel (55 MB) does not fit one call's 64 MiB beside av's (36 MB)
+#                  ltx_2.3_two_stage_t2v_2gpus through it (a run of its own)
+#   served         #16's served start-up and latency, a run of its own (the carried server, not .whl): the same files,
+#                  then bench_served.py: `ltx-triton serve` to ready, the case through gRPC and `generate --url`
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session-out}
 mkdir -p "$OUT"
 WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
+# The served run (section `served`) carries a server instead of the reference: tritonserver 2.51 from the
+# nvidia-pytriton wheel with its Python 3.12 stub (the image's python3), packed; the image has transformers 5,
+# huggingface_hub, grpcio, protobuf and aiohttp, which our code runs under (tests/test_transformers_versions.py).
+SERVED_WHEELS=(av==18.1.0 tritonclient==2.73.0 python-rapidjson==1.23)
+PYTRITON_VERSION=0.7.0
+SERVER_PACK=.triton-pack/tritonserver-py3.12.tar.xz
+SERVER_DIR=/tmp/ltx-tritonserver
 SITE=/tmp/ltx-site
 PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 
 TRAVEL_LIMIT=$((64 * 1024 * 1024))  # the device tool's bound on what one run sends
-BIG_FILE=$((4 * 1024 * 1024))       # tracked files above this are set aside for device runs
+BIG_FILE=$((4 * 1024 * 1024))       # tracked files above this (and tests/fixtures/) are set aside for device runs
 ASIDE="$(git rev-parse --absolute-git-dir)/gpu-session-aside"  # inside .git: never sent
 
 # Bytes a device run would send: tracked and untracked-not-ignored files as they are on disk, and the carried paths.
@@ -72,12 +85,14 @@ set_aside() {
         return
     fi
     mkdir -p "$ASIDE"
-    git ls-files -z | xargs -0 -r stat -c '%s %n' -- | awk -v big="$BIG_FILE" '$1 > big { print substr($0, index($0, " ") + 1) }' >"$ASIDE/list"
+    # tracked files over 4 MiB, and the test fixtures (no device run reads them)
+    git ls-files -z | xargs -0 -r stat -c '%s %n' -- |
+        awk -v big="$BIG_FILE" '{ path = substr($0, index($0, " ") + 1) } $1 > big || path ~ /^tests\/fixtures\// { print path }' >"$ASIDE/list"
     local path
     while IFS= read -r path; do
         git rm -q --cached -- "$path" && mkdir -p "$ASIDE/$(dirname "$path")" && mv -- "$path" "$ASIDE/$path" || return 1
-        echo "set aside: $path (restore: bash build/gpu_session.sh restore; do not commit before)"
     done <"$ASIDE/list"
+    echo "set aside $(wc -l <"$ASIDE/list") tracked files ($(head -1 "$ASIDE/list"), ...) until \`bash build/gpu_session.sh restore\`: do not commit before"
     report_travel_size "$@"
 }
 
@@ -86,28 +101,83 @@ restore() {
     local path
     while IFS= read -r path; do
         mkdir -p "$(dirname "$path")" && mv -- "$ASIDE/$path" "$path" && git reset -q -- "$path" || return 1
-        echo "restored: $path"
     done <"$ASIDE/list"
+    echo "restored $(wc -l <"$ASIDE/list") tracked files"
     rm -rf "$ASIDE"
 }
 
-fetch_wheels() {
-    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
+exclude_from_git() {  # an ignored folder of this checkout (.git/info/exclude: nothing committed changes)
     local exclude
     exclude="$(git rev-parse --git-dir)/info/exclude"
     mkdir -p "$(dirname "$exclude")"
-    grep -qx "/.whl/" "$exclude" 2>/dev/null || echo "/.whl/" >>"$exclude"
-    du -sh .whl
+    grep -qx "/$1/" "$exclude" 2>/dev/null || echo "/$1/" >>"$exclude"
+}
+
+# Wheels for the GPU image's Python 3.12 into the ignored folder $1.
+download_wheels() {
+    local folder=$1
+    shift
+    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 -d "$folder" "$@" || return 1
+    exclude_from_git "$folder"
+    du -sh "$folder"
+}
+
+# tritonserver's tree from the nvidia-pytriton wheel as install_triton.sh lays it out (the binaries find their
+# libraries through RPATH), with the stub of Python $PACK_PYTHON (3.12: the GPU image's) and without the
+# bundled libpython 3.13 and perf_analyzer: 25 MB as tar.xz.
+pack_server() {
+    local python_version=${PACK_PYTHON:-3.12} work server
+    work=$(mktemp -d)
+    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_35_x86_64 -d "$work" \
+        "nvidia-pytriton==$PYTRITON_VERSION" || return 1
+    (cd "$work" && unzip -q nvidia_pytriton-*.whl 'pytriton/tritonserver/*' 'nvidia_pytriton.libs/*') || return 1
+    server="$work/pytriton/tritonserver"
+    cp "$server/python_backend_stubs/$python_version/triton_python_backend_stub" "$server/backends/python/" || return 1
+    rm -rf "$server/python_backend_stubs" "$work"/nvidia_pytriton.libs/libpython3*
+    mkdir -p "$(dirname "$SERVER_PACK")"
+    exclude_from_git "$(dirname "$SERVER_PACK")"
+    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"${SERVER_PACK%3.12.tar.xz}$python_version.tar.xz"
+    rm -rf "$work"
+    ls -la "$(dirname "$SERVER_PACK")"
+}
+
+# The carried server unpacked into $SERVER_DIR; TRITONSERVER points `serve` at it. Fails, saying what is missing,
+# where a library the binaries need is not on this machine (the stub needs the image's libpython3.12.so.1.0).
+unpack_server() {
+    local pack=$1
+    rm -rf "$SERVER_DIR" && mkdir -p "$SERVER_DIR" && tar -C "$SERVER_DIR" -xJf "$pack" || return 1
+    export TRITONSERVER="$SERVER_DIR/pytriton/tritonserver/bin/tritonserver"
+    # The stub embeds libpython: the one of the Python that runs `serve` where it has one (its stdlib's extension
+    # modules are built against it), else the system's.
+    local libdir
+    libdir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+    [ -n "$libdir" ] && export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    local missing
+    missing=$(ldd "$TRITONSERVER" "$SERVER_DIR"/pytriton/tritonserver/backends/python/* 2>/dev/null | grep "not found" | sort -u)
+    [ -z "$missing" ] || { echo "tritonserver cannot run here, missing: $missing"; return 1; }
+    local usage
+    usage=$("$TRITONSERVER" --help 2>&1)  # exits 1 after printing its usage
+    grep -q -- "--model-repository" <<<"$usage" || { echo "tritonserver does not start: $usage"; return 1; }
+    echo "tritonserver unpacked into $SERVER_DIR"
+}
+
+# tritonserver's Python stubs run isolated (PYTHONPATH ignored: sys.flags.isolated) and import from the site-packages
+# of the python3 first on PATH: a .pth file there puts what PYTHONPATH holds on their path too. Removed on exit.
+SITE_PTH=""
+stubs_see_pythonpath() {
+    SITE_PTH="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ltx-gpu-session.pth"
+    tr ':' '\n' <<<"$PYTHONPATH" >"$SITE_PTH" || return 1
+    trap 'rm -f "$SITE_PTH"' EXIT
 }
 
 # Our packages without installing (src layout: each top-level folder holds its package), the carried wheels beside them.
 prepare_site() {
-    local install_wheels=$1
+    local wheels=$1  # a folder of wheels to install, or "" for none
     rm -rf "$SITE" && mkdir -p "$SITE"
-    if [ "$install_wheels" = 1 ]; then
-        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl || exit 1
+    if [ -n "$wheels" ]; then
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$wheels"/*.whl || exit 1
     fi
     export PYTHONPATH="$SITE:$PWD/python_backend:$PWD/kernels:$PWD/client${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 }
@@ -125,8 +195,20 @@ if [ $# -eq 0 ]; then
     exit 2
 fi
 case $1 in
-fetch-wheels)
-    fetch_wheels
+fetch-wheels) download_wheels .whl "${WHEELS[@]}"; exit ;;
+fetch-served) download_wheels .whl-served "${SERVED_WHEELS[@]}" && pack_server; exit ;;
+cpu-served)  # the served run's wiring here: a server packed with this Python's stub, a tiny model, the tiny request
+    if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
+    version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    pack=".triton-pack/tritonserver-py$version.tar.xz"
+    [ -f "$pack" ] || PACK_PYTHON=$version pack_server || exit 1
+    prepare_site "${CPU_SERVED_WHEELS:-}"
+    stubs_see_pythonpath || exit 1
+    unpack_server "$pack" || exit 1
+    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
+    section cpu-served 600 "$PYTHON" build/bench_served.py /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
+        --tiny-request --device cpu --iters 1
+    rm -rf /tmp/ltx-random-tiny "$SERVER_DIR"
     exit
     ;;
 set-aside) shift && set_aside "$@"; exit ;;
@@ -134,7 +216,7 @@ restore) restore; exit ;;
 travel-size) shift && report_travel_size "$@"; exit ;;
 cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's torch 2.11 / triton 3.6)
     if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
-    prepare_site 0
+    prepare_site ""
     section cpu-kernels 300 env TRITON_INTERPRET=1 "$PYTHON" build/bench_kernels.py --dry-run --compile
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
     section cpu-sglang-case 300 "$PYTHON" build/bench_e2e.py --case ltx_2_3_two_stage_ti2v_2gpus --tiny --device cpu \
@@ -147,7 +229,17 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     ;;
 esac
 
-prepare_site 1
+if [ "$1" = served ]; then  # its own run: carry .whl-served and .triton-pack, not .whl
+    prepare_site .whl-served
+    stubs_see_pythonpath || exit 1
+    unpack_server "$SERVER_PACK" 2>&1 | tee "$OUT/served-setup.txt"
+    [ "${PIPESTATUS[0]}" = 0 ] || exit 1
+    "$PYTHON" -c "import av, grpc, google.protobuf, tritonclient.grpc, transformers, huggingface_hub as h; print('av', av.__version__, \
+'grpcio', grpc.__version__, 'protobuf', google.protobuf.__version__, 'transformers', transformers.__version__, 'hf_hub', h.__version__)" \
+        2>&1 | tee -a "$OUT/served-setup.txt"
+else
+    prepare_site .whl
+fi
 { nvidia-smi; "$PYTHON" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/device.txt"
 for name in "$@"; do
     case $name in
@@ -179,6 +271,11 @@ for name in "$@"; do
         section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
         section startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus \
             --iters 2 --json "$OUT/startup.json"
+        rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
+        ;;
+    served)  # serve to ready and the case through gRPC and generate --url, on full-size random LTX-2.3 files
+        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
+        section served 300 "$PYTHON" build/bench_served.py /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus --iters 2
         rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
         ;;
     ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; an unknown one exits 2 there); HQ is 1920x1088

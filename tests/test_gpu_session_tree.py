@@ -41,14 +41,14 @@ def test_set_aside_untracks_big_files_until_restore(tmp_path):
 
     aside = _session(repo, "set-aside")
     assert aside.returncode == 0, aside.stdout + aside.stderr
-    assert "set aside: fixtures/big model.safetensors" in aside.stdout
+    assert "set aside 1 tracked files (fixtures/big model.safetensors, ...)" in aside.stdout
     assert not big.exists()
     tracked = _git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split("\n")
     assert "fixtures/big model.safetensors" not in tracked and "small.txt" in tracked
     assert _session(repo, "set-aside").stdout.startswith("already set aside")  # a second call moves nothing
 
     restored = _session(repo, "restore")
-    assert restored.returncode == 0 and "restored: fixtures/big model.safetensors" in restored.stdout
+    assert restored.returncode == 0 and "restored 1 tracked files" in restored.stdout
     assert big.read_bytes() == content
     assert _git(repo, "status", "--porcelain") == ""
     assert _session(repo, "restore").stdout.strip() == "nothing is set aside"

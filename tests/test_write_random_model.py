@@ -139,3 +139,17 @@ def test_bench_served_starts_the_server_and_times_the_case(written):
     assert float(served[0]) > 0 and served[2:] == ["18.22 (MP4 excluded)", "9.11"]
     assert float(rows["`ltx-triton generate --url`: Python start-up, request, MP4 written (s)"][0]) > 0
     assert "serving LTX2Pipeline" in run.stdout
+
+
+def test_bench_served_says_why_a_server_did_not_start(tmp_path):
+    """A failed start reports tritonserver's error lines (which model failed, the stub's error) before the end of
+    serve's output: the log's tail alone is the shutdown table, which names no cause."""
+    bench_served = load_build_script("bench_served")
+    (tmp_path / "tritonserver.log").write_text(
+        "I1207 08:21:54.391 1 server.cc:1] starting\n"
+        "E1207 08:21:56.478 1 model_lifecycle.cc:642] \"failed to load 'denoiser' version 1: ModuleNotFoundError\"\n"
+        "I1207 08:21:57.000 1 server.cc:345] shutting down\n")
+    (tmp_path / "serve.out").write_text("| strict_readiness | 1 |\nerror: creating server: Internal - failed to load all models\n")
+    report = bench_served.startup_errors(tmp_path)
+    assert report.splitlines()[0].startswith("E1207") and "failed to load 'denoiser'" in report.splitlines()[0]
+    assert "starting" not in report and report.rstrip().endswith("failed to load all models")
