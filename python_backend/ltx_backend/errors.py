@@ -18,7 +18,8 @@ class InvalidRequest(ValueError):
     """A request field with a value that is not allowed. The message names field, value and what is allowed."""
 
     def __init__(self, field_name: str, value: Any, allowed: str):
-        shown = repr(value)
+        # a numpy scalar as the number it holds (numpy 2's repr says np.True_, np.int64(3))
+        shown = repr(value.item() if isinstance(value, np.generic) else value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"invalid {field_name}={shown}: {allowed}")
