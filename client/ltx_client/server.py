@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import json
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,33 @@ def find_tritonserver() -> Path:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     raise ServerError("tritonserver not found: run `make setup` (installs it into build/triton-server) or set TRITONSERVER")
+
+
+# The python backend hands BYTES tensors (prompts, images) to its stub through pybind11's numpy support, which
+# before tritonserver 2.52 (pybind11 2.10; python_backend PR #384) misreads numpy 2's arrays: the stub dies on the
+# first request with a text input. The nvidia-pytriton 0.7.0 wheel (make setup) is 2.51.
+FIRST_SERVER_FOR_NUMPY_2 = (2, 52)
+
+
+def numpy_incompatibility(server_version: str, numpy_version: str) -> str | None:
+    """Why tritonserver `server_version` cannot run our models with numpy `numpy_version` in the stubs, or None."""
+    def major_minor(version: str) -> tuple[int, int]:
+        major, minor = (int("".join(c for c in part if c.isdigit()) or 0) for part in (version.split(".") + ["0"])[:2])
+        return major, minor
+
+    if major_minor(numpy_version)[0] < 2 or major_minor(server_version) >= FIRST_SERVER_FOR_NUMPY_2:
+        return None
+    return (f"tritonserver {server_version}'s python backend cannot pass BYTES tensors (prompts, images) with numpy "
+            f"{numpy_version}, which its stubs would import from {sys.prefix}: every request would crash a stub. Install "
+            f"numpy<2 there (pip install 'numpy<2') or use tritonserver >= {'.'.join(map(str, FIRST_SERVER_FOR_NUMPY_2))}")
+
+
+def stub_numpy_version() -> str:
+    """The numpy the python-backend stubs import: they run this environment's interpreter isolated (site-packages
+    and .pth files; PYTHONPATH ignored), so ask such an interpreter."""
+    out = subprocess.run([sys.executable, "-I", "-c", "import numpy; print(numpy.__version__)"], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout.strip() if out.returncode == 0 else "0"
 
 
 def free_port() -> int:
@@ -114,7 +142,16 @@ class TritonServer:
             self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=self.environment(),
                                             start_new_session=True)
         self.wait_ready(timeout)
+        problem = numpy_incompatibility(self.server_version(), stub_numpy_version())
+        if problem:
+            self.stop()
+            raise ServerError(problem)
         return self
+
+    def server_version(self) -> str:
+        """The running server's version (KServe v2 server metadata)."""
+        with urllib.request.urlopen(f"http://{self.http_url}/v2", timeout=10) as response:
+            return json.loads(response.read())["version"]
 
     def kill_group(self) -> None:
         """SIGKILL whatever is left of the server's session (its python-backend stubs) once it has exited."""
