@@ -16,12 +16,12 @@
 #   later sessions:  "e2e-compiled kernels-compile", then "e2e-sglang e2e-resident" (timeout_s=590 each)
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
-#   the served run:  bash build/gpu_session.sh fetch-served          # here: .whl-served/ (av, tritonclient) and
-#                    .triton-pack/ (tritonserver 2.51 with the Python 3.12 stub, 25 MB); then set-aside .whl-served
-#                    .triton-pack (61 MiB travel); device: run(command="bash build/gpu_session.sh served",
-#                    carry=[".whl-served", ".triton-pack"], timeout_s=590); its wiring here: cpu-served (a server
-#                    packed with this Python's stub, a tiny model folder, the tiny request; 2026-12-07 it ran in a venv
-#                    with transformers 5.25, numpy 2.4, huggingface_hub 2.4 as the image has 5.17 / 2.5 / 1.33)
+#   the served run:  bash build/gpu_session.sh fetch-served          # here: .triton-pack/ (tritonserver 2.51 with the
+#                    Python 3.12 stub, 25 MB; av, numpy 1.26, tritonclient for 3.12, 35 MB); then set-aside
+#                    .triton-pack (59 MiB travel); device: run(command="bash build/gpu_session.sh served",
+#                    carry=[".triton-pack"], timeout_s=590); its wiring here: cpu-served (both packs made for this
+#                    Python, a tiny model folder, the tiny request; 2026-12-07 it ran in a venv with numpy 2.4 in its
+#                    site-packages, transformers 5.25 and huggingface_hub 2.4, as the image has 2.5 / 5.17 / 1.33)
 #
 # Sections write their output to $OUT/<section>.txt (and JSON where the script has it); record the numbers
 # with the device and date in docs/benchmarks.md.
@@ -52,11 +52,14 @@ OUT=${OUT:-/tmp/gpu-session-out}
 mkdir -p "$OUT"
 WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 ltx-core==1.0.0 ltx-pipelines==1.0.0)
 # The served run (section `served`) carries a server instead of the reference: tritonserver 2.51 from the
-# nvidia-pytriton wheel with its Python 3.12 stub (the image's python3), packed; the image has transformers 5,
-# huggingface_hub, grpcio, protobuf and aiohttp, which our code runs under (tests/test_transformers_versions.py).
-SERVED_WHEELS=(av==18.1.0 tritonclient==2.73.0 python-rapidjson==1.23)
+# nvidia-pytriton wheel with its Python 3.12 stub (the image's python3), and the packages it needs beside the
+# image's, both packed as tar.xz into .triton-pack/. numpy 1.26 is among them: 2.51's stub cannot pass BYTES tensors
+# under numpy 2 (the image has 2.5; serve refuses the pair). The image's transformers 5, huggingface_hub, grpcio,
+# protobuf and aiohttp serve as they are (tests/test_transformers_versions.py).
+SERVED_PACKAGES=(av==18.1.0 numpy==1.26.4 tritonclient==2.73.0 python-rapidjson==1.23)
 PYTRITON_VERSION=0.7.0
 SERVER_PACK=.triton-pack/tritonserver-py3.12.tar.xz
+SITE_PACK=.triton-pack/served-site-py3.12.tar.xz
 SERVER_DIR=/tmp/ltx-tritonserver
 SITE=/tmp/ltx-site
 PYTHON_GIVEN=${PYTHON:-}
@@ -124,6 +127,21 @@ download_wheels() {
     du -sh "$folder"
 }
 
+# SERVED_PACKAGES installed for Python $PACK_PYTHON (3.12: the GPU image's) and packed as one tar.xz (35 MB; the
+# wheels are 56 MB as zip).
+pack_site() {
+    local python_version=${PACK_PYTHON:-3.12} work
+    work=$(mktemp -d)
+    "$PYTHON" -m pip install -q --no-deps --no-compile --only-binary=:all: --python-version "$python_version" --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        --target "$work" "${SERVED_PACKAGES[@]}" || return 1
+    rm -rf "$work/bin"
+    mkdir -p "$(dirname "$SITE_PACK")"
+    exclude_from_git "$(dirname "$SITE_PACK")"
+    tar -C "$work" -cf - . | xz -9e -T2 >"${SITE_PACK%3.12.tar.xz}$python_version.tar.xz"
+    rm -rf "$work"
+}
+
 # tritonserver's tree from the nvidia-pytriton wheel as install_triton.sh lays it out (the binaries find their
 # libraries through RPATH), with the stub of Python $PACK_PYTHON (3.12: the GPU image's) and without the
 # bundled libpython 3.13 and perf_analyzer: 25 MB as tar.xz.
@@ -164,12 +182,29 @@ unpack_server() {
 }
 
 # tritonserver's Python stubs run isolated (PYTHONPATH ignored: sys.flags.isolated) and import from the site-packages
-# of the python3 first on PATH: a .pth file there puts what PYTHONPATH holds on their path too. Removed on exit.
+# of the python3 first on PATH: a .pth file there puts what PYTHONPATH holds first on their path too (so the carried
+# numpy 1.26 comes before the image's numpy 2). Removed on exit.
 SITE_PTH=""
 stubs_see_pythonpath() {
     SITE_PTH="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ltx-gpu-session.pth"
-    tr ':' '\n' <<<"$PYTHONPATH" >"$SITE_PTH" || return 1
+    "$PYTHON" -c 'import os, sys; print("import sys; sys.path[:0] = %r" % os.environ["PYTHONPATH"].split(os.pathsep))' \
+        >"$SITE_PTH" || return 1
     trap 'rm -f "$SITE_PTH"' EXIT
+}
+
+# The served run's set-up, also what cpu-served checks: the site pack $1 unpacked as the site, the server pack $2
+# unpacked, the stubs shown PYTHONPATH; then the versions the run will use.
+served_setup() {
+    prepare_site ""
+    tar -C "$SITE" -xJf "$1" || return 1
+    stubs_see_pythonpath || return 1
+    unpack_server "$2" >"$OUT/served-setup.txt" 2>&1  # not in a pipeline: its exports must stay in this shell
+    local unpacked=$?
+    cat "$OUT/served-setup.txt"
+    [ "$unpacked" = 0 ] || return 1
+    "$PYTHON" -c "import av, grpc, google.protobuf, numpy, tritonclient.grpc, transformers, huggingface_hub as h; print('av', \
+av.__version__, 'grpcio', grpc.__version__, 'protobuf', google.protobuf.__version__, 'numpy', numpy.__version__, 'transformers', \
+transformers.__version__, 'huggingface_hub', h.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt"
 }
 
 # Our packages without installing (src layout: each top-level folder holds its package), the carried wheels beside them.
@@ -196,15 +231,14 @@ if [ $# -eq 0 ]; then
 fi
 case $1 in
 fetch-wheels) download_wheels .whl "${WHEELS[@]}"; exit ;;
-fetch-served) download_wheels .whl-served "${SERVED_WHEELS[@]}" && pack_server; exit ;;
-cpu-served)  # the served run's wiring here: a server packed with this Python's stub, a tiny model, the tiny request
+fetch-served) pack_site && pack_server && ls -la .triton-pack; exit ;;
+cpu-served)  # the served run's wiring here: both packs made for this Python, a tiny model, the tiny request
     if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
     version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    pack=".triton-pack/tritonserver-py$version.tar.xz"
-    [ -f "$pack" ] || PACK_PYTHON=$version pack_server || exit 1
-    prepare_site "${CPU_SERVED_WHEELS:-}"
-    stubs_see_pythonpath || exit 1
-    unpack_server "$pack" || exit 1
+    site_pack="${SITE_PACK%3.12.tar.xz}$version.tar.xz" server_pack="${SERVER_PACK%3.12.tar.xz}$version.tar.xz"
+    [ -f "$site_pack" ] || PACK_PYTHON=$version pack_site || exit 1
+    [ -f "$server_pack" ] || PACK_PYTHON=$version pack_server || exit 1
+    served_setup "$site_pack" "$server_pack" || exit 1
     section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
     section cpu-served 600 "$PYTHON" build/bench_served.py /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
         --tiny-request --device cpu --iters 1
@@ -229,14 +263,8 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     ;;
 esac
 
-if [ "$1" = served ]; then  # its own run: carry .whl-served and .triton-pack, not .whl
-    prepare_site .whl-served
-    stubs_see_pythonpath || exit 1
-    unpack_server "$SERVER_PACK" 2>&1 | tee "$OUT/served-setup.txt"
-    [ "${PIPESTATUS[0]}" = 0 ] || exit 1
-    "$PYTHON" -c "import av, grpc, google.protobuf, tritonclient.grpc, transformers, huggingface_hub as h; print('av', av.__version__, \
-'grpcio', grpc.__version__, 'protobuf', google.protobuf.__version__, 'transformers', transformers.__version__, 'hf_hub', h.__version__)" \
-        2>&1 | tee -a "$OUT/served-setup.txt"
+if [ "$1" = served ]; then  # its own run: carry .triton-pack, not .whl
+    served_setup "$SITE_PACK" "$SERVER_PACK" || exit 1
 else
     prepare_site .whl
 fi

@@ -3,6 +3,7 @@ Python environment first on PATH (the python backend's stub then imports its pac
 wait until the server is ready, stop it cleanly."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -11,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
