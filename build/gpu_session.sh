@@ -54,9 +54,10 @@ WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36
 # The served run (section `served`) carries a server instead of the reference: tritonserver 2.51 from the
 # nvidia-pytriton wheel with its Python 3.12 stub (the image's python3), and the packages it needs beside the
 # image's, both packed as tar.xz into .triton-pack/. numpy 1.26 is among them: 2.51's stub cannot pass BYTES tensors
-# under numpy 2 (the image has 2.5; serve refuses the pair). The image's transformers 5, huggingface_hub, grpcio,
+# under numpy 2 (the image has 2.5; serve refuses the pair); and so ml_dtypes 0.5.4 (tritonclient imports it; 0.7
+# needs numpy 2's C API). The image's transformers 5, huggingface_hub, grpcio,
 # protobuf and aiohttp serve as they are (tests/test_transformers_versions.py).
-SERVED_PACKAGES=(av==18.1.0 numpy==1.26.4 tritonclient==2.73.0 python-rapidjson==1.23)
+SERVED_PACKAGES=(av==18.1.0 numpy==1.26.4 ml_dtypes==0.5.4 tritonclient==2.73.0 python-rapidjson==1.23)
 PYTRITON_VERSION=0.7.0
 SERVER_PACK=.triton-pack/tritonserver-py3.12.tar.xz
 SITE_PACK=.triton-pack/served-site-py3.12.tar.xz
@@ -129,24 +130,24 @@ download_wheels() {
 
 # SERVED_PACKAGES installed for Python $PACK_PYTHON (3.12: the GPU image's) and packed as one tar.xz (35 MB; the
 # wheels are 56 MB as zip).
-pack_site() {
-    local python_version=${PACK_PYTHON:-3.12} work
+pack_site() {  # [output path]
+    local python_version=${PACK_PYTHON:-3.12} out=${1:-$SITE_PACK} work
     work=$(mktemp -d)
     "$PYTHON" -m pip install -q --no-deps --no-compile --only-binary=:all: --python-version "$python_version" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         --target "$work" "${SERVED_PACKAGES[@]}" || return 1
     rm -rf "$work/bin"
-    mkdir -p "$(dirname "$SITE_PACK")"
-    exclude_from_git "$(dirname "$SITE_PACK")"
-    tar -C "$work" -cf - . | xz -9e -T2 >"${SITE_PACK%3.12.tar.xz}$python_version.tar.xz"
+    mkdir -p "$(dirname "$out")"
+    [ "$out" != "$SITE_PACK" ] || exclude_from_git "$(dirname "$SITE_PACK")"
+    tar -C "$work" -cf - . | xz -9e -T2 >"$out"
     rm -rf "$work"
 }
 
 # tritonserver's tree from the nvidia-pytriton wheel as install_triton.sh lays it out (the binaries find their
 # libraries through RPATH), with the stub of Python $PACK_PYTHON (3.12: the GPU image's) and without the
 # bundled libpython 3.13 and perf_analyzer: 25 MB as tar.xz.
-pack_server() {
-    local python_version=${PACK_PYTHON:-3.12} work server
+pack_server() {  # [output path]
+    local python_version=${PACK_PYTHON:-3.12} out=${1:-$SERVER_PACK} work server
     work=$(mktemp -d)
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_35_x86_64 -d "$work" \
         "nvidia-pytriton==$PYTRITON_VERSION" || return 1
@@ -154,11 +155,10 @@ pack_server() {
     server="$work/pytriton/tritonserver"
     cp "$server/python_backend_stubs/$python_version/triton_python_backend_stub" "$server/backends/python/" || return 1
     rm -rf "$server/python_backend_stubs" "$work"/nvidia_pytriton.libs/libpython3*
-    mkdir -p "$(dirname "$SERVER_PACK")"
-    exclude_from_git "$(dirname "$SERVER_PACK")"
-    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"${SERVER_PACK%3.12.tar.xz}$python_version.tar.xz"
+    mkdir -p "$(dirname "$out")"
+    [ "$out" != "$SERVER_PACK" ] || exclude_from_git "$(dirname "$SERVER_PACK")"
+    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"$out"
     rm -rf "$work"
-    ls -la "$(dirname "$SERVER_PACK")"
 }
 
 # The carried server unpacked into $SERVER_DIR; TRITONSERVER points `serve` at it. Fails, saying what is missing,
@@ -235,9 +235,10 @@ fetch-served) pack_site && pack_server && ls -la .triton-pack; exit ;;
 cpu-served)  # the served run's wiring here: both packs made for this Python, a tiny model, the tiny request
     if [ -z "$PYTHON_GIVEN" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi
     version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    site_pack="${SITE_PACK%3.12.tar.xz}$version.tar.xz" server_pack="${SERVER_PACK%3.12.tar.xz}$version.tar.xz"
-    [ -f "$site_pack" ] || PACK_PYTHON=$version pack_site || exit 1
-    [ -f "$server_pack" ] || PACK_PYTHON=$version pack_server || exit 1
+    # kept outside the checkout: .triton-pack travels whole, and holds the GPU image's Python's packs only
+    site_pack="/tmp/ltx-cpu-served/site-py$version.tar.xz" server_pack="/tmp/ltx-cpu-served/tritonserver-py$version.tar.xz"
+    [ -f "$site_pack" ] || PACK_PYTHON=$version pack_site "$site_pack" || exit 1
+    [ -f "$server_pack" ] || PACK_PYTHON=$version pack_server "$server_pack" || exit 1
     served_setup "$site_pack" "$server_pack" || exit 1
     section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
     section cpu-served 600 "$PYTHON" build/bench_served.py /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
