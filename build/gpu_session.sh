@@ -17,8 +17,8 @@
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
 #   the served run:  bash build/gpu_session.sh fetch-served          # here: .triton-pack/ (tritonserver 2.51 with the
-#                    Python 3.12 stub, 25 MB; av, numpy 1.26, tritonclient for 3.12, 35 MB); then set-aside
-#                    .triton-pack (59 MiB travel); device: run(command="bash build/gpu_session.sh served",
+#                    Python 3.12 stub, 25 MB; av, numpy 1.26, tritonclient... for 3.12, 38 MB); then set-aside
+#                    .triton-pack (62 MiB travel); device: run(command="bash build/gpu_session.sh served",
 #                    carry=[".triton-pack"], timeout_s=590); its wiring here: cpu-served (both packs made for this
 #                    Python, a tiny model folder, the tiny request; 2026-12-07 it ran in a venv with numpy 2.4 in its
 #                    site-packages, transformers 5.25 and huggingface_hub 2.4, as the image has 2.5 / 5.17 / 1.33)
@@ -128,7 +128,7 @@ download_wheels() {
     du -sh "$folder"
 }
 
-# SERVED_PACKAGES installed for Python $PACK_PYTHON (3.12: the GPU image's) and packed as one tar.xz (35 MB; the
+# SERVED_PACKAGES installed for Python $PACK_PYTHON (3.12: the GPU image's) and packed as one tar.xz (38 MB; the
 # wheels are 56 MB as zip).
 pack_site() {  # [output path]
     local python_version=${PACK_PYTHON:-3.12} out=${1:-$SITE_PACK} work
