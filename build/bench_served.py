@@ -139,6 +139,9 @@ def main(argv=None) -> int:
     p.add_argument("--serve-arg", action="append", default=[], help="one more `serve` flag (repeat), e.g. "
                    "--serve-arg=--ltx2-two-stage-device-mode --serve-arg=resident")
     args = p.parse_args(argv)
+    # `timeout` (gpu_session.sh's sections) ends this script with SIGTERM: as an exit, so that the server's process
+    # group (a session of its own, out of timeout's reach) is stopped by the finally clauses below, not left on the GPU
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     from ltx_client.remote import generate_grpc
 
     case = bench_e2e.SGLANG_CASES[args.case]

@@ -68,12 +68,14 @@ PYTHON=${PYTHON:-python3}
 
 TRAVEL_LIMIT=$((64 * 1024 * 1024))  # the device tool's bound on what one run sends
 BIG_FILE=$((4 * 1024 * 1024))       # tracked files above this (and tests/fixtures/) are set aside for device runs
-ASIDE="$(git rev-parse --absolute-git-dir)/gpu-session-aside"  # inside .git: never sent
+ASIDE="$(git rev-parse --absolute-git-dir 2>/dev/null)/gpu-session-aside"  # inside .git: never sent (no .git on the device)
+# The sections (an SGLang case of build/bench_e2e.py --case is one too); `served` is a run of its own.
+SECTIONS=(kernels kernels-compile e2e-snapshot e2e-compiled e2e-sglang e2e-resident fp8-mm e2e-fp8 e2e-distilled startup served)
 
 # Bytes a device run would send: tracked and untracked-not-ignored files as they are on disk, and the carried paths.
 travel_size() {
     { git ls-files -z --cached --others --exclude-standard; [ $# -gt 0 ] && find "$@" -type f -print0; } | sort -zu |
-        xargs -0 -r stat -c %s -- 2>/dev/null | awk '{ total += $1 } END { print total + 0 }'
+        xargs -0 -r stat -c %s -- 2>/dev/null | awk '{ total += $1 } END { printf "%.0f\n", total }'
 }
 
 report_travel_size() {
@@ -83,18 +85,21 @@ report_travel_size() {
     [ "$bytes" -le "$TRAVEL_LIMIT" ]
 }
 
+# Idempotent and resumable: the list is written whole before anything moves, a file already in $ASIDE is not moved
+# again, and restore puts back what is there and unstages every listed path (an interrupted call is finished by
+# calling it again).
 set_aside() {
-    if [ -s "$ASIDE/list" ]; then
-        echo "already set aside: $(tr '\n' ' ' <"$ASIDE/list")" && report_travel_size "$@"
-        return
-    fi
     mkdir -p "$ASIDE"
-    # tracked files over 4 MiB, and the test fixtures (no device run reads them)
-    git ls-files -z | xargs -0 -r stat -c '%s %n' -- |
-        awk -v big="$BIG_FILE" '{ path = substr($0, index($0, " ") + 1) } $1 > big || path ~ /^tests\/fixtures\// { print path }' >"$ASIDE/list"
+    if [ ! -s "$ASIDE/list" ]; then
+        # tracked files over 4 MiB, and the test fixtures (no device run reads them)
+        git ls-files -z | xargs -0 -r stat -c '%s %n' -- |
+            awk -v big="$BIG_FILE" '{ path = substr($0, index($0, " ") + 1) } $1 > big || path ~ /^tests\/fixtures\// { print path }' \
+            >"$ASIDE/list.new" && mv "$ASIDE/list.new" "$ASIDE/list" || return 1
+    fi
     local path
     while IFS= read -r path; do
-        git rm -q --cached -- "$path" && mkdir -p "$ASIDE/$(dirname "$path")" && mv -- "$path" "$ASIDE/$path" || return 1
+        [ -e "$ASIDE/$path" ] && continue
+        git rm -q --cached --ignore-unmatch -- "$path" && mkdir -p "$ASIDE/$(dirname "$path")" && mv -- "$path" "$ASIDE/$path" || return 1
     done <"$ASIDE/list"
     echo "set aside $(wc -l <"$ASIDE/list") tracked files ($(head -1 "$ASIDE/list"), ...) until \`bash build/gpu_session.sh restore\`: do not commit before"
     report_travel_size "$@"
@@ -102,17 +107,21 @@ set_aside() {
 
 restore() {
     [ -s "$ASIDE/list" ] || { echo "nothing is set aside"; return 0; }
-    local path
+    local path failed=0
     while IFS= read -r path; do
-        mkdir -p "$(dirname "$path")" && mv -- "$ASIDE/$path" "$path" && git reset -q -- "$path" || return 1
+        if [ -e "$ASIDE/$path" ]; then
+            mkdir -p "$(dirname "$path")" && mv -- "$ASIDE/$path" "$path" || { failed=1; continue; }
+        fi
+        git reset -q -- "$path" || failed=1
     done <"$ASIDE/list"
+    [ "$failed" = 0 ] || { echo "not all restored: what is left is in $ASIDE (call restore again)"; return 1; }
     echo "restored $(wc -l <"$ASIDE/list") tracked files"
     rm -rf "$ASIDE"
 }
 
 exclude_from_git() {  # an ignored folder of this checkout (.git/info/exclude: nothing committed changes)
     local exclude
-    exclude="$(git rev-parse --git-dir)/info/exclude"
+    exclude="$(git rev-parse --git-path info/exclude)"  # also right in a linked worktree
     mkdir -p "$(dirname "$exclude")"
     grep -qx "/$1/" "$exclude" 2>/dev/null || echo "/$1/" >>"$exclude"
 }
@@ -121,6 +130,7 @@ exclude_from_git() {  # an ignored folder of this checkout (.git/info/exclude: n
 download_wheels() {
     local folder=$1
     shift
+    rm -rf "$folder"  # no wheel of an earlier list left beside (two versions of one package stop the install)
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d "$folder" "$@" || return 1
@@ -139,7 +149,7 @@ pack_site() {  # [output path]
     rm -rf "$work/bin"
     mkdir -p "$(dirname "$out")"
     [ "$out" != "$SITE_PACK" ] || exclude_from_git "$(dirname "$SITE_PACK")"
-    tar -C "$work" -cf - . | xz -9e -T2 >"$out"
+    tar -C "$work" -cf - . | xz -9e -T2 >"$out" || { rm -rf "$work" "$out"; return 1; }
     rm -rf "$work"
 }
 
@@ -157,7 +167,7 @@ pack_server() {  # [output path]
     rm -rf "$server/python_backend_stubs" "$work"/nvidia_pytriton.libs/libpython3*
     mkdir -p "$(dirname "$out")"
     [ "$out" != "$SERVER_PACK" ] || exclude_from_git "$(dirname "$SERVER_PACK")"
-    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"$out"
+    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"$out" || { rm -rf "$work" "$out"; return 1; }
     rm -rf "$work"
 }
 
@@ -168,10 +178,14 @@ unpack_server() {
     rm -rf "$SERVER_DIR" && mkdir -p "$SERVER_DIR" && tar -C "$SERVER_DIR" -xJf "$pack" || return 1
     export TRITONSERVER="$SERVER_DIR/pytriton/tritonserver/bin/tritonserver"
     # The stub embeds libpython: the one of the Python that runs `serve` where it has one (its stdlib's extension
-    # modules are built against it), else the system's.
-    local libdir
-    libdir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
-    [ -n "$libdir" ] && export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # modules are built against it), else the system's. Only that library goes on LD_LIBRARY_PATH (a link in a
+    # folder of its own): the whole LIBDIR there would put the system's CUDA libraries before torch's own.
+    local libpython
+    libpython=$("$PYTHON" -c 'import os, sysconfig as c; p = os.path.join(c.get_config_var("LIBDIR") or "", c.get_config_var("INSTSONAME") or ""); print(p if os.path.isfile(p) else "")')
+    if [ -n "$libpython" ]; then
+        mkdir -p "$SERVER_DIR/libpython" && ln -sf "$libpython" "$SERVER_DIR/libpython/"
+        export LD_LIBRARY_PATH="$SERVER_DIR/libpython${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    fi
     local missing
     missing=$(ldd "$TRITONSERVER" "$SERVER_DIR"/pytriton/tritonserver/backends/python/* 2>/dev/null | grep "not found" | sort -u)
     [ -z "$missing" ] || { echo "tritonserver cannot run here, missing: $missing"; return 1; }
@@ -204,7 +218,10 @@ served_setup() {
     [ "$unpacked" = 0 ] || return 1
     "$PYTHON" -c "import av, grpc, google.protobuf, numpy, tritonclient.grpc, transformers, huggingface_hub as h; print('av', \
 av.__version__, 'grpcio', grpc.__version__, 'protobuf', google.protobuf.__version__, 'numpy', numpy.__version__, 'transformers', \
-transformers.__version__, 'huggingface_hub', h.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt"
+transformers.__version__, 'huggingface_hub', h.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt" || return 1
+    # what the stubs will import, as they import it (isolated: the .pth, not PYTHONPATH), checked in seconds
+    "$PYTHON" -I -c "import numpy, av, ltx_backend, tritonclient.grpc; assert int(numpy.__version__.split('.')[0]) < 2, \
+'the stubs would import numpy ' + numpy.__version__; print('stubs import numpy', numpy.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt"
 }
 
 # Our packages without installing (src layout: each top-level folder holds its package), the carried wheels beside them.
@@ -217,12 +234,25 @@ prepare_site() {
     export PYTHONPATH="$SITE:$PWD/python_backend:$PWD/kernels:$PWD/client${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 }
 
-section() {  # name timeout command...
-    local name=$1 limit=$2
+FAILED=0
+section() {  # name timeout command... -> the command's status (also counted in FAILED, the run's exit status)
+    local name=$1 limit=$2 status
     shift 2
     echo "=== $name ($(date -u +%FT%TZ), limit ${limit}s)"
     timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.txt"
-    echo "=== $name exit ${PIPESTATUS[0]}"
+    status=${PIPESTATUS[0]}
+    echo "=== $name exit $status"
+    [ "$status" = 0 ] || FAILED=$((FAILED + 1))
+    return "$status"
+}
+
+# Every name known, before any section spends its minutes (a typo found after the first one would cost the second)
+check_sections() {
+    local cases name
+    cases=$("$PYTHON" -c "import sys; sys.path.insert(0, 'build'); import bench_e2e; print(' '.join(bench_e2e.SGLANG_CASES))") || return 1
+    for name in "$@"; do
+        [[ " ${SECTIONS[*]} $cases " == *" $name "* ]] || { echo "unknown section $name (${SECTIONS[*]}, or an SGLang case: $cases)"; return 1; }
+    done
 }
 
 if [ $# -eq 0 ]; then
@@ -240,11 +270,11 @@ cpu-served)  # the served run's wiring here: both packs made for this Python, a 
     [ -f "$site_pack" ] || PACK_PYTHON=$version pack_site "$site_pack" || exit 1
     [ -f "$server_pack" ] || PACK_PYTHON=$version pack_server "$server_pack" || exit 1
     served_setup "$site_pack" "$server_pack" || exit 1
-    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
+    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu &&
     section cpu-served 600 "$PYTHON" build/bench_served.py /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
         --tiny-request --device cpu --iters 1
     rm -rf /tmp/ltx-random-tiny "$SERVER_DIR"
-    exit
+    exit "$FAILED"
     ;;
 set-aside) shift && set_aside "$@"; exit ;;
 restore) restore; exit ;;
@@ -256,19 +286,21 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     section cpu-e2e 300 "$PYTHON" build/bench_e2e.py --tiny --device cpu --iters 1
     section cpu-sglang-case 300 "$PYTHON" build/bench_e2e.py --case ltx_2_3_two_stage_ti2v_2gpus --tiny --device cpu \
         --width 128 --height 128 --steps 2 --iters 1
-    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu
+    section cpu-write-model 120 "$PYTHON" build/write_random_model.py /tmp/ltx-random-tiny --version 2.3 --size tiny --device cpu &&
     section cpu-startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-tiny --case ltx_2.3_two_stage_t2v_2gpus \
         --device cpu --width 128 --height 128 --num-frames 9 --steps 2 --iters 1
     rm -rf /tmp/ltx-random-tiny
-    exit
+    exit "$FAILED"
     ;;
 esac
 
-if [ "$1" = served ]; then  # its own run: carry .triton-pack, not .whl
+if [[ " $* " == *" served "* ]]; then  # its own run: carry .triton-pack, not .whl
+    [ $# -eq 1 ] || { echo "served is a run of its own (its set-up is not the other sections'): $*"; exit 2; }
     served_setup "$SITE_PACK" "$SERVER_PACK" || exit 1
 else
     prepare_site .whl
 fi
+check_sections "$@" || exit 2
 { nvidia-smi; "$PYTHON" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/device.txt"
 for name in "$@"; do
     case $name in
@@ -297,20 +329,19 @@ for name in "$@"; do
             --json "$OUT/e2e-distilled.json"
         ;;
     startup)
-        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
+        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto &&
         section startup 300 "$PYTHON" build/bench_e2e.py --model-path /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus \
             --iters 2 --json "$OUT/startup.json"
         rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
         ;;
     served)  # serve to ready and the case through gRPC and generate --url, on full-size random LTX-2.3 files
-        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto
+        section write-model 230 "$PYTHON" build/write_random_model.py /tmp/ltx-random-2.3 --version 2.3 --gemma-dir auto &&
         section served 300 "$PYTHON" build/bench_served.py /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus --iters 2
         rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
         ;;
-    ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; an unknown one exits 2 there); HQ is 1920x1088
+    ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; check_sections knows them); HQ is 1920x1088
         section "$name" "$([[ $name == *hq* ]] && echo 260 || echo 200)" "$PYTHON" build/bench_e2e.py --case "$name" --iters 2 \
             --json "$OUT/$name.json" ;;
-    *) echo "unknown section $name (kernels, kernels-compile, e2e-snapshot, e2e-compiled, e2e-sglang, e2e-resident, fp8-mm," \
-        "e2e-fp8, e2e-distilled, startup, or an SGLang case of build/bench_e2e.py --case)" && exit 2 ;;
     esac
 done
+exit "$FAILED"

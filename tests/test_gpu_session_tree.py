@@ -45,13 +45,39 @@ def test_set_aside_untracks_big_files_until_restore(tmp_path):
     assert not big.exists()
     tracked = _git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split("\n")
     assert "fixtures/big model.safetensors" not in tracked and "small.txt" in tracked
-    assert _session(repo, "set-aside").stdout.startswith("already set aside")  # a second call moves nothing
+    again = _session(repo, "set-aside")  # a second call moves nothing and says the same
+    assert again.returncode == 0 and "set aside 1 tracked files" in again.stdout and not big.exists()
 
     restored = _session(repo, "restore")
     assert restored.returncode == 0 and "restored 1 tracked files" in restored.stdout
     assert big.read_bytes() == content
     assert _git(repo, "status", "--porcelain") == ""
     assert _session(repo, "restore").stdout.strip() == "nothing is set aside"
+
+
+def test_an_interrupted_set_aside_or_restore_is_finished_by_calling_it_again(tmp_path):
+    repo, big = _repo(tmp_path)
+    second = repo / "fixtures" / "second.bin"
+    second.write_bytes(b"\1" * (5 * MIB))
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "second")
+    aside = repo / ".git" / "gpu-session-aside"
+    # set-aside stopped after its first file: the list written, one file untracked and moved
+    aside.mkdir()
+    (aside / "list").write_text("fixtures/big model.safetensors\nfixtures/second.bin\n")
+    _git(repo, "rm", "-q", "--cached", "--", "fixtures/big model.safetensors")
+    (aside / "fixtures").mkdir()
+    big.rename(aside / "fixtures" / "big model.safetensors")
+    assert _session(repo, "set-aside").returncode == 0
+    assert not big.exists() and not second.exists()
+    assert "fixtures/second.bin" not in _git(repo, "ls-files")
+    # restore stopped after its first file: one back and unstaged, the other still aside
+    (aside / "fixtures" / "big model.safetensors").rename(big)
+    _git(repo, "reset", "-q", "--", "fixtures/big model.safetensors")
+    restored = _session(repo, "restore")
+    assert restored.returncode == 0 and "restored 2 tracked files" in restored.stdout
+    assert second.stat().st_size == 5 * MIB and big.stat().st_size == 5 * MIB - (5 * MIB) % 256
+    assert _git(repo, "status", "--porcelain") == "" and not aside.exists()
 
 
 def test_travel_size_fails_over_the_limit_with_carried_paths(tmp_path):
@@ -62,6 +88,10 @@ def test_travel_size_fails_over_the_limit_with_carried_paths(tmp_path):
     over = _session(repo, "travel-size", ".whl")
     assert over.returncode == 1 and "a run would send 65 MiB" in over.stdout and "carrying .whl" in over.stdout
     assert _session(repo, "set-aside", ".whl").returncode == 0  # 60 MiB + the small files
+    with open(carried / "sparse.bin", "wb") as sparse:  # sizes past 2 GiB print as integers (awk's %d would not)
+        sparse.truncate(3 * 1024 * MIB)
+    huge = _session(repo, "travel-size", ".whl")
+    assert huge.returncode == 1 and huge.stdout.startswith("a run would send 3132 MiB ("), huge.stdout + huge.stderr
 
 
 def test_this_repository_leaves_room_for_the_wheels_once_big_files_are_set_aside():
