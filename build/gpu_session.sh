@@ -59,6 +59,10 @@ WHEELS=(av==18.1.0 transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36
 # protobuf and aiohttp serve as they are (tests/test_transformers_versions.py).
 SERVED_PACKAGES=(av==18.1.0 numpy==1.26.4 ml_dtypes==0.5.4 tritonclient==2.73.0 python-rapidjson==1.23)
 PYTRITON_VERSION=0.7.0
+PYTRITON_SERVER_VERSION=2.51.0  # the tritonserver that wheel holds
+# Wheels and packs for the GPU image's Python (3.12 unless PACK_PYTHON says otherwise): the platforms pip may take.
+PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
+    --platform manylinux2014_x86_64)
 SERVER_PACK=.triton-pack/tritonserver-py3.12.tar.xz
 SITE_PACK=.triton-pack/served-site-py3.12.tar.xz
 SERVER_DIR=/tmp/ltx-tritonserver
@@ -131,9 +135,8 @@ download_wheels() {
     local folder=$1
     shift
     rm -rf "$folder"  # no wheel of an earlier list left beside (two versions of one package stop the install)
-    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 -d "$folder" "$@" || return 1
+    "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLATFORMS[@]}" \
+        -d "$folder" "$@" || return 1
     exclude_from_git "$folder"
     du -sh "$folder"
 }
@@ -144,12 +147,19 @@ pack_site() {  # [output path]
     local python_version=${PACK_PYTHON:-3.12} out=${1:-$SITE_PACK} work
     work=$(mktemp -d)
     "$PYTHON" -m pip install -q --no-deps --no-compile --only-binary=:all: --python-version "$python_version" --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        --target "$work" "${SERVED_PACKAGES[@]}" || return 1
+        "${PLATFORMS[@]}" --target "$work" "${SERVED_PACKAGES[@]}" || return 1
     rm -rf "$work/bin"
+    write_pack "$work" "$out" .
+}
+
+# The folder $1's paths $3... as the tar.xz $2 (made ignored where it is .triton-pack's); $1 is removed. A failed
+# tar or xz leaves no pack.
+write_pack() {
+    local work=$1 out=$2
+    shift 2
     mkdir -p "$(dirname "$out")"
-    [ "$out" != "$SITE_PACK" ] || exclude_from_git "$(dirname "$SITE_PACK")"
-    tar -C "$work" -cf - . | xz -9e -T2 >"$out" || { rm -rf "$work" "$out"; return 1; }
+    [ "$(dirname "$out")" != "$(dirname "$SITE_PACK")" ] || exclude_from_git "$(dirname "$out")"
+    tar -C "$work" -cf - "$@" | xz -9e -T2 >"$out" || { rm -rf "$work" "$out"; return 1; }
     rm -rf "$work"
 }
 
@@ -165,10 +175,7 @@ pack_server() {  # [output path]
     server="$work/pytriton/tritonserver"
     cp "$server/python_backend_stubs/$python_version/triton_python_backend_stub" "$server/backends/python/" || return 1
     rm -rf "$server/python_backend_stubs" "$work"/nvidia_pytriton.libs/libpython3*
-    mkdir -p "$(dirname "$out")"
-    [ "$out" != "$SERVER_PACK" ] || exclude_from_git "$(dirname "$SERVER_PACK")"
-    tar -C "$work" -cf - pytriton nvidia_pytriton.libs | xz -9e -T2 >"$out" || { rm -rf "$work" "$out"; return 1; }
-    rm -rf "$work"
+    write_pack "$work" "$out" pytriton nvidia_pytriton.libs
 }
 
 # The carried server unpacked into $SERVER_DIR; TRITONSERVER points `serve` at it. Fails, saying what is missing,
@@ -219,9 +226,11 @@ served_setup() {
     "$PYTHON" -c "import av, grpc, google.protobuf, numpy, tritonclient.grpc, transformers, huggingface_hub as h; print('av', \
 av.__version__, 'grpcio', grpc.__version__, 'protobuf', google.protobuf.__version__, 'numpy', numpy.__version__, 'transformers', \
 transformers.__version__, 'huggingface_hub', h.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt" || return 1
-    # what the stubs will import, as they import it (isolated: the .pth, not PYTHONPATH), checked in seconds
-    "$PYTHON" -I -c "import numpy, av, ltx_backend, tritonclient.grpc; assert int(numpy.__version__.split('.')[0]) < 2, \
-'the stubs would import numpy ' + numpy.__version__; print('stubs import numpy', numpy.__version__)" 2>&1 | tee -a "$OUT/served-setup.txt"
+    # what the stubs will import, as they import it (isolated: the .pth, not PYTHONPATH), checked in seconds with
+    # serve's own check, which would otherwise refuse the server only after the full-size model had loaded
+    "$PYTHON" -I -c "import av, ltx_backend, numpy, tritonclient.grpc; from ltx_client.server import numpy_incompatibility as f; \
+problem = f('$PYTRITON_SERVER_VERSION', numpy.__version__); assert not problem, problem; print('stubs import numpy', numpy.__version__)" \
+        2>&1 | tee -a "$OUT/served-setup.txt"
 }
 
 # Our packages without installing (src layout: each top-level folder holds its package), the carried wheels beside them.

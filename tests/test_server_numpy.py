@@ -28,4 +28,4 @@ def test_the_stubs_numpy_is_read_as_they_import_it_not_from_pythonpath(tmp_path,
     fake.mkdir()
     (fake / "__init__.py").write_text('__version__ = "9.9.9"\n')
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    assert stub_numpy_version() == importlib.metadata.version("numpy")
+    assert stub_numpy_version.__wrapped__() == importlib.metadata.version("numpy")  # asked anew, not the cached answer

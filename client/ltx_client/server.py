@@ -3,6 +3,7 @@ Python environment first on PATH (the python backend's stub then imports its pac
 wait until the server is ready, stop it cleanly."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -59,6 +60,7 @@ def numpy_incompatibility(server_version: str, numpy_version: str) -> str | None
             f"numpy<2 there (pip install 'numpy<2') or use tritonserver >= {'.'.join(map(str, FIRST_SERVER_FOR_NUMPY_2))}")
 
 
+@functools.cache  # one environment per process: asked once, not at every (re)start
 def stub_numpy_version() -> str:
     """The numpy the python-backend stubs import: they run this environment's interpreter isolated (site-packages
     and .pth files; PYTHONPATH ignored), so ask such an interpreter."""
