@@ -1,6 +1,7 @@
 """fp8-scaled-mm's activation quantisation kernel (Triton, CPU interpreter) against its PyTorch reference: the
 same fp8 bits and the same scale, for every dtype the models pass, across block boundaries, on every value
-e4m3fn holds and every midpoint between two of them (ties round to even), on subnormals and signed zeros.
+e4m3fn holds and every midpoint between two of them (ties round to even), on subnormals and signed zeros; and
+the torch._scaled_mm call the GPUs run, through torch's CPU implementation of that op, against the reference.
 
 TRITON_INTERPRET is set before the kernels' modules import triton (they do so lazily).
 """
@@ -15,7 +16,7 @@ import torch  # noqa: E402
 
 import ltx_kernels  # noqa: E402
 from ltx_kernels import dispatch  # noqa: E402
-from ltx_kernels.fp8_linear import FP8, FP8_MAX, quantize_fp8_reference  # noqa: E402
+from ltx_kernels.fp8_linear import FP8, FP8_MAX, fp8_linear_reference, quantize_fp8_reference, scaled_mm_linear  # noqa: E402
 
 
 def _kernel():
@@ -123,3 +124,20 @@ def test_inf_and_nan_are_not_hidden():
     assert out.float()[1].isnan() and out.float()[[0, 2, 3]].eq(0).all()
     _, reference_scale = quantize_fp8_reference(torch.tensor([1.0, float("nan")]))
     assert reference_scale.isnan()
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+def test_the_scaled_mm_call_computes_the_dequantised_product(with_bias):
+    """fp8_linear's GPU branch (scaled_mm_linear) run by torch's CPU _scaled_mm: x [2, 5, 64] bf16 flattened to
+    rows and back, the weight [48, 64] passed transposed, its scale and x's applied once each, the bias added:
+    the reference's product within bf16's rounding (a missing scale, a swapped operand or a dropped bias is off
+    by far more). Where it runs on a GPU, tests/test_gpu.py checks cuBLASLt's result the same way."""
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.randn(2, 5, 64, generator=generator) * 3).bfloat16()
+    weight, weight_scale = quantize_fp8_reference(torch.randn(48, 64, generator=generator) * 0.05)
+    bias = torch.randn(48, generator=generator).bfloat16() if with_bias else None
+    out = scaled_mm_linear(x, weight, weight_scale, bias)
+    expected = fp8_linear_reference(x, weight, weight_scale, bias)
+    assert out.shape == (2, 5, 48) and out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected.float(), rtol=2**-7, atol=1e-3)
+    assert expected.abs().max() > 0.5

@@ -54,10 +54,18 @@ def scaled_mm_supported(device: torch.device) -> bool:
 def fp8_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     if dispatch.get_attention_backend() != "sdpa" and scaled_mm_supported(x.device):  # sdpa: plain PyTorch everywhere
         dispatch.calls[("fp8_linear", "scaled_mm")] += 1
-        shape = x.shape
-        x8, x_scale = quantize_fp8(x.reshape(-1, shape[-1]))
-        out = torch._scaled_mm(x8, weight.t(), scale_a=x_scale, scale_b=weight_scale.float(),
-                               bias=None if bias is None else bias.to(x.dtype), out_dtype=x.dtype)
-        return out.reshape(*shape[:-1], weight.shape[0])
+        return scaled_mm_linear(x, weight, weight_scale, bias)
     dispatch.calls[("fp8_linear", "reference")] += 1
     return fp8_linear_reference(x, weight, weight_scale, bias)
+
+
+def scaled_mm_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The product in fp8 through torch._scaled_mm: x flattened to rows and quantised, the weight passed
+    transposed (column-major, as cuBLASLt wants its second operand), both per-tensor scales float32, the bias
+    and the output in x's dtype. fp8_linear runs it on GPUs with fp8 matmuls; torch's CPU implementation of the
+    same op lets the tests check this call (layout, scales, bias, shapes) without one."""
+    shape = x.shape
+    x8, x_scale = quantize_fp8(x.reshape(-1, shape[-1]))
+    out = torch._scaled_mm(x8, weight.t(), scale_a=x_scale, scale_b=weight_scale.float(),
+                           bias=None if bias is None else bias.to(x.dtype), out_dtype=x.dtype)
+    return out.reshape(*shape[:-1], weight.shape[0])
