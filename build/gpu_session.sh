@@ -13,7 +13,8 @@
 #   A session's 15 minutes of device time include the machine's start (minutes) and no machine starts with
 #   under 4 minutes left: plan ONE such run per session. Each pair's section limits + ~40 s of set-up fit in
 #   590 s; a section cut short keeps every result printed so far (rows print as they are measured).
-#   later sessions:  "e2e-compiled kernels-compile", then "e2e-sglang e2e-resident" (timeout_s=590 each)
+#   later sessions:  "e2e-compiled kernels-compile", then "e2e-sglang e2e-resident" (timeout_s=590 each); an SGLang
+#                    case eager and compiled, e.g. "ltx_2_two_stage_t2v ltx_2_two_stage_t2v:compiled"
 #   check here:      bash build/gpu_session.sh cpu-check             # the same wiring on tiny shapes, CPU
 #                    (PYTHON=/path/to/python: with that environment, e.g. torch 2.11 + triton 3.6 as on the GPU)
 #   the served run:  bash build/gpu_session.sh fetch-served          # here: .triton-pack/ (tritonserver 2.51 with the
@@ -39,7 +40,8 @@
 #   <SGLang case>  #16: bench_e2e.py --case: one of SGLang's five LTX performance cases on this one GPU, against
 #                  SGLang's H100 time and the goal (half of it): ltx_2_two_stage_t2v, ltx_2.3_two_stage_t2v_2gpus,
 #                  ltx_2_3_two_stage_ti2v_2gpus, ltx_2.3_one_stage_ti2v, ltx_2_3_hq_pipeline (each loads its model:
-#                  two or three per 590 s run)
+#                  two or three per 590 s run); CASE:compiled, the same with the blocks compiled (reduce-overhead: CUDA
+#                  graphs), +100 s: at 25 frames a stage-1 step's ~5,100 kernel launches cost about what its math does
 #   startup        #16's start-up from files: build/write_random_model.py writes full-size random LTX-2.3 in the published
 #                  layout (55 GB of files on the disk, Gemma's 24 GB on /dev/shm where it has room), then
 #                  bench_e2e.py --model-path loads it as `generate` does (the load time: the engine's start-up) and times
@@ -260,7 +262,8 @@ check_sections() {
     local cases name
     cases=$("$PYTHON" -c "import sys; sys.path.insert(0, 'build'); import bench_e2e; print(' '.join(bench_e2e.SGLANG_CASES))") || return 1
     for name in "$@"; do
-        [[ " ${SECTIONS[*]} $cases " == *" $name "* ]] || { echo "unknown section $name (${SECTIONS[*]}, or an SGLang case: $cases)"; return 1; }
+        [[ " ${SECTIONS[*]} $cases " == *" ${name%:compiled} "* && ( $name != *:compiled || $name == ltx_2* ) ]] ||
+            { echo "unknown section $name (${SECTIONS[*]}, or an SGLang case: $cases; a case + :compiled)"; return 1; }
     done
 }
 
@@ -303,13 +306,13 @@ cpu-check)  # PYTHON=... to check with another environment (e.g. the GPU image's
     ;;
 esac
 
+check_sections "$@" || exit 2
 if [[ " $* " == *" served "* ]]; then  # its own run: carry .triton-pack, not .whl
     [ $# -eq 1 ] || { echo "served is a run of its own (its set-up is not the other sections'): $*"; exit 2; }
     served_setup "$SITE_PACK" "$SERVER_PACK" || exit 1
 else
     prepare_site .whl
 fi
-check_sections "$@" || exit 2
 { nvidia-smi; "$PYTHON" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$OUT/device.txt"
 for name in "$@"; do
     case $name in
@@ -348,9 +351,12 @@ for name in "$@"; do
         section served 300 "$PYTHON" build/bench_served.py /tmp/ltx-random-2.3 --case ltx_2.3_two_stage_t2v_2gpus --iters 2
         rm -rf /tmp/ltx-random-2.3 /dev/shm/ltx-random-2.3-gemma
         ;;
-    ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; check_sections knows them); HQ is 1920x1088
-        section "$name" "$([[ $name == *hq* ]] && echo 260 || echo 200)" "$PYTHON" build/bench_e2e.py --case "$name" --iters 2 \
-            --json "$OUT/$name.json" ;;
+    ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; check_sections knows them); HQ is 1920x1088.
+        # CASE:compiled: its blocks compiled with CUDA graphs (mode reduce-overhead; the warm-up request compiles)
+        limit=$([[ $name == *hq* ]] && echo 260 || echo 200) compile=()
+        [[ $name == *:compiled ]] && limit=$((limit + 100)) compile=(--torch-compile-mode reduce-overhead)
+        section "${name/:/-}" "$limit" "$PYTHON" build/bench_e2e.py --case "${name%:compiled}" "${compile[@]}" --iters 2 \
+            --json "$OUT/${name/:/-}.json" ;;
     esac
 done
 exit "$FAILED"

@@ -3,6 +3,7 @@ files, and the trained fixture checkpoint alone is 88 MB. Checked in a throwaway
 the script, a tracked file over the 4 MiB threshold and a small one."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -101,3 +102,13 @@ def test_this_repository_leaves_room_for_the_wheels_once_big_files_are_set_aside
     sizes = [(ROOT / name.decode()).stat().st_size for name in listed if name and (ROOT / name.decode()).exists()]
     small = sum(size for size in sizes if size <= 4 * MIB)
     assert small < 8 * MIB, f"{small / MIB:.1f} MiB of tracked files under 4 MiB each"
+
+
+def test_section_names_are_checked_before_any_set_up():
+    """A typo costs nothing: every name is checked (SGLang cases from bench_e2e, `:compiled` on a case only) before
+    wheels are installed or a section spends device minutes. Run in this checkout, which has no .whl/ here."""
+    env = dict(os.environ, PYTHON=str(ROOT / ".venv/bin/python"), OUT="/tmp/gpu-session-test-out")
+    for sections in (["ltx_2_bogus"], ["e2e-snapshot:compiled"], ["ltx_2_two_stage_t2v:compiled", "kernels:compiled"]):
+        run = subprocess.run(["bash", "build/gpu_session.sh", *sections], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert run.returncode == 2 and f"unknown section {sections[-1]} " in run.stdout, (sections, run.stdout, run.stderr)
+        assert run.stdout.count("\n") == 1 and run.stderr == "", (run.stdout, run.stderr)  # pip, nvidia-smi: not run
