@@ -25,8 +25,6 @@ import warnings
 from pathlib import Path
 
 os.environ["TRITON_INTERPRET"] = "1"  # before anything imports triton
-# random weights through the interpreter's numpy: fully masked rows warn (-inf - -inf); the count is the point
-warnings.filterwarnings("ignore", category=RuntimeWarning)
 
 import torch  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
@@ -122,7 +120,9 @@ def count(version: str, passes: int) -> dict:
     counter = OpCounter()
     block.register_forward_pre_hook(lambda *_: setattr(counter, "in_block", True))
     block.register_forward_hook(lambda *_: setattr(counter, "in_block", False))
-    with torch.no_grad():
+    # uninitialised weights through the interpreter's numpy warn (inf - inf, all-NaN rows): the count is the point
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         model(video, audio, perturbations)  # warm-up: the kernels' first calls
         with counter, FusedOnCuda(counter), triton_launches_counted(counter):
             model(video, audio, perturbations)
