@@ -156,7 +156,10 @@ def assert_same_video(served, local) -> None:
     Nearly every run is bit-identical; two clean-clone CI runs of about ten (2026-12-06, -07) served 26 and 29 of
     442,368 values one level off, with every process on the same CPU thread count (checked above), and runs here
     under CPU load did not reproduce it: some float sum still differs between the served processes and this one
-    now and then. A wrong seed, stage, guidance or weight set moves far more than this."""
+    now and then. Not reproduced either (2026-12-07, two busy-loop processes beside each): 400 in-process runs, 37
+    requests to one snapshot-mode 2.3 server, 12 fresh servers with 2 requests each, and the whole suite in order
+    (every served video of this file compared): all bit-identical. A wrong seed, stage, guidance or weight set
+    moves far more than this."""
     difference = np.abs(served.frames.astype(np.int16) - local.frames.astype(np.int16))
     off = int(np.count_nonzero(difference))
     assert served.frames.shape == local.frames.shape and difference.max() <= 1 and off <= 5e-4 * difference.size, (difference.max(), off)
