@@ -92,3 +92,67 @@ def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras,
     torch.testing.assert_close(stage1, base, rtol=0, atol=0)
     stage2 = weights.model(plan.key(TWO_STAGE, 2)).get_submodule(LAYER).weight.detach().clone()
     torch.testing.assert_close(stage2, base + _delta(distilled, 1.0), rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- room for a device mode's weights
+
+
+def _two_stage_weights(tiny_checkpoints, loras, mode, loads):
+    _, distilled = loras
+    source = open_model(str(tiny_checkpoints["2.3"]))
+    plan = weight_plan("2.3", [TWO_STAGE], distilled)
+
+    def load():
+        loads.append(1)
+        return source.load("transformer", torch.device("cpu"), torch.float32)
+
+    return stage_weights(load, plan.weights, mode)
+
+
+def test_resident_mode_is_refused_before_loading_a_transformer_that_cannot_fit(tiny_checkpoints, loras, monkeypatch):
+    """After the first transformer, the second needs as much again: with less free (here: the free-memory query
+    answering 1 KiB) the mode is refused, naming it, the need and what fits instead, before the second is built."""
+    import ltx_backend.runtime.stage_weights as stage_weights_module
+
+    loads = []
+    monkeypatch.setattr(stage_weights_module, "free_bytes", lambda device: 1024)
+    with pytest.raises(InvalidRequest, match=r"invalid device_mode='resident': the transformers of weight sets .*distilled.* need "
+                       r"0\.\d GiB and this host has 0\.0 GiB free: snapshot mode holds one transformer"):
+        _two_stage_weights(tiny_checkpoints, loras, "resident", loads)
+    assert len(loads) == 1
+    monkeypatch.setattr(stage_weights_module, "free_bytes", lambda device: 2**40)
+    loads.clear()
+    assert len(_two_stage_weights(tiny_checkpoints, loras, "resident", loads).keys) == 2 and len(loads) == 2
+
+
+def test_snapshot_mode_is_refused_when_the_host_cannot_hold_its_copies(tiny_checkpoints, loras, monkeypatch):
+    import ltx_backend.runtime.stage_weights as stage_weights_module
+    from ltx_backend.loading.lora import WeightSnapshot, touched_modules
+
+    needs = []
+    check = stage_weights_module.check_room
+    monkeypatch.setattr(stage_weights_module, "check_room", lambda mode, need, *rest: needs.append(need) or check(mode, need, *rest))
+    monkeypatch.setattr(stage_weights_module, "host_available_bytes", lambda: 1024)
+    with pytest.raises(InvalidRequest, match=r"invalid device_mode='snapshot': host copies of the \d+ weights the LoRAs touch "
+                       r"\(1 of each\) need .* free: original mode keeps no copy"):
+        _two_stage_weights(tiny_checkpoints, loras, "snapshot", [])
+    _, distilled = loras
+    model = open_model(str(tiny_checkpoints["2.3"])).load("transformer", torch.device("cpu"), torch.float32)
+    touched = touched_modules([(distilled, 1.0)], model)
+    assert needs == [WeightSnapshot.bytes_to_take(model, touched)] and needs[0] == WeightSnapshot.take(model, touched).nbytes > 0
+
+
+def test_the_host_reports_its_available_memory_and_a_container_limit_lowers_it(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import ltx_backend.runtime.device_memory as device_memory
+
+    total = next(int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
+    monkeypatch.setattr(device_memory, "CGROUP", tmp_path)  # no cgroup files: MemAvailable alone
+    available = device_memory.host_available_bytes()
+    assert 0 < available <= total
+    (tmp_path / "memory.max").write_text(f"{3 * 2**20}\n")
+    (tmp_path / "memory.current").write_text(f"{2**20}\n")
+    assert device_memory.host_available_bytes() == 2 * 2**20  # what the container's limit leaves
+    (tmp_path / "memory.max").write_text("max\n")
+    assert device_memory.host_available_bytes() > 2 * 2**20

@@ -512,6 +512,11 @@ class WeightSnapshot:
 
     tensors: dict[str, torch.Tensor]  # parameter name ("transformer_blocks.0.attn1.to_q.weight") -> copy
 
+    @staticmethod
+    def bytes_to_take(model: nn.Module, module_paths: Iterable[str]) -> int:
+        """What take(model, module_paths) will copy, in bytes."""
+        return sum(t.numel() * t.element_size() for path in set(module_paths) for _, t in _merged_tensors(model, path))
+
     @classmethod
     def take(cls, model: nn.Module, module_paths: Iterable[str], on_host: bool = True) -> WeightSnapshot:
         tensors: dict[str, torch.Tensor] = {}

@@ -35,6 +35,7 @@ from torch import nn
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import LoraFile, WeightSnapshot, apply_loras, check_loras, pin_factors, touched_modules
+from ltx_backend.runtime.device_memory import check_room, describe, free_bytes, host_available_bytes
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,17 @@ class ResidentWeights(StageWeights):
 
     def __init__(self, load_transformer: Callable[[], nn.Module], weight_sets: WeightSets):
         super().__init__(load_transformer, weight_sets)
-        self._models = {key: self._build(key) for key in self.keys}
-        self._device = next(self._models[self.keys[0]].parameters()).device
-        self.current = self.keys[0]
+        first, *others = self.keys
+        self._models = {first: self._build(first)}
+        self._device = next(self._models[first].parameters()).device
+        if others:  # each other set is as big again: refused now if it cannot fit, not part way through loading it
+            size = sum(t.numel() * t.element_size() for t in (*self._models[first].parameters(), *self._models[first].buffers()))
+            check_room(self.mode, len(others) * size, free_bytes(self._device),
+                       f"the transformers of weight sets {', '.join(others)} (one each, beside {first}'s)", describe(self._device),
+                       "snapshot mode holds one transformer and merges the other stage's LoRA at switches; fp8 weights "
+                       "(--quantization fp8-cast) take half as much")
+            self._models.update((key, self._build(key)) for key in others)
+        self.current = first
 
     def model(self, key: str) -> nn.Module:
         self.loras(key)
@@ -144,6 +153,10 @@ class SnapshotWeights(StageWeights):
         set is the base (then a switch copies them in). Every set's LoRAs are checked against the model here (a
         LoRA that does not fit fails at load, not at a request). The model is left at base."""
         touched = touched_modules([item for loras in self.weight_sets.values() for item in loras], model)
+        copies = 1 if self._base_key is not None else 1 + len(self.keys)  # the base, and each set's when none is it
+        check_room(self.mode, copies * WeightSnapshot.bytes_to_take(model, touched), host_available_bytes(),
+                   f"host copies of the {len(touched)} weights the LoRAs touch ({copies} of each)", "this host",
+                   "original mode keeps no copy (it rebuilds the transformer from the checkpoint at switches)")
         base = WeightSnapshot.take(model, touched)
         snapshots = {}
         for key in self.keys:
