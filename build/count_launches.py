@@ -12,7 +12,7 @@ view is one launch, each Triton kernel launch one (what the interpreter does ins
 `F.rms_norm` counts one launch, as CUDA runs it (aten::_fused_rms_norm) where a CPU decomposes it into six. The full model's count is the blocks' times the
 published block count, plus the rest (embeddings, RoPE tables, AdaLN timestep MLPs, output projection).
 
-    python build/count_launches.py                 # LTX-2 and LTX-2.3, 2 and 4 guidance passes (batched: same count)
+    python build/count_launches.py                 # LTX-2 and LTX-2.3, 2 and 4 guidance passes (batched in one call)
 """
 from __future__ import annotations
 

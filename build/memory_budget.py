@@ -10,7 +10,8 @@ float8_e4m3fn, 1 byte; per-tensor scales beside the scaled ones). Per device mod
 for a two-stage request with the distilled LoRA in stage 2 and no user LoRA:
 
     snapshot   one transformer on the GPU; the base values of every tensor the LoRA touches kept in pinned
-               host memory; the stage-2 merge's temporaries on the GPU, one Linear at a time
+               host memory, and the LoRA's factors (pinned for the merges); the stage-2 merge's temporaries
+               on the GPU, one Linear at a time
     resident   two transformers on the GPU (stage 1's, and stage 2's with the LoRA merged)
     original   one transformer on the GPU, rebuilt from the checkpoint at each switch
 
@@ -32,7 +33,6 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
-GIB = 1024**3
 GPUS = {"H100 80GB": 79.6, "H200 141GB": 139.8}  # GiB: their memory as the CUDA runtime reports its total
 BF16 = 2
 FP8 = 1
@@ -107,6 +107,7 @@ def components(version: str) -> tuple[nn.Module, list[Component], Component]:
 
 
 def main(argv=None) -> int:
+    from ltx_backend.runtime.device_memory import GIB
     from ltx_testing.random_weights import FULL_LORA_RANK
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -132,15 +133,15 @@ def main(argv=None) -> int:
         for quantization, t in sizes.items():
             merge = merges[quantization]
             for mode, gpu, host in (
-                ("snapshot", t + merge.transient, merge.snapshot),
+                ("snapshot", t + merge.transient, merge.snapshot + merge.factors),  # the factors pinned for the merge
                 ("resident", 2 * t, 0),
                 ("original", t, 0),
             ):
                 with_text, without = gpu + rest + text.bytes, gpu + rest
                 left = " | ".join(f"{total - with_text / GIB:.1f} / {total - without / GIB:.1f}" for total in GPUS.values())
                 print(f"| {mode} | {quantization or 'bf16'} | {gib(with_text)} | {gib(without)} | {gib(host)} | {left} |")
-    print("\nsnapshot's GPU figure includes the largest Linear's merge temporaries; its host copy holds the touched "
-          "weights as the transformer stores them. What is left (negative: does not fit) is for the activations, "
+    print("\nsnapshot's GPU figure includes the largest Linear's merge temporaries; its host memory holds the touched "
+          "weights as the transformer stores them and the LoRA's factors. What is left (negative: does not fit) is for the activations, "
           "the CUDA context (~0.5 GiB) and the allocator's cache: bench_e2e.py measures the peak.")
     return 0
 

@@ -97,10 +97,10 @@ def test_a_switch_that_fails_part_way_is_redone_in_full(tiny_checkpoints, loras,
 # ----------------------------------------------------------------------------- room for a device mode's weights
 
 
-def _two_stage_weights(tiny_checkpoints, loras, mode, loads):
+def _two_stage_weights(tiny_checkpoints, loras, mode, loads, user_loras=()):
     _, distilled = loras
     source = open_model(str(tiny_checkpoints["2.3"]))
-    plan = weight_plan("2.3", [TWO_STAGE], distilled)
+    plan = weight_plan("2.3", [TWO_STAGE], distilled, list(user_loras))
 
     def load():
         loads.append(1)
@@ -136,10 +136,16 @@ def test_snapshot_mode_is_refused_when_the_host_cannot_hold_its_copies(tiny_chec
     with pytest.raises(InvalidRequest, match=r"invalid device_mode='snapshot': host copies of the \d+ weights the LoRAs touch "
                        r"\(1 of each\) need .* free: original mode keeps no copy"):
         _two_stage_weights(tiny_checkpoints, loras, "snapshot", [])
-    _, distilled = loras
+    user, distilled = loras
     model = open_model(str(tiny_checkpoints["2.3"])).load("transformer", torch.device("cpu"), torch.float32)
     touched = touched_modules([(distilled, 1.0)], model)
     assert needs == [WeightSnapshot.bytes_to_take(model, touched)] and needs[0] == WeightSnapshot.take(model, touched).nbytes > 0
+    # with a user LoRA no set is the bare base: the base and each of the two sets are kept
+    needs.clear()
+    with pytest.raises(InvalidRequest, match=r"\(3 of each\)"):
+        _two_stage_weights(tiny_checkpoints, loras, "snapshot", [], user_loras=[(user, 0.7)])
+    touched = touched_modules([(user, 0.7), (distilled, 1.0)], model)
+    assert needs == [3 * WeightSnapshot.bytes_to_take(model, touched)]
 
 
 def test_the_host_reports_its_available_memory_and_a_container_limit_lowers_it(tmp_path, monkeypatch):
@@ -153,6 +159,8 @@ def test_the_host_reports_its_available_memory_and_a_container_limit_lowers_it(t
     assert 0 < available <= total
     (tmp_path / "memory.max").write_text(f"{3 * 2**20}\n")
     (tmp_path / "memory.current").write_text(f"{2**20}\n")
-    assert device_memory.host_available_bytes() == 2 * 2**20  # what the container's limit leaves
+    (tmp_path / "memory.stat").write_text("anon 262144\nfile 786432\nshmem 262144\ninactive_file 262144\n")
+    # what the container's limit leaves, its file cache but not its shared memory counted as free
+    assert device_memory.host_available_bytes() == 3 * 2**20 - 2**20 + (786432 - 262144)
     (tmp_path / "memory.max").write_text("max\n")
     assert device_memory.host_available_bytes() > 2 * 2**20

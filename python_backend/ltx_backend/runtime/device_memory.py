@@ -18,7 +18,8 @@ CGROUP = Path("/sys/fs/cgroup")
 
 def host_available_bytes() -> int | None:
     """Host memory a process can still take: /proc/meminfo's MemAvailable, less where a cgroup (v2) limit leaves
-    less (a container's); None where neither can be read."""
+    less (a container's: its limit less its usage, its file cache counted as free, as the kernel reclaims it: a
+    checkpoint just read fills that cache); None where neither can be read."""
     available = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -29,11 +30,24 @@ def host_available_bytes() -> int | None:
     try:
         limit = (CGROUP / "memory.max").read_text().strip()
         if limit != "max":
-            left = int(limit) - int((CGROUP / "memory.current").read_text())
+            left = int(limit) - int((CGROUP / "memory.current").read_text()) + _reclaimable_cache_bytes()
             available = left if available is None else min(available, left)
     except (OSError, ValueError):
         pass
     return available
+
+
+def _reclaimable_cache_bytes() -> int:
+    """The cgroup's file cache less its shared memory (tmpfs, /dev/shm: not reclaimable): what the kernel frees
+    before it refuses the cgroup memory (counted as free: a false refusal is worse than a missed one)."""
+    try:
+        stat = {}
+        for line in (CGROUP / "memory.stat").read_text().splitlines():
+            name, _, value = line.partition(" ")
+            stat[name] = value
+        return max(0, int(stat.get("file", 0)) - int(stat.get("shmem", 0)))
+    except (OSError, ValueError):
+        return 0
 
 
 def free_bytes(device: torch.device) -> int | None:

@@ -117,11 +117,12 @@ class ResidentWeights(StageWeights):
         self._models = {first: self._build(first)}
         self._device = next(self._models[first].parameters()).device
         if others:  # each other set is as big again: refused now if it cannot fit, not part way through loading it
-            size = sum(t.numel() * t.element_size() for t in (*self._models[first].parameters(), *self._models[first].buffers()))
+            tensors = (*self._models[first].parameters(), *self._models[first].buffers())
+            size = sum(t.numel() * t.element_size() for t in tensors)
+            fp8 = "" if any(t.element_size() == 1 for t in tensors) else "; fp8 weights (--quantization fp8-cast) take half as much"
             check_room(self.mode, len(others) * size, free_bytes(self._device),
                        f"the transformers of weight sets {', '.join(others)} (one each, beside {first}'s)", describe(self._device),
-                       "snapshot mode holds one transformer and merges the other stage's LoRA at switches; fp8 weights "
-                       "(--quantization fp8-cast) take half as much")
+                       "snapshot mode holds one transformer and merges the other stage's LoRA at switches" + fp8)
             self._models.update((key, self._build(key)) for key in others)
         self.current = first
 
@@ -154,6 +155,7 @@ class SnapshotWeights(StageWeights):
         LoRA that does not fit fails at load, not at a request). The model is left at base."""
         touched = touched_modules([item for loras in self.weight_sets.values() for item in loras], model)
         copies = 1 if self._base_key is not None else 1 + len(self.keys)  # the base, and each set's when none is it
+        # (the LoRAs' factors are in host memory already: pinning them replaces them, layer by layer)
         check_room(self.mode, copies * WeightSnapshot.bytes_to_take(model, touched), host_available_bytes(),
                    f"host copies of the {len(touched)} weights the LoRAs touch ({copies} of each)", "this host",
                    "original mode keeps no copy (it rebuilds the transformer from the checkpoint at switches)")
