@@ -33,7 +33,8 @@
 #   e2e-snapshot   build/bench_e2e.py: two-stage LTX-2 768x512x121, 40 stage-1 steps, snapshot device mode
 #   e2e-compiled   the same with the blocks compiled, mode reduce-overhead (the warm-up request compiles)
 #   e2e-sglang     the same with SGLang's LTX-2 guidance (CFG 4.0 only: 2 passes per stage-1 step, not 4)
-#   e2e-resident   the same, resident device mode (both transformers on the GPU)
+#   e2e-resident   the same, resident device mode (both transformers on the GPU: with Gemma 98 GiB of bf16 weights,
+#                  an H200's run; on an H100 loading refuses it after the first transformer, build/memory_budget.py)
 #   fp8-mm         #14: fp8-scaled-mm's matmul vs its dequantised reference, and its time vs bf16, per Linear shape
 #   e2e-fp8        e2e-snapshot with --quantization fp8-scaled-mm
 #   e2e-distilled  LTX2DistilledPipeline, 1536x1024x121 (8 + 3 steps)
