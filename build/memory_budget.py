@@ -4,9 +4,10 @@ any activation, counted from the published model structures on the meta device. 
 under the peak that `bench_e2e.py` measures on a GPU (activations, the CUDA context and the allocator's cache
 come on top).
 
-Per component, the bytes of its parameters and buffers in bf16 (the GPU dtype); the transformer also as
-`--quantization fp8-cast` / `fp8-scaled-mm` keep it (ltx-core's cast map: block Linear weights and biases in
-float8_e4m3fn, 1 byte; per-tensor scales beside the scaled ones). Per device mode (runtime/stage_weights.py)
+Per component, the bytes of its parameters and buffers in bf16 (the GPU dtype), each built as the random-weight
+model builds it (build/ltx_testing/random_weights.py) on the meta device; the transformer also stored as loading
+stores it under `--quantization fp8-cast` / `fp8-scaled-mm` (loading/quantization.py: ltx-core's cast map's block
+Linears in float8_e4m3fn, per-tensor scales beside the scaled ones). Per device mode (runtime/stage_weights.py)
 for a two-stage request with the distilled LoRA in stage 2 and no user LoRA:
 
     snapshot   one transformer on the GPU; the base values of every tensor the LoRA touches kept in pinned
@@ -34,8 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
 GPUS = {"H100 80GB": 79.6, "H200 141GB": 139.8}  # GiB: their memory as the CUDA runtime reports its total
-BF16 = 2
-FP8 = 1
+DTYPE = torch.bfloat16
 
 
 @dataclass(frozen=True)
@@ -44,71 +44,54 @@ class Component:
     bytes: int
 
 
-def module_bytes(module: nn.Module, element_size: int = BF16) -> int:
-    return sum(t.numel() for t in (*module.parameters(), *module.buffers())) * element_size
+def module_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
-def stored_bytes(name: str, numel: int, quantization: str | None) -> int:
-    """Bytes of the transformer tensor `name` as that quantization keeps it: the cast map's block Linear weights
-    and biases in fp8 (fp8-scaled-mm: weights outside blocks 0 and 43-47, with one float32 scale each), the rest
-    in bf16."""
-    from ltx_backend.loading.quantization import cast_at_load, multiplied_in_fp8
+def transformer(source, quantization: str | None) -> nn.Module:
+    """The transformer of `source` (ltx_testing.random_weights.RandomWeightsModel) on the meta device, stored as
+    loading stores it under `quantization` (loading/quantization.py TransformerWeights: the fp8 Linears and their
+    scales)."""
+    from ltx_backend.loading.quantization import TransformerWeights
 
-    if quantization == "fp8-cast" and cast_at_load(name):
-        return numel * FP8
-    if quantization == "fp8-scaled-mm" and name.endswith(".weight") and multiplied_in_fp8(name.rsplit(".", 1)[0]):
-        return numel * FP8 + 4
-    return numel * BF16
-
-
-def transformer_bytes(model: nn.Module, quantization: str | None) -> int:
-    return sum(stored_bytes(name, t.numel(), quantization) for name, t in (*model.named_parameters(), *model.named_buffers()))
+    return source.load("transformer", "meta", DTYPE, TransformerWeights(quantization))
 
 
 @dataclass(frozen=True)
 class LoraMerge:
     snapshot: int  # the touched weights as stored: snapshot mode's host copy of their base values
-    factors: int  # the LoRA's factors in bf16 (they cross to the GPU one Linear at a time)
+    factors: int  # the LoRA's factors (they cross to the GPU one Linear at a time)
     transient: int  # the largest Linear's merge on the GPU: its weight in fp32, the fp32 delta, the result
 
 
-def lora_merge(model: nn.Module, rank: int, quantization: str | None) -> LoraMerge:
-    """What merging a distilled LoRA of `rank` into every block Linear (as Lightricks' distilled LoRAs adapt)
-    holds: loading/lora.py apply_loras merges Linear by Linear, so the GPU holds one Linear's temporaries at a
-    time (weight.float(), the float32 delta, the rounded result: ~10 bytes per weight element)."""
-    from ltx_backend.loading.quantization import BLOCKS_PREFIX
+def lora_merge(model: nn.Module, lora) -> LoraMerge:
+    """What merging `lora` (a LoraFile) into `model` holds: snapshot mode's host copy of what it touches
+    (loading/lora.py WeightSnapshot), its factors, and the GPU temporaries of apply_loras, which merges Linear by
+    Linear (weight.float(), the float32 delta, the rounded result: ~10 bytes per weight element, and the factors
+    in float32)."""
+    from ltx_backend.loading.lora import WeightSnapshot, touched_modules
 
-    linears = [(n, m) for n, m in model.named_modules() if n.startswith(BLOCKS_PREFIX) and isinstance(m, nn.Linear)]
+    touched = touched_modules([lora], model)
     return LoraMerge(
-        snapshot=sum(stored_bytes(f"{n}.weight", m.weight.numel(), quantization) for n, m in linears),
-        factors=sum(rank * (m.in_features + m.out_features) for _, m in linears) * BF16,
-        transient=max(10 * m.weight.numel() + 4 * rank * (m.in_features + m.out_features) for _, m in linears),
+        snapshot=WeightSnapshot.bytes_to_take(model, touched),
+        factors=sum(t.numel() * t.element_size() for layer in lora.layers.values() for t in (layer.up, layer.down)),
+        transient=max(10 * model.get_submodule(path).weight.numel() + 4 * (lora.layers[path].up.numel() + lora.layers[path].down.numel())
+                      for path in touched),
     )
 
 
-def components(version: str) -> tuple[nn.Module, list[Component], Component]:
-    """(the transformer on meta, the other GPU components, the text encoder), at full size."""
-    from transformers import Gemma3TextModel
-
-    from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS
-    from ltx_backend.models.latent_upsampler import build_latent_upsampler, published_upsampler_config
-    from ltx_backend.models.text_encoder import build_embeddings_processor
-    from ltx_testing.random_weights import full_checkpoint_config, gemma_text_config
-
-    config = full_checkpoint_config(version)
-    with torch.device("meta"):
-        transformer = CHECKPOINT_PARTS["transformer"].build(config)
-        others = [Component(name, module_bytes(CHECKPOINT_PARTS[name].build(config)))
-                  for name in ("video_encoder", "video_decoder", "audio_decoder", "vocoder")]
-        others.append(Component("latent_upsampler", module_bytes(build_latent_upsampler(published_upsampler_config()))))
-        text = gemma_text_config("full")
-        encoder = module_bytes(Gemma3TextModel(text)) + module_bytes(build_embeddings_processor(config, text))
-    return transformer, others, Component("text_encoder", encoder)
+def components(source) -> tuple[list[Component], Component]:
+    """(the GPU components besides the transformer, the text encoder) of `source` at full size, in bytes."""
+    others = [Component(name, module_bytes(source.load(name, "meta", DTYPE)))
+              for name in ("video_encoder", "video_decoder", "audio_decoder", "vocoder")]
+    others.append(Component("latent_upsampler", module_bytes(source.latent_upsampler("meta", DTYPE))))
+    encoder = module_bytes(source.gemma("meta", DTYPE)) + module_bytes(source.embeddings_processor("meta", DTYPE))
+    return others, Component("text_encoder", encoder)
 
 
 def main(argv=None) -> int:
     from ltx_backend.runtime.device_memory import GIB
-    from ltx_testing.random_weights import FULL_LORA_RANK
+    from ltx_testing.random_weights import FULL_LORA_RANK, RandomWeightsModel
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--version", choices=["2", "2.3"], nargs="*", default=["2", "2.3"])
@@ -116,10 +99,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     gib = lambda n: f"{n / GIB:.1f}"  # noqa: E731
     for version in args.version:
-        transformer, others, text = components(version)
+        source = RandomWeightsModel(version, "full")
+        others, text = components(source)
         rest = sum(c.bytes for c in others)
-        sizes = {q: transformer_bytes(transformer, q) for q in (None, "fp8-cast", "fp8-scaled-mm")}
-        merges = {q: lora_merge(transformer, args.lora_rank, q) for q in sizes}
+        lora = source.distilled_lora("meta", DTYPE, rank=args.lora_rank)
+        models = {q: transformer(source, q) for q in (None, "fp8-cast", "fp8-scaled-mm")}
+        sizes = {q: module_bytes(model) for q, model in models.items()}
+        merges = {q: lora_merge(model, lora) for q, model in models.items()}
         print(f"\n## LTX-{version}: weights at full size (GiB)\n")
         print("| component | bf16 | fp8-cast | fp8-scaled-mm |\n| --- | ---: | ---: | ---: |")
         print(f"| transformer | {' | '.join(gib(b) for b in sizes.values())} |")

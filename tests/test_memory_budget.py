@@ -18,28 +18,34 @@ def _tiny_transformer(version: str) -> nn.Module:
 def test_fp8_keeps_the_cast_map_tensors_in_one_byte_and_the_rest_in_two():
     budget = load_build_script("memory_budget")
     from ltx_backend.loading.quantization import cast_at_load, multiplied_in_fp8
+    from ltx_testing.random_weights import RandomWeightsModel
 
     model = _tiny_transformer("2.3")
     tensors = dict((*model.named_parameters(), *model.named_buffers()))
     every = sum(t.numel() for t in tensors.values())
     cast = sum(t.numel() for name, t in tensors.items() if cast_at_load(name))
     assert 0 < cast < every
-    assert budget.transformer_bytes(model, None) == 2 * every
-    assert budget.transformer_bytes(model, "fp8-cast") == 2 * every - cast
+    source = RandomWeightsModel("2.3", "tiny")
+    assert budget.module_bytes(budget.transformer(source, None)) == 2 * every
+    assert budget.module_bytes(budget.transformer(source, "fp8-cast")) == 2 * every - cast
     scaled = [t.numel() for name, t in tensors.items() if name.endswith(".weight") and multiplied_in_fp8(name.rsplit(".", 1)[0])]
-    assert budget.transformer_bytes(model, "fp8-scaled-mm") == 2 * every - sum(scaled) + 4 * len(scaled)
+    assert budget.module_bytes(budget.transformer(source, "fp8-scaled-mm")) == 2 * every - sum(scaled) + 4 * len(scaled)
 
 
 def test_a_lora_merge_snapshots_every_block_linear_and_holds_one_linear_at_a_time():
     budget = load_build_script("memory_budget")
+    from ltx_testing.random_weights import RandomWeightsModel
+
     model = _tiny_transformer("2")
     linears = [m for n, m in model.named_modules() if n.startswith("transformer_blocks.") and isinstance(m, nn.Linear)]
-    merge = budget.lora_merge(model, rank=4, quantization=None)
+    source = RandomWeightsModel("2", "tiny")
+    lora = source.distilled_lora("meta", torch.bfloat16, rank=4)
+    merge = budget.lora_merge(budget.transformer(source, None), lora)
     assert merge.snapshot == 2 * sum(m.weight.numel() for m in linears)
     assert merge.factors == 2 * 4 * sum(m.in_features + m.out_features for m in linears)
     largest = max(linears, key=lambda m: m.weight.numel())
     assert merge.transient >= 10 * largest.weight.numel() and merge.transient < merge.snapshot
-    assert budget.lora_merge(model, rank=4, quantization="fp8-cast").snapshot == merge.snapshot // 2
+    assert budget.lora_merge(budget.transformer(source, "fp8-cast"), lora).snapshot == merge.snapshot // 2
 
 
 def test_the_full_size_table_puts_two_transformers_on_the_gpu_in_resident_mode(capsys):
