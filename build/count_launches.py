@@ -33,7 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
-# aten ops that launch nothing on a GPU (views, metadata, allocation), and the interpreter's own ops
+# aten ops that launch nothing on a GPU (views, metadata, allocation)
 NO_LAUNCH = {
     "view", "_unsafe_view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand", "slice", "select",
     "split", "unbind", "t", "chunk", "alias", "detach", "as_strided", "split_with_sizes", "narrow", "unflatten",
@@ -126,11 +126,11 @@ def count(version: str, passes: int) -> dict:
         model(video, audio, perturbations)  # warm-up: the kernels' first calls
         with counter, FusedOnCuda(counter), triton_launches_counted(counter):
             model(video, audio, perturbations)
-    assert ltx_kernels.dispatch.calls[("attention", "triton")] > 0, "the attention did not run its Triton kernel"
+    kernels = counter.inside["triton"]
+    assert kernels > 0, "the block ran no Triton kernel"
     blocks = len(model.transformer_blocks)
     per_block = launches(counter.inside)
     rest = launches(counter.outside) - (blocks - 1) * per_block  # every block launches alike (a twin-free block)
-    kernels = counter.inside["triton"]
     full_blocks = full_transformer_config(version)["num_layers"]
     return dict(version=version, passes=passes, aten_per_block=per_block - kernels, kernels_per_block=kernels,
                 per_block=per_block, rest=rest, blocks=full_blocks, total=per_block * full_blocks + rest,

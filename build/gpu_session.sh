@@ -355,10 +355,10 @@ for name in "$@"; do
         ;;
     ltx_2*)  # an SGLang case (bench_e2e.py SGLANG_CASES names them; check_sections knows them); HQ is 1920x1088.
         # CASE:compiled: its blocks compiled with CUDA graphs (mode reduce-overhead; the warm-up request compiles)
-        limit=$([[ $name == *hq* ]] && echo 260 || echo 200) compile=()
+        limit=$([[ $name == *hq* ]] && echo 260 || echo 200) compile=() label=${name/:/-}
         [[ $name == *:compiled ]] && limit=$((limit + 100)) compile=(--torch-compile-mode reduce-overhead)
-        section "${name/:/-}" "$limit" "$PYTHON" build/bench_e2e.py --case "${name%:compiled}" "${compile[@]}" --iters 2 \
-            --json "$OUT/${name/:/-}.json" ;;
+        section "$label" "$limit" "$PYTHON" build/bench_e2e.py --case "${name%:compiled}" "${compile[@]}" --iters 2 \
+            --json "$OUT/$label.json" ;;
     esac
 done
 exit "$FAILED"

@@ -31,6 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ltx_backend.runtime.device_memory import GIB, module_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "build"))
 
@@ -42,10 +44,6 @@ DTYPE = torch.bfloat16
 class Component:
     name: str
     bytes: int
-
-
-def module_bytes(module: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def transformer(source, quantization: str | None) -> nn.Module:
@@ -90,7 +88,6 @@ def components(source) -> tuple[list[Component], Component]:
 
 
 def main(argv=None) -> int:
-    from ltx_backend.runtime.device_memory import GIB
     from ltx_testing.random_weights import FULL_LORA_RANK, RandomWeightsModel
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -16,6 +16,11 @@ GIB = 2**30
 CGROUP = Path("/sys/fs/cgroup")
 
 
+def module_bytes(module: torch.nn.Module) -> int:
+    """The bytes of a module's parameters and buffers, as they are stored."""
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+
+
 def host_available_bytes() -> int | None:
     """Host memory a process can still take: /proc/meminfo's MemAvailable, less where a cgroup (v2) limit leaves
     less (a container's: its limit less its usage, its file cache counted as free, as the kernel reclaims it: a

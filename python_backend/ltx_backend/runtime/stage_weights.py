@@ -35,7 +35,7 @@ from torch import nn
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.lora import LoraFile, WeightSnapshot, apply_loras, check_loras, pin_factors, touched_modules
-from ltx_backend.runtime.device_memory import check_room, describe, free_bytes, host_available_bytes
+from ltx_backend.runtime.device_memory import check_room, describe, free_bytes, host_available_bytes, module_bytes
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +117,9 @@ class ResidentWeights(StageWeights):
         self._models = {first: self._build(first)}
         self._device = next(self._models[first].parameters()).device
         if others:  # each other set is as big again: refused now if it cannot fit, not part way through loading it
-            tensors = (*self._models[first].parameters(), *self._models[first].buffers())
-            size = sum(t.numel() * t.element_size() for t in tensors)
-            fp8 = "" if any(t.element_size() == 1 for t in tensors) else "; fp8 weights (--quantization fp8-cast) take half as much"
-            check_room(self.mode, len(others) * size, free_bytes(self._device),
+            held = self._models[first]
+            fp8 = "" if any(t.element_size() == 1 for t in held.parameters()) else "; fp8 weights (--quantization fp8-cast) take half as much"
+            check_room(self.mode, len(others) * module_bytes(held), free_bytes(self._device),
                        f"the transformers of weight sets {', '.join(others)} (one each, beside {first}'s)", describe(self._device),
                        "snapshot mode holds one transformer and merges the other stage's LoRA at switches" + fp8)
             self._models.update((key, self._build(key)) for key in others)
