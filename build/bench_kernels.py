@@ -256,8 +256,10 @@ def bench_fused(args, device, dtype) -> str:
     from ltx_backend.models.transformer.adaln import modulation
     from ltx_backend.models.transformer.rope import RopeType, rope_tables
     from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference
+    from ltx_kernels.attention_gate import attention_gate_reference
     from ltx_kernels.qk_norm_rope import qk_norm_rope_reference
     from ltx_kernels.triton_adaln import triton_adaln_modulate, triton_gated_residual
+    from ltx_kernels.triton_attention_gate import triton_attention_gate
     from ltx_kernels.triton_qk_norm_rope import triton_qk_norm_rope
 
     if args.dry_run:
@@ -294,6 +296,11 @@ def bench_fused(args, device, dtype) -> str:
     fused = timed(lambda: triton_gated_residual(x, y, gate), args.warmup, args.iters, device)
     plain = timed(lambda: gated_residual_reference(x, y, gate), args.warmup, args.iters, device)
     rows.append([f"gated residual x + y*gate [{batch}, {tokens}, {dim}]", moved, fused, plain])
+    logits = randn(batch, tokens, heads)  # LTX-2.3's per-head gate logits
+    moved = (2 * dim + heads) * batch * tokens * size
+    fused = timed(lambda: triton_attention_gate(x, logits), args.warmup, args.iters, device)
+    plain = timed(lambda: attention_gate_reference(x, logits), args.warmup, args.iters, device)
+    rows.append([f"attention gate out*2sigmoid(logits) [{batch}, {tokens}, {dim}]", moved, fused, plain])
 
     out = [
         [name, f"{moved / 1e6:.1f}", f"{f:.3f}", f"{moved / f / 1e6:.0f}", f"{p:.3f}", f"{moved / p / 1e6:.0f}", f"{p / f:.2f}x"]

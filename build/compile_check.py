@@ -1,10 +1,11 @@
 """Compile the Triton kernels for a CUDA architecture without a GPU: `python build/compile_check.py`.
 
 Triton lowers each kernel specialization the models use (bf16 attention at head dims 64 / 128 with no
-mask, a key-padding row and a full bias; fp32 attention; QK-norm + RoPE in both layouts; AdaLN and the
-gated residual at the LTX widths; fp8-scaled-mm's activation quantisation) down to a cubin with its bundled ptxas, for sm_90 (H100 / H200) by
-default. It catches what the CPU interpreter cannot: type and layout errors of the compiled path, the
-tensor-core (wgmma) lowering, and shared memory per config. Must run without TRITON_INTERPRET.
+mask, a key-padding row and a full bias; fp32 attention; QK-norm + RoPE in both layouts; AdaLN (with and
+without the norm) and the gated residual at the LTX widths; LTX-2.3's attention output gate; fp8-scaled-mm's
+activation quantisation) down to a cubin with its bundled ptxas, for sm_90 (H100 / H200) by default. It catches
+what the CPU interpreter cannot: type and layout errors of the compiled path, the tensor-core (wgmma) lowering, and
+shared memory per config. Must run without TRITON_INTERPRET.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     """Compile the specializations; returns one line per kernel (raises on the first failure)."""
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         raise RuntimeError("compile_check needs TRITON_INTERPRET unset (the interpreter replaces the compiler)")
-    from ltx_kernels import triton_adaln, triton_attention, triton_fp8_quantize, triton_qk_norm_rope
+    from ltx_kernels import triton_adaln, triton_attention, triton_attention_gate, triton_fp8_quantize, triton_qk_norm_rope
 
     lines = []
     configs = [c for c in triton_attention._configs()]
@@ -88,9 +89,15 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     types = {n: "*bf16" for n in ("X", "SHIFT", "SCALE", "OUT", "Y", "GATE")}
     types["eps"] = "fp32"
     for width, warps in ((4096, 8), (2048, 4)):
-        compile_kernel(triton_adaln._adaln_modulate_kernel, types, dict(D=width, BLOCK=width), arch, warps)
+        for normalize in (True, False):  # adaln_modulate, modulate
+            compile_kernel(triton_adaln._adaln_modulate_kernel, types, dict(D=width, BLOCK=width, NORMALIZE=normalize), arch, warps)
         compile_kernel(triton_adaln._gated_residual_kernel, types, dict(D=width, BLOCK=width), arch, warps)
-        lines.append(f"adaln_modulate / gated_residual bf16 {width}: ok")
+        lines.append(f"adaln_modulate / modulate / gated_residual bf16 {width}: ok")
+    for heads, head_dim, warps in ((32, 128, 8), (32, 64, 8)):  # LTX-2.3's video and audio attentions
+        types = {"X": "*bf16", "LOGITS": "*bf16", "OUT": "*bf16"}
+        constexprs = dict(H=heads, HEAD_DIM=head_dim, BLOCK_H=heads, BLOCK_D=head_dim)
+        compile_kernel(triton_attention_gate._attention_gate_kernel, types, constexprs, arch, warps)
+        lines.append(f"attention_gate bf16 {heads}x{head_dim}: ok")
     quantize = triton_fp8_quantize
     for dtype in ("bf16", "fp32"):
         block = dict(BLOCK=quantize.BLOCK)

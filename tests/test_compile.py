@@ -112,8 +112,9 @@ def test_triton_kernels_trace_as_opaque_ops_under_compile(triton_backend):
 
 
 def _op_samples():
-    from ltx_kernels.triton_adaln import adaln_modulate_op, gated_residual_op
+    from ltx_kernels.triton_adaln import adaln_modulate_op, gated_residual_op, modulate_op
     from ltx_kernels.triton_attention import attention_op
+    from ltx_kernels.triton_attention_gate import attention_gate_op
     from ltx_kernels.triton_qk_norm_rope import qk_norm_rope_op
 
     g = torch.Generator().manual_seed(0)
@@ -134,10 +135,13 @@ def _op_samples():
         (adaln_modulate_op, (r(2, 5, 16), r(2, 1, 16), r(2, 1, 16), 1e-6)),
         (adaln_modulate_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 5, 16), r(1, 1, 16), None)),
         (gated_residual_op, (r(2, 5, 16), r(2, 5, 16, dtype=torch.bfloat16), r(2, 1, 16))),
+        (modulate_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 1, 16, dtype=torch.bfloat16), r(2, 5, 16))),
+        (attention_gate_op, (r(2, 5, 16), r(2, 5, 4))),
+        (attention_gate_op, (r(1, 3, 32, dtype=torch.bfloat16), r(1, 3, 2, dtype=torch.bfloat16))),
     ]
 
 
-@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("index", range(11))
 def test_kernel_ops_pass_torch_opcheck(index):
     """torch.library.opcheck: the registered schema, and the fake implementation (shape, dtype, strides) that
     torch.compile traces with, agree with what the kernel returns."""

@@ -1,4 +1,5 @@
-"""The fused AdaLN modulation and gated residual Triton kernels (CPU interpreter) against the model's ops,
+"""The fused AdaLN modulation (with the norm, and without it: modulate) and gated residual Triton kernels (CPU
+interpreter) against the model's ops,
 with the modulation vectors as the blocks pass them: strided views of the modulation table, one per sample
 ([B, 1, D], broadcast over tokens) or one per token ([B, T, D], per-token timesteps).
 
@@ -16,7 +17,7 @@ import torch  # noqa: E402
 import ltx_kernels  # noqa: E402
 from ltx_backend.models.transformer.adaln import modulation  # noqa: E402
 from ltx_kernels import dispatch  # noqa: E402
-from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference  # noqa: E402
+from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference, modulate_reference  # noqa: E402
 
 
 def _vectors(batch, tokens, dim, per_token, dtype, seed=0):
@@ -31,6 +32,12 @@ def _kernels():
     from ltx_kernels.triton_adaln import triton_adaln_modulate, triton_gated_residual
 
     return triton_adaln_modulate, triton_gated_residual
+
+
+def _modulate_kernel():
+    from ltx_kernels.triton_adaln import triton_modulate
+
+    return triton_modulate
 
 
 SHAPES = [(1, 1, 16), (2, 7, 48), (2, 13, 64), (1, 5, 40), (3, 2, 128)]
@@ -53,6 +60,10 @@ def test_fp32_matches_the_models_ops(shape, per_token):
     ref = gated_residual_reference(x, y, gate)
     assert (out - ref).abs().max().item() <= 1e-5
     assert (ref - x).abs().max() > 0.05  # the residual branch is not negligible
+    out = _modulate_kernel()(x, shift, scale)  # no norm: x's scale (3) stays
+    ref = modulate_reference(x, shift, scale)
+    assert (out - ref).abs().max().item() <= 1e-5 * ref.abs().max().item()
+    assert (ref - adaln_modulate_reference(x, shift, scale, 1e-6)).abs().max() > 0.5
 
 
 @pytest.mark.parametrize("per_token", [False, True], ids=["per_sample", "per_token"])
@@ -64,6 +75,7 @@ def test_bf16_within_2e2_relative(per_token):
     shift, scale, gate = _vectors(batch, tokens, dim, per_token, torch.bfloat16, seed=3)
     for out, ref in (
         (modulate(x, shift, scale, 1e-6), adaln_modulate_reference(x.float(), shift.float(), scale.float(), 1e-6)),
+        (_modulate_kernel()(x, shift, scale), modulate_reference(x.float(), shift.float(), scale.float())),
         (residual(x, y, gate), gated_residual_reference(x.float(), y.float(), gate.float())),
     ):
         assert out.dtype == torch.bfloat16
@@ -91,16 +103,20 @@ def test_dispatch_sdpa_is_bit_identical_and_triton_runs_the_kernels():
     x, y = torch.randn(batch, tokens, dim, generator=g), torch.randn(batch, tokens, dim, generator=g)
     shift, scale, gate = _vectors(batch, tokens, dim, True, torch.float32)
     model_modulated = torch.nn.functional.rms_norm(x, (dim,), eps=1e-6) * (1 + scale) + shift  # block.py's ops
+    model_context = x * (1 + scale) + shift
     model_residual = x + y * gate
+    ops = ("adaln_modulate", "modulate", "gated_residual")
     for backend, implementation in (("sdpa", "reference"), ("auto", "reference"), ("triton", "triton")):
         ltx_kernels.set_attention_backend(backend)
-        before = (dispatch.calls[("adaln_modulate", implementation)], dispatch.calls[("gated_residual", implementation)])
+        before = [dispatch.calls[(op, implementation)] for op in ops]
         a = ltx_kernels.adaln_modulate(x, shift, scale, 1e-6)
+        c = ltx_kernels.modulate(x, shift, scale)
         b = ltx_kernels.gated_residual(x, y, gate)
-        after = (dispatch.calls[("adaln_modulate", implementation)], dispatch.calls[("gated_residual", implementation)])
-        assert after == (before[0] + 1, before[1] + 1), backend
+        assert [dispatch.calls[(op, implementation)] for op in ops] == [n + 1 for n in before], backend
         if implementation == "reference":
-            assert torch.equal(a, model_modulated) and torch.equal(b, model_residual)
+            assert torch.equal(a, model_modulated) and torch.equal(c, model_context) and torch.equal(b, model_residual)
         else:
             assert (a - model_modulated).abs().max().item() <= 1e-5
+            assert (c - model_context).abs().max().item() <= 1e-5 * model_context.abs().max().item()
             assert (b - model_residual).abs().max().item() <= 1e-5
+    ltx_kernels.set_attention_backend("auto")

@@ -329,9 +329,10 @@ def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype):
 
     before = dict(dispatch.calls)
     expected = _run(model, "sdpa", inputs)
-    sdpa_calls = {op: dispatch.calls[(op, n)] - before.get((op, n), 0) for op, n in
-                  (("attention", "sdpa"), ("qk_norm_rope", "reference"), ("adaln_modulate", "reference"),
-                   ("gated_residual", "reference"))}
+    ops = (("attention", "sdpa"), ("qk_norm_rope", "reference"), ("adaln_modulate", "reference"), ("gated_residual", "reference"))
+    if version == "2.3":  # its gated attention and text-context modulation
+        ops += (("attention_gate", "reference"), ("modulate", "reference"))
+    sdpa_calls = {op: dispatch.calls[(op, n)] - before.get((op, n), 0) for op, n in ops}
     before = dict(dispatch.calls)
     out = _run(model, "triton", inputs)
     triton_calls = {op: dispatch.calls[(op, "triton")] - before.get((op, "triton"), 0) for op in sdpa_calls}
@@ -368,3 +369,4 @@ def test_kernels_compile_for_hopper_without_a_gpu(tmp_path):
     assert len(attention) == 4 and all("wgmma" in line for line in attention), lines
     assert sum("tma loads" in line for line in attention) == 2, lines  # the descriptor configs copy by TMA
     assert sum(line.startswith("qk_norm_rope") for line in lines) == 3
+    assert sum(line.startswith("attention_gate") for line in lines) == 2

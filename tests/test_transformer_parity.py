@@ -355,3 +355,21 @@ def test_attention_dispatch_matches_the_reference_attention(mask_shape):
     assert ltx_kernels.get_attention_backend() == "auto"
     with pytest.raises(ValueError, match="triton-nope"):
         ltx_kernels.set_attention_backend("triton-nope")
+
+
+def test_keep_masks_are_made_once_per_pattern_and_never_given_to_autograd():
+    """Eager inference reuses one keep mask per skip pattern across blocks (the launches it saves); a call that
+    records gradients gets a fresh one (a tensor kept from an inference_mode call cannot be saved for backward)."""
+    skips = _our_perturbations([[(Skip.A2V_CROSS_ATTN, None)], [], [(Skip.A2V_CROSS_ATTN, (0,))]]).for_block(0)
+    like = torch.zeros(3, 4, 8)
+    with torch.inference_mode():
+        first = skips.keep_mask(Skip.A2V_CROSS_ATTN, like)
+        again = _our_perturbations([[(Skip.A2V_CROSS_ATTN, None)], [], [(Skip.A2V_CROSS_ATTN, None)]]).for_block(5).keep_mask(
+            Skip.A2V_CROSS_ATTN, like)
+    assert first.shape == (3, 1, 1) and first.flatten().tolist() == [0.0, 1.0, 0.0]
+    assert again.data_ptr() == first.data_ptr()  # the same pattern, another block: the same tensor
+    x = torch.ones(3, 4, 8, requires_grad=True)
+    mask = skips.keep_mask(Skip.A2V_CROSS_ATTN, x)
+    assert not mask.is_inference() and mask.data_ptr() != first.data_ptr()
+    (x * mask).sum().backward()
+    assert x.grad[0].abs().sum() == 0 and x.grad[2].abs().sum() == 0 and x.grad[1].abs().sum() == 32

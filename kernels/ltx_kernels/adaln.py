@@ -1,6 +1,7 @@
 """AdaLN modulation and gated residual: the dispatch points and their PyTorch references.
 
     adaln_modulate(x, shift, scale, eps) = rms_norm(x) * (1 + scale) + shift     (weightless RMS norm)
+    modulate(x, shift, scale)            = x * (1 + scale) + shift               (LTX-2.3's text context)
     gated_residual(x, y, gate)           = x + y * gate
 
 x, y: [B, T, D]; shift / scale / gate: anything broadcastable to [B, T, D], as the blocks pass them:
@@ -23,6 +24,10 @@ def adaln_modulate_reference(
     return F.rms_norm(x, (x.shape[-1],), eps=eps) * (1 + scale) + shift
 
 
+def modulate_reference(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
 def gated_residual_reference(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     return x + y * gate
 
@@ -34,6 +39,15 @@ def adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, ep
 
         return triton_adaln_modulate(x, shift, scale, eps)
     return adaln_modulate_reference(x, shift, scale, eps)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """x * (1 + scale) + shift (the AdaLN modulation without the norm)."""
+    if dispatch.use_triton("modulate", x, shift, scale):
+        from .triton_adaln import triton_modulate
+
+        return triton_modulate(x, shift, scale)
+    return modulate_reference(x, shift, scale)
 
 
 def gated_residual(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:

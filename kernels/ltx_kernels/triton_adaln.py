@@ -1,4 +1,5 @@
-"""Fused AdaLN modulation and gated residual in Triton (imported lazily: it imports triton).
+"""Fused AdaLN modulation (with or without the norm) and gated residual in Triton (imported lazily: it imports
+triton).
 
 Both kernels take one program per token row (b, t) of [B, T, D] tensors and read every operand
 through its own (b, t, d) strides, so [B, 1, D] modulation vectors broadcast over the tokens with
@@ -15,7 +16,7 @@ import triton.language as tl
 def _adaln_modulate_kernel(
     X, SHIFT, SCALE, OUT, eps, T,
     sxb, sxt, sxd, ssb, sst, ssd, scb, sct, scd, sob, sot,
-    D: tl.constexpr, BLOCK: tl.constexpr,
+    D: tl.constexpr, BLOCK: tl.constexpr, NORMALIZE: tl.constexpr = True,
 ):
     row = tl.program_id(0).to(tl.int64)  # 64-bit offsets for long videos
     b = row // T
@@ -23,10 +24,11 @@ def _adaln_modulate_kernel(
     offs = tl.arange(0, BLOCK)
     valid = offs < D
     x = tl.load(X + b * sxb + t * sxt + offs * sxd, mask=valid, other=0.0).to(tl.float32)
-    rstd = tl.math.rsqrt(tl.sum(x * x, 0) / D + eps)
+    if NORMALIZE:  # modulate() alone: no norm
+        x = x * tl.math.rsqrt(tl.sum(x * x, 0) / D + eps)
     shift = tl.load(SHIFT + b * ssb + t * sst + offs * ssd, mask=valid, other=0.0).to(tl.float32)
     scale = tl.load(SCALE + b * scb + t * sct + offs * scd, mask=valid, other=0.0).to(tl.float32)
-    y = x * rstd * (1.0 + scale) + shift
+    y = x * (1.0 + scale) + shift
     tl.store(OUT + b * sob + t * sot + offs, y.to(OUT.dtype.element_ty), mask=valid)
 
 
@@ -80,10 +82,19 @@ def _gated_result(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> tuple
     return shape, torch.promote_types(torch.promote_types(x.dtype, y.dtype), gate.dtype)
 
 
-def _adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float | None) -> torch.Tensor:
+def triton_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Under torch.compile: the opaque op ltx_kernels::modulate (see the end of this file)."""
+    if torch.compiler.is_compiling():
+        return modulate_op(x, shift, scale)
+    return _adaln_modulate(x, shift, scale, None, normalize=False)
+
+
+def _adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, eps: float | None,
+                    normalize: bool = True) -> torch.Tensor:
     shape, out_dtype = _modulate_result(x, shift, scale)
     if len(shape) != 3 or shape != x.shape:
-        raise ValueError(f"adaln_modulate: x {tuple(x.shape)} must be [B, T, D], shift/scale broadcast to it")
+        op = "adaln_modulate" if normalize else "modulate"
+        raise ValueError(f"{op}: x {tuple(x.shape)} must be [B, T, D], shift/scale broadcast to it")
     if eps is None:
         eps = torch.finfo(x.dtype).eps
     out = torch.empty(shape, dtype=out_dtype, device=x.device)
@@ -94,7 +105,7 @@ def _adaln_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, e
     block = triton.next_power_of_2(dim)
     _adaln_modulate_kernel[(batch * tokens,)](
         x, shift, scale, out, eps, tokens, *x.stride(), *shift.stride(), *scale.stride(), out.stride(0), out.stride(1),
-        D=dim, BLOCK=block, num_warps=_warps(block),
+        D=dim, BLOCK=block, NORMALIZE=normalize, num_warps=_warps(block),
     )
     return out
 
@@ -131,6 +142,17 @@ def adaln_modulate_op(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor,
 
 @adaln_modulate_op.register_fake
 def _(x, shift, scale, eps):
+    shape, dtype = _modulate_result(x, shift, scale)
+    return x.new_empty(shape, dtype=dtype)
+
+
+@torch.library.custom_op("ltx_kernels::modulate", mutates_args=())
+def modulate_op(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return _adaln_modulate(x, shift, scale, None, normalize=False)
+
+
+@modulate_op.register_fake
+def _(x, shift, scale):
     shape, dtype = _modulate_result(x, shift, scale)
     return x.new_empty(shape, dtype=dtype)
 

@@ -1,13 +1,13 @@
 """Multi-head attention of the transformer blocks: QKV projections, RMS QK-norm, RoPE, optional
-per-head output gate (LTX-2.3), output projection. QK-norm + RoPE and the attention itself go through
-the ltx_kernels dispatch point (ltx_kernels.qk_norm_rope, ltx_kernels.attention).
+per-head output gate (LTX-2.3), output projection. QK-norm + RoPE, the attention itself and the output gate go
+through the ltx_kernels dispatch point (ltx_kernels.qk_norm_rope, ltx_kernels.attention, ltx_kernels.attention_gate).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ltx_kernels import attention, qk_norm_rope
+from ltx_kernels import attention, attention_gate, qk_norm_rope
 
 from .rope import RopeTables, RopeType
 
@@ -70,6 +70,5 @@ class Attention(nn.Module):
             if keep is not None:
                 out = out * keep + v * (1 - keep)
         if self.to_gate_logits is not None:
-            gates = 2.0 * torch.sigmoid(self.to_gate_logits(x))  # [B, T, H]; zero logits -> 1
-            out = (out.unflatten(-1, (self.heads, self.head_dim)) * gates.unsqueeze(-1)).flatten(-2)
+            out = attention_gate(out, self.to_gate_logits(x))  # head h times 2 sigmoid(logit h): zero logits -> 1
         return self.to_out(out)

@@ -10,8 +10,9 @@ then the two streams exchange information, both reading the norms taken before e
     x_audio += gate * V2A(norm(x_audio) modulated, keys/values norm(x_video) modulated)
 and each stream finishes with its feed-forward:
     x_s += gate * FF(norm(x_s) * (1 + scale) + shift)
-norm is a weightless RMS norm. The modulation `norm(x) * (1 + scale) + shift` and the gated residuals
-`x + gate * y` go through the ltx_kernels dispatch point (adaln_modulate, gated_residual).
+norm is a weightless RMS norm. The modulations `norm(x) * (1 + scale) + shift` (and the text context's, without
+the norm) and the gated residuals `x + gate * y` go through the ltx_kernels dispatch point (adaln_modulate,
+modulate, gated_residual).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from ltx_kernels import adaln_modulate, gated_residual
+from ltx_kernels import adaln_modulate, gated_residual, modulate
 
 from .adaln import modulation, modulation_count
 from .attention import Attention
@@ -120,18 +121,20 @@ class AVTransformerBlock(nn.Module):
                 text_kv[1],
             )
 
-        if run_a2v or run_v2a:
-            v_norm, a_norm = rms_norm(vx, self.norm_eps), rms_norm(ax, self.norm_eps)
-            if run_a2v and not skips.all(Skip.A2V_CROSS_ATTN):
-                vx = vx + self._kept(skips, Skip.A2V_CROSS_ATTN, self._cross_modal_attention(
-                    v_norm, a_norm, video, audio, self.audio_to_video_attn,
-                    self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
-                ))
-            if run_v2a and not skips.all(Skip.V2A_CROSS_ATTN):
-                ax = ax + self._kept(skips, Skip.V2A_CROSS_ATTN, self._cross_modal_attention(
-                    a_norm, v_norm, audio, video, self.video_to_audio_attn,
-                    self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
-                ))
+        # both cross-modal attentions read the streams as they are before either update
+        v_in, a_in = vx, ax
+        if run_a2v and not skips.all(Skip.A2V_CROSS_ATTN):
+            vx = self._cross_modal_attention(
+                v_in, a_in, video, audio, self.audio_to_video_attn,
+                self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
+                skips, Skip.A2V_CROSS_ATTN,
+            )
+        if run_v2a and not skips.all(Skip.V2A_CROSS_ATTN):
+            ax = self._cross_modal_attention(
+                a_in, v_in, audio, video, self.video_to_audio_attn,
+                self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
+                skips, Skip.V2A_CROSS_ATTN,
+            )
 
         if run_video:
             vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
@@ -142,11 +145,6 @@ class AVTransformerBlock(nn.Module):
             replace(video, x=vx) if video is not None else None,
             replace(audio, x=ax) if audio is not None else None,
         )
-
-    @staticmethod
-    def _kept(skips: BlockSkips, skip: Skip, out: torch.Tensor) -> torch.Tensor:
-        """out with the elements that skip this attention zeroed (out itself when none does: x * 1 == x)."""
-        return out * skips.keep_mask(skip, out) if skips.any(skip) else out
 
     def _self_attention(
         self,
@@ -180,31 +178,34 @@ class AVTransformerBlock(nn.Module):
         shift_q, scale_q, gate = modulation(table, stream.modulation, *TEXT_ATTENTION_ROWS)
         shift_kv, scale_kv = modulation(prompt_table, stream.prompt_modulation, 0, 2)
         query = adaln_modulate(x, shift_q, scale_q, self.norm_eps)
-        context = stream.context * (1 + scale_kv) + shift_kv
+        context = modulate(stream.context, shift_kv, scale_kv)
         return gated_residual(x, attn(query, context=context, mask=stream.context_bias), gate)
 
-    @staticmethod
     def _cross_modal_attention(
-        q_norm: torch.Tensor,
-        kv_norm: torch.Tensor,
-        q_stream: StreamArgs,
-        kv_stream: StreamArgs,
+        self,
+        x: torch.Tensor,
+        other: torch.Tensor,
+        stream: StreamArgs,
+        other_stream: StreamArgs,
         attn: Attention,
-        q_table: torch.Tensor,
-        kv_table: torch.Tensor,
+        table: torch.Tensor,
+        other_table: torch.Tensor,
         rows: tuple[int, int],
+        skips: BlockSkips,
+        skip: Skip,
     ) -> torch.Tensor:
-        """Gated attention of one stream's tokens to the other's (before the perturbation mask)."""
-        q_scale, q_shift = modulation(q_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], q_stream.cross_modulation, *rows)
-        kv_scale, kv_shift = modulation(kv_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], kv_stream.cross_modulation, *rows)
-        (gate,) = modulation(q_table[CROSS_MODAL_SCALE_SHIFT_ROWS:], q_stream.cross_gate, 0, 1)
+        """x + gate * Attn(modulated norm(x), keys/values modulated norm(other)): one stream's tokens attending to the
+        other's. The batch elements that skip it (a perturbation) have their gate zeroed: they keep x."""
+        q_scale, q_shift = modulation(table[:CROSS_MODAL_SCALE_SHIFT_ROWS], stream.cross_modulation, *rows)
+        kv_scale, kv_shift = modulation(other_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], other_stream.cross_modulation, *rows)
+        (gate,) = modulation(table[CROSS_MODAL_SCALE_SHIFT_ROWS:], stream.cross_gate, 0, 1)
         out = attn(
-            q_norm * (1 + q_scale) + q_shift,
-            context=kv_norm * (1 + kv_scale) + kv_shift,
-            pe=q_stream.cross_pe,
-            k_pe=kv_stream.cross_pe,
+            adaln_modulate(x, q_shift, q_scale, self.norm_eps),
+            context=adaln_modulate(other, kv_shift, kv_scale, self.norm_eps),
+            pe=stream.cross_pe,
+            k_pe=other_stream.cross_pe,
         )
-        return out * gate
+        return gated_residual(x, out, gate * skips.keep_mask(skip, gate) if skips.any(skip) else gate)
 
     def _feed_forward(self, x: torch.Tensor, stream: StreamArgs, ff: FeedForward, table: torch.Tensor) -> torch.Tensor:
         """x + gate * FF(modulated norm(x))."""

@@ -5,6 +5,7 @@ the same information as ltx-core's ``Modality`` and ``BatchedPerturbationConfig`
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -148,10 +149,31 @@ class BlockSkips:
         return BlockSkips(tuple((skip, flags[:n]) for skip, flags in self.per_skip))
 
     def keep_mask(self, skip: Skip, like: torch.Tensor) -> torch.Tensor:
-        """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept."""
+        """[B, 1, ..., 1] in like's dtype/device: 0 where the attention is skipped, 1 where kept.
+
+        Eager inference makes each pattern's mask once and every block reuses it (a `ones` and a fill per skipping
+        element were launched per block and attention before); a compiled block makes it in its graph, and a call
+        recording gradients makes its own (a tensor kept from an inference_mode call cannot be saved for backward)."""
         flags = self.skipped(skip)
-        keep = torch.ones(len(flags), device=like.device, dtype=like.dtype)
-        for i, skipped in enumerate(flags):
-            if skipped:
-                keep[i] = 0.0  # a fill on the device (torch.tensor(list, device=cuda) copies from pageable memory: a sync)
+        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+            keep = _keep_values(flags, like.dtype, like.device)
+        else:
+            stream = torch.cuda.current_stream(like.device).cuda_stream if like.device.type == "cuda" else 0
+            keep = _kept_keep_values(flags, like.dtype, like.device, stream)
         return keep.view(-1, *([1] * (like.dim() - 1)))
+
+
+def _keep_values(flags: tuple[bool, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[B]: 0.0 where flags is True, else 1.0."""
+    keep = torch.ones(len(flags), device=device, dtype=dtype)
+    for i, skipped in enumerate(flags):
+        if skipped:
+            keep[i] = 0.0  # a fill on the device (torch.tensor(list, device=cuda) copies from pageable memory: a sync)
+    return keep
+
+
+@functools.lru_cache(maxsize=64)
+def _kept_keep_values(flags: tuple[bool, ...], dtype: torch.dtype, device: torch.device, stream: int) -> torch.Tensor:
+    """_keep_values, kept per CUDA stream too: its fill is ordered before the kernels of the stream that made it
+    only."""
+    return _keep_values(flags, dtype, device)
