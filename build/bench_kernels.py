@@ -250,15 +250,19 @@ def check_load_kinds(args, device, dtype) -> str:
 # -------------------------------------------------------------------------------------------- fused ops
 
 
+def _tensors(result) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
+
+
 def bench_fused(args, device, dtype) -> str:
     import torch
 
     from ltx_backend.models.transformer.adaln import modulation
     from ltx_backend.models.transformer.rope import RopeType, rope_tables
-    from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference
+    from ltx_kernels.adaln import adaln_modulate_reference, gated_residual_reference, modulate_reference
     from ltx_kernels.attention_gate import attention_gate_reference
     from ltx_kernels.qk_norm_rope import qk_norm_rope_reference
-    from ltx_kernels.triton_adaln import triton_adaln_modulate, triton_gated_residual
+    from ltx_kernels.triton_adaln import triton_adaln_modulate, triton_gated_residual, triton_modulate
     from ltx_kernels.triton_attention_gate import triton_attention_gate
     from ltx_kernels.triton_qk_norm_rope import triton_qk_norm_rope
 
@@ -276,39 +280,46 @@ def bench_fused(args, device, dtype) -> str:
     starts = torch.rand(batch, 3, tokens, device=device, generator=g) * 20
     positions = torch.stack((starts, starts + 1), dim=-1)
     rows = []
+
+    def measure(name, moved, fused_op, torch_op):
+        """A row: the fused kernel's time and its error against the torch ops (relative to their largest value)."""
+        fused, plain = timed(fused_op, args.warmup, args.iters, device), timed(torch_op, args.warmup, args.iters, device)
+        outputs = [(a.float(), b.float()) for a, b in zip(_tensors(fused_op()), _tensors(torch_op()))]
+        error = max((a - b).abs().max().item() / max(b.abs().max().item(), 1e-30) for a, b in outputs)
+        rows.append([name, moved, fused, plain, error])
+
     for layout in ("split", "interleaved"):
         pe = rope_tables(positions, dim, heads, [20, 2048, 2048], 10000.0, RopeType(layout), True, dtype)
         q, k = randn(batch, tokens, dim), randn(batch, tokens, dim)
         wq, wk = randn(dim), randn(dim)
         table_bytes = sum(t.numel() for t in pe) * size
         moved = 4 * batch * tokens * dim * size + table_bytes + 2 * dim * size
-        fused = timed(lambda: triton_qk_norm_rope(q, k, wq, wk, 1e-6, pe, None, layout), args.warmup, args.iters, device)
-        plain = timed(lambda: qk_norm_rope_reference(q, k, wq, wk, 1e-6, pe, None, layout), args.warmup, args.iters, device)
-        rows.append([f"QK RMS-norm + RoPE ({layout}) [{batch}, {tokens}, {dim}] x2", moved, fused, plain])
+        measure(f"QK RMS-norm + RoPE ({layout}) [{batch}, {tokens}, {dim}] x2", moved,
+                lambda: triton_qk_norm_rope(q, k, wq, wk, 1e-6, pe, None, layout),
+                lambda: qk_norm_rope_reference(q, k, wq, wk, 1e-6, pe, None, layout))
 
     x, y = randn(batch, tokens, dim), randn(batch, tokens, dim)
-    emb = randn(batch, tokens, 9 * dim)  # per-token AdaLN vectors, as the model computes them
+    emb = randn(batch, tokens, 9 * dim)  # per-token AdaLN vectors, as the model computes them with conditioning tokens
     shift, scale, gate = modulation(randn(9, dim), emb, 0, 3)
     moved = 4 * batch * tokens * dim * size
-    fused = timed(lambda: triton_adaln_modulate(x, shift, scale, 1e-6), args.warmup, args.iters, device)
-    plain = timed(lambda: adaln_modulate_reference(x, shift, scale, 1e-6), args.warmup, args.iters, device)
-    rows.append([f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved, fused, plain])
-    fused = timed(lambda: triton_gated_residual(x, y, gate), args.warmup, args.iters, device)
-    plain = timed(lambda: gated_residual_reference(x, y, gate), args.warmup, args.iters, device)
-    rows.append([f"gated residual x + y*gate [{batch}, {tokens}, {dim}]", moved, fused, plain])
+    measure(f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved,
+            lambda: triton_adaln_modulate(x, shift, scale, 1e-6), lambda: adaln_modulate_reference(x, shift, scale, 1e-6))
+    measure(f"AdaLN modulate x*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved,
+            lambda: triton_modulate(x, shift, scale), lambda: modulate_reference(x, shift, scale))
+    measure(f"gated residual x + y*gate [{batch}, {tokens}, {dim}]", moved,
+            lambda: triton_gated_residual(x, y, gate), lambda: gated_residual_reference(x, y, gate))
     logits = randn(batch, tokens, heads)  # LTX-2.3's per-head gate logits
-    moved = (2 * dim + heads) * batch * tokens * size
-    fused = timed(lambda: triton_attention_gate(x, logits), args.warmup, args.iters, device)
-    plain = timed(lambda: attention_gate_reference(x, logits), args.warmup, args.iters, device)
-    rows.append([f"attention gate out*2sigmoid(logits) [{batch}, {tokens}, {dim}]", moved, fused, plain])
+    measure(f"attention gate out*2sigmoid(logits) [{batch}, {tokens}, {dim}]", (2 * dim + heads) * batch * tokens * size,
+            lambda: triton_attention_gate(x, logits), lambda: attention_gate_reference(x, logits))
 
     out = [
-        [name, f"{moved / 1e6:.1f}", f"{f:.3f}", f"{moved / f / 1e6:.0f}", f"{p:.3f}", f"{moved / p / 1e6:.0f}", f"{p / f:.2f}x"]
-        for name, moved, f, p in rows
+        [name, f"{moved / 1e6:.1f}", f"{f:.3f}", f"{moved / f / 1e6:.0f}", f"{p:.3f}", f"{moved / p / 1e6:.0f}", f"{p / f:.2f}x",
+         f"{error:.1e}"]
+        for name, moved, f, p, error in rows
     ]
     return table(
         [f"fused op ({str(dtype).replace('torch.', '')})", "MB moved", "fused ms", "fused GB/s", "torch ms", "torch GB/s",
-         "speed-up"],
+         "speed-up", "max rel. error vs torch"],
         out,
     )
 

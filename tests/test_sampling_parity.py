@@ -205,6 +205,7 @@ class ReferenceDenoiser:
     def __init__(self, x0_model: X0Model):
         self.x0_model = x0_model
         self.calls: list[int] = []  # batch size of each call
+        self.timestep_shapes: list[tuple] = []  # (video, audio) timesteps shape of each call
 
     @staticmethod
     def _modality(m: ModalityInput | None) -> Modality | None:
@@ -221,6 +222,7 @@ class ReferenceDenoiser:
             for sample in perturbations.per_sample
         ]
         self.calls.append(len(configs))
+        self.timestep_shapes.append(tuple(None if m is None else tuple(m.timesteps.shape) for m in (video, audio)))
         with torch.no_grad():
             return self.x0_model(self._modality(video), self._modality(audio), BatchedPerturbationConfig(configs))
 
@@ -320,6 +322,9 @@ def test_mixed_skip_step_matches_reference():
     assert_close(audio, ref_audio)
     # step 0: all 4 passes in one call; step 1 (video reused): (cond, audio only) + (uncond, both streams)
     assert denoiser.calls == [4, 1, 1, 4]
+    # the video has conditioning tokens (noise level 0): per-token timesteps; every audio token is at the step's
+    # sigma: one timestep per element, broadcast
+    assert denoiser.timestep_shapes[0] == ((4, 18 + 6), (4, 1))
 
 
 def test_plain_step_is_one_pass_and_needs_no_negative_prompt():
@@ -332,6 +337,7 @@ def test_plain_step_is_one_pass_and_needs_no_negative_prompt():
     audio = noiser(AudioLatentLayout(AudioLatentShape(1, 8, 5, 16)).initial_state(torch.device("cpu"), torch.float32))
     euler_loop(denoiser, distilled_sigmas(2), video, audio, GuidedStep(ctx))
     assert denoiser.calls == [1, 1, 1]
+    assert set(denoiser.timestep_shapes) == {((1, 1), (1, 1))}  # text-to-video: one noise level per element
     with pytest.raises(ValueError, match="Negative context"):
         guided_denoise(denoiser, video, audio, torch.tensor(1.0), ctx, ALL_ON_VIDEO, ALL_ON_AUDIO, 0)
 

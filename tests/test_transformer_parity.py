@@ -373,3 +373,20 @@ def test_keep_masks_are_made_once_per_pattern_and_never_given_to_autograd():
     assert not mask.is_inference() and mask.data_ptr() != first.data_ptr()
     (x * mask).sum().backward()
     assert x.grad[0].abs().sum() == 0 and x.grad[2].abs().sum() == 0 and x.grad[1].abs().sum() == 32
+
+
+def test_one_timestep_per_element_is_the_reference_with_every_token_at_it(models):
+    """timesteps [B, 1] (the sampler's form when every token of an element is at one noise level: the AdaLN
+    vectors computed once per element and broadcast) give the reference's output for [B, T] at those levels."""
+    streams = _streams(models[0], BATCH)
+    video = {**streams["video"], "timesteps": streams["video"]["sigma"][:, None].expand(BATCH, 18).clone()}
+    _compare(models, video, streams["audio"], MIXED)  # the reference, per token
+    _, _, ours = models
+    per_element = {**video, "timesteps": video["timesteps"][:, :1]}
+    audio = {**streams["audio"], "timesteps": streams["audio"]["timesteps"][:, :1]}
+    with torch.no_grad():
+        per_token = ours(_ours(video), _ours(streams["audio"]), _our_perturbations(MIXED))
+        broadcast = ours(_ours(per_element), _ours(audio), _our_perturbations(MIXED))
+    for a, b in zip(broadcast, per_token):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())

@@ -16,7 +16,7 @@ import triton.language as tl
 def _adaln_modulate_kernel(
     X, SHIFT, SCALE, OUT, eps, T,
     sxb, sxt, sxd, ssb, sst, ssd, scb, sct, scd, sob, sot,
-    D: tl.constexpr, BLOCK: tl.constexpr, NORMALIZE: tl.constexpr = True,
+    D: tl.constexpr, BLOCK: tl.constexpr, NORMALIZE: tl.constexpr,
 ):
     row = tl.program_id(0).to(tl.int64)  # 64-bit offsets for long videos
     b = row // T
@@ -24,7 +24,7 @@ def _adaln_modulate_kernel(
     offs = tl.arange(0, BLOCK)
     valid = offs < D
     x = tl.load(X + b * sxb + t * sxt + offs * sxd, mask=valid, other=0.0).to(tl.float32)
-    if NORMALIZE:  # modulate() alone: no norm
+    if NORMALIZE:  # adaln_modulate (modulate: without the norm)
         x = x * tl.math.rsqrt(tl.sum(x * x, 0) / D + eps)
     shift = tl.load(SHIFT + b * ssb + t * sst + offs * ssd, mask=valid, other=0.0).to(tl.float32)
     scale = tl.load(SCALE + b * scb + t * sct + offs * scd, mask=valid, other=0.0).to(tl.float32)

@@ -26,7 +26,6 @@ class Attention(nn.Module):
         super().__init__()
         inner_dim = heads * head_dim
         self.heads = heads
-        self.head_dim = head_dim
         self.rope_type = rope_type
         self.q_norm = nn.RMSNorm(inner_dim, eps=norm_eps)
         self.k_norm = nn.RMSNorm(inner_dim, eps=norm_eps)

@@ -32,7 +32,9 @@ class ModalityInput:
 
     latent:         [B, T, C]   patchified tokens (noisy tokens, then any keyframe tokens)
     sigma:          [B]         the step's sigma (drives the audio<->video cross-attention AdaLN)
-    timesteps:      [B, T]      per-token sigma: sigma * denoise_mask (0 for clean conditioning tokens)
+    timesteps:      [B, T]      per-token sigma: sigma * denoise_mask (0 for clean conditioning tokens); [B, 1] when
+                               every token of an element is at one noise level (the blocks' AdaLN vectors are then
+                               computed and read once per element, not once per token)
     positions:      [B, 3, T, 2] video (time, height, width) / [B, 1, T, 2] audio: each token's
                                 [start, end) bounds in seconds / pixels, as ltx-core builds them
     context:        [B, S, D]   text embeddings for this stream
@@ -153,7 +155,8 @@ class BlockSkips:
 
         Eager inference makes each pattern's mask once and every block reuses it (a `ones` and a fill per skipping
         element were launched per block and attention before); a compiled block makes it in its graph, and a call
-        recording gradients makes its own (a tensor kept from an inference_mode call cannot be saved for backward)."""
+        recording gradients makes its own (a tensor kept from an inference_mode call cannot be saved for backward).
+        The kept mask is shared by every block: never modify it in place."""
         flags = self.skipped(skip)
         if torch.compiler.is_compiling() or torch.is_grad_enabled():
             keep = _keep_values(flags, like.dtype, like.device)
