@@ -23,5 +23,7 @@ def test_one_ltx2_block_launches_each_linear_each_kernel_and_fused_norms_once():
     assert ops["triton"] == counted["kernels_per_block"] > 0  # the fused ops ran their kernels
     assert ops["_fused_rms_norm"] > 0 and not {"pow", "rsqrt", "mean"} & set(ops)  # norms counted once, fused
     assert not {"set_", "new_empty", "copy_", "view", "promote_types"} & set(ops)  # no interpreter work, no views
+    # the AdaLN vectors come made for every block at once: the only adds left are LTX-2's two text-attention residuals
+    assert ops["add"] == 2 and "mul" not in ops
     assert counted["per_block"] == sum(ops.values()) == counted["aten_per_block"] + counted["kernels_per_block"]
     assert counted["total"] == 48 * counted["per_block"] + counted["rest"] and counted["rest"] > 0

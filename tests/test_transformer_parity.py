@@ -390,3 +390,18 @@ def test_one_timestep_per_element_is_the_reference_with_every_token_at_it(models
     for a, b in zip(broadcast, per_token):
         assert a.shape == b.shape
         assert (a - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())
+
+
+def test_block_offsets_are_each_blocks_modulation_rows_bit_for_bit():
+    """The AdaLN vectors made for every block in one add equal what modulation() makes per block and row."""
+    from ltx_backend.models.transformer.adaln import block_offsets, modulation
+
+    g = torch.Generator().manual_seed(3)
+    tables = [torch.randn(9, 16, generator=g).bfloat16() for _ in range(4)]
+    emb = torch.randn(3, 1, 9 * 16, generator=g).bfloat16()
+    stacked = block_offsets(tables, emb)
+    assert stacked.shape == (4, 3, 1, 9, 16) and stacked.dtype == torch.bfloat16
+    for block, table in enumerate(tables):
+        for start, stop in ((0, 3), (3, 6), (6, 9)):
+            for row, vector in zip(range(start, stop), modulation(table, emb, start, stop)):
+                assert torch.equal(stacked[block, :, :, row], vector)

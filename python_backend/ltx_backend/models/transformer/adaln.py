@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -68,3 +70,33 @@ def modulation(table: torch.Tensor, emb: torch.Tensor, start: int, stop: int) ->
     count, dim = table.shape
     offsets = table[start:stop].to(device=emb.device, dtype=emb.dtype)
     return (offsets + emb.unflatten(-1, (count, dim))[:, :, start:stop]).unbind(dim=2)
+
+
+def block_offsets(tables: Sequence[torch.Tensor], emb: torch.Tensor) -> torch.Tensor:
+    """Every block's table + modulation at once: tables L x [count, D], emb [B, 1, count * D] -> [L, B, 1, count, D]
+    (row i of block l: what modulation(tables[l], emb, i, i + 1) gives, in one add instead of one per block and use)."""
+    count, dim = tables[0].shape
+    stacked = torch.stack(tuple(tables)).to(device=emb.device, dtype=emb.dtype)  # [L, count, D]
+    return stacked[:, None, None] + emb.unflatten(-1, (count, dim))[None]
+
+
+@dataclass(frozen=True)
+class BlockVectors:
+    """One stream's AdaLN vectors for one block (its tables + the stream's timestep embeddings), each [B, 1, rows, D].
+
+    main:   the block's scale_shift_table rows (self-attention, feed-forward, LTX-2.3's text query); None when the
+            stream's timesteps are per token: those rows are made per use then ([B, T, D] each, 3 rows at a time)
+    prompt: LTX-2.3's text-context (shift, scale), or None
+    cross:  the audio<->video (scale, shift) pairs of the stream's table (A2V rows 0-2, V2A rows 2-4), or None
+            without the other stream
+    gate:   the audio<->video output gate of the stream's table, or None without the other stream
+    """
+
+    main: torch.Tensor | None
+    prompt: torch.Tensor | None
+    cross: torch.Tensor | None
+    gate: torch.Tensor | None
+
+    def prefix(self, n: int) -> BlockVectors:
+        """The batch's first n elements (views)."""
+        return BlockVectors(*(None if t is None else t[:n] for t in (self.main, self.prompt, self.cross, self.gate)))

@@ -23,7 +23,7 @@ from torch import nn
 
 from ltx_kernels import adaln_modulate, gated_residual, modulate
 
-from .adaln import modulation, modulation_count
+from .adaln import BlockVectors, modulation, modulation_count
 from .attention import Attention
 from .feed_forward import FeedForward
 from .inputs import BlockSkips, Skip
@@ -91,14 +91,22 @@ class AVTransformerBlock(nn.Module):
         self.prompt_scale_shift_table = nn.Parameter(torch.empty(2, video.dim)) if cross_attention_adaln else None
         self.audio_prompt_scale_shift_table = nn.Parameter(torch.empty(2, audio.dim)) if cross_attention_adaln else None
 
+    def tables(self, audio: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """One stream's modulation tables in this block: (main, LTX-2.3's prompt or None, audio<->video)."""
+        if audio:
+            return self.audio_scale_shift_table, self.audio_prompt_scale_shift_table, self.scale_shift_table_a2v_ca_audio
+        return self.scale_shift_table, self.prompt_scale_shift_table, self.scale_shift_table_a2v_ca_video
+
     def forward(
         self,
         video: StreamArgs | None,
         audio: StreamArgs | None,
+        vectors: tuple[BlockVectors | None, BlockVectors | None],
         skips: BlockSkips,
         text_kv: tuple[TextKV | None, TextKV | None] = (None, None),
     ) -> tuple[StreamArgs | None, StreamArgs | None]:
-        """skips: which batch elements skip which attention in this block (BatchPerturbations.for_block).
+        """vectors: this block's (video, audio) AdaLN vectors, made for every block at once (AVTransformer).
+        skips: which batch elements skip which attention in this block (BatchPerturbations.for_block).
         text_kv: this block's (video, audio) text key/value projections when computed once per loop (else None)."""
         vx = video.x if video is not None else None
         ax = audio.x if audio is not None else None
@@ -107,56 +115,55 @@ class AVTransformerBlock(nn.Module):
         run_a2v = run_video and audio is not None and ax.numel() > 0
         run_v2a = run_audio and video is not None and vx.numel() > 0
 
+        vv, av = vectors
         if run_video:
-            vx = self._self_attention(vx, video, self.attn1, self.scale_shift_table, skips, Skip.VIDEO_SELF_ATTN)
-            vx = self._text_attention(
-                vx, video, self.attn2, self.scale_shift_table, self.prompt_scale_shift_table, text_kv[0]
-            )
+            vx = self._self_attention(vx, video, vv, self.attn1, self.scale_shift_table, skips, Skip.VIDEO_SELF_ATTN)
+            vx = self._text_attention(vx, video, vv, self.attn2, self.scale_shift_table, text_kv[0])
         if run_audio:
-            ax = self._self_attention(
-                ax, audio, self.audio_attn1, self.audio_scale_shift_table, skips, Skip.AUDIO_SELF_ATTN
-            )
-            ax = self._text_attention(
-                ax, audio, self.audio_attn2, self.audio_scale_shift_table, self.audio_prompt_scale_shift_table,
-                text_kv[1],
-            )
+            ax = self._self_attention(ax, audio, av, self.audio_attn1, self.audio_scale_shift_table, skips, Skip.AUDIO_SELF_ATTN)
+            ax = self._text_attention(ax, audio, av, self.audio_attn2, self.audio_scale_shift_table, text_kv[1])
 
         # both cross-modal attentions read the streams as they are before either update
         v_in, a_in = vx, ax
         if run_a2v and not skips.all(Skip.A2V_CROSS_ATTN):
             vx = self._cross_modal_attention(
-                v_in, a_in, video, audio, self.audio_to_video_attn,
-                self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio, A2V_ROWS,
-                skips, Skip.A2V_CROSS_ATTN,
+                v_in, a_in, (video, vv), (audio, av), self.audio_to_video_attn, A2V_ROWS, skips, Skip.A2V_CROSS_ATTN
             )
         if run_v2a and not skips.all(Skip.V2A_CROSS_ATTN):
             ax = self._cross_modal_attention(
-                a_in, v_in, audio, video, self.video_to_audio_attn,
-                self.scale_shift_table_a2v_ca_audio, self.scale_shift_table_a2v_ca_video, V2A_ROWS,
-                skips, Skip.V2A_CROSS_ATTN,
+                a_in, v_in, (audio, av), (video, vv), self.video_to_audio_attn, V2A_ROWS, skips, Skip.V2A_CROSS_ATTN
             )
 
         if run_video:
-            vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
+            vx = self._feed_forward(vx, video, vv, self.ff, self.scale_shift_table)
         if run_audio:
-            ax = self._feed_forward(ax, audio, self.audio_ff, self.audio_scale_shift_table)
+            ax = self._feed_forward(ax, audio, av, self.audio_ff, self.audio_scale_shift_table)
 
         return (
             replace(video, x=vx) if video is not None else None,
             replace(audio, x=ax) if audio is not None else None,
         )
 
+    @staticmethod
+    def _rows(stream: StreamArgs, vectors: BlockVectors, table: torch.Tensor, rows: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+        """Rows of the block's main table + the stream's modulation, [B, 1, D] each (with per-token timesteps
+        [B, T, D], made here)."""
+        if vectors.main is None:
+            return modulation(table, stream.modulation, *rows)
+        return vectors.main[:, :, rows[0]:rows[1]].unbind(2)
+
     def _self_attention(
         self,
         x: torch.Tensor,
         stream: StreamArgs,
+        vectors: BlockVectors,
         attn: Attention,
         table: torch.Tensor,
         skips: BlockSkips,
         skip: Skip,
     ) -> torch.Tensor:
         """x + gate * SelfAttn(modulated norm(x))."""
-        shift, scale, gate = modulation(table, stream.modulation, *SELF_ATTENTION_ROWS)
+        shift, scale, gate = self._rows(stream, vectors, table, SELF_ATTENTION_ROWS)
         normed = adaln_modulate(x, shift, scale, self.norm_eps)
         values_only = skips.all(skip)
         keep = skips.keep_mask(skip, x) if skips.any(skip) and not values_only else None
@@ -167,16 +174,16 @@ class AVTransformerBlock(nn.Module):
         self,
         x: torch.Tensor,
         stream: StreamArgs,
+        vectors: BlockVectors,
         attn: Attention,
         table: torch.Tensor,
-        prompt_table: torch.Tensor | None,
         kv: TextKV | None,
     ) -> torch.Tensor:
         """x + TextCrossAttn(norm(x)) (LTX-2), x + gate * TextCrossAttn(modulated norm(x), ..) (LTX-2.3)."""
-        if prompt_table is None:
+        if vectors.prompt is None:
             return x + attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias, kv=kv)
-        shift_q, scale_q, gate = modulation(table, stream.modulation, *TEXT_ATTENTION_ROWS)
-        shift_kv, scale_kv = modulation(prompt_table, stream.prompt_modulation, 0, 2)
+        shift_q, scale_q, gate = self._rows(stream, vectors, table, TEXT_ATTENTION_ROWS)
+        shift_kv, scale_kv = vectors.prompt.unbind(2)
         query = adaln_modulate(x, shift_q, scale_q, self.norm_eps)
         context = modulate(stream.context, shift_kv, scale_kv)
         return gated_residual(x, attn(query, context=context, mask=stream.context_bias), gate)
@@ -185,20 +192,19 @@ class AVTransformerBlock(nn.Module):
         self,
         x: torch.Tensor,
         other: torch.Tensor,
-        stream: StreamArgs,
-        other_stream: StreamArgs,
+        query_side: tuple[StreamArgs, BlockVectors],
+        key_side: tuple[StreamArgs, BlockVectors],
         attn: Attention,
-        table: torch.Tensor,
-        other_table: torch.Tensor,
         rows: tuple[int, int],
         skips: BlockSkips,
         skip: Skip,
     ) -> torch.Tensor:
         """x + gate * Attn(modulated norm(x), keys/values modulated norm(other)): one stream's tokens attending to the
         other's. The batch elements that skip it (a perturbation) have their gate zeroed: they keep x."""
-        q_scale, q_shift = modulation(table[:CROSS_MODAL_SCALE_SHIFT_ROWS], stream.cross_modulation, *rows)
-        kv_scale, kv_shift = modulation(other_table[:CROSS_MODAL_SCALE_SHIFT_ROWS], other_stream.cross_modulation, *rows)
-        (gate,) = modulation(table[CROSS_MODAL_SCALE_SHIFT_ROWS:], stream.cross_gate, 0, 1)
+        (stream, vectors), (other_stream, other_vectors) = query_side, key_side
+        q_scale, q_shift = vectors.cross[:, :, rows[0]:rows[1]].unbind(2)
+        kv_scale, kv_shift = other_vectors.cross[:, :, rows[0]:rows[1]].unbind(2)
+        gate = vectors.gate[:, :, 0]
         out = attn(
             adaln_modulate(x, q_shift, q_scale, self.norm_eps),
             context=adaln_modulate(other, kv_shift, kv_scale, self.norm_eps),
@@ -207,7 +213,9 @@ class AVTransformerBlock(nn.Module):
         )
         return gated_residual(x, out, gate * skips.keep_mask(skip, gate) if skips.any(skip) else gate)
 
-    def _feed_forward(self, x: torch.Tensor, stream: StreamArgs, ff: FeedForward, table: torch.Tensor) -> torch.Tensor:
+    def _feed_forward(
+        self, x: torch.Tensor, stream: StreamArgs, vectors: BlockVectors, ff: FeedForward, table: torch.Tensor
+    ) -> torch.Tensor:
         """x + gate * FF(modulated norm(x))."""
-        shift, scale, gate = modulation(table, stream.modulation, *FEED_FORWARD_ROWS)
+        shift, scale, gate = self._rows(stream, vectors, table, FEED_FORWARD_ROWS)
         return gated_residual(x, ff(adaln_modulate(x, shift, scale, self.norm_eps)), gate)

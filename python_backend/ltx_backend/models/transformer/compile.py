@@ -10,7 +10,7 @@ mode "reduce-overhead" (and "max-autotune") also captures each block's kernels a
 CPU torch runs the compiled code without them). Each transformer call (forward) starts a new CUDA-graph
 generation (a forward pre-hook marks it). Nothing a call returns lives in CUDA-graph memory: the blocks'
 output goes through the eager output norm and projection, so results may be kept across calls. What the
-graphs cost: every input made outside the blocks (modulation, RoPE tables, cached text K/V) is copied into
+graphs cost: every input made outside the blocks (AdaLN vectors, RoPE tables, cached text K/V) is copied into
 the graph's input buffers at each replay, and each new input shape records new graphs (a server taking many
 sizes records them all). Not with device mode `original`: every stage switch builds a new transformer,
 whose new parameter addresses would make torch record all the graphs again, at every switch, without end.

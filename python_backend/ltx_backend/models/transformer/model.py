@@ -12,15 +12,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .adaln import AdaLNSingle, modulation_count
-from .block import AVTransformerBlock, StreamDims
+from .adaln import AdaLNSingle, BlockVectors, block_offsets, modulation_count
+from .block import CROSS_MODAL_SCALE_SHIFT_ROWS, AVTransformerBlock, StreamDims
 from .feed_forward import CaptionProjection
 from .inputs import BatchPerturbations, ModalityInput, ProjectedText
 from .rope import RopeType, rope_tables
 from .stream import StreamArgs, self_attention_bias, text_padding_bias
-
-# AdaLN vectors of the audio<->video attentions: (scale, shift) for A2V and for V2A; and one gate.
-CROSS_MODAL_SCALE_SHIFT = 4
 
 
 @dataclass(frozen=True)
@@ -100,8 +97,8 @@ class AVTransformer(nn.Module):
             self.audio_prompt_adaln_single = AdaLNSingle(audio_dim, 2)
         else:
             self.prompt_adaln_single = self.audio_prompt_adaln_single = None
-        self.av_ca_video_scale_shift_adaln_single = AdaLNSingle(dim, CROSS_MODAL_SCALE_SHIFT)
-        self.av_ca_audio_scale_shift_adaln_single = AdaLNSingle(audio_dim, CROSS_MODAL_SCALE_SHIFT)
+        self.av_ca_video_scale_shift_adaln_single = AdaLNSingle(dim, CROSS_MODAL_SCALE_SHIFT_ROWS)
+        self.av_ca_audio_scale_shift_adaln_single = AdaLNSingle(audio_dim, CROSS_MODAL_SCALE_SHIFT_ROWS)
         self.av_ca_a2v_gate_adaln_single = AdaLNSingle(dim, 1)
         self.av_ca_v2a_gate_adaln_single = AdaLNSingle(audio_dim, 1)
 
@@ -148,9 +145,12 @@ class AVTransformer(nn.Module):
         audio_kv = audio.text.kv if audio is not None and audio.text is not None else None
         # Twins (see BatchPerturbations) join the batch at their first perturbed block.
         joins = dict(perturbations.joins(len(self.transformer_blocks)))
-        n = len(perturbations.per_sample) - len(perturbations.twins)
+        size = len(perturbations.per_sample)
+        n = size - len(perturbations.twins)
         v = full_v.prefix(n) if full_v is not None and perturbations.twins else full_v
         a = full_a.prefix(n) if full_a is not None and perturbations.twins else full_a
+        video_vectors = self._block_vectors(full_v, audio=False) if full_v is not None else None
+        audio_vectors = self._block_vectors(full_a, audio=True) if full_a is not None else None
         for index, block in enumerate(self.transformer_blocks):
             if index in joins:
                 v, a = _join(v, full_v, joins[index]), _join(a, full_a, joins[index])
@@ -159,7 +159,10 @@ class AVTransformer(nn.Module):
                 _kv_prefix(video_kv[index], n) if video_kv else None,
                 _kv_prefix(audio_kv[index], n) if audio_kv else None,
             )
-            v, a = block(v, a, perturbations.for_block(index).prefix(n), text_kv)
+            vectors = tuple(
+                None if vs is None else vs[index] if n == size else vs[index].prefix(n) for vs in (video_vectors, audio_vectors)
+            )
+            v, a = block(v, a, vectors, perturbations.for_block(index).prefix(n), text_kv)
         if len(self.transformer_blocks) in joins:  # twins no block perturbs: their source's output
             end = joins[len(self.transformer_blocks)]
             v, a = _join(v, full_v, end), _join(a, full_a, end)
@@ -191,6 +194,20 @@ class AVTransformer(nn.Module):
             return ProjectedText(context, kv)
 
         return project(video_parts, video, "attn2"), project(audio_parts, audio, "audio_attn2")
+
+    def _block_vectors(self, stream: StreamArgs, audio: bool) -> list[BlockVectors]:
+        """Every block's AdaLN vectors for one stream, each kind in one add for all blocks (adaln.block_offsets):
+        a block's tables + the stream's modulations. The main rows only with one timestep per element: per-token
+        ones would be [B, T, rows, D] per block, made by the block per use instead."""
+        tables = [block.tables(audio) for block in self.transformer_blocks]
+        main = block_offsets([t[0] for t in tables], stream.modulation) if stream.modulation.shape[1] == 1 else None
+        prompt = None if stream.prompt_modulation is None else block_offsets([t[1] for t in tables], stream.prompt_modulation)
+        cross = gate = None
+        if stream.cross_modulation is not None:
+            cross = block_offsets([t[2][:CROSS_MODAL_SCALE_SHIFT_ROWS] for t in tables], stream.cross_modulation)
+            gate = block_offsets([t[2][CROSS_MODAL_SCALE_SHIFT_ROWS:] for t in tables], stream.cross_gate)
+        per_block = [None if t is None else t.unbind(0) for t in (main, prompt, cross, gate)]  # L views each
+        return [BlockVectors(*(None if p is None else p[index] for p in per_block)) for index in range(len(tables))]
 
     def _context(self, m: _StreamModules, stream: ModalityInput) -> torch.Tensor:
         """[B, S, D] text context of the stream for the blocks (LTX-2 projects the captions here)."""
