@@ -341,11 +341,14 @@ def _randomize_(module, seed: int) -> None:
                 p.normal_(0.0, 0.02, generator=g)
 
 
-def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS):
+def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS,
+                 per_element: bool = False):
     """The transformer's inputs for one guided step at latent (frames, height, width), as the sampler batches
     them: the first `passes` of cond, uncond (the negative prompt), modality isolation, STG, all on the same
     latent; STG declared the cond pass's twin (the model runs it from its perturbed block on). Returns
-    (ours, what _reference_call needs). On the meta device (build/flop_budget.py) the tensors hold no values."""
+    (ours, what _reference_call needs). On the meta device (build/flop_budget.py) the tensors hold no values.
+    Timesteps per token, as ltx-pipelines passes them (and ours with conditioning tokens); per_element: ours
+    [B, 1], as our sampler passes a text-to-video step (the reference's stay per token)."""
     import torch
 
     from ltx_backend.latents.positions import audio_positions, video_positions
@@ -391,7 +394,8 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
         [(Skip.VIDEO_SELF_ATTN, (stg_block,)), (Skip.AUDIO_SELF_ATTN, (stg_block,))],
     ][:passes]
     twins = ((3, 0),) if passes == 4 else ()
-    ours = (ModalityInput(**video), ModalityInput(**audio),
+    ours_timesteps = {"timesteps": sigma[:, None]} if per_element else {}
+    ours = (ModalityInput(**{**video, **ours_timesteps}), ModalityInput(**{**audio, **ours_timesteps}),
             BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_pass), twins))
     return ours, (video, audio, per_pass)
 
@@ -436,7 +440,7 @@ def bench_step(args, device, dtype) -> str:
     ours = ours.to(dtype).to_empty(device=device).eval()
     _randomize_(ours, seed=0)
     params = sum(p.numel() for p in ours.parameters())
-    inputs, raw = _step_inputs(ours.config, args.passes, args.dry_run, device, dtype)
+    inputs, raw = _step_inputs(ours.config, args.passes, args.dry_run, device, dtype, per_element=True)  # text-to-video
     projected = ours.project_text(inputs[0], inputs[1])
     if projected is not None:  # LTX-2: the text projected once per denoising loop, as our loop runs the step
         inputs = (replace(inputs[0], text=projected[0]), replace(inputs[1], text=projected[1]), inputs[2])

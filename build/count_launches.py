@@ -9,8 +9,10 @@ reduce-overhead) replay them without that cost. This counts the launches of the 
 The model runs on CPU at tiny width with the real structure (the count per block does not depend on widths),
 the fused ops through their Triton kernels (the interpreter, TRITON_INTERPRET=1): every aten op that is not a
 view is one launch, each Triton kernel launch one (what the interpreter does inside it is not counted).
-`F.rms_norm` counts one launch, as CUDA runs it (aten::_fused_rms_norm) where a CPU decomposes it into six. The full model's count is the blocks' times the
-published block count, plus the rest (embeddings, RoPE tables, AdaLN timestep MLPs, output projection).
+`F.rms_norm` counts one launch, as CUDA runs it (aten::_fused_rms_norm) where a CPU decomposes it into six. The
+full model's count is a plain block's times the published block count less one, the STG-perturbed block's (with 4
+passes), and the rest (embeddings, RoPE tables, AdaLN timestep MLPs and vectors, output projection). The step is a
+text-to-video one: one timestep per element, as the sampler passes it.
 
     python build/count_launches.py                 # LTX-2 and LTX-2.3, 2 and 4 guidance passes (batched in one call)
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import dataclasses
 import os
 import sys
 import warnings
@@ -43,18 +44,18 @@ NO_LAUNCH = {
 
 
 class OpCounter(TorchDispatchMode):
-    """Counts aten ops by name, those of the block named by `in_block` apart; an op run by a fused one is not
-    counted (`in_fused`)."""
+    """Counts aten ops by name, per transformer block (`block`: the index of the block running, None outside the
+    blocks); an op run by a fused one is not counted (`in_fused`)."""
 
     def __init__(self):
         super().__init__()
-        self.inside = collections.Counter()
+        self.blocks = collections.defaultdict(collections.Counter)
         self.outside = collections.Counter()
-        self.in_block = False
+        self.block = None
         self.in_fused = False
 
     def add(self, name: str) -> None:
-        (self.inside if self.in_block else self.outside)[name] += 1
+        (self.outside if self.block is None else self.blocks[self.block])[name] += 1
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if not self.in_fused:
@@ -116,28 +117,30 @@ def count(version: str, passes: int) -> dict:
     dtype = torch.bfloat16
     model = materialize(lambda: build_transformer({"transformer": tiny_transformer_config(version)}), "cpu", dtype)
     ltx_kernels.set_attention_backend("triton")
-    (video, audio, perturbations), _ = _step_inputs(model.config, passes, False, "cpu", dtype, latent=(2, 2, 3), audio_tokens=5)
-    # one timestep per element, as the sampler passes a text-to-video step (sampling/denoise.py)
-    video, audio = (dataclasses.replace(s, timesteps=s.timesteps[:, :1]) for s in (video, audio))
-    block = model.transformer_blocks[-1]  # a block no twin pass starts in (the STG twin joins at a later block)
+    # a text-to-video step: one timestep per element, as the sampler passes it (sampling/denoise.py)
+    (video, audio, perturbations), _ = _step_inputs(model.config, passes, False, "cpu", dtype, latent=(2, 2, 3), audio_tokens=5,
+                                                    per_element=True)
     counter = OpCounter()
-    block.register_forward_pre_hook(lambda *_: setattr(counter, "in_block", True))
-    block.register_forward_hook(lambda *_: setattr(counter, "in_block", False))
+    for index, block in enumerate(model.transformer_blocks):  # the tiny model's 2 blocks: a plain one, the STG one
+        block.register_forward_pre_hook(lambda *_, index=index: setattr(counter, "block", index))
+        block.register_forward_hook(lambda *_: setattr(counter, "block", None))
     # uninitialised weights through the interpreter's numpy warn (inf - inf, all-NaN rows): the count is the point
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         model(video, audio, perturbations)  # warm-up: the kernels' first calls
         with counter, FusedOnCuda(counter), triton_launches_counted(counter):
             model(video, audio, perturbations)
-    kernels = counter.inside["triton"]
+    plain, last = counter.blocks[0], counter.blocks[len(model.transformer_blocks) - 1]
+    kernels = plain["triton"]
     assert kernels > 0, "the block ran no Triton kernel"
-    blocks = len(model.transformer_blocks)
-    per_block = launches(counter.inside)
-    rest = launches(counter.outside) - (blocks - 1) * per_block  # every block launches alike (a twin-free block)
+    per_block, last_block, rest = launches(plain), launches(last), launches(counter.outside)
     full_blocks = full_transformer_config(version)["num_layers"]
+    # every block launches as block 0 does but the one STG perturbs (with 4 passes the tiny model's last; the twin
+    # joins there), which launches as the last
     return dict(version=version, passes=passes, aten_per_block=per_block - kernels, kernels_per_block=kernels,
-                per_block=per_block, rest=rest, blocks=full_blocks, total=per_block * full_blocks + rest,
-                block_ops=dict(sorted(((k, v) for k, v in counter.inside.items() if k not in NO_LAUNCH), key=lambda kv: -kv[1])))
+                per_block=per_block, last_block=last_block, rest=rest, blocks=full_blocks,
+                total=per_block * (full_blocks - 1) + last_block + rest,
+                block_ops=dict(sorted(((k, v) for k, v in plain.items() if k not in NO_LAUNCH), key=lambda kv: -kv[1])))
 
 
 def main(argv=None) -> int:
@@ -145,12 +148,12 @@ def main(argv=None) -> int:
     p.add_argument("--version", choices=["2", "2.3"], nargs="*", default=["2", "2.3"])
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], nargs="*", default=[2, 4])
     args = p.parse_args(argv)
-    print("| model | passes | aten launches per block | Triton kernels per block | blocks | rest of the model | launches per call |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| model | passes | aten launches per block | Triton kernels per block | the STG block | blocks | rest of the model | launches per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = [count(version, passes) for version in args.version for passes in args.passes]
     for r in rows:
-        print(f"| LTX-{r['version']} | {r['passes']} | {r['aten_per_block']} | {r['kernels_per_block']} | {r['blocks']} | "
-              f"{r['rest']} | **{r['total']:,}** |")
+        print(f"| LTX-{r['version']} | {r['passes']} | {r['aten_per_block']} | {r['kernels_per_block']} | {r['last_block']} | "
+              f"{r['blocks']} | {r['rest']} | **{r['total']:,}** |")
     for r in rows:
         print(f"LTX-{r['version']}, {r['passes']} passes, one block's aten launches: {r['block_ops']}")
     return 0

@@ -42,7 +42,7 @@
 #                  SGLang's H100 time and the goal (half of it): ltx_2_two_stage_t2v, ltx_2.3_two_stage_t2v_2gpus,
 #                  ltx_2_3_two_stage_ti2v_2gpus, ltx_2.3_one_stage_ti2v, ltx_2_3_hq_pipeline (each loads its model:
 #                  two or three per 590 s run); CASE:compiled, the same with the blocks compiled (reduce-overhead: CUDA
-#                  graphs), +100 s: at 25 frames a stage-1 step's 3,300-4,400 kernel launches cost about what its math does
+#                  graphs), +100 s: at 25 frames a stage-1 step's 3,300-4,100 kernel launches cost about what its math does
 #                  (an HQ case and its :compiled twin: 620 s of limits, a run each)
 #   startup        #16's start-up from files: build/write_random_model.py writes full-size random LTX-2.3 in the published
 #                  layout (55 GB of files on the disk, Gemma's 24 GB on /dev/shm where it has room), then

@@ -33,17 +33,17 @@ def sdpa():
     torch._dynamo.reset()
 
 
-def _eager_then_compiled(layers: int, seed: int):
+def _eager_then_compiled(layers: int, seed: int, per_element: bool = False):
     """A tiny LTX-2.3 transformer's step (four guidance passes batched: cond, uncond, STG on the last block,
     modality isolation) eagerly, then with its blocks compiled (backend eager, fresh compile counters):
-    (model, inputs, eager outputs, compiled outputs)."""
+    (model, inputs, eager outputs, compiled outputs). per_element: one timestep per element (text-to-video)."""
     bench = load_build_script("bench_kernels")
     config = tiny_transformer_config("2.3")
     config["num_layers"] = layers
     model = build_transformer({"transformer": config})
     bench._randomize_(model, seed=seed)
     model.eval()
-    inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32)
+    inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32, per_element=per_element)
     with torch.inference_mode():
         eager = model(*inputs)
     compile_blocks(model, backend="eager")
@@ -53,8 +53,9 @@ def _eager_then_compiled(layers: int, seed: int):
     return model, inputs, eager, compiled
 
 
-def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa):
-    model, inputs, eager, first = _eager_then_compiled(layers=6, seed=0)
+@pytest.mark.parametrize("per_element", [False, True], ids=["per-token", "per-element"])
+def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa, per_element):
+    model, inputs, eager, first = _eager_then_compiled(layers=6, seed=0, per_element=per_element)
     config = {**tiny_transformer_config("2.3"), "num_layers": 6}
     assert counters["stats"]["unique_graphs"] == 2  # five plain blocks, one STG block
     with torch._dynamo.config.patch(error_on_recompile=True), torch.inference_mode():

@@ -26,4 +26,5 @@ def test_one_ltx2_block_launches_each_linear_each_kernel_and_fused_norms_once():
     # the AdaLN vectors come made for every block at once: the only adds left are LTX-2's two text-attention residuals
     assert ops["add"] == 2 and "mul" not in ops
     assert counted["per_block"] == sum(ops.values()) == counted["aten_per_block"] + counted["kernels_per_block"]
+    assert counted["last_block"] == counted["per_block"]  # 2 passes: no STG block
     assert counted["total"] == 48 * counted["per_block"] + counted["rest"] and counted["rest"] > 0

@@ -425,3 +425,25 @@ def test_text_is_projected_once_per_loop_and_changes_nothing(version):
     assert_close(audio, ref_audio)
     assert cached.projections == 1  # one transformer call per step, projected at the first of three steps
     assert cached.projected_calls == (3 if version == "2" else 0)
+
+
+def test_one_timestep_per_element_only_when_every_token_of_each_element_has_one():
+    """_batched_input gives the model [B, 1] timesteps when each element's tokens share a denoise mask (their levels
+    may differ between elements), [B, T] when any element has tokens at another level; a loop asks once per mask."""
+    from ltx_backend.sampling.denoise import _batched_input
+
+    def state(mask: list[list[float]]) -> LatentState:
+        m = torch.tensor(mask)[..., None]  # [B, T, 1]
+        return LatentState(latent=torch.zeros(2, 4, 8), denoise_mask=m, positions=torch.zeros(2, 3, 4, 2),
+                           clean_latent=torch.zeros(2, 4, 8))
+
+    def timesteps(s: LatentState, known=None) -> torch.Tensor:
+        return _batched_input(s, torch.tensor(0.5), [torch.zeros(2, 3, 16)], [None], True, known).timesteps
+
+    assert torch.equal(timesteps(state([[1, 1, 1, 1], [0.5, 0.5, 0.5, 0.5]])), torch.tensor([[0.5], [0.25]]))
+    mixed = state([[1, 1, 1, 1], [0, 1, 1, 1]])  # element 0 at one level, element 1 with a conditioning token
+    assert torch.equal(timesteps(mixed), torch.tensor([[0.5] * 4, [0.0, 0.5, 0.5, 0.5]]))
+    known = {}
+    assert timesteps(mixed, known).shape == (2, 4) and list(known.values())[0][1] is False
+    known[id(mixed.denoise_mask)] = (mixed.denoise_mask, True)  # a loop's answer is not asked again
+    assert timesteps(mixed, known).shape == (2, 1)

@@ -207,6 +207,20 @@ def test_twin_passes_start_at_their_first_perturbed_block(models):
     _compare(models, video, audio, [[], [], STG_BLOCK_1, STG_BLOCK_1], twins=((2, 0), (3, 1)))
 
 
+def test_a_twin_joins_a_batch_of_distinct_elements(models):
+    """Elements 0-2 at different noise levels and text padding, element 3 element 0's STG twin: the model runs the
+    first three up to block 1 (their AdaLN vectors the first three rows of the batch's) and still gives the
+    reference's outputs, with per-token (video) and per-element (audio) timesteps."""
+    streams = _streams(models[0], 3)
+
+    def with_twin(fields: dict) -> dict:
+        return {k: None if v is None else torch.cat([v, v[:1]]) for k, v in fields.items()}
+
+    video, audio = with_twin(streams["video"]), with_twin(streams["audio"])
+    audio["timesteps"] = audio["timesteps"][:, :1]
+    _compare(models, video, audio, [[], [], [], STG_BLOCK_1], twins=((3, 0),))
+
+
 def test_twin_passes_cost_less(models):
     from torch.utils.flop_counter import FlopCounterMode
 

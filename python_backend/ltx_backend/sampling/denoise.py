@@ -27,6 +27,8 @@ X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised 
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
 # The text projections of a denoising loop (see TextCache), per transformer call: which passes, enabled streams.
 TextCache = dict[tuple, tuple[ProjectedText | None, ProjectedText | None] | None]
+# A loop's answers of _one_noise_level: id(denoise mask) -> (the mask, kept so the id stays its own; the answer).
+NoiseLevels = dict[int, tuple[torch.Tensor, bool]]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def _batched_input(
     contexts: list[torch.Tensor],
     masks: list[torch.Tensor | None],
     enabled: bool,
+    noise_levels: NoiseLevels | None = None,
 ) -> ModalityInput | None:
     """One stream's input for n passes: the state repeated n times, each copy with its pass's context."""
     if state is None:
@@ -102,7 +105,7 @@ def _batched_input(
     n, b = len(contexts), state.latent.shape[0]
     context, context_mask = _stack_contexts(contexts, masks)
     timesteps = timesteps_from_mask(state.denoise_mask, sigma).squeeze(-1)  # [B, T]
-    if _one_noise_level(state.denoise_mask):
+    if _one_noise_level(state.denoise_mask, noise_levels):
         timesteps = timesteps[:, :1]  # [B, 1]: the model's AdaLN vectors per element, broadcast over the tokens
     return ModalityInput(
         latent=state.latent.repeat(n, 1, 1),
@@ -116,11 +119,17 @@ def _batched_input(
     )
 
 
-def _one_noise_level(denoise_mask: torch.Tensor) -> bool:
+def _one_noise_level(denoise_mask: torch.Tensor, known: NoiseLevels | None = None) -> bool:
     """Whether every token of each element has the same denoise mask (text-to-video: all 1; not with conditioning
-    tokens). One host sync per call: per-token AdaLN vectors cost each block 18 (LTX-2) to 27 (LTX-2.3) more passes
-    over a stream's [B, T, D] (offset by the tables, read by the fused kernels) than per-element ones broadcast."""
-    return bool((denoise_mask == denoise_mask[:, :1]).all())
+    tokens): per-token AdaLN vectors cost each block 18 (LTX-2) to 27 (LTX-2.3) more passes over a stream's
+    [B, T, D] (offset by the tables, read by the fused kernels) than per-element ones broadcast. A host sync, once
+    per mask of a loop when `known` keeps the loop's answers (a loop's steps share their masks), else per call."""
+    if known is not None and id(denoise_mask) in known:
+        return known[id(denoise_mask)][1]
+    answer = bool((denoise_mask == denoise_mask[:, :1]).all())
+    if known is not None:
+        known[id(denoise_mask)] = (denoise_mask, answer)
+    return answer
 
 
 def _run_passes(
@@ -130,11 +139,13 @@ def _run_passes(
     audio_state: LatentState | None,
     sigma: torch.Tensor,
     text_cache: TextCache | None = None,
+    noise_levels: NoiseLevels | None = None,
 ) -> dict[str, X0]:
     """Run the passes in as few transformer calls as possible: one per distinct (video, audio) enabled pair.
 
     text_cache: a dict kept across the steps of one loop (fixed contexts): each call's text projections
-    (denoiser.project_text) are computed at its first step and reused after.
+    (denoiser.project_text) are computed at its first step and reused after. noise_levels: the same for
+    _one_noise_level's answers.
     """
     batch = (video_state or audio_state).latent.shape[0]
     groups: dict[tuple[bool, bool], list[_Pass]] = {}
@@ -145,10 +156,10 @@ def _run_passes(
     for (video_on, audio_on), group in groups.items():
         group, twins = _twins_last(group, batch)
         video_in = _batched_input(
-            video_state, sigma, [p.text.video for p in group], [p.text.video_mask for p in group], video_on
+            video_state, sigma, [p.text.video for p in group], [p.text.video_mask for p in group], video_on, noise_levels
         )
         audio_in = _batched_input(
-            audio_state, sigma, [p.text.audio for p in group], [p.text.audio_mask for p in group], audio_on
+            audio_state, sigma, [p.text.audio for p in group], [p.text.audio_mask for p in group], audio_on, noise_levels
         )
         if text_cache is not None and hasattr(denoiser, "project_text"):
             key = (video_on, audio_on, tuple(p.name for p in group))
@@ -201,18 +212,19 @@ def guided_denoise(
     step_index: int,
     previous: X0 | None = None,
     text_cache: TextCache | None = None,
+    noise_levels: NoiseLevels | None = None,
 ) -> X0:
     """Guided x0 predictions (video, audio) at noise level `sigma` (0-d tensor: the schedule's entry).
 
     `previous`: the predictions this function returned at the last step, reused by a stream whose
-    skip_step skips this step. `text_cache`: see _run_passes (the same contexts at every step).
+    skip_step skips this step. `text_cache`, `noise_levels`: see _run_passes (kept across one loop's steps).
     """
     sigma = torch.as_tensor(sigma, dtype=torch.float32)
     skip_video, skip_audio = video_params.skips(step_index), audio_params.skips(step_index)
     if skip_video and skip_audio:
         return previous
     passes = _passes(contexts, video_params, audio_params, skip_video, skip_audio)
-    out = _run_passes(denoiser, passes, video_state, audio_state, sigma, text_cache)
+    out = _run_passes(denoiser, passes, video_state, audio_state, sigma, text_cache, noise_levels)
 
     def guided(stream: int, params: GuidanceParams, skip: bool) -> torch.Tensor | None:
         if skip:
@@ -245,6 +257,7 @@ class GuidedStep:
         self.audio_params = video_params if audio_params is None else audio_params
         self._previous: X0 | None = None
         self._text_cache: TextCache = {}
+        self._noise_levels: NoiseLevels = {}
 
     def __call__(
         self,
@@ -265,6 +278,7 @@ class GuidedStep:
             step_index,
             self._previous,
             self._text_cache,
+            self._noise_levels,
         )
         return self._previous
 

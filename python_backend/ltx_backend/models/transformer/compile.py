@@ -25,8 +25,9 @@ from ltx_backend.errors import InvalidRequest
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
-# Distinct (batch of guidance passes, skip pattern, dynamic-shape) variants one block may compile: the
-# guidance settings a server sees vary per request; past this limit torch runs the block eagerly.
+# Distinct (batch of guidance passes, skip pattern, per-token or per-element timesteps, dynamic-shape) variants one
+# block may compile: the guidance settings and conditioning a server sees vary per request; past this limit torch
+# runs the block eagerly.
 RECOMPILE_LIMIT = 64
 
 

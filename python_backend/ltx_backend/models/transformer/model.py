@@ -303,7 +303,8 @@ def _per_sample(sigma: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def to_denoised(latent: torch.Tensor, velocity: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-    """x0 = x - v * t in float32, t [B, T] (or [B]) broadcast over channels; returned in latent's dtype."""
+    """x0 = x - v * t in float32, t [B, T], [B, 1] or [B] broadcast over tokens and channels; returned in latent's
+    dtype."""
     t = timesteps.float()
     t = t.reshape(*t.shape, *([1] * (latent.dim() - t.dim())))
     return (latent.float() - velocity.float() * t).to(latent.dtype)

@@ -15,8 +15,9 @@ class StreamArgs:
     x:                   [B, T, D]        hidden tokens (updated block by block)
     context:             [B, S, D]        text embeddings (after LTX-2's caption projection)
     context_bias:        [B, 1, 1, S]     additive text key-padding bias, or None
-    modulation:          [B, T, n * D]    AdaLN vectors of the blocks (n = 6, or 9 with cross-attention AdaLN)
-    embedded_timestep:   [B, T, D]        timestep embedding, modulates the output norm
+    modulation:          [B, T|1, n * D]  AdaLN vectors of the blocks (n = 6, or 9 with cross-attention AdaLN); one
+                                          per element when the timesteps are
+    embedded_timestep:   [B, T|1, D]      timestep embedding, modulates the output norm
     pe:                  RoPE tables of the self-attention
     self_attention_bias: [B, 1, T, T]     additive self-attention bias, or None
     prompt_modulation:   [B, 1, 2 * D]    LTX-2.3: (shift, scale) of the text context, or None
