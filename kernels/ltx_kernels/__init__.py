@@ -2,8 +2,8 @@
 
 The models call :func:`attention`, :func:`qk_norm_rope`, :func:`adaln_modulate` (and :func:`modulate`, without
 the norm), :func:`gated_residual`, :func:`attention_gate` (LTX-2.3's per-head output gate), and :func:`fp8_linear`
-(the fp8 matmul of fp8-scaled-mm); :func:`set_attention_backend` ("auto", "triton", "flash_attn", "sdpa") picks the implementation of all of them
-(see ltx_kernels.dispatch). triton itself is imported only when a Triton kernel first runs, so TRITON_INTERPRET=1
+(the fp8 matmul of fp8-scaled-mm); :func:`set_attention_backend` ("auto", "triton", "flash_attn", "sdpa") picks the
+implementation of all of them (see ltx_kernels.dispatch). triton itself is imported only when a Triton kernel first runs, so TRITON_INTERPRET=1
 may be set any time before that.
 """
 from .adaln import adaln_modulate, gated_residual, modulate

@@ -10,6 +10,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .triton_adaln import _warps
+
 
 @triton.jit
 def _attention_gate_kernel(
@@ -46,11 +48,9 @@ def _attention_gate(out: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     heads = logits.shape[-1]
     head_dim = width // heads
     block_h, block_d = triton.next_power_of_2(heads), triton.next_power_of_2(head_dim)
-    elements = block_h * block_d
     _attention_gate_kernel[(batch * tokens,)](
         out, logits, result, tokens, *out.stride(), *logits.stride(), result.stride(0), result.stride(1),
-        H=heads, HEAD_DIM=head_dim, BLOCK_H=block_h, BLOCK_D=block_d,
-        num_warps=1 if elements <= 256 else 4 if elements <= 2048 else 8,
+        H=heads, HEAD_DIM=head_dim, BLOCK_H=block_h, BLOCK_D=block_d, num_warps=_warps(block_h * block_d),
     )
     return result
 
