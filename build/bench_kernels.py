@@ -341,14 +341,21 @@ def _randomize_(module, seed: int) -> None:
                 p.normal_(0.0, 0.02, generator=g)
 
 
+# How _step_inputs gives our model the timesteps: a text-to-video step per token (as ltx-pipelines passes them) or
+# per element (as our sampler does); an image-to-video step (the first latent frame's tokens clean: timestep 0) per
+# token or per noise level (as our sampler does: two levels, each token's index). The reference's stay per token.
+TIMESTEP_FORMS = ("per_token", "per_element", "image_per_token", "image_per_level")
+
+
 def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS,
-                 per_element: bool = False):
+                 timesteps: str = "per_token"):
     """The transformer's inputs for one guided step at latent (frames, height, width), as the sampler batches
     them: the first `passes` of cond, uncond (the negative prompt), modality isolation, STG, all on the same
     latent; STG declared the cond pass's twin (the model runs it from its perturbed block on). Returns
     (ours, what _reference_call needs). On the meta device (build/flop_budget.py) the tensors hold no values.
-    Timesteps per token, as ltx-pipelines passes them (and ours with conditioning tokens); per_element: ours
-    [B, 1], as our sampler passes a text-to-video step (the reference's stay per token)."""
+    timesteps: one of TIMESTEP_FORMS."""
+    if timesteps not in TIMESTEP_FORMS:
+        raise ValueError(f"timesteps {timesteps!r}: one of {TIMESTEP_FORMS}")
     import torch
 
     from ltx_backend.latents.positions import audio_positions, video_positions
@@ -376,9 +383,12 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
     def batched(row, negative=None):  # one [1, ...] row per pass; the uncond pass (second) gets `negative`
         return torch.cat([negative if i == 1 and negative is not None else row for i in range(passes)])
 
+    token_timesteps = sigma[:, None].expand(passes, t_video).clone()
+    if timesteps.startswith("image"):
+        token_timesteps[:, : height * width] = 0.0  # the first latent frame: the image's tokens, clean
     video = dict(
         latent=batched(randn(1, t_video, c.in_channels)), sigma=sigma,
-        timesteps=sigma[:, None].expand(passes, t_video).clone(),
+        timesteps=token_timesteps,
         positions=video_positions(video_shape, fps=24.0, device=device).to(dtype),
         context=batched(randn(1, text, video_text), randn(1, text, video_text)), context_mask=context_mask,
     )
@@ -394,8 +404,15 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
         [(Skip.VIDEO_SELF_ATTN, (stg_block,)), (Skip.AUDIO_SELF_ATTN, (stg_block,))],
     ][:passes]
     twins = ((3, 0),) if passes == 4 else ()
-    ours_timesteps = {"timesteps": sigma[:, None]} if per_element else {}
-    ours = (ModalityInput(**{**video, **ours_timesteps}), ModalityInput(**{**audio, **ours_timesteps}),
+    ours_video, ours_audio = dict(video), dict(audio)
+    if timesteps in ("per_element", "image_per_level"):  # every audio token at sigma
+        ours_audio["timesteps"] = sigma[:, None]
+    if timesteps == "per_element":
+        ours_video["timesteps"] = sigma[:, None]
+    elif timesteps == "image_per_level":  # levels [0, sigma]: the image's tokens at the first, the rest at the second
+        ours_video["timesteps"] = torch.stack([torch.zeros_like(sigma), sigma], dim=1)
+        ours_video["timestep_index"] = (token_timesteps > 0).long()
+    ours = (ModalityInput(**ours_video), ModalityInput(**ours_audio),
             BatchPerturbations(tuple(tuple(Perturbation(*p) for p in sample) for sample in per_pass), twins))
     return ours, (video, audio, per_pass)
 
@@ -440,7 +457,7 @@ def bench_step(args, device, dtype) -> str:
     ours = ours.to(dtype).to_empty(device=device).eval()
     _randomize_(ours, seed=0)
     params = sum(p.numel() for p in ours.parameters())
-    inputs, raw = _step_inputs(ours.config, args.passes, args.dry_run, device, dtype, per_element=True)  # text-to-video
+    inputs, raw = _step_inputs(ours.config, args.passes, args.dry_run, device, dtype, timesteps="per_element")  # text-to-video
     projected = ours.project_text(inputs[0], inputs[1])
     if projected is not None:  # LTX-2: the text projected once per denoising loop, as our loop runs the step
         inputs = (replace(inputs[0], text=projected[0]), replace(inputs[1], text=projected[1]), inputs[2])

@@ -86,13 +86,16 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
         constexprs = dict(N=4096, HEAD_DIM=head_dim, BLOCK=4096, HAS_K=True, HAS_W=True, ROPE=rope)
         compile_kernel(triton_qk_norm_rope._qk_norm_rope_kernel, types, constexprs, arch, 8)
         lines.append(f"qk_norm_rope rope={rope} bf16 4096: ok")
-    types = {n: "*bf16" for n in ("X", "SHIFT", "SCALE", "OUT", "Y", "GATE")}
+    types = {n: "*bf16" for n in ("X", "SHIFT", "SCALE", "OUT", "Y", "GATE", "INDEX")}
     types["eps"] = "fp32"
     for width, warps in ((4096, 8), (2048, 4)):
-        for normalize in (True, False):  # adaln_modulate, modulate
-            compile_kernel(triton_adaln._adaln_modulate_kernel, types, dict(D=width, BLOCK=width, NORMALIZE=normalize), arch, warps)
-        compile_kernel(triton_adaln._gated_residual_kernel, types, dict(D=width, BLOCK=width), arch, warps)
-        lines.append(f"adaln_modulate / modulate / gated_residual bf16 {width}: ok")
+        for levels in (False, True):  # vectors per element / per token, or per noise level read through an index
+            types["INDEX"] = "*i64" if levels else "*bf16"
+            for normalize in (True, False):  # adaln_modulate, modulate
+                constexprs = dict(D=width, BLOCK=width, NORMALIZE=normalize, LEVELS=levels)
+                compile_kernel(triton_adaln._adaln_modulate_kernel, types, constexprs, arch, warps)
+            compile_kernel(triton_adaln._gated_residual_kernel, types, dict(D=width, BLOCK=width, LEVELS=levels), arch, warps)
+        lines.append(f"adaln_modulate / modulate / gated_residual bf16 {width} (per level too): ok")
     for heads, head_dim, warps in ((32, 128, 8), (32, 64, 4)):  # LTX-2.3's video and audio attentions, as launched
         types = {"X": "*bf16", "LOGITS": "*bf16", "OUT": "*bf16"}
         constexprs = dict(H=heads, HEAD_DIM=head_dim, BLOCK_H=heads, BLOCK_D=head_dim)

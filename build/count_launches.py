@@ -12,9 +12,11 @@ view is one launch, each Triton kernel launch one (what the interpreter does ins
 `F.rms_norm` counts one launch, as CUDA runs it (aten::_fused_rms_norm) where a CPU decomposes it into six. The
 full model's count is a plain block's times the published block count less one, the STG-perturbed block's (with 4
 passes), and the rest (embeddings, RoPE tables, AdaLN timestep MLPs and vectors, output projection). The step is a
-text-to-video one: one timestep per element, as the sampler passes it.
+text-to-video one, one timestep per element, as the sampler passes it; with --image also an image-to-video one, its
+timesteps per noise level (the sampler's form) and per token (ltx-pipelines', and ours before the levels).
 
     python build/count_launches.py                 # LTX-2 and LTX-2.3, 2 and 4 guidance passes (batched in one call)
+    python build/count_launches.py --image         # and the image-to-video step
 """
 from __future__ import annotations
 
@@ -107,7 +109,9 @@ def triton_launches_counted(counter: OpCounter):
         interpreter.GridExecutor.__call__ = launch
 
 
-def count(version: str, passes: int) -> dict:
+def count(version: str, passes: int, timesteps: str = "per_element") -> dict:
+    """One call's launches; timesteps: bench_kernels.TIMESTEP_FORMS (default: a text-to-video step as the sampler
+    passes it)."""
     import ltx_kernels
     from bench_kernels import _step_inputs
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
@@ -117,9 +121,8 @@ def count(version: str, passes: int) -> dict:
     dtype = torch.bfloat16
     model = materialize(lambda: build_transformer({"transformer": tiny_transformer_config(version)}), "cpu", dtype)
     ltx_kernels.set_attention_backend("triton")
-    # a text-to-video step: one timestep per element, as the sampler passes it (sampling/denoise.py)
     (video, audio, perturbations), _ = _step_inputs(model.config, passes, False, "cpu", dtype, latent=(2, 2, 3), audio_tokens=5,
-                                                    per_element=True)
+                                                    timesteps=timesteps)
     counter = OpCounter()
     for index, block in enumerate(model.transformer_blocks):  # the tiny model's 2 blocks: a plain one, the STG one
         block.register_forward_pre_hook(lambda *_, index=index: setattr(counter, "block", index))
@@ -137,7 +140,7 @@ def count(version: str, passes: int) -> dict:
     full_blocks = full_transformer_config(version)["num_layers"]
     # every block launches as block 0 does but the one STG perturbs (with 4 passes the tiny model's last; the twin
     # joins there), which launches as the last
-    return dict(version=version, passes=passes, aten_per_block=per_block - kernels, kernels_per_block=kernels,
+    return dict(version=version, passes=passes, timesteps=timesteps, aten_per_block=per_block - kernels, kernels_per_block=kernels,
                 per_block=per_block, last_block=last_block, rest=rest, blocks=full_blocks,
                 total=per_block * (full_blocks - 1) + last_block + rest,
                 block_ops=dict(sorted(((k, v) for k, v in plain.items() if k not in NO_LAUNCH), key=lambda kv: -kv[1])))
@@ -147,15 +150,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--version", choices=["2", "2.3"], nargs="*", default=["2", "2.3"])
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], nargs="*", default=[2, 4])
+    p.add_argument("--image", action="store_true", help="also an image-to-video step (per noise level, per token)")
     args = p.parse_args(argv)
-    print("| model | passes | aten launches per block | Triton kernels per block | the STG block | blocks | rest of the model | launches per call |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    rows = [count(version, passes) for version in args.version for passes in args.passes]
+    forms = ["per_element"] + (["image_per_level", "image_per_token"] if args.image else [])
+    print("| model | passes | timesteps | aten launches per block | Triton kernels per block | the STG block | blocks | "
+          "rest of the model | launches per call |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows = [count(version, passes, form) for version in args.version for passes in args.passes for form in forms]
     for r in rows:
-        print(f"| LTX-{r['version']} | {r['passes']} | {r['aten_per_block']} | {r['kernels_per_block']} | {r['last_block']} | "
-              f"{r['blocks']} | {r['rest']} | **{r['total']:,}** |")
+        print(f"| LTX-{r['version']} | {r['passes']} | {r['timesteps']} | {r['aten_per_block']} | {r['kernels_per_block']} | "
+              f"{r['last_block']} | {r['blocks']} | {r['rest']} | **{r['total']:,}** |")
     for r in rows:
-        print(f"LTX-{r['version']}, {r['passes']} passes, one block's aten launches: {r['block_ops']}")
+        print(f"LTX-{r['version']}, {r['passes']} passes, {r['timesteps']}, one block's aten launches: {r['block_ops']}")
     return 0
 
 

@@ -33,17 +33,17 @@ def sdpa():
     torch._dynamo.reset()
 
 
-def _eager_then_compiled(layers: int, seed: int, per_element: bool = False):
+def _eager_then_compiled(layers: int, seed: int, timesteps: str = "per_token"):
     """A tiny LTX-2.3 transformer's step (four guidance passes batched: cond, uncond, STG on the last block,
     modality isolation) eagerly, then with its blocks compiled (backend eager, fresh compile counters):
-    (model, inputs, eager outputs, compiled outputs). per_element: one timestep per element (text-to-video)."""
+    (model, inputs, eager outputs, compiled outputs). timesteps: bench_kernels.TIMESTEP_FORMS."""
     bench = load_build_script("bench_kernels")
     config = tiny_transformer_config("2.3")
     config["num_layers"] = layers
     model = build_transformer({"transformer": config})
     bench._randomize_(model, seed=seed)
     model.eval()
-    inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32, per_element=per_element)
+    inputs, _ = bench._step_inputs(model.config, 4, True, CPU, torch.float32, timesteps=timesteps)
     with torch.inference_mode():
         eager = model(*inputs)
     compile_blocks(model, backend="eager")
@@ -53,9 +53,9 @@ def _eager_then_compiled(layers: int, seed: int, per_element: bool = False):
     return model, inputs, eager, compiled
 
 
-@pytest.mark.parametrize("per_element", [False, True], ids=["per-token", "per-element"])
-def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa, per_element):
-    model, inputs, eager, first = _eager_then_compiled(layers=6, seed=0, per_element=per_element)
+@pytest.mark.parametrize("timesteps", ["per_token", "per_element", "image_per_level"])
+def test_blocks_with_the_same_skips_share_one_graph_and_do_not_recompile(sdpa, timesteps):
+    model, inputs, eager, first = _eager_then_compiled(layers=6, seed=0, timesteps=timesteps)
     config = {**tiny_transformer_config("2.3"), "num_layers": 6}
     assert counters["stats"]["unique_graphs"] == 2  # five plain blocks, one STG block
     with torch._dynamo.config.patch(error_on_recompile=True), torch.inference_mode():
@@ -126,6 +126,7 @@ def _op_samples():
     bias = torch.zeros(2, 1, 1, 7)
     bias[:, :, :, :3] = float("-inf")
     cos, sin = r(2, 2, 5, 4), r(2, 2, 5, 4)  # split tables [B, H, T, D/2] for 2 heads x 8
+    index = torch.tensor([[0, 2, 1, 1, 2], [1, 1, 0, 2, 2]])  # each token's noise level: a row of 3
     return [
         (attention_op, (r(2, 5, 16), r(2, 7, 16), r(2, 7, 16), 2, bias)),
         (attention_op, (r(1, 9, 32, dtype=torch.bfloat16), r(1, 9, 32, dtype=torch.bfloat16), r(1, 9, 32, dtype=torch.bfloat16), 2, None)),
@@ -133,16 +134,18 @@ def _op_samples():
         (qk_norm_rope_op, (r(2, 5, 16), r(2, 3, 16), r(16), r(16), None, None, None, None, None, "split")),
         (qk_norm_rope_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 5, 16, dtype=torch.bfloat16), None, None, 1e-6,
                            r(2, 5, 16), r(2, 5, 16), r(2, 5, 16), r(2, 5, 16), "interleaved")),
-        (adaln_modulate_op, (r(2, 5, 16), r(2, 1, 16), r(2, 1, 16), 1e-6)),
-        (adaln_modulate_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 5, 16), r(1, 1, 16), None)),
-        (gated_residual_op, (r(2, 5, 16), r(2, 5, 16, dtype=torch.bfloat16), r(2, 1, 16))),
+        (adaln_modulate_op, (r(2, 5, 16), r(2, 1, 16), r(2, 1, 16), 1e-6, None)),
+        (adaln_modulate_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 5, 16), r(1, 1, 16), None, None)),
+        (adaln_modulate_op, (r(2, 5, 16), r(2, 3, 16), r(1, 3, 16), 1e-6, index)),  # per noise level
+        (gated_residual_op, (r(2, 5, 16), r(2, 5, 16, dtype=torch.bfloat16), r(2, 1, 16), None)),
+        (gated_residual_op, (r(2, 5, 16), r(2, 5, 16), r(2, 3, 16, dtype=torch.bfloat16), index[:1])),
         (modulate_op, (r(2, 5, 16, dtype=torch.bfloat16), r(2, 1, 16, dtype=torch.bfloat16), r(2, 5, 16))),
         (attention_gate_op, (r(2, 5, 16), r(2, 5, 4))),
         (attention_gate_op, (r(1, 3, 32, dtype=torch.bfloat16), r(1, 3, 2, dtype=torch.bfloat16))),
     ]
 
 
-@pytest.mark.parametrize("index", range(11))
+@pytest.mark.parametrize("index", range(13))
 def test_kernel_ops_pass_torch_opcheck(index):
     """torch.library.opcheck: the registered schema, and the fake implementation (shape, dtype, strides) that
     torch.compile traces with, agree with what the kernel returns."""

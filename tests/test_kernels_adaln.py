@@ -1,7 +1,8 @@
 """The fused AdaLN modulation (with the norm, and without it: modulate) and gated residual Triton kernels (CPU
 interpreter) against the model's ops,
 with the modulation vectors as the blocks pass them: strided views of the modulation table, one per sample
-([B, 1, D], broadcast over tokens) or one per token ([B, T, D], per-token timesteps).
+([B, 1, D], broadcast over tokens), one per token ([B, T, D], per-token timesteps), or one per noise level
+([B, L, D] and each token's index [B, T]).
 
 TRITON_INTERPRET is set before the kernels' modules import triton (they do so lazily).
 """
@@ -64,6 +65,38 @@ def test_fp32_matches_the_models_ops(shape, per_token):
     ref = modulate_reference(x, shift, scale)
     assert (out - ref).abs().max().item() <= 1e-5 * ref.abs().max().item()
     assert (ref - adaln_modulate_reference(x, shift, scale, 1e-6)).abs().max() > 0.5
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_vectors_per_noise_level_read_through_the_index_are_the_gathered_vectors(dtype):
+    """[B, L, D] vectors and each token's level [B, T]: the kernels give what the per-token vectors gathered from
+    them give (the reference gathers), an index shared by the batch ([1, T]) and vectors shared ([1, L, D]) too."""
+    batch, tokens, dim, levels = 2, 11, 80, 3
+    modulate, residual = _kernels()
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(batch, tokens, dim, generator=g).to(dtype), torch.randn(batch, tokens, dim, generator=g).to(dtype)
+    table = (0.1 * torch.randn(9, dim, generator=g)).to(dtype)
+    emb = (0.5 * torch.randn(batch, levels, 9 * dim, generator=g)).to(dtype)
+    shift, scale, gate = modulation(table, emb, 6, 9)  # [B, L, D] strided views
+    index = torch.randint(0, levels, (batch, tokens), generator=g)
+    index[0, :levels] = torch.arange(levels)  # every level read
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    for idx, vectors in ((index, (shift, scale, gate)), (index[:1], (shift[:1], scale, gate[:1]))):
+        gathered = [torch.stack([v.expand(batch, -1, -1)[b, idx.expand(batch, -1)[b]] for b in range(batch)]) for v in vectors]
+        for out, ref in (
+            (modulate(x, vectors[0], vectors[1], 1e-6, idx),
+             adaln_modulate_reference(x.float(), gathered[0].float(), gathered[1].float(), 1e-6)),
+            (residual(x, y, vectors[2], idx), gated_residual_reference(x.float(), y.float(), gathered[2].float())),
+        ):
+            assert out.shape == x.shape and out.dtype == dtype
+            assert (out.float() - ref).abs().max().item() <= tolerance * max(1.0, ref.abs().max().item())
+    # the index is read: every token at level 0 gives another output
+    zero = torch.zeros_like(index)
+    assert (modulate(x, shift, scale, 1e-6, zero) - modulate(x, shift, scale, 1e-6, index)).abs().max() > 0.1
+    assert torch.equal(adaln_modulate_reference(x, shift, scale, 1e-6, zero),
+                       adaln_modulate_reference(x, shift[:, :1], scale[:, :1], 1e-6))
+    with pytest.raises(ValueError, match=r"per noise level must be \[B, L, D\] with an integer index"):
+        modulate(x, shift, scale, 1e-6, index.float())
 
 
 @pytest.mark.parametrize("per_token", [False, True], ids=["per_sample", "per_token"])

@@ -266,7 +266,9 @@ def test_choice_is_logged_once(caplog):
 # --- against "sdpa" (the PyTorch ops) on the tiny checkpoints' weights
 
 
-def _transformer_inputs(model, batch: int = 2):
+def _transformer_inputs(model, batch: int = 2, per_level: bool = False):
+    """A step's inputs with a clean conditioning frame; per_level: the video's timesteps per noise level and each
+    token's index (the sampler's form), else per token."""
     from ltx_backend.latents.positions import audio_positions, video_positions
     from ltx_backend.latents.shapes import VideoLatentShape
     from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, Perturbation, Skip
@@ -285,10 +287,11 @@ def _transformer_inputs(model, batch: int = 2):
     weights.diagonal(dim1=1, dim2=2).fill_(1.0)
     video_text = c.caption_channels or c.cross_attention_dim
     audio_text = c.caption_channels or c.audio_cross_attention_dim
+    levels = dict(timesteps=torch.stack([torch.zeros_like(sigma), sigma], 1), timestep_index=(timesteps > 0).long())
     video = ModalityInput(
+        **(levels if per_level else dict(timesteps=timesteps)),
         latent=torch.randn(batch, t_video, c.in_channels, generator=g),
         sigma=sigma,
-        timesteps=timesteps,
         positions=video_positions(video_shape, fps=24.0),
         context=torch.randn(batch, text, video_text, generator=g),
         context_mask=context_mask,
@@ -312,14 +315,17 @@ def _run(model, backend, inputs):
         return model(*inputs)
 
 
-@pytest.mark.parametrize(("version", "dtype"), [("2", torch.float32), ("2.3", torch.float32), ("2.3", torch.bfloat16)])
-def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype):
+@pytest.mark.parametrize(("version", "dtype", "per_level"), [
+    ("2", torch.float32, False), ("2.3", torch.float32, False), ("2.3", torch.bfloat16, False), ("2", torch.float32, True),
+    ("2.3", torch.bfloat16, True),
+])
+def test_tiny_transformer_triton_matches_sdpa(tiny_checkpoints, version, dtype, per_level):
     from ltx_backend.loading.checkpoint import read_checkpoint_info
     from ltx_backend.loading.checkpoint_parts import load_part
 
     info = read_checkpoint_info(checkpoint_file(tiny_checkpoints[version]))
     model = load_part(info, "transformer", torch.device("cpu"), dtype).eval()
-    video, audio, perturbations = _transformer_inputs(model)
+    video, audio, perturbations = _transformer_inputs(model, per_level=per_level)
     if dtype != torch.float32:  # as the pipelines run bf16: latents, text and positions in bf16, sigmas fp32
         def cast(m):
             return dataclasses.replace(m, latent=m.latent.to(dtype), context=m.context.to(dtype), positions=m.positions.to(dtype))

@@ -211,7 +211,7 @@ class ReferenceDenoiser:
     def _modality(m: ModalityInput | None) -> Modality | None:
         if m is None:
             return None
-        return Modality(latent=m.latent, sigma=m.sigma, timesteps=m.timesteps.unsqueeze(-1), positions=m.positions,
+        return Modality(latent=m.latent, sigma=m.sigma, timesteps=m.token_timesteps().unsqueeze(-1), positions=m.positions,
                         context=m.context, enabled=m.enabled, context_mask=m.context_mask,
                         attention_mask=m.attention_mask)
 
@@ -322,9 +322,9 @@ def test_mixed_skip_step_matches_reference():
     assert_close(audio, ref_audio)
     # step 0: all 4 passes in one call; step 1 (video reused): (cond, audio only) + (uncond, both streams)
     assert denoiser.calls == [4, 1, 1, 4]
-    # the video has conditioning tokens (noise level 0): per-token timesteps; every audio token is at the step's
-    # sigma: one timestep per element, broadcast
-    assert denoiser.timestep_shapes[0] == ((4, 18 + 6), (4, 1))
+    # the video's tokens are at three noise levels (the image's at 0, the keyframe's at 0.5 of sigma, the noisy ones
+    # at sigma): one timestep per level; every audio token is at the step's sigma: one timestep per element
+    assert denoiser.timestep_shapes[0] == ((4, 3), (4, 1))
 
 
 def test_plain_step_is_one_pass_and_needs_no_negative_prompt():
@@ -427,23 +427,33 @@ def test_text_is_projected_once_per_loop_and_changes_nothing(version):
     assert cached.projected_calls == (3 if version == "2" else 0)
 
 
-def test_one_timestep_per_element_only_when_every_token_of_each_element_has_one():
+def test_timesteps_per_element_per_level_or_per_token_as_the_mask_allows():
     """_batched_input gives the model [B, 1] timesteps when each element's tokens share a denoise mask (their levels
-    may differ between elements), [B, T] when any element has tokens at another level; a loop asks once per mask."""
-    from ltx_backend.sampling.denoise import _batched_input
+    may differ between elements), [B, L] with each token's index when the mask has L <= MAX_NOISE_LEVELS distinct
+    values (conditioning tokens), [B, T] past that; each token's timestep is sigma * its mask either way. A loop asks
+    once per mask."""
+    from ltx_backend.sampling.denoise import MAX_NOISE_LEVELS, _batched_input
 
     def state(mask: list[list[float]]) -> LatentState:
         m = torch.tensor(mask)[..., None]  # [B, T, 1]
-        return LatentState(latent=torch.zeros(2, 4, 8), denoise_mask=m, positions=torch.zeros(2, 3, 4, 2),
-                           clean_latent=torch.zeros(2, 4, 8))
+        tokens = m.shape[1]
+        return LatentState(latent=torch.zeros(2, tokens, 8), denoise_mask=m, positions=torch.zeros(2, 3, tokens, 2),
+                           clean_latent=torch.zeros(2, tokens, 8))
 
-    def timesteps(s: LatentState, known=None) -> torch.Tensor:
-        return _batched_input(s, torch.tensor(0.5), [torch.zeros(2, 3, 16)], [None], True, known).timesteps
+    def model_input(s: LatentState, known=None, passes=1):
+        return _batched_input(s, torch.tensor(0.5), [torch.zeros(2, 3, 16)] * passes, [None] * passes, True, known)
 
-    assert torch.equal(timesteps(state([[1, 1, 1, 1], [0.5, 0.5, 0.5, 0.5]])), torch.tensor([[0.5], [0.25]]))
+    one_each = model_input(state([[1, 1, 1, 1], [0.5, 0.5, 0.5, 0.5]]))
+    assert torch.equal(one_each.timesteps, torch.tensor([[0.5], [0.25]])) and one_each.timestep_index is None
     mixed = state([[1, 1, 1, 1], [0, 1, 1, 1]])  # element 0 at one level, element 1 with a conditioning token
-    assert torch.equal(timesteps(mixed), torch.tensor([[0.5] * 4, [0.0, 0.5, 0.5, 0.5]]))
+    levels = model_input(mixed, passes=2)  # two passes: the batch is the two elements twice
+    assert torch.equal(levels.timesteps, torch.tensor([[0.0, 0.5]] * 4))
+    assert torch.equal(levels.timestep_index, torch.tensor([[1, 1, 1, 1], [0, 1, 1, 1]] * 2))
+    assert torch.equal(levels.token_timesteps(), torch.tensor([[0.5] * 4, [0.0, 0.5, 0.5, 0.5]] * 2))
+    many = [[i / 10 for i in range(MAX_NOISE_LEVELS + 1)]] * 2  # one level more than are indexed
+    per_token = model_input(state(many))
+    assert per_token.timestep_index is None and torch.equal(per_token.timesteps, torch.tensor(many) * 0.5)
     known = {}
-    assert timesteps(mixed, known).shape == (2, 4) and list(known.values())[0][1] is False
-    known[id(mixed.denoise_mask)] = (mixed.denoise_mask, True)  # a loop's answer is not asked again
-    assert timesteps(mixed, known).shape == (2, 1)
+    assert model_input(mixed, known).timesteps.shape == (2, 2) and list(known.values())[0][1][1] is not None
+    known[id(mixed.denoise_mask)] = (mixed.denoise_mask, None)  # a loop's answer is not asked again
+    assert model_input(mixed, known).timesteps.shape == (2, 4)

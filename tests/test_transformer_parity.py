@@ -406,6 +406,39 @@ def test_one_timestep_per_element_is_the_reference_with_every_token_at_it(models
         assert (a - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())
 
 
+def test_timesteps_per_noise_level_give_the_per_token_output_without_per_token_vectors(models, monkeypatch):
+    """timesteps [B, L] with each token's index into them (the sampler's form with conditioning tokens: the AdaLN
+    vectors made once per level, each token reading its level's in the fused ops) give what the per-token
+    timesteps at those levels give, which is the reference's; and no block makes per-token vectors then."""
+    from ltx_backend.models.transformer import block as block_module
+
+    streams = _streams(models[0], BATCH)
+    video, audio = streams["video"], streams["audio"]
+    _compare(models, video, audio, MIXED)  # the reference, per token: the first latent frame at timestep 0
+    _, _, ours = models
+    audio = {**audio, "timesteps": audio["timesteps"][:, :1]}  # every audio token at sigma: per element
+    sigma = video["sigma"]
+    index = (video["timesteps"] > 0).long()  # [B, T]: 0 for the clean frame's tokens, 1 for the rest
+    assert index[:, :6].sum() == 0 and index[:, 6:].all()
+    levels = {**video, "timesteps": torch.stack([torch.zeros_like(sigma), sigma], dim=1), "timestep_index": index}
+    with torch.no_grad():
+        per_token = ours(_ours(video), _ours(audio), _our_perturbations(MIXED))
+
+        def made_per_token(*args):
+            raise AssertionError("a block made per-token AdaLN vectors")
+
+        monkeypatch.setattr(block_module, "modulation", made_per_token)
+        per_level = ours(_ours(levels), _ours(audio), _our_perturbations(MIXED))
+    for a, b in zip(per_level, per_token):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= 1e-5 * max(1.0, b.abs().max().item())
+    # the index matters: every token at the noisy level is another output
+    shifted = {**levels, "timestep_index": torch.ones_like(index)}
+    with torch.no_grad():
+        all_noisy = ours(_ours(shifted), _ours(audio), _our_perturbations(MIXED))
+    assert (all_noisy[0] - per_level[0]).abs().max() > 1e-3
+
+
 def test_block_offsets_are_each_blocks_modulation_rows_bit_for_bit():
     """The AdaLN vectors made for every block in one add equal what modulation() makes per block and row."""
     from ltx_backend.models.transformer.adaln import block_offsets, modulation

@@ -27,8 +27,14 @@ X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised 
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
 # The text projections of a denoising loop (see TextCache), per transformer call: which passes, enabled streams.
 TextCache = dict[tuple, tuple[ProjectedText | None, ProjectedText | None] | None]
-# A loop's answers of _one_noise_level: id(denoise mask) -> (the mask, kept so the id stays its own; the answer).
-NoiseLevels = dict[int, tuple[torch.Tensor, bool]]
+# How the tokens of a denoise mask [B, T, 1] share noise levels (_noise_levels): (levels, index) with levels [B, 1]
+# (each element's one level) and index None, or levels [1, L] (the mask's distinct values) and index [B, T] (each
+# token's column of them); None when there are more than MAX_NOISE_LEVELS.
+Levels = tuple[torch.Tensor, torch.Tensor | None] | None
+# A loop's answers of _noise_levels: id(denoise mask) -> (the mask, kept so the id stays its own; the answer).
+NoiseLevels = dict[int, tuple[torch.Tensor, Levels]]
+# Past this many distinct levels in a mask the transformer gets per-token timesteps (AdaLN vectors made per token).
+MAX_NOISE_LEVELS = 8
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,18 @@ def _batched_input(
         return None
     n, b = len(contexts), state.latent.shape[0]
     context, context_mask = _stack_contexts(contexts, masks)
-    timesteps = timesteps_from_mask(state.denoise_mask, sigma).squeeze(-1)  # [B, T]
-    if _one_noise_level(state.denoise_mask, noise_levels):
-        timesteps = timesteps[:, :1]  # [B, 1]: the model's AdaLN vectors per element, broadcast over the tokens
+    levels = _noise_levels(state.denoise_mask, noise_levels)
+    index = None
+    if levels is None:
+        timesteps = timesteps_from_mask(state.denoise_mask, sigma).squeeze(-1)  # [B, T]
+    else:  # the model's AdaLN vectors per element ([B, 1]) or per level ([B, L] and each token's index)
+        values, index = levels
+        timesteps = timesteps_from_mask(values, sigma).expand(b, -1)
     return ModalityInput(
         latent=state.latent.repeat(n, 1, 1),
         sigma=sigma.reshape(1).expand(n * b).clone(),
         timesteps=timesteps.repeat(n, 1),
+        timestep_index=None if index is None else index.repeat(n, 1),
         positions=state.positions.repeat(n, 1, 1, 1),
         context=context,
         context_mask=context_mask,
@@ -119,14 +130,20 @@ def _batched_input(
     )
 
 
-def _one_noise_level(denoise_mask: torch.Tensor, known: NoiseLevels | None = None) -> bool:
-    """Whether every token of each element has the same denoise mask (text-to-video: all 1; not with conditioning
-    tokens): per-token AdaLN vectors cost each block 18 (LTX-2) to 27 (LTX-2.3) more passes over a stream's
-    [B, T, D] (offset by the tables, read by the fused kernels) than per-element ones broadcast. A host sync, once
-    per mask of a loop when `known` keeps the loop's answers (a loop's steps share their masks), else per call."""
+def _noise_levels(denoise_mask: torch.Tensor, known: NoiseLevels | None = None) -> Levels:
+    """How the mask's tokens share noise levels (see Levels): text-to-video has one per element (all 1); an image
+    puts its tokens at 0 beside the noisy ones at 1 (two levels). Per-token AdaLN vectors cost each block 18
+    (LTX-2) to 27 (LTX-2.3) more passes over a stream's [B, T, D] (offset by the tables, read by the fused kernels)
+    than vectors per element or per level. Host syncs, once per mask of a loop when `known` keeps the loop's answers
+    (a loop's steps share their masks), else per call."""
     if known is not None and id(denoise_mask) in known:
         return known[id(denoise_mask)][1]
-    answer = bool((denoise_mask == denoise_mask[:, :1]).all())
+    mask = denoise_mask.squeeze(-1)  # [B, T]
+    if bool((mask == mask[:, :1]).all()):
+        answer = (mask[:, :1], None)
+    else:
+        values, index = torch.unique(mask, sorted=True, return_inverse=True)
+        answer = (values[None], index) if values.numel() <= MAX_NOISE_LEVELS else None
     if known is not None:
         known[id(denoise_mask)] = (denoise_mask, answer)
     return answer
@@ -145,7 +162,7 @@ def _run_passes(
 
     text_cache: a dict kept across the steps of one loop (fixed contexts): each call's text projections
     (denoiser.project_text) are computed at its first step and reused after. noise_levels: the same for
-    _one_noise_level's answers.
+    _noise_levels' answers.
     """
     batch = (video_state or audio_state).latent.shape[0]
     groups: dict[tuple[bool, bool], list[_Pass]] = {}

@@ -73,10 +73,11 @@ def modulation(table: torch.Tensor, emb: torch.Tensor, start: int, stop: int) ->
 
 
 def block_offsets(tables: Sequence[torch.Tensor], emb: torch.Tensor) -> torch.Tensor:
-    """Every block's table + modulation at once: tables L x [count, D], emb [B, 1, count * D] -> [L, B, 1, count, D]
-    (row i of block l: what modulation(tables[l], emb, i, i + 1) gives, in one add instead of one per block and use)."""
+    """Every block's table + modulation at once: tables N x [count, D] (N blocks), emb [B, V, count * D] (V = 1, or one
+    per noise level) -> [N, B, V, count, D] (row i of block n: what modulation(tables[n], emb, i, i + 1) gives, in one
+    add instead of one per block and use)."""
     count, dim = tables[0].shape
-    stacked = torch.stack(tuple(tables)).to(device=emb.device, dtype=emb.dtype)  # [L, count, D]
+    stacked = torch.stack(tuple(tables)).to(device=emb.device, dtype=emb.dtype)  # [N, count, D]
     return stacked[:, None, None] + emb.unflatten(-1, (count, dim))[None]
 
 
@@ -84,8 +85,9 @@ def block_offsets(tables: Sequence[torch.Tensor], emb: torch.Tensor) -> torch.Te
 class BlockVectors:
     """One stream's AdaLN vectors for one block (its tables + the stream's timestep embeddings), each [B, 1, rows, D].
 
-    main:   the block's scale_shift_table rows (self-attention, feed-forward, LTX-2.3's text query); None when the
-            stream's timesteps are per token: those rows are made per use then ([B, T, D] each, 3 rows at a time)
+    main:   the block's scale_shift_table rows (self-attention, feed-forward, LTX-2.3's text query); [B, L, rows, D]
+            with the timesteps per noise level (StreamArgs.timestep_index: each token reads its level's); None when
+            the stream's timesteps are per token: those rows are made per use then ([B, T, D] each, 3 rows at a time)
     prompt: LTX-2.3's text-context (shift, scale), or None
     cross:  the audio<->video (scale, shift) pairs of the stream's table (A2V rows 0-2, V2A rows 2-4), or None
             without the other stream

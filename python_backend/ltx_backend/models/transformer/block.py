@@ -146,8 +146,8 @@ class AVTransformerBlock(nn.Module):
 
     @staticmethod
     def _rows(stream: StreamArgs, vectors: BlockVectors, table: torch.Tensor, rows: tuple[int, int]) -> tuple[torch.Tensor, ...]:
-        """Rows of the block's main table + the stream's modulation, [B, 1, D] each (with per-token timesteps
-        [B, T, D], made here)."""
+        """Rows of the block's main table + the stream's modulation, [B, 1, D] each; [B, L, D] per noise level, read
+        through stream.timestep_index; with per-token timesteps [B, T, D], made here."""
         if vectors.main is None:
             return modulation(table, stream.modulation, *rows)
         return vectors.main[:, :, rows[0]:rows[1]].unbind(2)
@@ -164,11 +164,11 @@ class AVTransformerBlock(nn.Module):
     ) -> torch.Tensor:
         """x + gate * SelfAttn(modulated norm(x))."""
         shift, scale, gate = self._rows(stream, vectors, table, SELF_ATTENTION_ROWS)
-        normed = adaln_modulate(x, shift, scale, self.norm_eps)
+        normed = adaln_modulate(x, shift, scale, self.norm_eps, stream.timestep_index)
         values_only = skips.all(skip)
         keep = skips.keep_mask(skip, x) if skips.any(skip) and not values_only else None
         out = attn(normed, mask=stream.self_attention_bias, pe=stream.pe, keep=keep, values_only=values_only)
-        return gated_residual(x, out, gate)
+        return gated_residual(x, out, gate, stream.timestep_index)
 
     def _text_attention(
         self,
@@ -184,9 +184,9 @@ class AVTransformerBlock(nn.Module):
             return x + attn(rms_norm(x, self.norm_eps), context=stream.context, mask=stream.context_bias, kv=kv)
         shift_q, scale_q, gate = self._rows(stream, vectors, table, TEXT_ATTENTION_ROWS)
         shift_kv, scale_kv = vectors.prompt.unbind(2)
-        query = adaln_modulate(x, shift_q, scale_q, self.norm_eps)
+        query = adaln_modulate(x, shift_q, scale_q, self.norm_eps, stream.timestep_index)
         context = modulate(stream.context, shift_kv, scale_kv)
-        return gated_residual(x, attn(query, context=context, mask=stream.context_bias), gate)
+        return gated_residual(x, attn(query, context=context, mask=stream.context_bias), gate, stream.timestep_index)
 
     def _cross_modal_attention(
         self,
@@ -218,4 +218,5 @@ class AVTransformerBlock(nn.Module):
     ) -> torch.Tensor:
         """x + gate * FF(modulated norm(x))."""
         shift, scale, gate = self._rows(stream, vectors, table, FEED_FORWARD_ROWS)
-        return gated_residual(x, ff(adaln_modulate(x, shift, scale, self.norm_eps)), gate)
+        index = stream.timestep_index
+        return gated_residual(x, ff(adaln_modulate(x, shift, scale, self.norm_eps, index)), gate, index)

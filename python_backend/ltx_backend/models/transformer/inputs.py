@@ -34,7 +34,8 @@ class ModalityInput:
     sigma:          [B]         the step's sigma (drives the audio<->video cross-attention AdaLN)
     timesteps:      [B, T]      per-token sigma: sigma * denoise_mask (0 for clean conditioning tokens); [B, 1] when
                                every token of an element is at one noise level (the blocks' AdaLN vectors are then
-                               computed and read once per element, not once per token)
+                               computed and read once per element, not once per token); [B, L] with timestep_index:
+                               one per noise level (token_timesteps gives them per token)
     positions:      [B, 3, T, 2] video (time, height, width) / [B, 1, T, 2] audio: each token's
                                 [start, end) bounds in seconds / pixels, as ltx-core builds them
     context:        [B, S, D]   text embeddings for this stream
@@ -42,6 +43,9 @@ class ModalityInput:
     attention_mask: [B, T, T]   optional self-attention weights in [0, 1] (None: full attention)
     enabled:        False runs the model without this stream's output
     text:           the context already projected (AVTransformer.project_text of this input), or None
+    timestep_index: [B, T]      int64: the column of timesteps each token is at, or None. Image conditioning puts
+                               a few tokens at level 0 beside the noisy ones: the blocks' AdaLN vectors are then made
+                               per level (L = 2) and each token reads its level's, not made per token (T)
     """
 
     latent: torch.Tensor
@@ -53,6 +57,13 @@ class ModalityInput:
     attention_mask: torch.Tensor | None = None
     enabled: bool = True
     text: ProjectedText | None = None
+    timestep_index: torch.Tensor | None = None
+
+    def token_timesteps(self) -> torch.Tensor:
+        """Each token's timestep: [B, T], or [B, 1] when every token of an element is at one."""
+        if self.timestep_index is None:
+            return self.timesteps
+        return torch.gather(self.timesteps, 1, self.timestep_index)
 
 
 class Skip(Enum):

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ltx_kernels.adaln import per_token
+
 from .adaln import AdaLNSingle, BlockVectors, block_offsets, modulation_count
 from .block import CROSS_MODAL_SCALE_SHIFT_ROWS, AVTransformerBlock, StreamDims
 from .feed_forward import CaptionProjection
@@ -124,8 +126,8 @@ class AVTransformer(nn.Module):
         """Denoised (x0) predictions [B, T, C] of both streams (None for a stream not given)."""
         video_v, audio_v = self.velocity(video, audio, perturbations)
         return (
-            to_denoised(video.latent, video_v, video.timesteps) if video_v is not None else None,
-            to_denoised(audio.latent, audio_v, audio.timesteps) if audio_v is not None else None,
+            to_denoised(video.latent, video_v, video.token_timesteps()) if video_v is not None else None,
+            to_denoised(audio.latent, audio_v, audio.token_timesteps()) if audio_v is not None else None,
         )
 
     def velocity(
@@ -197,10 +199,11 @@ class AVTransformer(nn.Module):
 
     def _block_vectors(self, stream: StreamArgs, audio: bool) -> list[BlockVectors]:
         """Every block's AdaLN vectors for one stream, each kind in one add for all blocks (adaln.block_offsets):
-        a block's tables + the stream's modulations. The main rows only with one timestep per element: per-token
-        ones would be [B, T, rows, D] per block, made by the block per use instead."""
+        a block's tables + the stream's modulations. The main rows only with one timestep per element or per noise
+        level: per-token ones would be [B, T, rows, D] per block, made by the block per use instead."""
         tables = [block.tables(audio) for block in self.transformer_blocks]
-        main = block_offsets([t[0] for t in tables], stream.modulation) if stream.modulation.shape[1] == 1 else None
+        few = stream.modulation.shape[1] == 1 or stream.timestep_index is not None
+        main = block_offsets([t[0] for t in tables], stream.modulation) if few else None
         prompt = None if stream.prompt_modulation is None else block_offsets([t[1] for t in tables], stream.prompt_modulation)
         cross = gate = None
         if stream.cross_modulation is not None:
@@ -270,6 +273,7 @@ class AVTransformer(nn.Module):
             context_bias=text_padding_bias(stream.context_mask, dtype),
             modulation=modulation,
             embedded_timestep=embedded_timestep,
+            timestep_index=stream.timestep_index,
             pe=rope(stream.positions, dim, m.max_pos),
             self_attention_bias=self_attention_bias(stream.attention_mask, dtype),
             prompt_modulation=prompt_modulation,
@@ -282,7 +286,8 @@ class AVTransformer(nn.Module):
     @staticmethod
     def _output(m: _StreamModules, stream: StreamArgs) -> torch.Tensor:
         x = stream.x
-        shift, scale = (m.scale_shift_table[None, None].to(x) + stream.embedded_timestep[:, :, None]).unbind(2)
+        embedded = per_token(stream.embedded_timestep, stream.timestep_index)  # [B, T|1, D]
+        shift, scale = (m.scale_shift_table[None, None].to(x) + embedded[:, :, None]).unbind(2)
         return m.proj_out(m.norm_out(x) * (1 + scale) + shift)
 
 

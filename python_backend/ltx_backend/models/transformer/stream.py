@@ -15,9 +15,10 @@ class StreamArgs:
     x:                   [B, T, D]        hidden tokens (updated block by block)
     context:             [B, S, D]        text embeddings (after LTX-2's caption projection)
     context_bias:        [B, 1, 1, S]     additive text key-padding bias, or None
-    modulation:          [B, T|1, n * D]  AdaLN vectors of the blocks (n = 6, or 9 with cross-attention AdaLN); one
-                                          per element when the timesteps are
-    embedded_timestep:   [B, T|1, D]      timestep embedding, modulates the output norm
+    modulation:          [B, T|1|L, n * D] AdaLN vectors of the blocks (n = 6, or 9 with cross-attention AdaLN); one
+                                          per element when the timesteps are, one per noise level with timestep_index
+    embedded_timestep:   [B, T|1|L, D]    timestep embedding, modulates the output norm
+    timestep_index:      [B, T]           int64: the row of modulation / embedded_timestep each token reads, or None
     pe:                  RoPE tables of the self-attention
     self_attention_bias: [B, 1, T, T]     additive self-attention bias, or None
     prompt_modulation:   [B, 1, 2 * D]    LTX-2.3: (shift, scale) of the text context, or None
@@ -32,6 +33,7 @@ class StreamArgs:
     context_bias: torch.Tensor | None
     modulation: torch.Tensor
     embedded_timestep: torch.Tensor
+    timestep_index: torch.Tensor | None
     pe: RopeTables
     self_attention_bias: torch.Tensor | None
     prompt_modulation: torch.Tensor | None
