@@ -52,8 +52,15 @@ for tokens, heads, head_dim in ((4096, 32, 128), (1000, 32, 64)):  # LTX-2.3's v
     shift, scale, gate = (0.5 * torch.randn(2, 1, dim, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     logits = torch.randn(2, tokens, heads, device="cuda", dtype=torch.bfloat16)
     w = 1 + 0.1 * torch.randn(dim, device="cuda", dtype=torch.bfloat16)
+    levels = 0.5 * torch.randn(2, 2, 3, dim, device="cuda", dtype=torch.bfloat16)  # per noise level: [B, L, D] rows
+    index = (torch.arange(tokens, device="cuda") >= 384).long().expand(2, -1)  # an image's tokens at level 0
     f = lambda *t: [u.float() for u in t]  # noqa: E731: the exact values, one rounding away
+    g = lambda v: torch.gather(v.float(), 1, index[..., None].expand(-1, -1, dim))  # noqa: E731: per token
     cases = [
+        ("adaln_modulate", lambda: ltx_kernels.adaln_modulate(x, levels[:, :, 0], levels[:, :, 1], 1e-6, index),
+         adaln_modulate_reference(x.float(), g(levels[:, :, 0]), g(levels[:, :, 1]), 1e-6)),
+        ("gated_residual", lambda: ltx_kernels.gated_residual(x, y, levels[:, :, 2], index),
+         gated_residual_reference(*f(x, y), g(levels[:, :, 2]))),
         ("adaln_modulate", lambda: ltx_kernels.adaln_modulate(x, shift, scale, 1e-6), adaln_modulate_reference(*f(x, shift, scale), 1e-6)),
         ("modulate", lambda: ltx_kernels.modulate(x, shift, scale), modulate_reference(*f(x, shift, scale))),
         ("gated_residual", lambda: ltx_kernels.gated_residual(x, y, gate), gated_residual_reference(*f(x, y, gate))),
@@ -72,7 +79,8 @@ print("ok")
 
 def test_fused_elementwise_kernels_compiled_on_cuda_match_their_references():
     """adaln_modulate, modulate, gated_residual, attention_gate and qk_norm_rope compiled for the GPU, at the
-    model's widths, against their references computed in fp32 (the kernels round once)."""
+    model's widths, against their references computed in fp32 (the kernels round once); the AdaLN ops with vectors
+    per noise level read through an index too."""
     import torch
 
     assert torch.cuda.is_available()
