@@ -299,15 +299,23 @@ def bench_fused(args, device, dtype) -> str:
                 lambda: qk_norm_rope_reference(q, k, wq, wk, 1e-6, pe, None, layout))
 
     x, y = randn(batch, tokens, dim), randn(batch, tokens, dim)
-    emb = randn(batch, tokens, 9 * dim)  # per-token AdaLN vectors, as the model computes them with conditioning tokens
+    emb = randn(batch, tokens, 9 * dim)  # per-token AdaLN vectors, as the model makes them past MAX_NOISE_LEVELS levels
     shift, scale, gate = modulation(randn(9, dim), emb, 0, 3)
     moved = 4 * batch * tokens * dim * size
-    measure(f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved,
+    measure(f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}], vectors per token", moved,
             lambda: triton_adaln_modulate(x, shift, scale, 1e-6), lambda: adaln_modulate_reference(x, shift, scale, 1e-6))
-    measure(f"AdaLN modulate x*(1+scale)+shift [{batch}, {tokens}, {dim}]", moved,
+    measure(f"AdaLN modulate x*(1+scale)+shift [{batch}, {tokens}, {dim}], vectors per token", moved,
             lambda: triton_modulate(x, shift, scale), lambda: modulate_reference(x, shift, scale))
-    measure(f"gated residual x + y*gate [{batch}, {tokens}, {dim}]", moved,
+    measure(f"gated residual x + y*gate [{batch}, {tokens}, {dim}], gate per token", moved,
             lambda: triton_gated_residual(x, y, gate), lambda: gated_residual_reference(x, y, gate))
+    # as the model runs an image-to-video step: vectors per noise level, each token's read through its index
+    levels = modulation(randn(9, dim), randn(batch, 2, 9 * dim), 0, 3)
+    index = (torch.arange(tokens, device=device) >= tokens // 4).long().expand(batch, -1)  # the image's tokens: level 0
+    indexed = (levels[0], levels[1], 1e-6, index)
+    measure(f"AdaLN rms_norm(x)*(1+scale)+shift [{batch}, {tokens}, {dim}], vectors per level", batch * tokens * (2 * dim * size + 8),
+            lambda: triton_adaln_modulate(x, *indexed), lambda: adaln_modulate_reference(x, *indexed))
+    measure(f"gated residual x + y*gate [{batch}, {tokens}, {dim}], gate per level", batch * tokens * (3 * dim * size + 8),
+            lambda: triton_gated_residual(x, y, levels[2], index), lambda: gated_residual_reference(x, y, levels[2], index))
     logits = randn(batch, tokens, heads)  # LTX-2.3's per-head gate logits
     measure(f"attention gate out*2sigmoid(logits) [{batch}, {tokens}, {dim}]", (2 * dim + heads) * batch * tokens * size,
             lambda: triton_attention_gate(x, logits), lambda: attention_gate_reference(x, logits))
@@ -342,8 +350,9 @@ def _randomize_(module, seed: int) -> None:
 
 
 # How _step_inputs gives our model the timesteps: a text-to-video step per token (as ltx-pipelines passes them) or
-# per element (as our sampler does); an image-to-video step (the first latent frame's tokens clean: timestep 0) per
-# token or per noise level (as our sampler does: two levels, each token's index). The reference's stay per token.
+# per element (as our sampler does); an image-to-video step (the first latent frame's tokens clean: timestep 0) with
+# the video's per token (as our sampler did before the levels) or per noise level (as it does: two levels, each
+# token's index), the audio's per element. The reference's stay per token.
 TIMESTEP_FORMS = ("per_token", "per_element", "image_per_token", "image_per_level")
 
 
@@ -405,7 +414,7 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
     ][:passes]
     twins = ((3, 0),) if passes == 4 else ()
     ours_video, ours_audio = dict(video), dict(audio)
-    if timesteps in ("per_element", "image_per_level"):  # every audio token at sigma
+    if timesteps != "per_token":  # every audio token at sigma
         ours_audio["timesteps"] = sigma[:, None]
     if timesteps == "per_element":
         ours_video["timesteps"] = sigma[:, None]

@@ -89,11 +89,13 @@ def check(arch: int = 90, quick: bool = False) -> list[str]:
     types = {n: "*bf16" for n in ("X", "SHIFT", "SCALE", "OUT", "Y", "GATE", "INDEX")}
     types["eps"] = "fp32"
     for width, warps in ((4096, 8), (2048, 4)):
-        for levels in (False, True):  # vectors per element / per token, or per noise level read through an index
+        # adaln_modulate, modulate (no index), and adaln_modulate / gated_residual with vectors per noise level
+        for normalize, levels in ((True, False), (False, False), (True, True)):
             types["INDEX"] = "*i64" if levels else "*bf16"
-            for normalize in (True, False):  # adaln_modulate, modulate
-                constexprs = dict(D=width, BLOCK=width, NORMALIZE=normalize, LEVELS=levels)
-                compile_kernel(triton_adaln._adaln_modulate_kernel, types, constexprs, arch, warps)
+            constexprs = dict(D=width, BLOCK=width, NORMALIZE=normalize, LEVELS=levels)
+            compile_kernel(triton_adaln._adaln_modulate_kernel, types, constexprs, arch, warps)
+        for levels in (False, True):
+            types["INDEX"] = "*i64" if levels else "*bf16"
             compile_kernel(triton_adaln._gated_residual_kernel, types, dict(D=width, BLOCK=width, LEVELS=levels), arch, warps)
         lines.append(f"adaln_modulate / modulate / gated_residual bf16 {width} (per level too): ok")
     for heads, head_dim, warps in ((32, 128, 8), (32, 64, 4)):  # LTX-2.3's video and audio attentions, as launched

@@ -12,8 +12,8 @@ view is one launch, each Triton kernel launch one (what the interpreter does ins
 `F.rms_norm` counts one launch, as CUDA runs it (aten::_fused_rms_norm) where a CPU decomposes it into six. The
 full model's count is a plain block's times the published block count less one, the STG-perturbed block's (with 4
 passes), and the rest (embeddings, RoPE tables, AdaLN timestep MLPs and vectors, output projection). The step is a
-text-to-video one, one timestep per element, as the sampler passes it; with --image also an image-to-video one, its
-timesteps per noise level (the sampler's form) and per token (ltx-pipelines', and ours before the levels).
+text-to-video one, one timestep per element, as the sampler passes it; with --image also an image-to-video one, the
+video's timesteps per noise level (the sampler's form) and per token (the sampler's before the levels).
 
     python build/count_launches.py                 # LTX-2 and LTX-2.3, 2 and 4 guidance passes (batched in one call)
     python build/count_launches.py --image         # and the image-to-video step

@@ -427,10 +427,10 @@ def test_text_is_projected_once_per_loop_and_changes_nothing(version):
     assert cached.projected_calls == (3 if version == "2" else 0)
 
 
-def test_timesteps_per_element_per_level_or_per_token_as_the_mask_allows():
-    """_batched_input gives the model [B, 1] timesteps when each element's tokens share a denoise mask (their levels
-    may differ between elements), [B, L] with each token's index when the mask has L <= MAX_NOISE_LEVELS distinct
-    values (conditioning tokens), [B, T] past that; each token's timestep is sigma * its mask either way. A loop asks
+def test_timesteps_once_per_level_or_per_token_as_the_mask_allows():
+    """_batched_input gives the model [B, 1] timesteps when every token of the batch has one denoise mask, [B, L]
+    with each token's index when the mask has 2 <= L <= MAX_NOISE_LEVELS distinct values (conditioning tokens, or
+    elements at other levels), [B, T] past that; each token's timestep is sigma * its mask either way. A loop asks
     once per mask."""
     from ltx_backend.sampling.denoise import MAX_NOISE_LEVELS, _batched_input
 
@@ -443,14 +443,18 @@ def test_timesteps_per_element_per_level_or_per_token_as_the_mask_allows():
     def model_input(s: LatentState, known=None, passes=1):
         return _batched_input(s, torch.tensor(0.5), [torch.zeros(2, 3, 16)] * passes, [None] * passes, True, known)
 
-    one_each = model_input(state([[1, 1, 1, 1], [0.5, 0.5, 0.5, 0.5]]))
-    assert torch.equal(one_each.timesteps, torch.tensor([[0.5], [0.25]])) and one_each.timestep_index is None
+    one = model_input(state([[1, 1, 1, 1], [1, 1, 1, 1]]))
+    assert torch.equal(one.timesteps, torch.tensor([[0.5], [0.5]])) and one.timestep_index is None
     mixed = state([[1, 1, 1, 1], [0, 1, 1, 1]])  # element 0 at one level, element 1 with a conditioning token
     levels = model_input(mixed, passes=2)  # two passes: the batch is the two elements twice
     assert torch.equal(levels.timesteps, torch.tensor([[0.0, 0.5]] * 4))
     assert torch.equal(levels.timestep_index, torch.tensor([[1, 1, 1, 1], [0, 1, 1, 1]] * 2))
     assert torch.equal(levels.token_timesteps(), torch.tensor([[0.5] * 4, [0.0, 0.5, 0.5, 0.5]] * 2))
-    many = [[i / 10 for i in range(MAX_NOISE_LEVELS + 1)]] * 2  # one level more than are indexed
+    each_its_own = model_input(state([[1, 1, 1, 1], [0.5, 0.5, 0.5, 0.5]]))
+    assert torch.equal(each_its_own.token_timesteps(), torch.tensor([[0.5] * 4, [0.25] * 4]))
+    most = [[i / 10 for i in range(MAX_NOISE_LEVELS)]] * 2
+    assert model_input(state(most)).timesteps.shape == (2, MAX_NOISE_LEVELS)  # still one per level
+    many = [[i / 10 for i in range(MAX_NOISE_LEVELS + 1)]] * 2  # one level more
     per_token = model_input(state(many))
     assert per_token.timestep_index is None and torch.equal(per_token.timesteps, torch.tensor(many) * 0.5)
     known = {}

@@ -420,7 +420,9 @@ def test_timesteps_per_noise_level_give_the_per_token_output_without_per_token_v
     sigma = video["sigma"]
     index = (video["timesteps"] > 0).long()  # [B, T]: 0 for the clean frame's tokens, 1 for the rest
     assert index[:, :6].sum() == 0 and index[:, 6:].all()
+    index[2, 6:12] = 0  # element 2: two clean frames
     levels = {**video, "timesteps": torch.stack([torch.zeros_like(sigma), sigma], dim=1), "timestep_index": index}
+    video = {**video, "timesteps": index * sigma[:, None]}  # the same, per token
     with torch.no_grad():
         per_token = ours(_ours(video), _ours(audio), _our_perturbations(MIXED))
 

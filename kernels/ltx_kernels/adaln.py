@@ -20,12 +20,25 @@ import torch.nn.functional as F
 from . import dispatch
 
 
+def per_token_shape(vector: torch.Tensor, index: torch.Tensor | None) -> torch.Size:
+    """The shape of a modulation vector as its tokens read it: its own, or with an index [B, T] (integers in [0, L))
+    into its rows [B, L, D] (one per noise level): [B, T, D]. A clear error for an index of another shape or type."""
+    if index is None:
+        return vector.shape
+    if vector.dim() != 3 or index.dim() != 2 or index.dtype.is_floating_point or index.dtype == torch.bool:
+        raise ValueError(
+            f"AdaLN vectors per noise level must be [B, L, D] with an integer index [B, T], got {tuple(vector.shape)} "
+            f"and {tuple(index.shape)} {index.dtype}"
+        )
+    return torch.Size((torch.broadcast_shapes((vector.shape[0],), (index.shape[0],))[0], index.shape[1], vector.shape[2]))
+
+
 def per_token(vector: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
     """A modulation vector as its tokens read it: itself, or with index [B, T] into its rows [B, L, D]: [B, T, D]."""
     if index is None:
         return vector
-    batch = max(vector.shape[0], index.shape[0])
-    rows = index.long().expand(batch, -1)[..., None].expand(-1, -1, vector.shape[-1])
+    batch, tokens, dim = per_token_shape(vector, index)
+    rows = index.long().expand(batch, tokens)[..., None].expand(-1, -1, dim)
     return torch.gather(vector.expand(batch, -1, -1), 1, rows)
 
 

@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .adaln import per_token_shape
+
 
 @triton.jit
 def _adaln_modulate_kernel(
@@ -69,19 +71,6 @@ def _broadcast3(shape: torch.Size, *tensors: torch.Tensor) -> list[torch.Tensor]
     return views
 
 
-def _per_token_shape(vector: torch.Tensor, index: torch.Tensor | None) -> torch.Size:
-    """The shape of a modulation vector as its tokens read it: its own, or with an index [B, T] into its rows
-    [B, L, D] (one per noise level): [B, T, D]."""
-    if index is None:
-        return vector.shape
-    if vector.dim() != 3 or index.dim() != 2 or index.dtype.is_floating_point:
-        raise ValueError(
-            f"AdaLN vectors per noise level must be [B, L, D] with an integer index [B, T], got {tuple(vector.shape)} "
-            f"and {tuple(index.shape)} {index.dtype}"
-        )
-    return torch.Size((torch.broadcast_shapes((vector.shape[0],), (index.shape[0],))[0], index.shape[1], vector.shape[2]))
-
-
 def _vector_views(
     shape: torch.Size, index: torch.Tensor | None, *vectors: torch.Tensor
 ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
@@ -108,14 +97,14 @@ def triton_adaln_modulate(
 def _modulate_result(
     x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, index: torch.Tensor | None = None
 ) -> tuple[torch.Size, torch.dtype]:
-    shape = torch.broadcast_shapes(x.shape, _per_token_shape(shift, index), _per_token_shape(scale, index))
+    shape = torch.broadcast_shapes(x.shape, per_token_shape(shift, index), per_token_shape(scale, index))
     return shape, torch.promote_types(torch.promote_types(x.dtype, scale.dtype), shift.dtype)
 
 
 def _gated_result(
     x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor, index: torch.Tensor | None = None
 ) -> tuple[torch.Size, torch.dtype]:
-    shape = torch.broadcast_shapes(x.shape, y.shape, _per_token_shape(gate, index))
+    shape = torch.broadcast_shapes(x.shape, y.shape, per_token_shape(gate, index))
     return shape, torch.promote_types(torch.promote_types(x.dtype, y.dtype), gate.dtype)
 
 

@@ -27,13 +27,14 @@ X0 = tuple[torch.Tensor | None, torch.Tensor | None]  # (video, audio) denoised 
 Denoiser = Callable[[ModalityInput | None, ModalityInput | None, BatchPerturbations], X0]
 # The text projections of a denoising loop (see TextCache), per transformer call: which passes, enabled streams.
 TextCache = dict[tuple, tuple[ProjectedText | None, ProjectedText | None] | None]
-# How the tokens of a denoise mask [B, T, 1] share noise levels (_noise_levels): (levels, index) with levels [B, 1]
-# (each element's one level) and index None, or levels [1, L] (the mask's distinct values) and index [B, T] (each
-# token's column of them); None when there are more than MAX_NOISE_LEVELS.
+# How the tokens of a denoise mask [B, T, 1] share noise levels (_noise_levels): (levels [1, L], the mask's distinct
+# values, and index [B, T], each token's column of them, or None when L = 1); None past MAX_NOISE_LEVELS levels.
 Levels = tuple[torch.Tensor, torch.Tensor | None] | None
 # A loop's answers of _noise_levels: id(denoise mask) -> (the mask, kept so the id stays its own; the answer).
-NoiseLevels = dict[int, tuple[torch.Tensor, Levels]]
-# Past this many distinct levels in a mask the transformer gets per-token timesteps (AdaLN vectors made per token).
+NoiseLevelCache = dict[int, tuple[torch.Tensor, Levels]]
+# Past this many distinct levels in a mask the transformer gets per-token timesteps (AdaLN vectors made per token):
+# the blocks' vectors per level are [blocks, B, L, rows, D], and the conditionings a request can combine (an image,
+# keyframes and reference videos at their strengths) give a handful of levels.
 MAX_NOISE_LEVELS = 8
 
 
@@ -103,7 +104,7 @@ def _batched_input(
     contexts: list[torch.Tensor],
     masks: list[torch.Tensor | None],
     enabled: bool,
-    noise_levels: NoiseLevels | None = None,
+    noise_levels: NoiseLevelCache | None = None,
 ) -> ModalityInput | None:
     """One stream's input for n passes: the state repeated n times, each copy with its pass's context."""
     if state is None:
@@ -114,7 +115,7 @@ def _batched_input(
     index = None
     if levels is None:
         timesteps = timesteps_from_mask(state.denoise_mask, sigma).squeeze(-1)  # [B, T]
-    else:  # the model's AdaLN vectors per element ([B, 1]) or per level ([B, L] and each token's index)
+    else:  # the model's AdaLN vectors once ([B, 1]) or per level ([B, L] and each token's index)
         values, index = levels
         timesteps = timesteps_from_mask(values, sigma).expand(b, -1)
     return ModalityInput(
@@ -130,20 +131,16 @@ def _batched_input(
     )
 
 
-def _noise_levels(denoise_mask: torch.Tensor, known: NoiseLevels | None = None) -> Levels:
-    """How the mask's tokens share noise levels (see Levels): text-to-video has one per element (all 1); an image
-    puts its tokens at 0 beside the noisy ones at 1 (two levels). Per-token AdaLN vectors cost each block 18
-    (LTX-2) to 27 (LTX-2.3) more passes over a stream's [B, T, D] (offset by the tables, read by the fused kernels)
-    than vectors per element or per level. Host syncs, once per mask of a loop when `known` keeps the loop's answers
-    (a loop's steps share their masks), else per call."""
+def _noise_levels(denoise_mask: torch.Tensor, known: NoiseLevelCache | None = None) -> Levels:
+    """How the mask's tokens share noise levels (see Levels): text-to-video has one (all 1); an image puts its
+    tokens at 0 beside the noisy ones at 1 (two levels). Per-token AdaLN vectors cost each block 18 (LTX-2) to 27
+    (LTX-2.3) more passes over a stream's [B, T, D] (offset by the tables, read by the fused kernels) than vectors
+    per level. A host sync, once per mask of a loop when `known` keeps the loop's answers (a loop's steps share
+    their masks), else per call."""
     if known is not None and id(denoise_mask) in known:
         return known[id(denoise_mask)][1]
-    mask = denoise_mask.squeeze(-1)  # [B, T]
-    if bool((mask == mask[:, :1]).all()):
-        answer = (mask[:, :1], None)
-    else:
-        values, index = torch.unique(mask, sorted=True, return_inverse=True)
-        answer = (values[None], index) if values.numel() <= MAX_NOISE_LEVELS else None
+    values, index = torch.unique(denoise_mask.squeeze(-1), sorted=True, return_inverse=True)  # [L], [B, T]
+    answer = None if values.numel() > MAX_NOISE_LEVELS else (values[None], index if values.numel() > 1 else None)
     if known is not None:
         known[id(denoise_mask)] = (denoise_mask, answer)
     return answer
@@ -156,7 +153,7 @@ def _run_passes(
     audio_state: LatentState | None,
     sigma: torch.Tensor,
     text_cache: TextCache | None = None,
-    noise_levels: NoiseLevels | None = None,
+    noise_levels: NoiseLevelCache | None = None,
 ) -> dict[str, X0]:
     """Run the passes in as few transformer calls as possible: one per distinct (video, audio) enabled pair.
 
@@ -229,7 +226,7 @@ def guided_denoise(
     step_index: int,
     previous: X0 | None = None,
     text_cache: TextCache | None = None,
-    noise_levels: NoiseLevels | None = None,
+    noise_levels: NoiseLevelCache | None = None,
 ) -> X0:
     """Guided x0 predictions (video, audio) at noise level `sigma` (0-d tensor: the schedule's entry).
 
@@ -274,7 +271,7 @@ class GuidedStep:
         self.audio_params = video_params if audio_params is None else audio_params
         self._previous: X0 | None = None
         self._text_cache: TextCache = {}
-        self._noise_levels: NoiseLevels = {}
+        self._noise_levels: NoiseLevelCache = {}
 
     def __call__(
         self,

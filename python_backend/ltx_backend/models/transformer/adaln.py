@@ -83,7 +83,8 @@ def block_offsets(tables: Sequence[torch.Tensor], emb: torch.Tensor) -> torch.Te
 
 @dataclass(frozen=True)
 class BlockVectors:
-    """One stream's AdaLN vectors for one block (its tables + the stream's timestep embeddings), each [B, 1, rows, D].
+    """One stream's AdaLN vectors for one block (its tables + the stream's timestep embeddings), each [B, 1, rows, D]
+    but `main` per noise level.
 
     main:   the block's scale_shift_table rows (self-attention, feed-forward, LTX-2.3's text query); [B, L, rows, D]
             with the timesteps per noise level (StreamArgs.timestep_index: each token reads its level's); None when

@@ -25,9 +25,9 @@ from ltx_backend.errors import InvalidRequest
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
-# Distinct (batch of guidance passes, skip pattern, per-token or per-element timesteps, dynamic-shape) variants one
-# block may compile: the guidance settings and conditioning a server sees vary per request; past this limit torch
-# runs the block eagerly.
+# Distinct (batch of guidance passes, skip pattern, timesteps per token / once / per noise level and how many levels,
+# dynamic-shape) variants one block may compile: the guidance settings and conditioning a server sees vary per
+# request; past this limit torch runs the block eagerly.
 RECOMPILE_LIMIT = 64
 
 

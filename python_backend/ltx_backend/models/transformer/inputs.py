@@ -12,6 +12,8 @@ from enum import Enum
 
 import torch
 
+from ltx_kernels.adaln import per_token
+
 
 @dataclass(frozen=True)
 class ProjectedText:
@@ -59,11 +61,19 @@ class ModalityInput:
     text: ProjectedText | None = None
     timestep_index: torch.Tensor | None = None
 
+    def __post_init__(self):
+        batch, tokens = self.latent.shape[:2]
+        if self.timesteps.dim() != 2 or self.timesteps.shape[0] != batch:
+            raise ValueError(f"timesteps {tuple(self.timesteps.shape)}: [B, T], [B, 1] or [B, L] for latent {tuple(self.latent.shape)}")
+        index = self.timestep_index
+        if index is not None and (index.shape != (batch, tokens) or index.dtype != torch.int64):
+            raise ValueError(f"timestep_index {tuple(index.shape)} {index.dtype}: int64 [B, T] for latent {tuple(self.latent.shape)}")
+
     def token_timesteps(self) -> torch.Tensor:
         """Each token's timestep: [B, T], or [B, 1] when every token of an element is at one."""
         if self.timestep_index is None:
             return self.timesteps
-        return torch.gather(self.timesteps, 1, self.timestep_index)
+        return per_token(self.timesteps[..., None], self.timestep_index)[..., 0]
 
 
 class Skip(Enum):

@@ -202,8 +202,8 @@ class AVTransformer(nn.Module):
         a block's tables + the stream's modulations. The main rows only with one timestep per element or per noise
         level: per-token ones would be [B, T, rows, D] per block, made by the block per use instead."""
         tables = [block.tables(audio) for block in self.transformer_blocks]
-        few = stream.modulation.shape[1] == 1 or stream.timestep_index is not None
-        main = block_offsets([t[0] for t in tables], stream.modulation) if few else None
+        per_level = stream.modulation.shape[1] == 1 or stream.timestep_index is not None  # not per token
+        main = block_offsets([t[0] for t in tables], stream.modulation) if per_level else None
         prompt = None if stream.prompt_modulation is None else block_offsets([t[1] for t in tables], stream.prompt_modulation)
         cross = gate = None
         if stream.cross_modulation is not None:
