@@ -188,8 +188,20 @@ def test_url_without_a_server_is_a_clear_error():
     (["--url", "URL", "--guidance-scale", "1e39"], "invalid guidance_scale=1e+39"),
     (["--url", "URL", "--prompt", "a\udcffb"], "invalid prompt='a\\udcffb'"),
     (["--url", "URL", "--image-path", "/proc/self/mem"], "invalid image_paths='/proc/self/mem': a readable image file"),
+    (["--output-path", "TMP/clip.mov"], "--output-path='TMP/clip.mov': an .mp4 file, or a folder to write it in"),
+    (["--output-path", "/proc/clip.mp4"], "invalid --output-path='/proc/clip.mp4': a path this user can write"),
+    (["--save-raw", "/proc/raw.npz"], "invalid --save-raw='/proc/raw.npz': a path this user can write"),
+    (["--url", "URL", "--quantization", "fp8-cast"], "error: --quantization is chosen when the server starts"),
+    (["--url", "URL", "--ltx2-two-stage-device-mode", "snapshot", "--lora-scale", "1"],
+     "error: --lora-scale, --ltx2-two-stage-device-mode are chosen when the server starts"),
+    (["--lora-scale", "2"], "invalid --lora-scale=2.0: only with --lora-path"),
+    (["--no-retake-audio"], "invalid retake_audio=False: only with LTX2RetakePipeline"),
+    (["--audio-start-time", "3"], "invalid audio_start_time=3.0: only with LTX2AudioToVideoPipeline"),
+    (["--audio-max-duration", "3"], "invalid audio_max_duration=3.0: only with LTX2AudioToVideoPipeline"),
 ], ids=["device", "device-index", "triton-on-cpu", "fps-one-frame", "prompt-bytes", "output-file", "raw-under-file", "url-seed",
-        "url-width-wraps", "url-float32", "url-prompt-bytes", "url-unreadable-image"])
+        "url-width-wraps", "url-float32", "url-prompt-bytes", "url-unreadable-image", "output-not-mp4", "output-unwritable",
+        "raw-unwritable", "url-quantization", "url-server-flags-at-default", "lora-scale-alone", "retake-flag", "audio-start",
+        "audio-duration"])
 def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, capsys, monkeypatch, extra, message):
     """In-process (main()), locally and with --url: each is refused before any model or server work."""
     from ltx_client.cli import main
@@ -199,12 +211,48 @@ def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, caps
 
     a_file = tmp_path / "a_file"
     a_file.write_bytes(b"x")
-    extra = [a.replace("FILE", str(a_file)).replace("URL", f"127.0.0.1:{free_port()}") for a in extra]
+    extra = [a.replace("FILE", str(a_file)).replace("URL", f"127.0.0.1:{free_port()}").replace("TMP", str(tmp_path)) for a in extra]
+    message = message.replace("TMP", str(tmp_path))
     base = ["generate", "--prompt", "a cat", "--num-frames", "9"]
     if "--url" not in extra:
         base += ["--model-path", str(tiny_checkpoints["2"])]
     assert main(base + extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_output_path_with_a_dot_and_a_slash_is_a_folder(tiny_checkpoints, tmp_path, capsys):
+    """A folder whose name has a dot: said with a trailing /, the MP4 goes in it."""
+    folder = tmp_path / "take.2"
+    args = ["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--width", "64", "--height", "64",
+            "--num-frames", "9", "--num-inference-steps", "1", "--seed", "4", "--output-path", f"{folder}/"]
+    code, err = run_here(args, capsys)
+    assert code == 0, err
+    assert [p.name for p in folder.iterdir()] == ["a_cat_4.mp4"]
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    from ltx_client import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_generate", interrupted)
+    assert cli.main(["generate", "--prompt", "a cat"]) == 130
+    assert capsys.readouterr().err == "cancelled\n"
+
+
+def test_progress_bar_closes_at_the_stages_last_step(monkeypatch):
+    """The bar's time per step is the denoising's: it closes at the last step, before the decoding."""
+    from ltx_backend.types import StepProgress
+    from ltx_client.progress import TqdmProgress
+
+    with TqdmProgress() as progress:
+        progress(StepProgress(stage=1, step=1, total=2))
+        assert progress._bar is not None and progress._bar.n == 1
+        progress(StepProgress(stage=1, step=2, total=2))
+        assert progress._bar is None  # closed at 2 of 2
+        progress(StepProgress(stage=2, step=1, total=3))
+        assert progress._bar.n == 1 and progress._bar.total == 3
 
 
 @pytest.mark.parametrize("fields,message", [

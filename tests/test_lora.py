@@ -334,7 +334,7 @@ def test_folder_with_several_files_needs_a_weight_name(tmp_path):
     folder = tmp_path / "loras"
     MAKER.make_tiny_lora(folder / "style-a.safetensors", "2", "reference", modules=["transformer_blocks.0.attn1.to_q"])
     MAKER.make_tiny_lora(folder / "style-b.safetensors", "2", "comfyui", modules=["transformer_blocks.0.attn1.to_k"])
-    with pytest.raises(LoraError, match=r"2 LoRA files \(style-a.safetensors, style-b.safetensors\); choose one with lora_weight_name"):
+    with pytest.raises(LoraError, match=r"2 .safetensors files \(style-a.safetensors, style-b.safetensors\); choose the LoRA with lora_weight_name"):
         read_lora(str(folder))
     chosen = read_lora(str(folder), weight_name="style-b.safetensors")
     assert chosen.name == "style-b" and list(chosen.layers) == ["transformer_blocks.0.attn1.to_k"]
@@ -375,7 +375,7 @@ def test_hugging_face_repo_id_resolves_from_the_offline_cache(tmp_path):
     assert found.returncode == 0, found.stderr
     assert found.stdout.split() == ["someone/ltx2-style-lora/style-v2", "['transformer_blocks.1.ff.net.2']", "0.5"]
     several = _run_offline(tmp_path / "hf", "from ltx_backend.loading.lora import read_lora; read_lora('someone/ltx2-style-lora')")
-    assert "2 LoRA files (style-v2.safetensors, style.safetensors); choose one with lora_weight_name" in several.stderr
+    assert "2 .safetensors files (style-v2.safetensors, style.safetensors); choose the LoRA with lora_weight_name" in several.stderr
     missing = _run_offline(tmp_path / "hf", "from ltx_backend.loading.lora import read_lora; read_lora('someone/absent')")
     assert "invalid lora_path='someone/absent': HF_HUB_OFFLINE is set and the repo is not in the cache" in missing.stderr
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,12 +82,12 @@ def _generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help=f"{IC_LORA}: stop after stage 1 and decode its half-size video (width/2 x height/2)")
     add_lora_flags(p)
     add_file_flags(p)
-    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=DEFAULT_DEVICE_MODE,
-                   help="how the two-stage pipelines switch transformer weights (same video in every mode)")
+    p.add_argument("--ltx2-two-stage-device-mode", choices=DEVICE_MODES, default=None,
+                   help=f"how the two-stage pipelines switch transformer weights (same video in every mode; default {DEFAULT_DEVICE_MODE})")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16"), help="default bf16 on GPU, fp32 on CPU")
-    p.add_argument("--attention-backend", default=BACKENDS[0], choices=BACKENDS,
-                   help="auto: Triton kernels on CUDA, torch SDPA on CPU")
+    p.add_argument("--attention-backend", default=None, choices=BACKENDS,
+                   help=f"{BACKENDS[0]} (the default): Triton kernels on CUDA, torch SDPA on CPU")
     add_compile_flags(p)
     p.add_argument("--url", default=None, metavar="HOST:GRPC_PORT",
                    help="send the request to a running `ltx-triton serve` over gRPC instead of running it in-process")
@@ -192,8 +194,12 @@ def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) ->
     """Fail before any work when an output cannot be written where asked."""
     checks = []
     if saves_video(args):
-        path = output_file(args.output_path, request.prompt, request.seed)
-        checks.append(("--output-path", args.output_path, path))
+        given = args.output_path
+        if given is not None and not given.endswith(("/", os.sep)) and Path(given).suffix.lower() not in ("", ".mp4") \
+                and not Path(given).is_dir():
+            raise InvalidRequest("--output-path", given, "an .mp4 file, or a folder to write it in (end a folder's name "
+                                 "that has a dot with /)")
+        checks.append(("--output-path", given, output_file(given, request.prompt, request.seed)))
     if args.save_raw:
         checks.append(("--save-raw", args.save_raw, _raw_file(args.save_raw)))
     for flag, given, path in checks:
@@ -203,7 +209,10 @@ def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) ->
             for parent in path.parents:
                 if parent.exists() and not parent.is_dir():
                     raise InvalidRequest(flag, given, f"a path under a folder ({parent} is a file)")
-        except OSError as error:  # a folder on the way that cannot be entered
+            folder = next(parent for parent in path.absolute().parents if parent.exists())
+            with tempfile.TemporaryFile(dir=folder):  # where the file (or its folders) will be made: writable?
+                pass
+        except OSError as error:  # a folder on the way that cannot be entered or written
             raise InvalidRequest(flag, given, f"a path this user can write ({error})") from None
 
 
@@ -239,43 +248,50 @@ def _check_backend_device(backend: str, device) -> None:
         )
 
 
-def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: bytes | None, frames, audio, sample_rate) -> None:
+def _write_outputs(args: argparse.Namespace, request: GenerationRequest, mp4: bytes | None, frames, audio, sample_rate) -> int:
+    """Write what the flags ask for; the exit status (1 when a file cannot be written after all: a full disk)."""
     import numpy as np
 
     from ltx_backend.media import write_mp4
 
-    if saves_video(args):
-        path = output_file(args.output_path, request.prompt, request.seed)
-        if mp4 is not None:
+    path = None
+    try:
+        if saves_video(args):
+            path = output_file(args.output_path, request.prompt, request.seed)
+            if mp4 is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(mp4)
+            else:
+                path = write_mp4(path, frames, request.fps, audio, sample_rate)
+            print(f"saved {path}")
+        if args.save_raw:
+            path = _raw_file(args.save_raw)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(mp4)
-        else:
-            path = write_mp4(path, frames, request.fps, audio, sample_rate)
-        print(f"saved {path}")
-    if args.save_raw:
-        raw = _raw_file(args.save_raw)
-        raw.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(raw, frames=frames, audio=audio, sample_rate=np.int64(sample_rate))
-        print(f"saved {raw}")
+            np.savez(path, frames=frames, audio=audio, sample_rate=np.int64(sample_rate))
+            print(f"saved {path}")
+    except OSError as error:
+        print(f"error: cannot write {path}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_generate_remote(args: argparse.Namespace) -> int:
     from ltx_client.progress import TqdmProgress
     from ltx_client.remote import RemoteError, generate_grpc, request_arrays
 
-    server_side = {  # chosen when the server starts, not per request
-        "--lora-path": args.lora_path, "--lora-weight-name": args.lora_weight_name,
-        "--lora-scale": None if args.lora_scale == 1.0 else args.lora_scale,
-        "--ltx2-two-stage-device-mode": None if args.ltx2_two_stage_device_mode == DEFAULT_DEVICE_MODE else args.ltx2_two_stage_device_mode,
+    server_side = {  # chosen when the server starts, not per request (None: not given)
+        "--lora-path": args.lora_path, "--lora-weight-name": args.lora_weight_name, "--lora-scale": args.lora_scale,
+        "--quantization": args.quantization, "--ltx2-two-stage-device-mode": args.ltx2_two_stage_device_mode,
         "--device": args.device, "--dtype": args.dtype, "--spatial-upsampler-path": args.spatial_upsampler_path,
         "--distilled-lora-path": args.distilled_lora_path, "--text-encoder-path": args.text_encoder_path,
-        "--attention-backend": None if args.attention_backend == BACKENDS[0] else args.attention_backend,
+        "--attention-backend": args.attention_backend,
         "--enable-torch-compile": args.enable_torch_compile or None, "--torch-compile-mode": args.torch_compile_mode,
         "--model-path": args.model_path,
     }
     given = [flag for flag, value in server_side.items() if value is not None]
     if given:
-        print(f"error: {', '.join(given)} are chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
+        verb = "is" if len(given) == 1 else "are"
+        print(f"error: {', '.join(given)} {verb} chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
         return 2
     try:
         request = _request_from_args(args)
@@ -303,8 +319,7 @@ def run_generate_remote(args: argparse.Namespace) -> int:
     _print_enhanced_prompt(result.enhanced_prompt)
     if result.seed is not None and result.seed != named.seed:  # a server whose defaults differ from this client's
         print(f"warning: the server made the video with seed {result.seed}; the file name says {named.seed}", file=sys.stderr)
-    _write_outputs(args, named, result.mp4, result.frames, result.audio, result.sample_rate)
-    return 0
+    return _write_outputs(args, named, result.mp4, result.frames, result.audio, result.sample_rate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -322,14 +337,15 @@ def run_generate(args: argparse.Namespace) -> int:
     from ltx_kernels import set_attention_backend
 
     use_environment_thread_count()  # as every served model does: the same video as `serve` on this CPU
+    backend = args.attention_backend or BACKENDS[0]
     try:
         request = _request_from_args(args)
         device = _device(args.device)
-        _check_backend_device(args.attention_backend, device)
+        _check_backend_device(backend, device)
         try:
-            set_attention_backend(args.attention_backend)
+            set_attention_backend(backend)
         except RuntimeError as error:  # its package is not installed
-            raise InvalidRequest("--attention-backend", args.attention_backend, str(error)) from None
+            raise InvalidRequest("--attention-backend", backend, str(error)) from None
         # The files this class needs, fetched (or checked in the cache) and the checkpoint's metadata read: every
         # check before any weight is loaded.
         source = open_model_for(args.model_path, request.pipeline_class_name, args.text_encoder_path,
@@ -342,7 +358,7 @@ def run_generate(args: argparse.Namespace) -> int:
         dtype = getattr(torch, args.dtype) if args.dtype else None
         pipeline = load_pipeline(
             source, device=device, dtype=dtype, pipeline_class_name=request.pipeline_class_name,
-            device_mode=args.ltx2_two_stage_device_mode, upsampler_path=args.spatial_upsampler_path,
+            device_mode=args.ltx2_two_stage_device_mode or DEFAULT_DEVICE_MODE, upsampler_path=args.spatial_upsampler_path,
             distilled_lora_path=args.distilled_lora_path, options=options,
             torch_compile_mode=torch_compile_mode(args),
         )
@@ -356,8 +372,7 @@ def run_generate(args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
     _print_enhanced_prompt(result.enhanced_prompt)
-    _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
-    return 0
+    return _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
 
 
 def _print_seed(seed: int) -> None:
@@ -381,7 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     add_bench_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "generate":
-        return run_generate(args)
+        try:
+            return run_generate(args)
+        except KeyboardInterrupt:  # Ctrl-C: a served request is cancelled as its stream closes (remote.py)
+            print("cancelled", file=sys.stderr)
+            return 130
     if args.command == "serve":
         return run_serve(args)
     if args.command == "download":

@@ -12,7 +12,7 @@ from ltx_backend.request import LoadOptions
 def add_lora_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-path", default=None, help="a LoRA merged into every stage: .safetensors file, folder or Hugging Face repo id")
     p.add_argument("--lora-weight-name", default=None, help="the LoRA file inside a folder/repo holding several")
-    p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--lora-scale", type=float, default=None, help="the LoRA's strength (default 1.0; only with --lora-path)")
     p.add_argument("--quantization", default=None, choices=QUANTIZATIONS,
                    help="fp8-cast: the transformer blocks' Linear weights stored in fp8 (half the memory), upcast at each "
                         "call, as ltx-pipelines' flag; a published -fp8 checkpoint is loaded so without it")
@@ -20,8 +20,9 @@ def add_lora_flags(p: argparse.ArgumentParser) -> None:
 
 def load_options(args: argparse.Namespace) -> LoadOptions:
     """The flags as LoadOptions, checked (InvalidRequest names the flag)."""
-    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, lora_scale=args.lora_scale,
-                       quantization=args.quantization).check(as_flags=True)
+    scale = {} if args.lora_scale is None else {"lora_scale": args.lora_scale}
+    return LoadOptions(lora_path=args.lora_path, lora_weight_name=args.lora_weight_name, quantization=args.quantization,
+                       **scale).check(as_flags=True)
 
 
 def add_file_flags(p: argparse.ArgumentParser) -> None:

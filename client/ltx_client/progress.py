@@ -5,7 +5,8 @@ from ltx_backend.types import StepProgress
 
 
 class TqdmProgress:
-    """A tqdm bar per stage over the denoising steps."""
+    """A tqdm bar per stage over the denoising steps, closed at the stage's last step (its time per step is the
+    denoising's, not the decoding's after it)."""
 
     def __init__(self) -> None:
         self._bar = None
@@ -21,7 +22,11 @@ class TqdmProgress:
             self.close()
             self._stage = progress.stage
             self._bar = tqdm(total=progress.total, desc=f"stage {progress.stage} denoising", unit="step")
+        if self._bar is None:  # this stage's bar is done
+            return
         self._bar.update(progress.step - self._bar.n)
+        if progress.step >= progress.total:
+            self.close()
 
     def close(self) -> None:
         if self._bar is not None:

@@ -44,7 +44,7 @@ def set_attention_backend(name: str) -> None:
     if name == "flash_attn" and importlib.util.find_spec("flash_attn") is None:
         raise RuntimeError(
             "attention backend 'flash_attn' needs the flash-attn package, which is not installed "
-            "(pip install flash-attn), or choose one of 'auto', 'triton', 'sdpa'"
+            "(pip install flash-attn), or choose 'auto' or 'sdpa' ('triton' too on CUDA)"
         )
     _backend = name
 

@@ -287,6 +287,8 @@ class LoadOptions:
             if not isinstance(self.lora_path, str) or not self.lora_path.strip():
                 raise InvalidRequest(name("lora_path"), self.lora_path, "a LoRA .safetensors file, a folder holding one, or a Hugging Face repo id")
             utf8(name("lora_path"), self.lora_path)
+        if self.lora_path is None and self.lora_scale != 1.0:
+            raise InvalidRequest(name("lora_scale"), self.lora_scale, f"only with {name('lora_path')} (the scale it is merged at)")
         if self.lora_weight_name is not None:
             if not isinstance(self.lora_weight_name, str):  # a file name: any bytes the file system allows
                 raise InvalidRequest(name("lora_weight_name"), self.lora_weight_name, "a text string")
@@ -423,7 +425,8 @@ def _take_source_clip(r: GenerationRequest, spec: PipelineSpec) -> GenerationReq
 
     given = [name for name in ("video_path", "video") if getattr(r, name) is not None]
     if not spec.source_video:
-        for name in (*given, *(f for f in RETAKE_FIELDS if getattr(r, f) is not None)):
+        kept_whole = [f for f in ("retake_video", "retake_audio") if not check_bool(f, getattr(r, f))]  # a stream kept
+        for name in (*given, *(f for f in RETAKE_FIELDS if getattr(r, f) is not None), *kept_whole):
             shown = _shown_bytes(r, name) if name in ("video_path", "video") else getattr(r, name)
             raise InvalidRequest(name, shown, f"only with {RETAKE} or {DISTILLED_RETAKE} (the classes that edit a clip)")
         return r
@@ -485,8 +488,13 @@ def _resolve_audio(r: GenerationRequest, spec: PipelineSpec) -> GenerationReques
 
     given = [name for name in ("audio_path", "audio") if getattr(r, name) is not None]
     if not spec.audio_input:
+        only = f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)"
         if given:
-            raise InvalidRequest(given[0], _shown_bytes(r, given[0]), f"only with {AUDIO_TO_VIDEO} (the class that makes a video for a soundtrack)")
+            raise InvalidRequest(given[0], _shown_bytes(r, given[0]), only)
+        if r.audio_start_time != 0.0:  # where to read a soundtrack from: none is read
+            raise InvalidRequest("audio_start_time", r.audio_start_time, only)
+        if r.audio_max_duration is not None:
+            raise InvalidRequest("audio_max_duration", r.audio_max_duration, only)
         return r
     if len(given) != 1:
         raise InvalidRequest("audio", None if not given else "<audio_path and audio>",

@@ -280,7 +280,7 @@ def _pick_file(folder: Path, weight_name: str | None, path: str) -> Path:
         raise LoraError(f"invalid lora_path={path!r}: no *.safetensors file in {folder}")
     if len(files) > 1:
         names = ", ".join(p.name for p in files)
-        raise LoraError(f"invalid lora_path={path!r}: {len(files)} LoRA files ({names}); choose one with lora_weight_name")
+        raise LoraError(f"invalid lora_path={path!r}: {len(files)} .safetensors files ({names}); choose the LoRA with lora_weight_name")
     return files[0]
 
 
