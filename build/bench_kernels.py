@@ -357,12 +357,12 @@ TIMESTEP_FORMS = ("per_token", "per_element", "image_per_token", "image_per_leve
 
 
 def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VIDEO_LATENT, audio_tokens=AUDIO_TOKENS,
-                 timesteps: str = "per_token"):
+                 timesteps: str = "per_token", text_tokens: int = TEXT_TOKENS):
     """The transformer's inputs for one guided step at latent (frames, height, width), as the sampler batches
     them: the first `passes` of cond, uncond (the negative prompt), modality isolation, STG, all on the same
     latent; STG declared the cond pass's twin (the model runs it from its perturbed block on). Returns
     (ours, what _reference_call needs). On the meta device (build/flop_budget.py) the tensors hold no values.
-    timesteps: one of TIMESTEP_FORMS."""
+    timesteps: one of TIMESTEP_FORMS. text_tokens: the prompts' length (padded, as the text encoder gives them)."""
     if timesteps not in TIMESTEP_FORMS:
         raise ValueError(f"timesteps {timesteps!r}: one of {TIMESTEP_FORMS}")
     import torch
@@ -372,7 +372,7 @@ def _step_inputs(model_config, passes: int, dry: bool, device, dtype, latent=VID
     from ltx_backend.models.transformer import BatchPerturbations, ModalityInput, Perturbation, Skip
 
     frames, height, width = (2, 2, 3) if dry else latent
-    audio_tokens, text = (7, 9) if dry else (audio_tokens, TEXT_TOKENS)
+    audio_tokens, text = (7, 9) if dry else (audio_tokens, text_tokens)
     c = model_config
     device = torch.device(device)
     g = None if device.type == "meta" else torch.Generator(device=device).manual_seed(0)

@@ -28,3 +28,9 @@ def test_one_ltx2_block_launches_each_linear_each_kernel_and_fused_norms_once():
     assert counted["per_block"] == sum(ops.values()) == counted["aten_per_block"] + counted["kernels_per_block"]
     assert counted["last_block"] == counted["per_block"]  # 2 passes: no STG block
     assert counted["total"] == 48 * counted["per_block"] + counted["rest"] and counted["rest"] > 0
+    # an image-to-video step, the video's AdaLN vectors per noise level: a block launches as for text-to-video (no
+    # per-token vectors made); per token, each block adds them
+    per_level = load_build_script("count_launches").count("2", passes=2, timesteps="image_per_level")
+    assert per_level["block_ops"] == ops
+    per_token = load_build_script("count_launches").count("2", passes=2, timesteps="image_per_token")
+    assert per_token["block_ops"]["add"] == ops["add"] + 2 and per_token["total"] > per_level["total"]
