@@ -190,6 +190,7 @@ def test_url_without_a_server_is_a_clear_error():
     (["--url", "URL", "--image-path", "/proc/self/mem"], "invalid image_paths='/proc/self/mem': a readable image file"),
     (["--output-path", "TMP/clip.mov"], "--output-path='TMP/clip.mov': an .mp4 file, or a folder to write it in"),
     (["--output-path", "/proc/clip.mp4"], "invalid --output-path='/proc/clip.mp4': a path this user can write"),
+    (["--output-path", "a" * 300 + ".mov"], ": a path this user can write ([Errno 36] File name too long"),  # value shortened
     (["--save-raw", "/proc/raw.npz"], "invalid --save-raw='/proc/raw.npz': a path this user can write"),
     (["--url", "URL", "--quantization", "fp8-cast"], "error: --quantization is chosen when the server starts"),
     (["--url", "URL", "--ltx2-two-stage-device-mode", "snapshot", "--lora-scale", "1"],
@@ -200,6 +201,7 @@ def test_url_without_a_server_is_a_clear_error():
     (["--audio-max-duration", "3"], "invalid audio_max_duration=3.0: only with LTX2AudioToVideoPipeline"),
 ], ids=["device", "device-index", "triton-on-cpu", "fps-one-frame", "prompt-bytes", "output-file", "raw-under-file", "url-seed",
         "url-width-wraps", "url-float32", "url-prompt-bytes", "url-unreadable-image", "output-not-mp4", "output-unwritable",
+        "output-name-too-long",
         "raw-unwritable", "url-quantization", "url-server-flags-at-default", "lora-scale-alone", "retake-flag", "audio-start",
         "audio-duration"])
 def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, capsys, monkeypatch, extra, message):

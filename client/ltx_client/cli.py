@@ -190,13 +190,23 @@ def _raw_file(save_raw: str) -> Path:
     return raw if raw.suffix == ".npz" else raw.with_name(raw.name + ".npz")
 
 
+def _names_another_file_type(output_path: str | None) -> bool:
+    """An --output-path like clip.mov: a name with another extension than .mp4, not an existing folder, not ending
+    in /."""
+    if output_path is None or output_path.endswith(("/", os.sep)) or Path(output_path).suffix.lower() in ("", ".mp4"):
+        return False
+    try:
+        return not Path(output_path).is_dir()
+    except OSError:  # a name too long to look up: _check_output_paths' path check names it
+        return False
+
+
 def _check_output_paths(args: argparse.Namespace, request: GenerationRequest) -> None:
     """Fail before any work when an output cannot be written where asked."""
     checks = []
     if saves_video(args):
         given = args.output_path
-        if given is not None and not given.endswith(("/", os.sep)) and Path(given).suffix.lower() not in ("", ".mp4") \
-                and not Path(given).is_dir():
+        if _names_another_file_type(given):
             raise InvalidRequest("--output-path", given, "an .mp4 file, or a folder to write it in (end a folder's name "
                                  "that has a dot with /)")
         checks.append(("--output-path", given, output_file(given, request.prompt, request.seed)))
