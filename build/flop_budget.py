@@ -123,7 +123,7 @@ def text_encoder_flops(version: str, prompts: int) -> float:
     from transformers import Gemma3TextModel
 
     from ltx_backend.models.text_encoder import build_embeddings_processor
-    from ltx_backend.models.text_encoder.gemma import PROMPT_TOKENS
+    from ltx_backend.models.text_encoder.gemma_files import PROMPT_TOKENS
     from ltx_testing.random_weights import full_checkpoint_config, gemma_text_config
 
     config = gemma_text_config("full")

@@ -25,8 +25,9 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ltx_backend.loading.checkpoint_parts import CHECKPOINT_PARTS  # noqa: E402
-from ltx_backend.models.text_encoder import build_embeddings_processor, load_gemma_text_config  # noqa: E402
+from ltx_backend.models.text_encoder import build_embeddings_processor  # noqa: E402
 from ltx_backend.models.text_encoder import checkpoint_key as embeddings_checkpoint_key  # noqa: E402
+from ltx_backend.models.text_encoder.gemma import load_gemma_text_config  # noqa: E402
 from ltx_testing.tiny_configs import tiny_checkpoint_config  # noqa: E402
 
 VERSIONS = {"2": "2.0.0-tiny", "2.3": "2.3.0-tiny"}

@@ -11,15 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 from ltx_backend.loading.model_path import find_gemma
-from ltx_backend.models.text_encoder import (
-    build_embeddings_processor,
-    checkpoint_key,
-    embeddings_processor_key,
-    load_gemma_encoder,
-    load_gemma_text_config,
-    load_text_encoder,
-    uses_feature_extractor_v2,
-)
+from ltx_backend.models.text_encoder import build_embeddings_processor, checkpoint_key, embeddings_processor_key, uses_feature_extractor_v2
+from ltx_backend.models.text_encoder.encoder import load_text_encoder
+from ltx_backend.models.text_encoder.gemma import load_gemma_encoder, load_gemma_text_config
 from ltx_testing.tiny_configs import tiny_connector_config
 from reference_env import use_tiny_gemma_config
 

@@ -178,8 +178,8 @@ class RandomWeightsModel:
 
     def text_encoder(self, device: torch.device | str, dtype: torch.dtype):
         """Gemma 3's text tower (12B or tiny) + the feature extractor and connectors of this version."""
-        from ltx_backend.models.text_encoder import GemmaEncoder, TextEncoder
-        from ltx_backend.models.text_encoder.gemma import _materialize_non_persistent_buffers
+        from ltx_backend.models.text_encoder.encoder import TextEncoder
+        from ltx_backend.models.text_encoder.gemma import GemmaEncoder, _materialize_non_persistent_buffers
 
         device = torch.device(device)
         gemma = self.gemma(device, dtype)

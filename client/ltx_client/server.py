@@ -126,6 +126,12 @@ class TritonServer:
             f"--http-header-forward-pattern=(?i)^({HTTP_MARKER_HEADER}|{TOKEN_PARAMETER})$",  # and serve's proxy's token
             "--strict-readiness=true",
             "--exit-on-error=true",
+            # our configs are complete: without this, the python backend starts one more process per model (importing
+            # torch and ltx_backend) only to ask model.py for a config it does not complete
+            "--disable-auto-complete-config",
+            # every model of the repository loads at once (tritonserver's default loads 4 at a time: the other
+            # three of ours then wait for the slowest of the first four)
+            f"--model-load-thread-count={max(4, len([d for d in self.repository.iterdir() if (d / 'config.pbtxt').exists()]))}",
             *self.extra_args,
         ]
 

@@ -34,7 +34,7 @@ from ltx_backend.loading.published_files import (
     version_label,
 )
 from ltx_backend.loading.repo_files import HubRepo, LocalFolder, ModelPathError, is_repo_id
-from ltx_backend.models.text_encoder.gemma import GemmaFiles
+from ltx_backend.models.text_encoder.gemma_files import GemmaFiles
 
 log = logging.getLogger(__name__)
 

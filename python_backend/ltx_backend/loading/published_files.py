@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltx_backend.loading.diffusers_layout import SUBFOLDERS
-from ltx_backend.models.text_encoder.gemma import TEXT_ENCODER_DIR, TOKENIZER_DIR
+from ltx_backend.models.text_encoder.gemma_files import TEXT_ENCODER_DIR, TOKENIZER_DIR
 
 GEMMA_REPO = "google/gemma-3-12b-it-qat-q4_0-unquantized"  # LTX-2.3 has no Gemma of its own (ltx-pipelines' --gemma-root)
 SPATIAL_UPSCALER_TAG = "spatial-upscaler-x2"  # not ltx-2.3-spatial-upscaler-x1.5-1.0 nor *-temporal-upscaler-x2-*

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,7 +16,11 @@ from ltx_backend.loading.checkpoint import WeightStorage, read_checkpoint_info
 from ltx_backend.loading.checkpoint_parts import check_every_key_is_claimed, load_part
 from ltx_backend.loading.diffusers_layout import diffusers_model_version, load_diffusers_component
 from ltx_backend.loading.model_path import ModelFiles, Needs, find_model_files
-from ltx_backend.models.text_encoder import TextEncoder, load_gemma_encoder, load_text_encoder
+
+if TYPE_CHECKING:
+    from ltx_backend.models.text_encoder.encoder import TextEncoder
+# The text encoder's modules are imported where it is loaded: they import transformers, which the other Triton
+# models' processes (all of which import this module) do not need.
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,8 @@ class SingleFileModel:
         return load_part(self.info, name, device, dtype, storage)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
+        from ltx_backend.models.text_encoder.encoder import load_text_encoder
+
         return load_text_encoder(_gemma(self.files), self.info.path, device, dtype)
 
 
@@ -49,6 +56,9 @@ class DiffusersModel:
         return load_diffusers_component(self.files.root, name, device, dtype, storage=storage)
 
     def text_encoder(self, device: torch.device, dtype: torch.dtype) -> TextEncoder:
+        from ltx_backend.models.text_encoder.encoder import TextEncoder
+        from ltx_backend.models.text_encoder.gemma import load_gemma_encoder
+
         gemma = load_gemma_encoder(_gemma(self.files), device, dtype)
         return TextEncoder(gemma, load_diffusers_component(self.files.root, "embeddings_processor", device, dtype))
 

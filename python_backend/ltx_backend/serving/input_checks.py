@@ -11,7 +11,7 @@ import torch
 
 from ltx_backend.errors import InvalidRequest
 from ltx_backend.latents.shapes import VIDEO_LATENT_CHANNELS
-from ltx_backend.models.text_encoder.gemma import PROMPT_TOKENS
+from ltx_backend.models.text_encoder.gemma_files import PROMPT_TOKENS
 from ltx_backend.request import AUDIO_LATENTS_PER_SECOND, MAX_SECONDS, MAX_VIDEO_TOKENS
 from ltx_backend.serving.wire import DenoiseStep
 

@@ -1,4 +1,8 @@
-"""Text encoder: Gemma 3 hidden states -> feature extractor (V1 / V2) -> video and audio connectors."""
+"""Text encoder: Gemma 3 hidden states -> feature extractor (V1 / V2) -> video and audio connectors.
+
+The modules that need transformers (gemma.py, enhancer.py and encoder.py, which loads them) are imported by their
+own paths, not from here: every Triton model's process imports this package, and only the text encoder's needs
+transformers (2-3 s of start-up in each of the others)."""
 from .config import (
     build_audio_connector,
     build_embeddings_processor,
@@ -11,9 +15,8 @@ from .config import (
 )
 from .connector import Embeddings1DConnector
 from .embeddings_processor import EmbeddingsProcessor, TextEncoding
-from .encoder import TextEncoder, load_embeddings_processor, load_text_encoder
 from .feature_extractor import FeatureExtractorV1, FeatureExtractorV2
-from .gemma import PROMPT_TOKENS, GemmaEncoder, GemmaFiles, load_gemma_encoder, load_gemma_text_config, load_gemma_tokenizer
+from .gemma_files import PROMPT_TOKENS, GemmaFiles
 
 __all__ = [
     "PROMPT_TOKENS",
@@ -21,9 +24,7 @@ __all__ = [
     "EmbeddingsProcessor",
     "FeatureExtractorV1",
     "FeatureExtractorV2",
-    "GemmaEncoder",
     "GemmaFiles",
-    "TextEncoder",
     "TextEncoding",
     "build_audio_connector",
     "build_embeddings_processor",
@@ -32,10 +33,5 @@ __all__ = [
     "checkpoint_key",
     "embeddings_processor_key",
     "gemma_text_key",
-    "load_embeddings_processor",
-    "load_gemma_encoder",
-    "load_gemma_text_config",
-    "load_gemma_tokenizer",
-    "load_text_encoder",
     "uses_feature_extractor_v2",
 ]

@@ -18,7 +18,8 @@ import torch
 from safetensors import safe_open
 from transformers import AutoImageProcessor, Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
 
-from .gemma import GemmaEncoder, _weight_files
+from .gemma import GemmaEncoder
+from .gemma_files import weight_files
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 
@@ -127,7 +128,7 @@ def _as_module_keys(weights: dict[str, torch.Tensor], module: torch.nn.Module) -
 
 def _read_prefixed(directory: Path, prefix: str, like: torch.Tensor) -> dict[str, torch.Tensor]:
     weights = {}
-    for path in _weight_files(directory):
+    for path in weight_files(directory):
         with safe_open(str(path), framework="pt", device=str(like.device)) as file:
             for key in file.keys():
                 if key.startswith(prefix):

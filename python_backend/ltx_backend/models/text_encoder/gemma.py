@@ -6,7 +6,6 @@ is exactly the text tower (Gemma3TextModel) with the same masks, so the vision t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,24 +14,7 @@ from torch import nn
 from transformers import AutoTokenizer, Gemma3Config, Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerBase
 
 from .config import gemma_text_key
-
-PROMPT_TOKENS = 1024  # every prompt is left-padded (or truncated) to this many tokens
-TEXT_ENCODER_DIR = "text_encoder"
-TOKENIZER_DIR = "tokenizer"
-
-
-@dataclass(frozen=True)
-class GemmaFiles:
-    """Where Gemma 3 lies: its config.json + model*.safetensors folder and its tokenizer folder. Split layout
-    (Lightricks/LTX-2, diffusers): <root>/text_encoder/ + <root>/tokenizer/; flat layout (Google's repo
-    google/gemma-3-12b-it-qat-q4_0-unquantized): both in <root>. loading/model_path.py finds them."""
-
-    text_encoder: Path
-    tokenizer: Path
-
-    @property
-    def layout(self) -> str:
-        return "flat" if self.text_encoder == self.tokenizer else "split"
+from .gemma_files import PROMPT_TOKENS, GemmaFiles, weight_files
 
 
 def load_gemma_tokenizer(tokenizer_dir: Path | str) -> PreTrainedTokenizerBase:
@@ -52,21 +34,10 @@ def load_gemma_text_config(text_encoder_dir: Path | str) -> Gemma3TextConfig:
     return Gemma3TextConfig.from_dict(raw)
 
 
-def _weight_files(text_encoder_dir: Path) -> list[Path]:
-    index = text_encoder_dir / "model.safetensors.index.json"
-    if index.exists():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return [text_encoder_dir / shard for shard in shards]
-    files = sorted(text_encoder_dir.glob("model*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"no model*.safetensors in {text_encoder_dir}")
-    return files
-
-
 def read_gemma_text_weights(text_encoder_dir: Path | str, device: torch.device, dtype: torch.dtype) -> dict:
     """language_model.model.* tensors, renamed to Gemma3TextModel keys."""
     weights = {}
-    for path in _weight_files(Path(text_encoder_dir)):
+    for path in weight_files(Path(text_encoder_dir)):
         with safe_open(str(path), framework="pt", device=str(device)) as file:
             for key in file.keys():
                 name = gemma_text_key(key)
