@@ -17,8 +17,10 @@ The guidance passes of a stage-1 step follow the pipeline's default guidance (LT
 STG and modality isolation, i.e. 4 passes; HQ: no STG, 3) unless --passes says otherwise; they are counted
 as the sampler batches them (the STG pass as the cond pass's twin: from its perturbed block on). The HQ
 pipeline's res_2s sampler evaluates the transformer twice per step, and once more at the end (a schedule
-ending at 0). One-stage runs its steps at the output size, with no upsampler and no stage 2. A conditioning
-image's VAE encoding (one frame) is not counted.
+ending at 0). One-stage runs its steps at the output size, with no upsampler and no stage 2. The transformer
+gets its timesteps as the sampler passes them: one level per pass for text-to-video, and with --image (the
+image's tokens clean beside the noisy ones) two levels and each token's index, so the AdaLN MLPs run on a row per
+level, not per token. A conditioning image's VAE encoding (one frame) is not counted.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fps", type=float, default=24.0)
     p.add_argument("--stage1-steps", type=int, default=None, help="default: the pipeline's (40 for LTX-2, 30 for LTX-2.3, 15 HQ)")
     p.add_argument("--passes", type=int, choices=[1, 2, 3, 4], help="stage-1 guidance passes (default: the version's)")
+    p.add_argument("--image", action="store_true", help="image-to-video: a conditioning image at frame 0 (two noise levels)")
     p.add_argument("--skip-step", type=int, default=0,
                    help="the request's skip_step: the transformer runs on every (N+1)-th stage-1 step only")
     p.add_argument("--pipeline", default="two-stage", choices=tuple(PIPELINE_NAMES),
@@ -69,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         case, request = SGLANG_CASES[args.case], build_request(bench_args(["--case", args.case]))
         args.version, args.pipeline, args.width, args.height = case.version, case.pipeline, case.width, case.height
         args.frames, args.stage1_steps, args.fps = request.num_frames, request.num_inference_steps, request.fps
-        args.passes, args.goal_s = stage1_passes(request, case.version), case.goal_s
+        args.passes, args.goal_s, args.image = stage1_passes(request, case.version), case.goal_s, case.image
     return args
 
 
@@ -101,8 +104,10 @@ def evaluations(sampler: str, steps: int) -> int:
     return 2 * steps + 1 if sampler == "res2s" else steps
 
 
-def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int, split: bool = False):
-    """A step's FLOPs; with `split`, (FLOPs, the part in the Linears fp8-scaled-mm multiplies in fp8)."""
+def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], audio_tokens: int, split: bool = False,
+                      image: bool = False):
+    """A step's FLOPs; with `split`, (FLOPs, the part in the Linears fp8-scaled-mm multiplies in fp8). The
+    timesteps as the sampler passes them: one level per pass, or with `image` two levels (bench_kernels' forms)."""
     from bench_kernels import _step_inputs
     from ltx_backend.loading.quantization import multiplied_in_fp8
     from ltx_backend.models.transformer import build_transformer, full_transformer_config
@@ -110,7 +115,8 @@ def transformer_flops(version: str, passes: int, latent: tuple[int, int, int], a
 
     model = materialize(lambda: build_transformer({"transformer": full_transformer_config(version)}), "meta", torch.bfloat16)
     (video, audio, perturbations), _ = _step_inputs(
-        model.config, passes, False, "meta", torch.bfloat16, latent=latent, audio_tokens=audio_tokens
+        model.config, passes, False, "meta", torch.bfloat16, latent=latent, audio_tokens=audio_tokens,
+        timesteps="image_per_level" if image else "per_element",
     )
     return count(lambda: model(video, audio, perturbations), multiplied_in_fp8 if split else None)
 
@@ -211,7 +217,7 @@ def main(argv=None) -> int:
     prompts = 1 if distilled else 2
     rows.append((f"text encoder (Gemma 3 12B + connectors), {prompts} prompt{'s' if prompts > 1 else ''} x 1024 tokens", 1,
                  text_encoder_flops(args.version, prompts), 0.0))
-    step1, step1_fp8 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens, split=True)
+    step1, step1_fp8 = transformer_flops(args.version, passes, dims(latent_half), audio_tokens, split=True, image=args.image)
     twin = " (the STG pass from its block on)" if passes == 4 else ""
     stage1_calls = evaluations(spec.sampler, math.ceil(stage1_steps / (args.skip_step + 1)))  # steps 0, N+1, 2(N+1), ...
     call = "res_2s evaluation" if spec.sampler == "res2s" else "step"
@@ -219,7 +225,7 @@ def main(argv=None) -> int:
                  step1, step1_fp8))
     if spec.two_stage:
         rows.append(("x2 latent upsampler", 1, upsampler_flops(latent_half.to_torch_shape()), 0.0))
-        step2, step2_fp8 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens, split=True)
+        step2, step2_fp8 = transformer_flops(args.version, 1, dims(latent_full), audio_tokens, split=True, image=args.image)
         rows.append((f"stage-2 {call}: 1 pass x {math.prod(dims(latent_full))} video + {audio_tokens} audio tokens",
                      evaluations(spec.sampler, stage2_steps), step2, step2_fp8))
     rows.append((f"video VAE decode ({args.width}x{args.height}x{args.frames}, tiled as the pipelines decode)", 1,
@@ -233,7 +239,7 @@ def main(argv=None) -> int:
     def least_time(flops: float, fp8_flops: float) -> float:
         return (flops - fp8_flops) / peak + fp8_flops / fp8_peak
 
-    name = args.pipeline + (f" (SGLang case {args.case})" if args.case else "")
+    name = args.pipeline + (" + image" if args.image else "") + (f" (SGLang case {args.case})" if args.case else "")
     precision = f", {args.quantization} (its block Linears at {args.fp8_peak_tflops:g} TFLOP/s)" if scaled_mm else (
         f", {args.quantization}" if args.quantization != "none" else "")
     print(f"# LTX-{args.version} {name} {args.width}x{args.height}x{args.frames}{precision}: FLOPs per model call "

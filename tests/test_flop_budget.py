@@ -30,6 +30,13 @@ def test_counts_agree_with_the_arithmetic():
         if isinstance(m, torch.nn.Linear) and n.startswith("transformer_blocks.") and (".attn1." in n or ".ff." in n)
     )
     assert one > 2 * video_linear * 12
+    # the timesteps as the sampler passes them: text-to-video one AdaLN row per pass; with an image two levels, so
+    # one row more per pass of the video's AdaLN MLP (its timestep embedder and the 6 x 4096 projection), whatever
+    # the token count (per token, it would be a row per token)
+    adaln = sum(p.numel() for n, p in model.named_parameters() if n.startswith("adaln_single.") and n.endswith(".weight"))
+    assert adaln == 256 * 4096 + 4096 * 4096 + 6 * 4096 * 4096
+    assert budget.transformer_flops("2", 1, latent, audio_tokens, image=True) - one == 2 * adaln
+    assert budget.transformer_flops("2", 3, (2, 2, 6), audio_tokens, image=True) - budget.transformer_flops("2", 3, (2, 2, 6), audio_tokens) == 3 * 2 * adaln
     # Gemma 3 12B on two 1024-token prompts: 2 FLOPs per weight per token (+ attention, + the connectors)
     gemma_weights = 10.8e9  # 11.8B parameters less the 1.0B embedding table, which is a lookup
     text = budget.text_encoder_flops("2", 2)
@@ -95,8 +102,9 @@ def test_an_sglang_case_sets_the_request_and_its_goal():
     assert (args.version, args.pipeline, args.width, args.height, args.frames, args.stage1_steps, args.passes) == (
         "2.3", "hq", 1920, 1088, 25, 15, 3)
     assert args.goal_s == 9.5
+    assert args.image  # HQ's case sends an image: two noise levels
     args = budget.parse_args(["--case", "ltx_2_two_stage_t2v"])
-    assert (args.version, args.pipeline, args.stage1_steps, args.passes, args.goal_s) == ("2", "two-stage", 40, 2, 3.39)
+    assert (args.version, args.pipeline, args.stage1_steps, args.passes, args.goal_s, args.image) == ("2", "two-stage", 40, 2, 3.39, False)
     with pytest.raises(SystemExit):
         budget.parse_args(["--case", "ltx_3_t2v"])
     assert budget.main(["--pipeline", "hq", "--version", "2"]) == 2  # HQ is LTX-2.3's only
