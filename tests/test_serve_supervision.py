@@ -3,7 +3,9 @@
 One serve process, started as a script's `serve &` starts it (SIGINT ignored): the 400 KB nested-JSON body that
 makes tritonserver 2.51's HTTP front end segfault is refused by serve's front proxy (400), then posted to
 tritonserver's private port, where it crashes it; the supervisor reports the death, removes that run's
-shared-memory regions and restarts the server; the next request is served; SIGINT then stops it cleanly.
+shared-memory regions and restarts the server; the next request is served. SIGINT during a request then stops it
+cleanly: the request in flight finishes through the front proxy, whose connections to tritonserver close before
+tritonserver stops (it would otherwise wait its 30 s exit timeout out on them).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,11 +88,23 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         out = "".join(lines)
         assert "tritonserver died (signal 11 (SIGSEGV))" in out, out
         assert not list(SHM.glob(first + "*")), "the dead run's shared-memory regions are removed"
-        request = GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2)
-        assert generate_grpc(f"localhost:{grpc}", request, timeout=600).mp4
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=60) as ready:  # a kept-alive
+            assert ready.status == 200  # connection from the proxy to tritonserver
+        request = GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=3)
+        stepped, served = threading.Event(), []
+        client = threading.Thread(target=lambda: served.append(
+            generate_grpc(f"localhost:{grpc}", request, on_progress=lambda p: stepped.set(), timeout=600)))
+        client.start()
+        assert stepped.wait(600), "no progress"
+        process.send_signal(signal.SIGINT)  # while the request is in flight
+        client.join(600)
+        assert served and served[0].mp4, "the request in flight was cut at the stop"
     finally:
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=120)[0]
     assert process.returncode == 0, rest
     assert "stopping tritonserver" in rest
+    log = (tmp_path / "tritonserver.log").read_text()  # both runs' (the first ended in its crash)
+    assert "Waiting for in-flight requests" in log
+    assert "HTTP service connections" not in log  # tritonserver found the proxy's connections closed at its stop
     assert not list(SHM.glob(shm_prefix(f"{process.pid}_*", 1) + "*"))

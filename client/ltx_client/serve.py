@@ -183,6 +183,6 @@ def run_serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short
         print("stopping tritonserver ...", flush=True)
-        supervisor.stop()
-        if front is not None:
+        if front is not None:  # first: requests in flight finish through it, then its connections close
             front.stop()
+        supervisor.stop()

@@ -9,6 +9,9 @@ from aiohttp import web
 
 from ltx_client.front import grpc_proxy, http_proxy
 
+# How long stop() lets requests in flight finish, as tritonserver's --exit-timeout-secs (30 by default) does.
+DRAIN_SECONDS = 30.0
+
 
 class FrontProxies:
     """HTTP on host:http_port and gRPC on host:grpc_port, relaying to tritonserver's ports on 127.0.0.1."""
@@ -24,7 +27,7 @@ class FrontProxies:
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(http_proxy.make_app(self.upstream_http, self.limit, self.disconnects), handler_cancellation=True,
-                                     access_log=None)
+                                     access_log=None, shutdown_timeout=DRAIN_SECONDS)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.http_port, reuse_address=True).start()
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -32,11 +35,17 @@ class FrontProxies:
         await self._grpc.start()
 
     async def _stop(self) -> None:
+        """Refuse new connections, let the requests in flight finish (up to DRAIN_SECONDS), then close the
+        connections to tritonserver: stopped first, tritonserver then exits at once instead of waiting its exit
+        timeout out on this proxy's idle keep-alive connections."""
+        stops = []
         if self._grpc is not None:
-            await self._grpc.stop(grace=None)
-            await self._channel.close()
+            stops.append(self._grpc.stop(grace=DRAIN_SECONDS))
         if self._runner is not None:
-            await self._runner.cleanup()
+            stops.append(self._runner.cleanup())
+        await asyncio.gather(*stops)
+        if self._grpc is not None:
+            await self._channel.close()
 
     def start(self) -> FrontProxies:
         self.thread.start()
@@ -45,6 +54,6 @@ class FrontProxies:
 
     def stop(self) -> None:
         if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=60)
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=DRAIN_SECONDS + 30)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
