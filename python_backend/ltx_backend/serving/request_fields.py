@@ -9,6 +9,7 @@ chosen when the server starts).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -88,15 +89,37 @@ class ServedRequest:
     over_grpc: bool = False  # it came over gRPC (the server forwards GRPC_MARKER_HEADER)
     over_http_infer: bool = False  # it came over HTTP /infer (the server forwards HTTP_MARKER_HEADER)
     disconnect_token: str | None = None  # serve's HTTP proxy marks it when the client goes away (client_disconnects)
+    requested_outputs: frozenset[str] = frozenset()  # the outputs the client asked for (all of them where it named none)
 
     @property
     def json_only(self) -> bool:
         """Through the HTTP generate endpoints: the answer is JSON, raw MP4 bytes cannot be sent."""
         return not (self.over_grpc or self.over_http_infer)
 
+    def mp4_as_base64(self) -> bool:
+        """VIDEO_MP4_BASE64 (True) or VIDEO_MP4 (False). A client that asks for one of the two outputs by name gets
+        it: /infer and gRPC requests name outputs, generate's cannot (a server started without the marker headers'
+        forwarding then still answers them right). Otherwise the transport decides: through the HTTP generate
+        endpoints (generate_stream for `pipeline`, generate for either) the answer is JSON, which cannot carry the
+        MP4's raw bytes: base64 there by default, and a request for raw bytes is refused; gRPC and HTTP /infer
+        (binary tensor data) get raw bytes unless MP4_BASE64 is asked."""
+        named = self.requested_outputs & {"VIDEO_MP4", "VIDEO_MP4_BASE64"}
+        if len(named) == 1:
+            (output,) = named
+            as_base64 = output == "VIDEO_MP4_BASE64"
+            if self.mp4_base64 is not None and self.mp4_base64 != as_base64:
+                raise InvalidRequest("mp4_base64", self.mp4_base64, f"{str(as_base64).lower()} (or left out) when the requested output is {output}")
+            return as_base64
+        if not self.json_only:
+            return bool(self.mp4_base64)
+        if self.mp4_base64 is False:
+            raise InvalidRequest("mp4_base64", False, "true (or left out) on the HTTP generate endpoints: JSON cannot carry raw MP4 bytes")
+        return True
 
-def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> ServedRequest:
-    """inputs: the request's input tensors as numpy arrays (BYTES: object arrays). Raises InvalidRequest."""
+
+def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, Any], requested_outputs: Iterable[str] = ()) -> ServedRequest:
+    """inputs: the request's input tensors as numpy arrays (BYTES: object arrays); requested_outputs: the output
+    names the request carries. Raises InvalidRequest."""
     values: dict[str, Any] = {}
     for name, array in inputs.items():
         if name not in PIPELINE_INPUTS:
@@ -137,7 +160,7 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
     return ServedRequest(
         GenerationRequest(**values), return_raw=bool(flags["return_raw"]),
         mp4_base64=None if flags["mp4_base64"] is None else bool(flags["mp4_base64"]), over_grpc=over_grpc,
-        over_http_infer=over_http_infer, disconnect_token=disconnect_token,
+        over_http_infer=over_http_infer, disconnect_token=disconnect_token, requested_outputs=frozenset(requested_outputs),
     )
 
 

@@ -99,7 +99,7 @@ class TritonPythonModel:
                 class_name = name
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
-            mp4_base64 = self._mp4_base64(served)
+            mp4_base64 = served.mp4_as_base64()
         except InvalidRequest as error:
             self.metrics.generation(class_name, "invalid")
             return error_response(pb, error, invalid_argument=True)
@@ -163,16 +163,6 @@ class TritonPythonModel:
             outputs.append(pb.Tensor("ENHANCED_PROMPT", bytes_array([result.enhanced_prompt])))
         return pb.InferenceResponse(outputs)
 
-    def _mp4_base64(self, served: ServedRequest) -> bool:
-        """Through the HTTP generate endpoints (generate_stream for `pipeline`, generate for either) the answer is
-        JSON, which cannot carry the MP4's raw bytes: base64 there by default, and a request for raw bytes is
-        refused. gRPC and HTTP /infer (binary tensor data) send raw bytes unless MP4_BASE64 is asked."""
-        if not served.json_only:
-            return bool(served.mp4_base64)
-        if served.mp4_base64 is False:
-            raise InvalidRequest("mp4_base64", False, "true (or left out) on the HTTP generate endpoints: JSON cannot carry raw MP4 bytes")
-        return True
-
     def _parse(self, request: Any) -> ServedRequest:
         inputs = {}
         for tensor in request.inputs():
@@ -181,7 +171,7 @@ class TritonPythonModel:
             parameters = request_parameters(request)
         except ValueError as error:
             raise InvalidRequest("parameters", request.parameters(), f"a JSON object ({error})") from None
-        return parse_served_request(inputs, parameters)
+        return parse_served_request(inputs, parameters, request.requested_output_names())
 
     def finalize(self) -> None:
         pass

@@ -1,0 +1,53 @@
+"""serving/request_fields.py: a served request's inputs, parameters and requested outputs -> what it asks for
+(without a server; tests/test_serving.py sends the same through tritonserver)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ltx_backend.errors import InvalidRequest
+from ltx_backend.serving.request_fields import GRPC_MARKER_HEADER, HTTP_MARKER_HEADER, parse_served_request
+
+PROMPT = {"PROMPT": np.array([b"a fox"], dtype=np.object_)}
+GRPC = {GRPC_MARKER_HEADER: "grpc-python/1.65"}
+HTTP_INFER = {HTTP_MARKER_HEADER: "localhost:8000"}
+BOTH = {"VIDEO_MP4", "VIDEO_MP4_BASE64", "SEED"}  # what a request that names no output asks for: all of them
+
+
+@pytest.mark.parametrize("markers,requested,parameters,base64", [
+    (GRPC, BOTH, {}, False),  # gRPC and /infer carry raw bytes ...
+    (HTTP_INFER, BOTH, {}, False),
+    (GRPC, BOTH, {"mp4_base64": True}, True),  # ... unless base64 is asked
+    ({}, BOTH, {}, True),  # the generate endpoints (no marker forwarded): JSON, so base64
+    ({}, (), {}, True),
+    # an output asked for by name is sent, whatever the markers say (tritonserver started without their forwarding)
+    ({}, {"VIDEO_MP4"}, {}, False),
+    ({}, {"VIDEO_MP4", "SEED"}, {"mp4_base64": False}, False),
+    (GRPC, {"VIDEO_MP4_BASE64"}, {}, True),
+    (HTTP_INFER, {"VIDEO_MP4_BASE64", "SEED"}, {"mp4_base64": True}, True),
+])
+def test_the_mp4_goes_raw_or_as_base64_as_the_request_asks(markers, requested, parameters, base64):
+    served = parse_served_request(PROMPT, {**markers, **parameters}, requested)
+    assert served.mp4_as_base64() is base64
+    assert served.request.prompt == "a fox"
+
+
+@pytest.mark.parametrize("markers,requested,parameters,message", [
+    ({}, BOTH, {"mp4_base64": False}, "invalid mp4_base64=False: true (or left out) on the HTTP generate endpoints"),
+    (GRPC, {"VIDEO_MP4"}, {"mp4_base64": True}, "invalid mp4_base64=True: false (or left out) when the requested output is VIDEO_MP4"),
+    ({}, {"VIDEO_MP4_BASE64"}, {"mp4_base64": False}, "invalid mp4_base64=False: true (or left out) when the requested output is VIDEO_MP4_BASE64"),
+])
+def test_contradicting_asks_for_the_mp4_are_refused(markers, requested, parameters, message):
+    served = parse_served_request(PROMPT, {**markers, **parameters}, requested)
+    with pytest.raises(InvalidRequest) as refused:
+        served.mp4_as_base64()
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_markers_and_transport_parameters_are_not_generate_fields():
+    served = parse_served_request({**PROMPT, "WIDTH": np.array([64], dtype=np.int32)},
+                                  {**GRPC, **HTTP_INFER, "priority": 0, "timeout": 5, "seed": 3})
+    assert (served.over_grpc, served.over_http_infer) == (True, True)
+    assert (served.request.width, served.request.seed) == (64, 3)
+    with pytest.raises(InvalidRequest, match="invalid WIDHT=64: a generate field given as a parameter"):
+        parse_served_request(PROMPT, {"WIDHT": 64})
