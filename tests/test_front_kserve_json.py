@@ -53,6 +53,10 @@ def test_a_body_that_is_not_json_is_refused_naming_it(body, field, allowed):
     ({"inputs": [PROMPT, _tensor("WIDTH", "UINT8", [[1, 2], [3, 256]], (2, 2))]}, "WIDTH.data", "UINT8 data: an integer from 0 to 255"),
     ({"inputs": [PROMPT, _tensor("RETURN_RAW", "BOOL", ["yes"])]}, "RETURN_RAW.data", "BOOL data: true or false"),
     ({"inputs": [PROMPT, {**_tensor("WIDTH", "INT32", [64]), "parameters": []}]}, "WIDTH.parameters", "a JSON object"),
+    # tritonserver answers these with 500 "Unable to parse 'data': Shape does not match true shape of 'data' field"
+    ({"inputs": [PROMPT, _tensor("WIDTH", "INT32", [64, 64])]}, "WIDTH.data", r"1 value, as its shape \[1\] says"),
+    ({"inputs": [PROMPT, _tensor("L", "FP32", [], (1, 128, 1, 1000, 1000))]}, "L.data", r"128000000 values, as its shape"),
+    ({"inputs": [PROMPT, _tensor("M", "UINT8", [[0, 1], [2, 3]], (2, 3))]}, "M.data", r"6 values, as its shape \[2, 3\] says"),
     ({"inputs": [PROMPT], "outputs": {"name": "VIDEO_MP4"}}, "outputs", "a list"),
     ({"inputs": [PROMPT], "outputs": [{"binary_data": True}]}, "outputs[0]", "an object with a name"),
 ])

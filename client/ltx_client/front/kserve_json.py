@@ -1,6 +1,7 @@
 """The JSON of KServe v2 HTTP requests (`/infer`, and Triton's `/generate` and `/generate_stream`), checked at the
 front: where tritonserver 2.51 answers a client's malformed JSON with 500 (a body that is not JSON, `parameters`
-as an array, `"NaN"` or 2^64 as tensor data, a string for an INT32 input of `generate`) or crashes on it (JSON
+as an array, `"NaN"` or 2^64 as tensor data, data whose count is not its shape's, a string for an INT32 input of
+`generate`) or crashes on it (JSON
 nested 200,000 deep), the front proxy answers 400 naming the field, the value and what is allowed.
 
 Only the request's form is checked here (JSON types, integer ranges, nesting); what the values mean is the
@@ -9,6 +10,7 @@ models' to check, as before.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -68,8 +70,9 @@ def element_error(datatype: str, value: Any) -> str | None:
     return f"an integer from {lo} to {hi}"
 
 
-def check_elements(field: str, datatype: str, data: Any) -> None:
-    stack = [data]
+def check_elements(field: str, datatype: str, data: Any) -> int:
+    """Each element of `data` (nested lists, or one value) checked; returns how many there are."""
+    stack, count = [data], 0
     while stack:
         value = stack.pop()
         if isinstance(value, list):
@@ -78,6 +81,8 @@ def check_elements(field: str, datatype: str, data: Any) -> None:
         why = element_error(datatype, value)
         if why is not None:
             raise InvalidRequest(field, value, f"{datatype} data: {why}")
+        count += 1
+    return count
 
 
 def check_parameters(field: str, parameters: Any) -> None:
@@ -116,7 +121,9 @@ def check_infer(document: Any) -> None:
         if "parameters" in tensor:
             check_parameters(f"{name}.parameters", tensor["parameters"])
         if "data" in tensor:
-            check_elements(f"{name}.data", datatype, tensor["data"])
+            count = check_elements(f"{name}.data", datatype, tensor["data"])
+            if count != (expected := math.prod(shape)):
+                raise InvalidRequest(f"{name}.data", f"<{count} values>", f"{expected} value{'' if expected == 1 else 's'}, as its shape {shape} says")
     outputs = document.get("outputs", [])
     if not isinstance(outputs, list):
         raise InvalidRequest("outputs", outputs, "a list of requested outputs")
