@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ltx_backend.errors import InvalidRequest
-from ltx_client.front.kserve_json import MAX_DEPTH, check_generate, check_infer, datatypes_of, parse
+from ltx_client.front.kserve_json import MAX_DEPTH, check_generate, check_infer, datatypes_of, mp4_form_for_json, parse
 
 PROMPT = {"name": "PROMPT", "datatype": "BYTES", "shape": [1], "data": ["a fox"]}
 TYPES = {"PROMPT": "BYTES", "WIDTH": "INT32", "SEED": "INT64", "GUIDANCE_SCALE": "FP32", "RETURN_RAW": "BOOL"}
@@ -95,3 +95,32 @@ def test_generate_inputs_are_typed_from_the_model_config():
                         {"name": "WIDTH", "data_type": "TYPE_INT32", "dims": [1]}]}
     assert datatypes_of(config) == {"PROMPT": "BYTES", "WIDTH": "INT32"}
     check_generate({"PROMPT": "a fox", "WIDTH": 64, "parameters": {"seed": 1}, "UNKNOWN": {"left": "to the server"}}, datatypes_of(config))
+
+
+@pytest.mark.parametrize("document, changed", [
+    ({"inputs": [PROMPT]}, True),  # the form left open: base64, so that the answer is valid JSON
+    ({"inputs": [PROMPT], "parameters": {"seed": 3}}, True),
+    ({"inputs": [PROMPT], "outputs": []}, True),
+    ({"inputs": [PROMPT], "parameters": {"mp4_base64": True}}, False),
+    ({"inputs": [PROMPT, _tensor("MP4_BASE64", "BOOL", [False])]}, False),  # the model decides (and refuses)
+    ({"inputs": [PROMPT], "parameters": {"binary_data_output": True}}, False),  # raw bytes, in binary
+    ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4", "parameters": {"binary_data": True}}]}, False),
+    ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4"}], "parameters": {"binary_data_output": True}}, False),
+    ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4_BASE64"}, {"name": "SEED"}]}, False),
+])
+def test_a_json_only_pipeline_request_gets_the_mp4_in_a_form_json_carries(document, changed):
+    before = json.loads(json.dumps(document))
+    assert mp4_form_for_json(document) is changed
+    assert document == ({**before, "parameters": {**before.get("parameters", {}), "mp4_base64": True}} if changed else before)
+
+
+@pytest.mark.parametrize("document, field, allowed", [
+    ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4"}]}, "VIDEO_MP4.parameters.binary_data", "true: a JSON answer cannot carry"),
+    ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4", "parameters": {"binary_data": False}}], "parameters": {"binary_data_output": True}},
+     "VIDEO_MP4.parameters.binary_data", "or ask for the VIDEO_MP4_BASE64 output"),
+    ({"inputs": [PROMPT], "parameters": {"mp4_base64": False}}, "mp4_base64", "true or left out when the answer is JSON"),
+])
+def test_a_json_only_request_for_raw_mp4_bytes_as_json_is_refused(document, field, allowed):
+    with pytest.raises(InvalidRequest, match=allowed) as refused:
+        mp4_form_for_json(document)
+    assert refused.value.field == field

@@ -676,6 +676,8 @@ PROMPT_JSON = {"name": "PROMPT", "datatype": "BYTES", "shape": [1], "data": ["a 
     ("pipeline_unary/infer", {"inputs": [PROMPT_JSON, {"name": "SEED", "datatype": "INT64", "shape": [1], "data": [2**64]}]}, "SEED.data"),
     ("pipeline/generate_stream", {"PROMPT": "a fox", "WIDTH": "abc"}, "WIDTH"),
     ("pipeline_unary/generate", {"PROMPT": "a fox", "SEED": 2**64}, "SEED"),
+    ("pipeline_unary/infer", {"inputs": [PROMPT_JSON, {"name": "WIDTH", "datatype": "INT32", "shape": [1], "data": [64, 64]}]}, "WIDTH.data"),
+    ("pipeline_unary/infer", {"inputs": [PROMPT_JSON], "outputs": [{"name": "VIDEO_MP4"}]}, "VIDEO_MP4.parameters.binary_data"),  # 200, not JSON
 ])
 def test_malformed_http_json_is_400_naming_the_field_not_500(server, path, body, field):
     """#18 (4): tritonserver 2.51's HTTP front end answered these 500 (the nested body crashed it); the front proxy
@@ -686,6 +688,20 @@ def test_malformed_http_json_is_400_naming_the_field_not_500(server, path, body,
     assert status == 400, (status, answer[:300])
     assert json.loads(answer)["error"].startswith(f"invalid {field}="), answer[:300]
     assert server.ready()
+
+
+def test_a_json_only_infer_request_gets_valid_json_with_the_mp4_in_base64(server):
+    """A KServe v2 JSON request that asks nothing of the outputs: tritonserver would write the MP4's raw bytes into
+    its JSON answer (invalid UTF-8); through the front proxy the answer is valid JSON, the MP4 in base64."""
+    import base64
+    import json
+
+    body = {"parameters": {"width": 64, "height": 64, "num_frames": 9, "num_inference_steps": 2, "seed": 4}, "inputs": [PROMPT_JSON]}
+    status, answer = _post(server, "/v2/models/pipeline_unary/infer", json.dumps(body).encode())
+    assert status == 200, answer[:300]
+    outputs = {o["name"]: o for o in json.loads(answer)["outputs"]}
+    assert "VIDEO_MP4" not in outputs and outputs["SEED"]["data"] == [4]
+    assert probe_mp4(base64.b64decode(outputs["VIDEO_MP4_BASE64"]["data"][0])).num_frames == 9
 
 
 @pytest.mark.parametrize("endpoint", ["infer", "generate"])

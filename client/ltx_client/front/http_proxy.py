@@ -112,6 +112,9 @@ def make_app(upstream: str, limit: int, disconnects: Path | None = None) -> web.
             return too_large("body", f"over {limit}", limit)  # counted as read (chunked, decoded)
         try:
             route, document = await check_json(request, body)
+            if (route is not None and route["endpoint"] == "infer" and route["model"] == UNARY_PIPELINE_MODEL
+                    and "Inference-Header-Content-Length" not in request.headers and kserve_json.mp4_form_for_json(document)):
+                body = json.dumps(document).encode()  # JSON alone: the MP4 as base64 (valid JSON)
         except InvalidRequest as error:
             return web.Response(status=400, content_type="application/json", text=json.dumps({"error": str(error)}))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)

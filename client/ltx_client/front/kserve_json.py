@@ -153,3 +153,27 @@ def datatypes_of(config: dict) -> dict[str, str]:
     """Input name -> KServe datatype, from a model's config as `GET /v2/models/<m>/config` returns it."""
     return {i["name"]: ("BYTES" if i["data_type"] == "TYPE_STRING" else i["data_type"].removeprefix("TYPE_"))
             for i in config.get("input", [])}
+
+
+def mp4_form_for_json(document: dict) -> bool:
+    """A `pipeline_unary` /infer request sent as JSON alone (no binary extension): tritonserver writes an output
+    not asked in binary as a JSON string, and the MP4's raw bytes then make the answer invalid JSON. Where the
+    request leaves the MP4's form open (no output named, none asked in binary, no MP4_BASE64), VIDEO_MP4_BASE64 is
+    asked for it (`parameters.mp4_base64`: the document is changed, returns True); a request for VIDEO_MP4 as JSON
+    is refused, naming what to ask instead."""
+    parameters = document.get("parameters", {})
+    binary_all = parameters.get("binary_data_output") is True
+    for output in document.get("outputs", []):
+        binary = output.get("parameters", {}).get("binary_data", binary_all)
+        if output["name"] == "VIDEO_MP4" and binary is not True:
+            raise InvalidRequest("VIDEO_MP4.parameters.binary_data", binary, "true: a JSON answer cannot carry the MP4's raw "
+                                 "bytes (or ask for the VIDEO_MP4_BASE64 output)")
+    if document.get("outputs") or binary_all or any(t.get("name") == "MP4_BASE64" for t in document["inputs"]):
+        return False
+    if "mp4_base64" in parameters:
+        if parameters["mp4_base64"] is not True:
+            raise InvalidRequest("mp4_base64", parameters["mp4_base64"], "true or left out when the answer is JSON (no output "
+                                 "asked in binary): a JSON answer cannot carry the MP4's raw bytes")
+        return False
+    document["parameters"] = {**parameters, "mp4_base64": True}
+    return True
