@@ -141,7 +141,10 @@ def generate_grpc(
         try:
             ready = client.is_model_ready(model)
         except InferenceServerException as error:
-            raise RemoteError(f"cannot reach a Triton server at {url}: {error.message()}", "UNAVAILABLE") from None
+            hint = ""
+            if "http1.x server" in (error.message() or ""):  # an HTTP port answered
+                hint = " (that is an HTTP port: --url takes the server's gRPC port, 8001 unless serve's --grpc-port says otherwise)"
+            raise RemoteError(f"cannot reach a Triton server at {url}: {error.message()}{hint}", "UNAVAILABLE") from None
         if not ready:
             raise RemoteError(f"model {model!r} is not ready on the server at {url}", "UNAVAILABLE")
         # triton_grpc_error: an error ends the stream with its gRPC status (INVALID_ARGUMENT for a bad request,

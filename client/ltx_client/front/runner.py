@@ -2,15 +2,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from ltx_client.front import grpc_proxy, http_proxy
 
 # How long stop() lets requests in flight finish, as tritonserver's --exit-timeout-secs (30 by default) does.
 DRAIN_SECONDS = 30.0
+
+
+class OneLineForBadRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a gRPC client on the HTTP port, a port scanner) as an error with a
+    traceback and a byte dump; the client has its 400 already: one warning line, with what it likely was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, BadHttpMessage):
+            first_line = str(error.message).strip().splitlines()[0].rstrip(":") if error.message else "unparsable"
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "%s: not HTTP/1.x (%s), answered 400 (a gRPC client on the HTTP port?)", (record.getMessage(), first_line), None, None)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+HTTP_LOG = logging.getLogger(f"{__name__}.http")  # the HTTP proxy's server log (aiohttp's, filtered)
+HTTP_LOG.addFilter(OneLineForBadRequests())
 
 
 class FrontProxies:
@@ -27,7 +47,7 @@ class FrontProxies:
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(http_proxy.make_app(self.upstream_http, self.limit, self.disconnects), handler_cancellation=True,
-                                     access_log=None, shutdown_timeout=DRAIN_SECONDS)
+                                     access_log=None, shutdown_timeout=DRAIN_SECONDS, logger=HTTP_LOG)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.http_port, reuse_address=True).start()
         host = f"[{self.host}]" if ":" in self.host else self.host
