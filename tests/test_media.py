@@ -69,3 +69,18 @@ def test_the_same_frames_give_the_same_mp4_bytes_on_any_cpus():
     audio = rng.uniform(-0.5, 0.5, (2, 16000)).astype(np.float32)
     digests |= {hashlib.sha256(encode_mp4(frames, 24.0, audio, 24000)).hexdigest() for _ in range(10)}
     assert len(digests) == 1, digests
+
+
+def test_undecodable_audio_and_video_say_why_without_pyav_internals():
+    """FFmpeg's reason, not PyAV's "[Errno 1094995529] ...: '<none>'" (the errno and an in-memory file's name)."""
+    from ltx_backend.media import AudioInputError, VideoInputError, iter_video_frames, probe_video, read_audio
+
+    garbage = b"not a media file" * 64
+    for decode, error, start in ((lambda: read_audio(garbage, 0.0, 5.0), AudioInputError, "not readable audio: "),
+                                 (lambda: probe_video(garbage, 5), VideoInputError, "not a readable video: "),
+                                 (lambda: list(iter_video_frames(garbage, 3)), VideoInputError, "not a readable video: ")):
+        with pytest.raises(error) as refused:
+            decode()
+        message = str(refused.value)
+        assert message.startswith(start) and len(message) > len(start), message
+        assert "Errno" not in message and "<none>" not in message, message

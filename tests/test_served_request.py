@@ -49,5 +49,7 @@ def test_markers_and_transport_parameters_are_not_generate_fields():
                                   {**GRPC, **HTTP_INFER, "priority": 0, "timeout": 5, "seed": 3})
     assert (served.over_grpc, served.over_http_infer) == (True, True)
     assert (served.request.width, served.request.seed) == (64, 3)
-    with pytest.raises(InvalidRequest, match="invalid WIDHT=64: a generate field given as a parameter"):
+    with pytest.raises(InvalidRequest, match=r"invalid WIDHT=64: a request field \(did you mean width, or the input WIDTH\?\); as parameters"):
         parse_served_request(PROMPT, {"WIDHT": 64})
+    with pytest.raises(InvalidRequest, match=r"invalid zzz=1: a request field; as parameters \(or a generate body's keys\): audio_max_duration, "):
+        parse_served_request(PROMPT, {"zzz": 1})

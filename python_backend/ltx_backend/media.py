@@ -183,7 +183,15 @@ def read_audio(data: bytes | str | Path, start_time: float, duration: float) -> 
     except AudioInputError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError, MemoryError) as error:
-        raise AudioInputError(f"not readable audio: {error}") from None
+        raise AudioInputError(f"not readable audio: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """FFmpeg's words for what went wrong ("Invalid data found when processing input"), without the errno and the
+    '<none>' file name of in-memory data that PyAV's message carries."""
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return error.strerror
+    return str(error)
 
 
 def _decode_window(container, start_time: float, duration: float) -> tuple[np.ndarray, int]:
@@ -266,7 +274,7 @@ def probe_video(data: bytes | str | Path, max_frames: int) -> VideoInfo:
     except VideoInputError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError, ZeroDivisionError, MemoryError) as error:
-        raise VideoInputError(f"not a readable video: {error}") from None
+        raise VideoInputError(f"not a readable video: {_reason(error)}") from None
 
 
 def iter_video_frames(data: bytes | str | Path, frame_cap: int):
@@ -281,7 +289,7 @@ def iter_video_frames(data: bytes | str | Path, frame_cap: int):
                 if count == frame_cap:
                     break
     except (av.FFmpegError, OSError, ValueError, IndexError, MemoryError) as error:
-        raise VideoInputError(f"not a readable video: {error}") from None
+        raise VideoInputError(f"not a readable video: {_reason(error)}") from None
     if count == 0:
         raise VideoInputError("no frame decodes")
 

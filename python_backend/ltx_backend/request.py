@@ -188,8 +188,8 @@ class GenerationRequest:
             value = getattr(r, name)
             check_int(name, value, multiple, MAX_SIDE)
             if value % multiple:
-                why = "two-stage pipelines need" if spec.two_stage else "need"
-                raise InvalidRequest(name, value, f"a multiple of {multiple} ({why} {multiple}) between {multiple} and {MAX_SIDE}")
+                why = " (two-stage pipelines: stage 1 runs at half size)" if spec.two_stage else ""
+                raise InvalidRequest(name, value, f"a multiple of {multiple} between {multiple} and {MAX_SIDE}{why}")
         if r.width * r.height > MAX_PIXELS_PER_FRAME:
             raise InvalidRequest("width", r.width, f"width*height at most {MAX_PIXELS_PER_FRAME} (got {r.width}x{r.height})")
         check_int("num_frames", r.num_frames, 1, MAX_FRAMES)

@@ -9,6 +9,7 @@ chosen when the server starts).
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -144,7 +145,10 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
         if key in SERVER_SIDE_FIELDS:
             raise InvalidRequest(key, value, SERVER_SIDE_FIELDS[key])
         if key not in allowed or key in BYTES_FIELDS:
-            raise InvalidRequest(key, value, f"a generate field given as a parameter: {', '.join(sorted(allowed - BYTES_FIELDS - set(SERVER_SIDE_FIELDS)))}")
+            names = sorted(allowed - BYTES_FIELDS - set(SERVER_SIDE_FIELDS))
+            close = difflib.get_close_matches(key.lower(), names, n=1)
+            hint = f" (did you mean {close[0]}, or the input {close[0].upper()}?)" if close else ""
+            raise InvalidRequest(key, value, f"a request field{hint}; as parameters (or a generate body's keys): {', '.join(names)}")
         if key in values:
             raise InvalidRequest(key, value, "given once: as an input tensor or as a parameter, not both")
         values[key] = value
