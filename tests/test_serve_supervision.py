@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ltx_backend.request import GenerationRequest
-from ltx_client.remote import generate_grpc
+from ltx_client.remote import RemoteError, generate_grpc
 from ltx_client.server import SHM, free_port
 from ltx_client.supervisor import shm_prefix
 
@@ -90,6 +90,11 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         assert not list(SHM.glob(first + "*")), "the dead run's shared-memory regions are removed"
         with urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=60) as ready:  # a kept-alive
             assert ready.status == 200  # connection from the proxy to tritonserver
+        # a class this server does not run is named as such, before the fields that class would refuse
+        with pytest.raises(RemoteError) as refused:
+            generate_grpc(f"localhost:{grpc}", GenerationRequest(prompt="a fox", pipeline_class_name="LTX2DistilledPipeline",
+                                                                num_inference_steps=2), timeout=600)
+        assert "invalid pipeline_class_name='LTX2DistilledPipeline': one this server runs: LTX2Pipeline" in str(refused.value)
         request = GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=3)
         stepped, served = threading.Event(), []
         client = threading.Thread(target=lambda: served.append(

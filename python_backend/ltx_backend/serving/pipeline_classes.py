@@ -12,13 +12,18 @@ def served_classes(settings: dict[str, str]) -> list[str]:
     return [name.strip() for name in settings.get("pipeline_classes", ONE_STAGE).split(",") if name.strip()]
 
 
-def pipeline_for(request: GenerationRequest, components: TritonComponents, settings: dict[str, str]):
-    """A pipeline of the request's class on components that tell the denoiser which weights it needs."""
-    name = request.pipeline_class_name
+def check_served(name: str, settings: dict[str, str]) -> None:
+    """InvalidRequest unless this server runs pipeline class `name` (checked before the request's other fields, whose
+    allowed values depend on the class)."""
     served = served_classes(settings)
     if name not in served:
         raise InvalidRequest("pipeline_class_name", name, f"one this server runs: {', '.join(served)}")
-    return PIPELINES[name](replace_components(components, name))
+
+
+def pipeline_for(request: GenerationRequest, components: TritonComponents, settings: dict[str, str]):
+    """A pipeline of the request's class on components that tell the denoiser which weights it needs."""
+    check_served(request.pipeline_class_name, settings)
+    return PIPELINES[request.pipeline_class_name](replace_components(components, request.pipeline_class_name))
 
 
 def replace_components(components: TritonComponents, pipeline_class_name: str) -> TritonComponents:

@@ -37,7 +37,7 @@ from ltx_backend.serving.base import (
 from ltx_backend.serving.client_disconnects import disconnected, forget
 from ltx_backend.serving.generation_turn import GenerationTurn
 from ltx_backend.serving.metrics import PipelineMetrics
-from ltx_backend.serving.pipeline_classes import pipeline_for
+from ltx_backend.serving.pipeline_classes import check_served, pipeline_for
 from ltx_backend.serving.request_fields import ServedRequest, parse_served_request
 from ltx_backend.serving.tensors import bytes_array
 from ltx_backend.serving.triton_components import ModelNames, TritonComponents
@@ -97,6 +97,7 @@ class TritonPythonModel:
             name = served.request.pipeline_class_name
             if isinstance(name, str) and name in PIPELINE_CLASSES:  # a metric label: only the known names
                 class_name = name
+                check_served(name, self.settings)
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
             mp4_base64 = served.mp4_as_base64()
