@@ -4,6 +4,7 @@ serving; cancellation; concurrent load without memory growth; perf_analyzer thro
 the size limit refused before tritonserver reads them. The clients go through serve's front proxies."""
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -464,6 +465,12 @@ def test_bench_runs_perf_analyzer_and_prints_a_table(server, capsys, tmp_path):
     for row in rows:
         throughput = float(row.split("|")[3])
         assert throughput > 0
+    # --keep: each model's input data and the command, to run again by hand
+    (command,) = [line.strip() for line in err.splitlines() if "perf_analyzer -m vae_decoder " in line]
+    assert command.startswith("LD_LIBRARY_PATH=") and f"--input-data {tmp_path / 'vae_decoder.json'}" in command
+    again = subprocess.run(["bash", "-c", command.replace(str(tmp_path / "vae_decoder.csv"), str(tmp_path / "again.csv"))],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and (tmp_path / "again.csv").exists(), again.stdout[-2000:] + again.stderr[-2000:]
 
 
 def test_http_generate_stream_sends_progress_events_then_base64_mp4(server):
