@@ -627,6 +627,8 @@ def test_a_body_over_the_limit_is_refused_before_tritonserver_reads_it(server):
     assert error[0] == "StatusCode.RESOURCE_EXHAUSTED", error
     sent, limit = re.search(r"Received message larger than max \((\d+) vs\. (\d+)\)", error[1]).groups()
     assert int(sent) > 200_000_000 and int(limit) == MAX_REQUEST_BYTES
+    with pytest.raises(RemoteError, match=r"larger than max .* \(the largest request the server takes: ltx-triton serve --max-request-bytes\)"):
+        generate_grpc(server.grpc_url, GenerationRequest(prompt="a fox", images=(b"x" * (MAX_REQUEST_BYTES + 1),)), timeout=600)
 
     def post(body_parts, headers) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(*server.http_url.split(":"), timeout=120)

@@ -156,7 +156,10 @@ def generate_grpc(
             result, error = responses.get(timeout=timeout)
             if error is not None:
                 finished = True  # the error ended the request
-                raise RemoteError(error.message(), error.status())
+                message = error.message() or ""
+                if "larger than max" in message:  # gRPC's own words for a message over the server's limit
+                    message += " (the largest request the server takes: ltx-triton serve --max-request-bytes)"
+                raise RemoteError(message, error.status())
             progress = result.as_numpy("PROGRESS")
             if progress is not None:
                 if on_progress is not None:
