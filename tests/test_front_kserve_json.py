@@ -45,8 +45,8 @@ def test_a_body_that_is_not_json_is_refused_naming_it(body, field, allowed):
     ({"inputs": [{**PROMPT, "shape": [-1]}]}, "PROMPT.shape", "non-negative integers"),
     ({"inputs": [{**PROMPT, "datatype": "STRING"}]}, "PROMPT.datatype", "one of BF16, BOOL, BYTES"),
     ({"inputs": [{**PROMPT, "data": [1]}]}, "PROMPT.data", "BYTES data: a string"),
-    ({"inputs": [PROMPT, _tensor("GUIDANCE_SCALE", "FP32", ["NaN"])]}, "GUIDANCE_SCALE.data", "FP32 data: a number"),
-    ({"inputs": [PROMPT, _tensor("GUIDANCE_SCALE", "FP32", [True])]}, "GUIDANCE_SCALE.data", "FP32 data: a number"),
+    ({"inputs": [PROMPT, _tensor("GUIDANCE_SCALE", "FP32", ["NaN"])]}, "GUIDANCE_SCALE.data", "FP32 data: a finite number"),
+    ({"inputs": [PROMPT, _tensor("GUIDANCE_SCALE", "FP32", [True])]}, "GUIDANCE_SCALE.data", "FP32 data: a finite number"),
     ({"inputs": [PROMPT, _tensor("SEED", "INT64", [2**64])]}, "SEED.data", "INT64 data: an integer from -9223372036854775808"),
     ({"inputs": [PROMPT, _tensor("WIDTH", "INT32", [2**40])]}, "WIDTH.data", "INT32 data: an integer from -2147483648 to 2147483647"),
     ({"inputs": [PROMPT, _tensor("WIDTH", "INT32", [64.5])]}, "WIDTH.data", "INT32 data"),
@@ -102,7 +102,8 @@ def test_generate_inputs_are_typed_from_the_model_config():
     ({"inputs": [PROMPT], "parameters": {"seed": 3}}, True),
     ({"inputs": [PROMPT], "outputs": []}, True),
     ({"inputs": [PROMPT], "parameters": {"mp4_base64": True}}, False),
-    ({"inputs": [PROMPT, _tensor("MP4_BASE64", "BOOL", [False])]}, False),  # the model decides (and refuses)
+    ({"inputs": [PROMPT, _tensor("MP4_BASE64", "BOOL", [True])]}, False),
+    ({"inputs": [PROMPT, {"name": "MP4_BASE64", "datatype": "BOOL", "shape": [1], "parameters": {"binary_data_size": 1}}]}, False),
     ({"inputs": [PROMPT], "parameters": {"binary_data_output": True}}, False),  # raw bytes, in binary
     ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4", "parameters": {"binary_data": True}}]}, False),
     ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4"}], "parameters": {"binary_data_output": True}}, False),
@@ -119,8 +120,21 @@ def test_a_json_only_pipeline_request_gets_the_mp4_in_a_form_json_carries(docume
     ({"inputs": [PROMPT], "outputs": [{"name": "VIDEO_MP4", "parameters": {"binary_data": False}}], "parameters": {"binary_data_output": True}},
      "VIDEO_MP4.parameters.binary_data", "or ask for the VIDEO_MP4_BASE64 output"),
     ({"inputs": [PROMPT], "parameters": {"mp4_base64": False}}, "mp4_base64", "true or left out when the answer is JSON"),
+    ({"inputs": [PROMPT, _tensor("MP4_BASE64", "BOOL", [False])]}, "MP4_BASE64", "true or left out when the answer is JSON"),
 ])
 def test_a_json_only_request_for_raw_mp4_bytes_as_json_is_refused(document, field, allowed):
     with pytest.raises(InvalidRequest, match=allowed) as refused:
         mp4_form_for_json(document)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"inputs": [{"name": "G", "datatype": "FP32", "shape": [1], "data": [1e400]}]}', "G.data"),
+    (b'{"parameters": {"guidance_scale": -1e400}, "inputs": [{"name": "P", "datatype": "BYTES", "shape": [1], "data": ["x"]}]}',
+     "parameters.guidance_scale"),
+])
+def test_a_number_beyond_float_is_refused_not_passed_on_as_infinity(body, field):
+    """json.loads reads 1e400 as inf, which a rewritten body would carry on as `Infinity` (not JSON)."""
+    with pytest.raises(InvalidRequest, match="a finite number") as refused:
+        check_infer(parse(body, "request body"))
     assert refused.value.field == field

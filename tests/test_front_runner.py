@@ -24,4 +24,5 @@ def test_a_grpc_client_on_the_http_port_is_told_so_and_logged_in_one_line(caplog
     assert records, "aiohttp logged nothing"
     for record in records:  # aiohttp's traceback and byte dump of the HTTP/2 preface: one warning line instead
         assert record.levelno == logging.WARNING and record.exc_info is None and record.exc_text is None
-        assert record.getMessage().endswith("not HTTP/1.x (Pause on PRI/Upgrade), answered 400 (a gRPC client on the HTTP port?)")
+        assert ": not HTTP/1.x (" in record.getMessage(), record.getMessage()  # then the parser's first line of why
+        assert record.getMessage().endswith("), answered 400 (a gRPC client on the HTTP port?)"), record.getMessage()

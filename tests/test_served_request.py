@@ -53,3 +53,7 @@ def test_markers_and_transport_parameters_are_not_generate_fields():
         parse_served_request(PROMPT, {"WIDHT": 64})
     with pytest.raises(InvalidRequest, match=r"invalid zzz=1: a request field; as parameters \(or a generate body's keys\): audio_max_duration, "):
         parse_served_request(PROMPT, {"zzz": 1})
+    with pytest.raises(InvalidRequest, match=r"invalid Width=64: a request field \(parameters are lower-case: width; input tensors upper-case: WIDTH\)"):
+        parse_served_request(PROMPT, {"Width": 64})
+    with pytest.raises(InvalidRequest, match=r"invalid images='x.png': file bytes, which a parameter cannot carry: send them in the IMAGES input tensor"):
+        parse_served_request(PROMPT, {"images": "x.png"})

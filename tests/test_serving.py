@@ -710,7 +710,17 @@ def test_a_json_only_infer_request_gets_valid_json_with_the_mp4_in_base64(server
     assert status == 200, answer[:300]
     outputs = {o["name"]: o for o in json.loads(answer)["outputs"]}
     assert "VIDEO_MP4" not in outputs and outputs["SEED"]["data"] == [4]
-    assert probe_mp4(base64.b64decode(outputs["VIDEO_MP4_BASE64"]["data"][0])).num_frames == 9
+    mp4 = base64.b64decode(outputs["VIDEO_MP4_BASE64"]["data"][0])
+    assert probe_mp4(mp4).num_frames == 9
+    # the same with the prompt as binary data: the proxy rewrites the JSON header and its length
+    prompt = b"a fox"
+    header = json.dumps({**body, "inputs": [{**PROMPT_JSON, "parameters": {"binary_data_size": 4 + len(prompt)}}]}).encode()
+    header = header.replace(b', "data": ["a fox"]', b"")
+    status, answer = _post(server, "/v2/models/pipeline_unary/infer", header + len(prompt).to_bytes(4, "little") + prompt,
+                           {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))})
+    assert status == 200, answer[:300]
+    outputs = {o["name"]: o for o in json.loads(answer)["outputs"]}
+    assert base64.b64decode(outputs["VIDEO_MP4_BASE64"]["data"][0]) == mp4
 
 
 @pytest.mark.parametrize("endpoint", ["infer", "generate"])

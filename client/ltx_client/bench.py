@@ -198,9 +198,11 @@ def run_perf_analyzer(binary: Path, env: dict, url: str, model: str, data_file: 
     ]
     if streaming:
         command += ["--streaming", "--async"]
-    if args.keep:  # the command to run again by hand, on the kept input data
+    if args.keep:  # the command to run again by hand, on the kept input data (with the libraries it was given)
         library = env.get("LD_LIBRARY_PATH", "").split(os.pathsep)[0]
-        print("  " + (f"LD_LIBRARY_PATH={shlex.quote(library)} " if library else "") + shlex.join(command), file=sys.stderr, flush=True)
+        added = library and env.get("LD_LIBRARY_PATH") != os.environ.get("LD_LIBRARY_PATH")
+        prefix = f"LD_LIBRARY_PATH={shlex.quote(library)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}} " if added else ""
+        print("  " + prefix + shlex.join(command), file=sys.stderr, flush=True)
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"perf_analyzer failed on {model} (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")

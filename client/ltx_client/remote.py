@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import queue
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from ltx_backend.types import StepProgress
 DEFAULTED_FIELDS = ("image_crf", "image_mode", "audio_start_time", "retake_video", "retake_audio", "enhance_prompt",
                     "conditioning_attention_strength", "skip_stage_2")
 NUMPY_TYPES = {"TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP32": np.float32, "TYPE_UINT8": np.uint8, "TYPE_BOOL": np.bool_, "TYPE_STRING": np.object_}
+CLIENT_MAX_MESSAGE = 2**31 - 1  # tritonclient's gRPC channels receive messages up to this size
 WIRE_TYPES = {"TYPE_INT32": "INT32", "TYPE_INT64": "INT64", "TYPE_FP32": "FP32", "TYPE_BOOL": "BOOL", "TYPE_STRING": "BYTES"}
 
 
@@ -157,7 +159,8 @@ def generate_grpc(
             if error is not None:
                 finished = True  # the error ended the request
                 message = error.message() or ""
-                if "larger than max" in message:  # gRPC's own words for a message over the server's limit
+                over = re.search(r"Received message larger than max \(\d+ vs\. (\d+)\)", message)  # gRPC's own words
+                if over and int(over[1]) != CLIENT_MAX_MESSAGE:  # the server's limit, not this client's on the answer
                     message += " (the largest request the server takes: ltx-triton serve --max-request-bytes)"
                 raise RemoteError(message, error.status())
             progress = result.as_numpy("PROGRESS")

@@ -117,7 +117,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
     from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
     from ltx_backend.serving.repository import render_repository
-    from ltx_client.front.runner import FrontProxies
+    from ltx_client.front.runner import DRAIN_SECONDS, FrontProxies
     from ltx_client.server import ServerError, TritonServer, free_port
     from ltx_client.supervisor import Supervisor
 
@@ -182,7 +182,9 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short
-        print("stopping tritonserver ...", flush=True)
-        if front is not None:  # first: requests in flight finish through it, then its connections close
-            front.stop()
-        supervisor.stop()
+        print(f"stopping tritonserver ...{f' (requests in flight finish first, up to {DRAIN_SECONDS:.0f} s)' if front else ''}", flush=True)
+        try:
+            if front is not None:  # first: requests in flight finish through it, then its connections close
+                front.stop()
+        finally:
+            supervisor.stop()

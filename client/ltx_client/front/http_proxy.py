@@ -110,14 +110,20 @@ def make_app(upstream: str, limit: int, disconnects: Path | None = None) -> web.
         body = await read_body(request, limit)
         if body is None:
             return too_large("body", f"over {limit}", limit)  # counted as read (chunked, decoded)
+        header_length = None  # of the JSON header, where the proxy rewrites a request with binary inputs
         try:
             route, document = await check_json(request, body)
             if (route is not None and route["endpoint"] == "infer" and route["model"] == UNARY_PIPELINE_MODEL
-                    and "Inference-Header-Content-Length" not in request.headers and kserve_json.mp4_form_for_json(document)):
-                body = json.dumps(document).encode()  # JSON alone: the MP4 as base64 (valid JSON)
+                    and kserve_json.mp4_form_for_json(document)):  # an all-JSON answer: the MP4 as base64
+                rewritten = json.dumps(document).encode()
+                binary_part = request.headers.get("Inference-Header-Content-Length")
+                body = rewritten + (body[int(binary_part):] if binary_part is not None else b"")
+                header_length = len(rewritten) if binary_part is not None else None
         except InvalidRequest as error:
             return web.Response(status=400, content_type="application/json", text=json.dumps({"error": str(error)}))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)
+        if header_length is not None:
+            headers["Inference-Header-Content-Length"] = str(header_length)
         headers.popall("Content-Encoding", None)  # the body goes on decoded
         headers.popall(TOKEN_PARAMETER, None)  # only this proxy gives tokens
         token = None

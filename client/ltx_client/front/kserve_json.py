@@ -62,8 +62,8 @@ def element_error(datatype: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else "true or false"
     if datatype == "BYTES":
         return None if isinstance(value, str) else "a string"
-    if datatype in FLOAT_TYPES:
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if datatype in FLOAT_TYPES:  # a finite one: JSON has no infinity (1e400 parses as one)
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else "a finite number"
     lo, hi = INTEGER_RANGES[datatype]
     if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi:
         return None
@@ -91,6 +91,8 @@ def check_parameters(field: str, parameters: Any) -> None:
     for key, value in parameters.items():
         if isinstance(value, int) and not isinstance(value, bool):
             check_elements(f"{field}.{key}", "INT64", value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequest(f"{field}.{key}", value, "a finite number")
         elif not isinstance(value, (str, bool, float)):
             raise InvalidRequest(f"{field}.{key}", value, "a string, number or boolean")
 
@@ -156,8 +158,9 @@ def datatypes_of(config: dict) -> dict[str, str]:
 
 
 def mp4_form_for_json(document: dict) -> bool:
-    """A `pipeline_unary` /infer request sent as JSON alone (no binary extension): tritonserver writes an output
-    not asked in binary as a JSON string, and the MP4's raw bytes then make the answer invalid JSON. Where the
+    """A `pipeline_unary` /infer request's JSON (the whole body, or the JSON header of one with binary inputs):
+    tritonserver writes an output not asked in binary as a JSON string, and the MP4's raw bytes then make the
+    answer invalid JSON. Where the
     request leaves the MP4's form open (no output named, none asked in binary, no MP4_BASE64), VIDEO_MP4_BASE64 is
     asked for it (`parameters.mp4_base64`: the document is changed, returns True); a request for VIDEO_MP4 as JSON
     is refused, naming what to ask instead."""
@@ -168,12 +171,16 @@ def mp4_form_for_json(document: dict) -> bool:
         if output["name"] == "VIDEO_MP4" and binary is not True:
             raise InvalidRequest("VIDEO_MP4.parameters.binary_data", binary, "true: a JSON answer cannot carry the MP4's raw "
                                  "bytes (or ask for the VIDEO_MP4_BASE64 output)")
-    if document.get("outputs") or binary_all or any(t.get("name") == "MP4_BASE64" for t in document["inputs"]):
+    if document.get("outputs") or binary_all:
         return False
+    asked = [(t["name"], t.get("data")) for t in document["inputs"] if t["name"] == "MP4_BASE64"]
     if "mp4_base64" in parameters:
-        if parameters["mp4_base64"] is not True:
-            raise InvalidRequest("mp4_base64", parameters["mp4_base64"], "true or left out when the answer is JSON (no output "
-                                 "asked in binary): a JSON answer cannot carry the MP4's raw bytes")
+        asked.append(("mp4_base64", parameters["mp4_base64"]))
+    for field, value in asked:  # the input's value is in its data (or in the binary part, where there is none)
+        if value is not None and value not in (True, [True]):
+            raise InvalidRequest(field, value, "true or left out when the answer is JSON (no output asked in binary): a "
+                                 "JSON answer cannot carry the MP4's raw bytes")
+    if asked:
         return False
     document["parameters"] = {**parameters, "mp4_base64": True}
     return True

@@ -63,7 +63,7 @@ class FrontProxies:
             stops.append(self._grpc.stop(grace=DRAIN_SECONDS))
         if self._runner is not None:
             stops.append(self._runner.cleanup())
-        await asyncio.gather(*stops)
+        await asyncio.gather(*stops, return_exceptions=True)  # one failing does not keep the other's connections open
         if self._grpc is not None:
             await self._channel.close()
 
@@ -74,6 +74,7 @@ class FrontProxies:
 
     def stop(self) -> None:
         if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=DRAIN_SECONDS + 30)
+            # aiohttp waits up to its shutdown timeout for handlers, cancels the rest and waits as long again
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=2 * DRAIN_SECONDS + 30)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)

@@ -43,7 +43,7 @@ CHECKPOINT_PARTS: dict[str, CheckpointPart] = {
 }
 
 # The text path (feature extractor + connectors) also reads this file; it is loaded with Gemma by
-# models.text_encoder.load_text_encoder, since its input width comes from Gemma's config.
+# models.text_encoder.encoder.load_text_encoder, since its input width comes from Gemma's config.
 KEY_MAPS = (*(spec.key_map for spec in CHECKPOINT_PARTS.values()), embeddings_processor_key)
 
 

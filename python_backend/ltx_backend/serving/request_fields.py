@@ -144,10 +144,15 @@ def parse_served_request(inputs: dict[str, np.ndarray], parameters: dict[str, An
             continue
         if key in SERVER_SIDE_FIELDS:
             raise InvalidRequest(key, value, SERVER_SIDE_FIELDS[key])
-        if key not in allowed or key in BYTES_FIELDS:
+        if key.lower() in BYTES_FIELDS:
+            raise InvalidRequest(key, value, f"file bytes, which a parameter cannot carry: send them in the {key.upper()} input tensor")
+        if key not in allowed:
             names = sorted(allowed - BYTES_FIELDS - set(SERVER_SIDE_FIELDS))
-            close = difflib.get_close_matches(key.lower(), names, n=1)
-            hint = f" (did you mean {close[0]}, or the input {close[0].upper()}?)" if close else ""
+            if key.lower() in names:
+                hint = f" (parameters are lower-case: {key.lower()}; input tensors upper-case: {key.upper()})"
+            else:
+                close = difflib.get_close_matches(key.lower(), names, n=1)
+                hint = f" (did you mean {close[0]}, or the input {close[0].upper()}?)" if close else ""
             raise InvalidRequest(key, value, f"a request field{hint}; as parameters (or a generate body's keys): {', '.join(names)}")
         if key in values:
             raise InvalidRequest(key, value, "given once: as an input tensor or as a parameter, not both")
