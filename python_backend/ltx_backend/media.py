@@ -46,7 +46,7 @@ def fit_audio_to_video(waveform: np.ndarray, sample_rate: int, num_frames: int, 
     return np.pad(waveform, ((0, 0), (0, target - waveform.shape[1])))
 
 
-MP4_ENCODER_THREADS = 1
+MP4_ENCODER_THREADS = 4
 
 
 def encode_mp4(
@@ -66,12 +66,13 @@ def encode_mp4(
         video = container.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": str(crf)}
-        # One x264 thread: the same frames are then the same bytes on any machine, under any load. x264's output
-        # follows its thread count, which by default follows the CPUs the process may use; and with 4 threads
-        # (frame or slice threads, deterministic=1 or not) the tiny LTX-2 model's 64x64 video gave 2-4 different MP4s
-        # in 30-40 encodes of the same frames, so the same request served twice answered different bytes. The
-        # price: no threads on many-core hosts (768x512x121 took 4.6 s either way on 2 cores, 2026-12-07).
+        # x264's output depends on its thread count, which by default follows the CPUs the process may use:
+        # a fixed count makes the same frames the same bytes on any machine, under any load. Not always: the tiny
+        # LTX-2 model's 64x64 video (seed 4) encoded to another MP4 in about 1 of 10-60 encodes, with 4 frame or
+        # slice threads (in a fresh process too) and with one thread (once the process had run the pipeline); the
+        # cause is not found (2026-12-07). The frames themselves are the same: compare those, not MP4 bytes.
         video.codec_context.thread_count = MP4_ENCODER_THREADS
+        video.codec_context.thread_type = "FRAME"
         audio = None
         if waveform is not None:
             audio = container.add_stream("aac", rate=sample_rate)
