@@ -67,10 +67,10 @@ def encode_mp4(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": str(crf)}
         # x264's output depends on its thread count, which by default follows the CPUs the process may use:
-        # a fixed count makes the same frames the same bytes on any machine, under any load. Not always: the tiny
-        # LTX-2 model's 64x64 video (seed 4) encoded to another MP4 in about 1 of 10-60 encodes, with 4 frame or
-        # slice threads (in a fresh process too) and with one thread (once the process had run the pipeline); the
-        # cause is not found (2026-12-07). The frames themselves are the same: compare those, not MP4 bytes.
+        # a fixed count makes the same frames the same bytes on any machine, under any load. Except for frames
+        # under 128 pixels a side: at 64x64, x264 (in PyAV's build) reads memory it did not initialise, and the same
+        # frames give other bytes as the heap's contents change (with MALLOC_PERTURB_ set, one MP4 per fill byte;
+        # 128x128, 256x256 and 768x512 give the same MP4 under any fill byte; 2026-12-07).
         video.codec_context.thread_count = MP4_ENCODER_THREADS
         video.codec_context.thread_type = "FRAME"
         audio = None
