@@ -116,9 +116,11 @@ def make_app(upstream: str, limit: int, disconnects: Path | None = None) -> web.
             if (route is not None and route["endpoint"] == "infer" and route["model"] == UNARY_PIPELINE_MODEL
                     and kserve_json.mp4_form_for_json(document)):  # an all-JSON answer: the MP4 as base64
                 rewritten = json.dumps(document).encode()
-                binary_part = request.headers.get("Inference-Header-Content-Length")
-                body = rewritten + (body[int(binary_part):] if binary_part is not None else b"")
-                header_length = len(rewritten) if binary_part is not None else None
+                binary_part = request.headers.get("Inference-Header-Content-Length")  # checked by check_json
+                if binary_part is None:
+                    body = rewritten
+                else:
+                    body, header_length = rewritten + body[int(binary_part):], len(rewritten)
         except InvalidRequest as error:
             return web.Response(status=400, content_type="application/json", text=json.dumps({"error": str(error)}))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP)

@@ -1,8 +1,8 @@
 """The JSON of KServe v2 HTTP requests (`/infer`, and Triton's `/generate` and `/generate_stream`), checked at the
 front: where tritonserver 2.51 answers a client's malformed JSON with 500 (a body that is not JSON, `parameters`
 as an array, `"NaN"` or 2^64 as tensor data, data whose count is not its shape's, a string for an INT32 input of
-`generate`) or crashes on it (JSON
-nested 200,000 deep), the front proxy answers 400 naming the field, the value and what is allowed.
+`generate`) or crashes on it (JSON nested 200,000 deep), the front proxy answers 400 naming the field, the value
+and what is allowed.
 
 Only the request's form is checked here (JSON types, integer ranges, nesting); what the values mean is the
 models' to check, as before.
@@ -91,8 +91,8 @@ def check_parameters(field: str, parameters: Any) -> None:
     for key, value in parameters.items():
         if isinstance(value, int) and not isinstance(value, bool):
             check_elements(f"{field}.{key}", "INT64", value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise InvalidRequest(f"{field}.{key}", value, "a finite number")
+        elif isinstance(value, float):
+            check_elements(f"{field}.{key}", "FP64", value)
         elif not isinstance(value, (str, bool, float)):
             raise InvalidRequest(f"{field}.{key}", value, "a string, number or boolean")
 
@@ -160,10 +160,9 @@ def datatypes_of(config: dict) -> dict[str, str]:
 def mp4_form_for_json(document: dict) -> bool:
     """A `pipeline_unary` /infer request's JSON (the whole body, or the JSON header of one with binary inputs):
     tritonserver writes an output not asked in binary as a JSON string, and the MP4's raw bytes then make the
-    answer invalid JSON. Where the
-    request leaves the MP4's form open (no output named, none asked in binary, no MP4_BASE64), VIDEO_MP4_BASE64 is
-    asked for it (`parameters.mp4_base64`: the document is changed, returns True); a request for VIDEO_MP4 as JSON
-    is refused, naming what to ask instead."""
+    answer invalid JSON. Where the request leaves the MP4's form open (no output named, none asked in binary, no
+    MP4_BASE64), VIDEO_MP4_BASE64 is asked for it (`parameters.mp4_base64`: the document is changed, returns
+    True); a request for VIDEO_MP4 as JSON is refused, naming what to ask instead."""
     parameters = document.get("parameters", {})
     binary_all = parameters.get("binary_data_output") is True
     for output in document.get("outputs", []):
