@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltx_backend.errors import InvalidRequest, utf8
+from ltx_backend.errors import CANCELLED_MESSAGE, INVALID_PREFIX, InvalidRequest, utf8
 from ltx_backend.request import GenerationRequest, read_media_file
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
@@ -114,6 +114,17 @@ def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
     )
 
 
+def stream_error_status(message: str) -> str:
+    """The gRPC status name of an error sent as a message in the stream (which carries none): the models' own
+    refusals (InvalidRequest) begin "invalid ", a cancelled request's error is CANCELLED_MESSAGE; anything else
+    (tritonserver's own checks, the server's faults) is UNKNOWN."""
+    if message.startswith(INVALID_PREFIX):
+        return "StatusCode.INVALID_ARGUMENT"
+    if message == CANCELLED_MESSAGE:
+        return "StatusCode.CANCELLED"
+    return "StatusCode.UNKNOWN"
+
+
 def generate_grpc(
     url: str,
     request: GenerationRequest,
@@ -149,10 +160,10 @@ def generate_grpc(
             raise RemoteError(f"cannot reach a Triton server at {url}: {error.message()}{hint}", "UNAVAILABLE") from None
         if not ready:
             raise RemoteError(f"model {model!r} is not ready on the server at {url}", "UNAVAILABLE")
-        # triton_grpc_error: an error ends the stream with its gRPC status (INVALID_ARGUMENT for a bad request,
-        # INTERNAL for the server's fault); without it a stream error carries only a message.
-        client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout,
-                            headers={"triton_grpc_error": "true"})
+        # No `triton_grpc_error` header: with it tritonserver 2.51 ends the stream with the error's gRPC status, and
+        # a refusal so ended, beside generations, segfaults it now and then (a cancellation race, fixed upstream
+        # after 2.51: triton-inference-server/server #7840, #8078). The error comes as a message in the stream.
+        client.start_stream(callback=lambda result, error: responses.put((result, error)), stream_timeout=timeout)
         client.async_stream_infer(model, inputs, parameters=parameters)
         while True:
             result, error = responses.get(timeout=timeout)
@@ -162,7 +173,7 @@ def generate_grpc(
                 over = re.search(r"Received message larger than max \(\d+ vs\. (\d+)\)", message)  # gRPC's own words
                 if over and int(over[1]) != CLIENT_MAX_MESSAGE:  # the server's limit, not this client's on the answer
                     message += " (the largest request the server takes: ltx-triton serve --max-request-bytes)"
-                raise RemoteError(message, error.status())
+                raise RemoteError(message, error.status() or stream_error_status(message))
             progress = result.as_numpy("PROGRESS")
             if progress is not None:
                 if on_progress is not None:

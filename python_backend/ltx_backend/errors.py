@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 
 
+INVALID_PREFIX = "invalid "  # how every InvalidRequest message begins: "invalid <field>=<value>: <what is allowed>"
+CANCELLED_MESSAGE = "request cancelled"  # a served request's error when its client cancelled it (or went away)
+
+
 class InvalidRequest(ValueError):
     """A request field with a value that is not allowed. The message names field, value and what is allowed."""
 
@@ -22,7 +26,7 @@ class InvalidRequest(ValueError):
         shown = repr(value.item() if isinstance(value, np.generic) else value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"invalid {field_name}={shown}: {allowed}")
+        super().__init__(f"{INVALID_PREFIX}{field_name}={shown}: {allowed}")
         self.field = field_name
         self.value = value
         self.allowed = allowed

@@ -12,12 +12,17 @@ import grpc.aio
 # Set by the channel or the transport, never forwarded as metadata.
 RESERVED_METADATA = frozenset({"user-agent", "content-type", "te", "host", "grpc-timeout", "grpc-encoding",
                                "grpc-accept-encoding"})
+# Never passed on: with `triton_grpc_error: true` tritonserver 2.51 ends a stream at its first error with that
+# error's status, and such a refusal beside generations segfaults it now and then (a cancellation race, fixed
+# upstream after 2.51: triton-inference-server/server #7840, #8078), every request in flight with it. Without
+# the header the error is a message in the stream, which stays open.
+DROPPED_METADATA = frozenset({"triton_grpc_error"})
 UNLIMITED = -1
 
 
 def forwarded_metadata(context: grpc.aio.ServicerContext) -> list[tuple[str, str | bytes]]:
     return [(key, value) for key, value in (context.invocation_metadata() or ())
-            if not key.startswith(":") and key.lower() not in RESERVED_METADATA]
+            if not key.startswith(":") and key.lower() not in RESERVED_METADATA | DROPPED_METADATA]
 
 
 class PassThrough(grpc.GenericRpcHandler):

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ltx_backend.errors import CANCELLED_MESSAGE
 from ltx_backend.loading.checkpoint import default_dtype
 from ltx_backend.loading.published_files import Needs
 from ltx_backend.runtime.cpu_threads import use_environment_thread_count
@@ -115,7 +116,7 @@ def error_response(pb: Any, error: BaseException, invalid_argument: bool) -> Any
 
 
 def cancelled_response(pb: Any) -> Any:
-    return pb.InferenceResponse(error=pb.TritonError("request cancelled", pb.TritonError.CANCELLED))
+    return pb.InferenceResponse(error=pb.TritonError(CANCELLED_MESSAGE, pb.TritonError.CANCELLED))
 
 
 def log_internal_error(model: str, error: BaseException) -> None:
