@@ -113,3 +113,20 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
     assert "Waiting for in-flight requests" in log
     assert "HTTP service connections" not in log  # tritonserver found the proxy's connections closed at its stop
     assert not list(SHM.glob(shm_prefix(f"{process.pid}_*", 1) + "*"))
+
+
+def test_a_model_that_fails_to_load_is_named_with_its_error(tmp_path):
+    """tritonserver's last lines are the other models' unloads: the error names the model that failed and why."""
+    import shutil
+
+    from ltx_client.server import ServerError, TritonServer
+
+    repository = tmp_path / "repository"
+    shutil.copytree(ROOT / "model_repository/vae_decoder", repository / "vae_decoder")
+    shutil.copytree(ROOT / "model_repository/audio_decoder", repository / "audio_decoder")
+    server = TritonServer(repository, free_port(), free_port(), free_port(), log_path=tmp_path / "server.log",
+                          env={"LTX_MODEL_PATH": str(tmp_path / "no-such-model")})
+    with pytest.raises(ServerError) as error:
+        server.start(timeout=300)
+    message = str(error.value)
+    assert re.search(r"models that failed to load:\n  (vae|audio)_decoder: .*no-such-model", message), message[:2000]

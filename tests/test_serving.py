@@ -632,6 +632,20 @@ def test_metrics_count_generations_by_outcome_and_denoising_steps(server):
     assert "Bogus" not in page
 
 
+def test_every_metric_series_exists_before_a_request_moves_it(server):
+    """Dashboards see 0, not "no data": each served class's outcomes and stages are there from load on (this
+    module's requests never end in an internal error, nor run the two-stage class)."""
+    import re
+
+    page, _ = metric_values(server)
+    for model in ("pipeline", "pipeline_unary"):
+        for labels in ('outcome="error",pipeline_class="LTX2Pipeline"', 'outcome="error",pipeline_class="unknown"',
+                       'outcome="cancelled",pipeline_class="LTX2RetakePipeline"'):
+            assert re.search(rf'^ltx_generations_total\{{model="{model}",{labels}\}} 0$', page, re.M), (model, labels)
+        assert re.search(rf'^ltx_denoise_steps_total\{{model="{model}",pipeline_class="LTX2TwoStagePipeline",stage="2"\}} 0$', page, re.M)
+        assert re.search(rf'^ltx_generation_seconds_total\{{model="{model}",pipeline_class="LTX2TwoStageHQPipeline"\}} 0$', page, re.M)
+
+
 def test_a_body_over_the_limit_is_refused_before_tritonserver_reads_it(server):
     """#18 (2): a 200 MB prompt grew tritonserver 2.51 by ~280 MB until a restart. The front proxies refuse it, as a
     declared length, as a chunked body and as a small gzip body that decodes past the limit (HTTP 413), and as one

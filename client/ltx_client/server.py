@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -88,6 +89,22 @@ def remove_shm_regions(prefix: str) -> int:
         except OSError:
             pass
     return removed
+
+
+LOAD_FAILURE = re.compile(r"failed to load '([^']+)' version \d+: (.*?)\"?$")
+
+
+def load_failures(log_lines: list[str]) -> dict[str, str]:
+    """{model: the error it failed to load with} from tritonserver's log (the first line of each error and the
+    last place its traceback names)."""
+    failed = {}
+    for line in log_lines:
+        match = LOAD_FAILURE.search(line)
+        if match and match[1] not in failed:
+            parts = [part.strip() for part in match[2].split("\\n") if part.strip()]
+            where = next((part for part in reversed(parts) if part.startswith("/") and "(" in part), None)
+            failed[match[1]] = parts[0] + (f" (at {where})" if where and where != parts[0] else "") if parts else ""
+    return failed
 
 
 @dataclass
@@ -196,9 +213,14 @@ class TritonServer:
         raise ServerError(f"tritonserver not ready after {timeout:.0f} s{self._log_tail()}")
 
     def _log_tail(self) -> str:
-        if self.log_path and Path(self.log_path).exists():
-            return "; log tail:\n" + "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-30:])
-        return ""
+        """The models that failed to load and why (their lines scroll out of the tail behind the unloads that
+        follow), then the log's last 30 lines."""
+        if not (self.log_path and Path(self.log_path).exists()):
+            return ""
+        lines = Path(self.log_path).read_text(errors="replace").splitlines()
+        failed = load_failures(lines)
+        causes = "".join(f"\n  {model}: {cause}" for model, cause in failed.items())
+        return (f"; models that failed to load:{causes}" if failed else "") + "; log tail:\n" + "\n".join(lines[-30:])
 
     def pids(self) -> list[int]:
         """The server and its python-backend stub processes."""

@@ -7,17 +7,34 @@ per-model request counters and timings:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from ltx_backend.pipelines.registry import spec_of
+
+OUTCOMES = ("success", "invalid", "cancelled", "error")
+UNKNOWN_CLASS = "unknown"  # the label of a request whose class name is not a known one (refused: invalid or error)
 
 
 class PipelineMetrics:
-    def __init__(self, pb: Any, model: str):
+    """Every series the served classes can move exists from load on, at 0: a dashboard or alert sees 0, not
+    "no data", until the first request."""
+
+    def __init__(self, pb: Any, model: str, pipeline_classes: Iterable[str]):
         family = pb.MetricFamily
         self._model = model
         self._generations = family("ltx_generations_total", "Generations by pipeline class and outcome", family.COUNTER)
         self._seconds = family("ltx_generation_seconds_total", "Wall time of successful generations (s)", family.COUNTER)
         self._steps = family("ltx_denoise_steps_total", "Denoising steps completed", family.COUNTER)
         self._metrics: dict[tuple, Any] = {}
+        for name in pipeline_classes:
+            for outcome in OUTCOMES:
+                self._metric(self._generations, pipeline_class=name, outcome=outcome)
+            self._metric(self._seconds, pipeline_class=name)
+            for stage in spec_of(name).stages:
+                self._metric(self._steps, pipeline_class=name, stage=str(stage))
+        for outcome in ("invalid", "error"):
+            self._metric(self._generations, pipeline_class=UNKNOWN_CLASS, outcome=outcome)
 
     def _metric(self, family: Any, **labels: str) -> Any:
         key = (id(family), *sorted(labels.items()))

@@ -36,8 +36,8 @@ from ltx_backend.serving.base import (
 )
 from ltx_backend.serving.client_disconnects import disconnected, forget
 from ltx_backend.serving.generation_turn import GenerationTurn
-from ltx_backend.serving.metrics import PipelineMetrics
-from ltx_backend.serving.pipeline_classes import check_served, pipeline_for
+from ltx_backend.serving.metrics import UNKNOWN_CLASS, PipelineMetrics
+from ltx_backend.serving.pipeline_classes import check_served, pipeline_for, served_classes
 from ltx_backend.serving.request_fields import ServedRequest, parse_served_request
 from ltx_backend.serving.tensors import bytes_array
 from ltx_backend.serving.triton_components import ModelNames, TritonComponents
@@ -60,7 +60,7 @@ class TritonPythonModel:
         names = ModelNames.parse(self.settings.get("stage_denoisers", ""))
         self.components = TritonComponents(pb, source.model_version, self.args.device, self.args.dtype, names,
                                            reference_downscale_factor=self._reference_downscale_factor())
-        self.metrics = PipelineMetrics(pb, self.args.name)
+        self.metrics = PipelineMetrics(pb, self.args.name, served_classes(self.settings))
         # Every instance of both pipeline models validates at once; where the denoiser switches weights between
         # stages, they take turns to generate (a lock file named after the repository, shared by their processes).
         serialize = self.settings.get("one_generation_at_a_time") == "true"
@@ -91,7 +91,7 @@ class TritonPythonModel:
 
     def _generate(self, request: Any, send_progress) -> Any:
         pb = self.pb
-        class_name = "unknown"
+        class_name = UNKNOWN_CLASS
         try:
             served = self._parse(request)
             name = served.request.pipeline_class_name
