@@ -55,6 +55,21 @@ def _tritonserver_pid(serve_pid: int) -> int:
     return pid
 
 
+def _knock_until(url: str, done: threading.Event, refusals: list[str]) -> None:
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    while not done.is_set():
+        client = grpcclient.InferenceServerClient(url)
+        try:
+            client.is_server_ready()
+        except InferenceServerException as error:  # refused while the server is down
+            refusals.append(error.message() or "")
+        finally:
+            client.close()
+        time.sleep(0.2)
+
+
 def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(tmp_path):
     http, grpc, metrics = (free_port() for _ in range(3))
     command = [sys.executable, "-m", "ltx_client.cli", "serve", "--model-path", str(MODEL), "--pipeline-class-name", "LTX2Pipeline",
@@ -83,8 +98,15 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         if process.poll() is None and _tritonserver_pid(process.pid) == crashed_pid and Path(f"/proc/{crashed_pid}").exists():
             # A build whose parser survives that body: crash it the way the body does, to test the supervision.
             subprocess.run(["kill", "-SEGV", str(crashed_pid)], check=True)
+        # gRPC clients knock while it restarts: the proxy's channel to tritonserver must not back off past its return
+        restarted, refusals = threading.Event(), []
+        knocking = threading.Thread(target=_knock_until, args=(f"localhost:{grpc}", restarted, refusals), daemon=True)
+        knocking.start()
         _read_until(process, "restarting tritonserver", lines)
         _read_until(process, "Ctrl-C stops the server", lines)
+        restarted.set()
+        knocking.join(30)
+        assert any("tritonserver is not up behind this port (starting, or restarting after a crash)" in r for r in refusals), refusals[:3]
         out = "".join(lines)
         assert "tritonserver died (signal 11 (SIGSEGV))" in out, out
         assert not list(SHM.glob(first + "*")), "the dead run's shared-memory regions are removed"
@@ -94,6 +116,7 @@ def test_serve_restarts_a_crashed_server_and_stops_on_sigint_in_the_background(t
         with pytest.raises(RemoteError) as refused:
             generate_grpc(f"localhost:{grpc}", GenerationRequest(prompt="a fox", pipeline_class_name="LTX2DistilledPipeline",
                                                                 num_inference_steps=2), timeout=600)
+        # (at once after the ready line, however long clients were refused during the restart)
         assert "invalid pipeline_class_name='LTX2DistilledPipeline': one this server runs: LTX2Pipeline" in str(refused.value)
         request = GenerationRequest(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=3)
         stepped, served = threading.Event(), []

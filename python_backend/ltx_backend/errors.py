@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-
 INVALID_PREFIX = "invalid "  # how every InvalidRequest message begins: "invalid <field>=<value>: <what is allowed>"
 CANCELLED_MESSAGE = "request cancelled"  # a served request's error when its client cancelled it (or went away)
 

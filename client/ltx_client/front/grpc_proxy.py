@@ -43,7 +43,10 @@ class PassThrough(grpc.GenericRpcHandler):
                     yield response
                 context.set_trailing_metadata(tuple(await call.trailing_metadata() or ()))
             except grpc.aio.AioRpcError as error:
-                await context.abort(error.code(), error.details() or "", error.trailing_metadata() or ())
+                details = error.details() or ""
+                if error.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in details:
+                    details = f"tritonserver is not up behind this port (starting, or restarting after a crash): {details}"
+                await context.abort(error.code(), details, error.trailing_metadata() or ())
             finally:
                 call.cancel()  # a no-op once finished; stops the upstream call when the client cancelled
 
@@ -53,8 +56,13 @@ class PassThrough(grpc.GenericRpcHandler):
 def make_server(upstream: str, address: str, limit: int) -> tuple[grpc.aio.Server, grpc.aio.Channel]:
     """A server on `address` relaying to `upstream` (host:port of tritonserver's gRPC endpoint); messages to it are
     at most `limit` bytes, messages from tritonserver any size."""
+    # Reconnect backoff at most 0.5 s (gRPC's default grows to 120 s): after a restart of tritonserver (14 s on
+    # the tiny model) the channel had backed off, and refused calls for up to a minute after it was ready.
     channel = grpc.aio.insecure_channel(upstream, options=[("grpc.max_receive_message_length", UNLIMITED),
-                                                           ("grpc.max_send_message_length", UNLIMITED)])
+                                                           ("grpc.max_send_message_length", UNLIMITED),
+                                                           ("grpc.initial_reconnect_backoff_ms", 100),
+                                                           ("grpc.min_reconnect_backoff_ms", 100),
+                                                           ("grpc.max_reconnect_backoff_ms", 500)])
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", UNLIMITED)])
     server.add_generic_rpc_handlers((PassThrough(channel),))
