@@ -64,25 +64,25 @@ def test_seed_minus_one_prints_the_seed_drawn_and_names_the_file_after_it(tiny_c
 
 
 BAD_ARGS = [
-    (["--width", "100"], "invalid width=100"),
-    (["--height", "50"], "invalid height=50"),
-    (["--num-frames", "24"], "invalid num_frames=24"),
-    (["--num-frames", "100000"], "invalid num_frames=100000"),
-    (["--num-inference-steps", "0"], "invalid num_inference_steps=0"),
-    (["--guidance-scale", "nan"], "invalid guidance_scale=nan"),
-    (["--stg-scale", "-1"], "invalid stg_scale=-1.0"),
-    (["--guidance-rescale", "3"], "invalid guidance_rescale=3.0"),
-    (["--skip-step", "-1"], "invalid skip_step=-1"),
-    (["--fps", "0"], "invalid fps=0.0"),
-    (["--seed", "-5"], "invalid seed=-5"),
-    (["--prompt", ""], "invalid prompt=''"),
-    (["--pipeline-class-name", "Nope"], "invalid pipeline_class_name='Nope'"),
-    (["--pipeline-class-name", "LTX2TwoStageHQPipeline"], "invalid pipeline_class_name='LTX2TwoStageHQPipeline'"),
+    (["--width", "100"], "invalid --width=100"),
+    (["--height", "50"], "invalid --height=50"),
+    (["--num-frames", "24"], "invalid --num-frames=24"),
+    (["--num-frames", "100000"], "invalid --num-frames=100000"),
+    (["--num-inference-steps", "0"], "invalid --num-inference-steps=0"),
+    (["--guidance-scale", "nan"], "invalid --guidance-scale=nan"),
+    (["--stg-scale", "-1"], "invalid --stg-scale=-1.0"),
+    (["--guidance-rescale", "3"], "invalid --guidance-rescale=3.0"),
+    (["--skip-step", "-1"], "invalid --skip-step=-1"),
+    (["--fps", "0"], "invalid --fps=0.0"),
+    (["--seed", "-5"], "invalid --seed=-5"),
+    (["--prompt", ""], "invalid --prompt=''"),
+    (["--pipeline-class-name", "Nope"], "invalid --pipeline-class-name='Nope'"),
+    (["--pipeline-class-name", "LTX2TwoStageHQPipeline"], "invalid --pipeline-class-name='LTX2TwoStageHQPipeline'"),
     (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
     (["--torch-compile-mode", "reduce-overhead"], "invalid --torch-compile-mode='reduce-overhead': only with --enable-torch-compile"),
     (["--enable-torch-compile", "--torch-compile-mode", "fast"], "argument --torch-compile-mode: invalid choice: 'fast'"),
     (["--enable-torch-compile", "--torch-compile-mode", "max-autotune", "--ltx2-two-stage-device-mode", "original"],
-     "invalid torch_compile_mode='max-autotune': default or max-autotune-no-cudagraphs with device_mode 'original'"),
+     "invalid --torch-compile-mode='max-autotune': default or max-autotune-no-cudagraphs with device_mode 'original'"),
 ]
 
 
@@ -97,13 +97,13 @@ def test_bad_values_give_a_clear_error_not_a_traceback(tiny_checkpoints, capsys,
 def test_bad_value_in_its_own_process_exits_2_without_a_traceback(tiny_checkpoints):
     result = run(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--width", "100"])
     assert result.returncode == 2
-    assert "invalid width=100" in result.stderr and "Traceback" not in result.stderr
+    assert "invalid --width=100" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path, capsys):
     code, stderr = run_here(["--model-path", str(tmp_path / "nowhere" / "x"), "--prompt", "a cat"], capsys)
     assert code == 2
-    assert "invalid model_path=" in stderr
+    assert "invalid --model-path=" in stderr
 
 
 def test_output_path_alone_writes_the_video(tiny_checkpoints, tmp_path, capsys):
@@ -149,11 +149,11 @@ def test_two_stage_with_images_and_a_user_lora(tiny_checkpoints, tmp_path):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--lora-path", "/nonexistent/lora.safetensors"], "invalid lora_path="),
-    (["--image-path", "/nonexistent.png"], "invalid image_paths="),
-    (["--image-path", "CORRUPT"], "invalid image_paths="),
-    (["--image-path", "IMAGE", "--image-frame-index", "40"], "invalid image_frame_indices=40"),
-    (["--image-path", "IMAGE", "--image-strength", "1.5"], "invalid image_strengths=1.5"),
+    (["--lora-path", "/nonexistent/lora.safetensors"], "invalid --lora-path="),
+    (["--image-path", "/nonexistent.png"], "invalid --image-path="),
+    (["--image-path", "CORRUPT"], "invalid --image-path="),
+    (["--image-path", "IMAGE", "--image-frame-index", "40"], "invalid --image-frame-index=40"),
+    (["--image-path", "IMAGE", "--image-strength", "1.5"], "invalid --image-strength=1.5"),
 ], ids=["lora", "missing-image", "corrupt-image", "image-index", "image-strength"])
 def test_bad_image_and_lora_values(tiny_checkpoints, tmp_path, capsys, extra, message):
     corrupt = tmp_path / "corrupt.png"
@@ -179,15 +179,15 @@ def test_url_without_a_server_is_a_clear_error():
     (["--device", "foo"], "invalid --device='foo': cpu, cuda or cuda:N"),
     (["--device", "cuda:99"], "invalid --device='cuda:99'"),
     (["--device", "cpu", "--attention-backend", "triton"], "invalid --attention-backend='triton': auto or sdpa on CPU"),
-    (["--num-frames", "1", "--fps", "60"], "invalid fps=60.0: below 50 for 1 frame(s)"),
-    (["--prompt", "a\udcffb"], "invalid prompt='a\\udcffb': text in UTF-8"),
+    (["--num-frames", "1", "--fps", "60"], "invalid --fps=60.0: below 50 for 1 frame(s)"),
+    (["--prompt", "a\udcffb"], "invalid --prompt='a\\udcffb': text in UTF-8"),
     (["--save-output", "--output-path", "FILE"], "invalid --output-path="),
     (["--save-raw", "FILE/raw.npz"], "invalid --save-raw="),
-    (["--url", "URL", "--seed", str(2**64)], f"invalid seed={2**64}"),
-    (["--url", "URL", "--width", str(2**32 + 512)], f"invalid width={2**32 + 512}"),
-    (["--url", "URL", "--guidance-scale", "1e39"], "invalid guidance_scale=1e+39"),
-    (["--url", "URL", "--prompt", "a\udcffb"], "invalid prompt='a\\udcffb'"),
-    (["--url", "URL", "--image-path", "/proc/self/mem"], "invalid image_paths='/proc/self/mem': a readable image file"),
+    (["--url", "URL", "--seed", str(2**64)], f"invalid --seed={2**64}"),
+    (["--url", "URL", "--width", str(2**32 + 512)], f"invalid --width={2**32 + 512}"),
+    (["--url", "URL", "--guidance-scale", "1e39"], "invalid --guidance-scale=1e+39"),
+    (["--url", "URL", "--prompt", "a\udcffb"], "invalid --prompt='a\\udcffb'"),
+    (["--url", "URL", "--image-path", "/proc/self/mem"], "invalid --image-path='/proc/self/mem': a readable image file"),
     (["--output-path", "TMP/clip.mov"], "--output-path='TMP/clip.mov': an .mp4 file, or a folder to write it in"),
     (["--output-path", "/proc/clip.mp4"], "invalid --output-path='/proc/clip.mp4': a path this user can write"),
     (["--output-path", "a" * 300 + ".mov"], ": a path this user can write ([Errno 36] File name too long"),  # value shortened
@@ -197,13 +197,14 @@ def test_url_without_a_server_is_a_clear_error():
      "error: --lora-scale, --ltx2-two-stage-device-mode are chosen when the server starts"),
     (["--lora-scale", "2"], "invalid --lora-scale=2.0: only with --lora-path"),
     (["--no-retake-audio"], "invalid retake_audio=False: only with LTX2RetakePipeline"),
-    (["--audio-start-time", "3"], "invalid audio_start_time=3.0: only with LTX2AudioToVideoPipeline"),
-    (["--audio-max-duration", "3"], "invalid audio_max_duration=3.0: only with LTX2AudioToVideoPipeline"),
+    (["--audio-start-time", "3"], "invalid --audio-start-time=3.0: only with LTX2AudioToVideoPipeline"),
+    (["--audio-max-duration", "3"], "invalid --audio-max-duration=3.0: only with LTX2AudioToVideoPipeline"),
+    (["--url", "http://localhost:8001"], "invalid --url='http://localhost:8001': HOST:PORT of the server's gRPC endpoint, without a scheme"),
 ], ids=["device", "device-index", "triton-on-cpu", "fps-one-frame", "prompt-bytes", "output-file", "raw-under-file", "url-seed",
         "url-width-wraps", "url-float32", "url-prompt-bytes", "url-unreadable-image", "output-not-mp4", "output-unwritable",
         "output-name-too-long",
         "raw-unwritable", "url-quantization", "url-server-flags-at-default", "lora-scale-alone", "retake-flag", "audio-start",
-        "audio-duration"])
+        "audio-duration", "url-with-scheme"])
 def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, capsys, monkeypatch, extra, message):
     """In-process (main()), locally and with --url: each is refused before any model or server work."""
     from ltx_client.cli import main
@@ -220,6 +221,30 @@ def test_values_that_used_to_end_in_a_traceback(tiny_checkpoints, tmp_path, caps
         base += ["--model-path", str(tiny_checkpoints["2"])]
     assert main(base + extra) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,file,message", [
+    ("--spatial-upsampler-path", "missing", "cannot read spatial upsampler"),
+    ("--spatial-upsampler-path", "lora", "distilled-lora.safetensors has no 'config' in its safetensors metadata"),
+    ("--distilled-lora-path", "missing", "not an existing local file or folder"),
+])
+def test_a_bad_file_flag_is_refused_naming_it_before_the_transformer_loads(tiny_checkpoints, tmp_path, flag, file, message):
+    model = tiny_checkpoints["2.3"]
+    path = str(tmp_path / "none.safetensors") if file == "missing" else str(next(model.glob("*distilled-lora*.safetensors")))
+    result = run(["--model-path", str(model), "--pipeline-class-name", "LTX2TwoStagePipeline", "--prompt", "a cat",
+                  "--width", "128", "--height", "128", "--num-frames", "9", "--num-inference-steps", "1", flag, path])
+    assert result.returncode == 2 and f"error: invalid {flag}='" in result.stderr and message in result.stderr, result.stderr
+    assert "weight set" not in result.stderr and "transformer:" not in result.stderr  # no transformer was built
+
+
+def test_flags_the_class_does_not_use_and_an_unsaved_video_are_said(tiny_checkpoints, capsys):
+    args = ["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--width", "64", "--height", "64", "--num-frames", "9",
+            "--num-inference-steps", "1", "--ltx2-two-stage-device-mode", "resident", "--spatial-upsampler-path", "/none"]
+    code, err = run_here(args, capsys)
+    assert code == 0, err
+    assert "note: nothing will be written: add --save-output (outputs/<prompt>_<seed>.mp4) or --output-path" in err
+    assert "note: --spatial-upsampler-path is not used by LTX2Pipeline" in err
+    assert "note: --ltx2-two-stage-device-mode is not used by LTX2Pipeline" in err
 
 
 def test_output_path_with_a_dot_and_a_slash_is_a_folder(tiny_checkpoints, tmp_path, capsys):
@@ -301,8 +326,8 @@ def test_audio_to_video_writes_the_soundtrack_into_the_mp4(tiny_checkpoints, tmp
 
 @pytest.mark.parametrize("extra,message", [
     (["--pipeline-class-name", "LTX2AudioToVideoPipeline"], "invalid audio=None"),
-    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "/nonexistent.wav"], "invalid audio_path='/nonexistent.wav'"),
-    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "NOT_AUDIO"], "invalid audio_path="),
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "/nonexistent.wav"], "invalid --audio-path='/nonexistent.wav'"),
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "NOT_AUDIO"], "invalid --audio-path="),
     (["--audio-path", "NOT_AUDIO"], "only with LTX2AudioToVideoPipeline"),
 ], ids=["no-audio", "missing-audio", "not-audio", "audio-for-another-class"])
 def test_bad_soundtrack_flags(tiny_checkpoints, tmp_path, capsys, extra, message):
@@ -338,4 +363,4 @@ def test_retake_flags_that_the_clip_decides_are_refused(tiny_checkpoints, tmp_pa
     code, stderr = run_here(["--model-path", str(tiny_checkpoints["2"]), "--prompt", "a cat", "--pipeline-class-name",
                              "LTX2RetakePipeline", "--video-path", str(source), "--retake-start", "0", "--retake-end", "0.2",
                              "--num-frames", "9"], capsys)
-    assert code == 2 and "invalid num_frames=9: left out with LTX2RetakePipeline" in stderr
+    assert code == 2 and "invalid --num-frames=9: left out with LTX2RetakePipeline" in stderr

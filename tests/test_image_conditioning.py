@@ -256,7 +256,7 @@ BAD_IMAGES = [
     ("image_paths", dict(n=17), "at most 16 images"),
     ("images", dict(images=(png_bytes(2, 4096),)), "aspect ratio is closer to the video's 768x512"),  # 6 GiB to resize
     ("images", dict(images=(png_bytes(16, 16400),)), "sides at most 16384 (with image_crf > 0)"),  # libx264's limit
-    ("images", dict(images=(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n",)), "not an image format this server reads"),  # no Ghostscript
+    ("images", dict(images=(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n",)), "not an image format ltx-triton reads"),  # no Ghostscript
     ("image_paths", dict(image_paths=("/proc/self/mem",)), "a readable image file"),
 ]
 

@@ -36,9 +36,9 @@ def test_decode_image_bytes_and_corrupt_data():
     Image.new("RGBA", (5, 3), (10, 20, 30, 255)).save(buffer, format="PNG")
     image = decode_image(buffer.getvalue())
     assert image.shape == (3, 5, 3) and image.dtype == np.uint8 and tuple(image[0, 0]) == (10, 20, 30)
-    with pytest.raises(ValueError, match="not an image format this server reads"):
+    with pytest.raises(ValueError, match="not an image format ltx-triton reads"):
         decode_image(b"\x89PNG garbage")
-    with pytest.raises(ValueError, match="not an image format this server reads"):  # EPS would run Ghostscript
+    with pytest.raises(ValueError, match="not an image format ltx-triton reads"):  # EPS would run Ghostscript
         decode_image(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
 
 

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import checkpoint_file, load_build_script
-from ltx_backend.loading.checkpoint import CheckpointError
+from ltx_backend.errors import InvalidRequest
 from ltx_backend.loading.model_path import Needs, find_model_files
 from ltx_backend.loading.published_files import EVERY_FILE, file_version
 from ltx_backend.pipelines.registry import TWO_STAGE
@@ -91,7 +91,7 @@ def test_the_repo_gives_the_video_of_the_same_files_given_by_path(published):
 
 def test_a_temporal_upscaler_given_by_hand_is_refused_naming_it(published):
     _, repo = published
-    with pytest.raises(CheckpointError, match=r"ltx-2.3-temporal-upscaler-x2-1.0.safetensors is not a spatial x2 latent upscaler"):
+    with pytest.raises(InvalidRequest, match=r"^invalid spatial_upsampler_path=.*: ltx-2.3-temporal-upscaler-x2-1.0.safetensors is not a spatial x2 latent upscaler"):
         load_pipeline(str(repo), CPU, torch.float32, pipeline_class_name=TWO_STAGE,
                       upsampler_path=repo / "ltx-2.3-temporal-upscaler-x2-1.0.safetensors")
 

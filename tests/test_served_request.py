@@ -57,3 +57,36 @@ def test_markers_and_transport_parameters_are_not_generate_fields():
         parse_served_request(PROMPT, {"Width": 64})
     with pytest.raises(InvalidRequest, match=r"invalid images='x.png': file bytes, which a parameter cannot carry: send them in the IMAGES input tensor"):
         parse_served_request(PROMPT, {"images": "x.png"})
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("encode", [
+    lambda raw: raw,  # gRPC, HTTP binary tensor data
+    lambda raw: __import__("base64").b64encode(raw),  # JSON: base64 text
+    lambda raw: b"data:image/png;base64," + __import__("base64").b64encode(raw),  # a data URI
+    lambda raw: __import__("base64").encodebytes(raw),  # wrapped at 76 characters, with newlines
+], ids=["raw", "base64", "data-uri", "wrapped"])
+def test_file_inputs_come_raw_or_as_base64(encode):
+    png = _png()
+    served = parse_served_request({**PROMPT, "IMAGES": np.array([encode(png)], dtype=np.object_),
+                                   "AUDIO": np.array([encode(b"RIFF\x24\x00\x00\x00WAVEfmt ")], dtype=np.object_)}, {})
+    assert served.request.images == (png,) and served.request.audio == b"RIFF\x24\x00\x00\x00WAVEfmt "
+
+
+@pytest.mark.parametrize("sent,message", [
+    (b"data:image/png,abc", "invalid images=b'data:image/png,abc': a file's bytes, or base64 text of them (a data URI"),
+    (b"data:image/png;base64,ab=c", "invalid images=b'ab=c': base64 text of the file's bytes"),
+])
+def test_bad_base64_file_inputs_are_refused_naming_the_field(sent, message):
+    with pytest.raises(InvalidRequest) as refused:
+        parse_served_request({**PROMPT, "IMAGES": np.array([sent], dtype=np.object_)}, {})
+    assert str(refused.value).startswith(message), str(refused.value)

@@ -793,3 +793,27 @@ def test_an_http_unary_client_that_disconnects_stops_its_generation(server, endp
     assert _log(server).count("request cancelled") == cancelled_before + 1
     assert not list(server.disconnects.iterdir()), "the disconnect mark is removed once seen"
     assert generate_http(server.http_url, GenerationRequest(**SMALL)).mp4
+
+
+def test_an_image_sent_as_base64_through_json_conditions_as_its_bytes_do(server):
+    """JSON cannot carry an image's raw bytes: /generate (and JSON /infer) take them as base64, alone or in a data
+    URI, and make the video the raw bytes over gRPC make."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (220, 40, 30)).save(out, format="PNG")
+    png = out.getvalue()
+    fields = dict(prompt="a fox", width=64, height=64, num_frames=9, num_inference_steps=2, seed=8)
+    body = {"PROMPT": "a fox", "WIDTH": 64, "HEIGHT": 64, "NUM_FRAMES": 9, "NUM_INFERENCE_STEPS": 2, "SEED": 8, "RETURN_RAW": True,
+            "IMAGES": "data:image/png;base64," + base64.b64encode(png).decode()}
+    status, answer = _post(server, "/v2/models/pipeline_unary/generate", json.dumps(body).encode())
+    assert status == 200, answer[:300]
+    frames = np.array(json.loads(answer)["FRAMES"], dtype=np.uint8).reshape(9, 64, 64, 3)
+    with_image = generate_grpc(server.grpc_url, GenerationRequest(**fields, images=(png,)), return_raw=True, timeout=600)
+    without = generate_grpc(server.grpc_url, GenerationRequest(**fields), return_raw=True, timeout=600)
+    np.testing.assert_array_equal(frames, with_image.frames)
+    assert np.abs(frames.astype(int) - without.frames).mean() > 1  # the image moved the video

@@ -181,3 +181,18 @@ def test_serve_refuses_bad_flags_before_starting_anything(tmp_path, capsys, extr
     assert main(["serve", "--model-path", str(MODEL), "--run-dir", str(tmp_path)] + extra) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "model_repository").exists()
+
+
+def test_serve_refuses_a_port_in_use_naming_its_flag(tmp_path, capsys):
+    """tritonserver would load every model first, then fail to bind: refused before anything starts."""
+    import socket
+
+    from ltx_client.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model-path", str(MODEL), "--run-dir", str(tmp_path), "--grpc-port", str(port)]) == 2
+    assert f"invalid --grpc-port={port}: a free port (127.0.0.1:{port}: Address already in use)" in capsys.readouterr().err
+    assert not (tmp_path / "model_repository").exists()

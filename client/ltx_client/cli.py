@@ -21,6 +21,7 @@ DEFAULT_OUTPUT_DIR = "outputs"
 from ltx_client.bench import add_bench_parser, run_bench
 from ltx_client.compile_flags import add_compile_flags, torch_compile_mode
 from ltx_client.download import add_download_parser, run_download
+from ltx_client.flag_errors import flag_names, print_error
 from ltx_client.load_flags import add_file_flags, add_lora_flags, load_options
 from ltx_client.serve import add_serve_parser, run_serve
 
@@ -304,6 +305,9 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         print(f"error: {', '.join(given)} {verb} chosen when the server starts (ltx-triton serve ...), not with --url", file=sys.stderr)
         return 2
     try:
+        if "://" in args.url or "/" in args.url:
+            raise InvalidRequest("--url", args.url, "HOST:PORT of the server's gRPC endpoint, without a scheme or a path "
+                                 "(e.g. localhost:8001)")
         request = _request_from_args(args)
         if request.seed == RANDOM_SEED:  # drawn here, so that the server makes the video the file name says
             request = replace(request, seed=random_seed())
@@ -315,13 +319,13 @@ def run_generate_remote(args: argparse.Namespace) -> int:
         _check_output_paths(args, named)
         arrays = request_arrays(request, return_raw=bool(args.save_raw))
     except InvalidRequest as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 2
     try:
         with TqdmProgress() as progress:
             result = generate_grpc(args.url, request, on_progress=progress, arrays=arrays)
     except RemoteError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 1 if str(error.status).removeprefix("StatusCode.") == "UNAVAILABLE" else 2
     except OSError as error:
         print(f"error: cannot reach the server at {args.url}: {error}", file=sys.stderr)
@@ -333,6 +337,9 @@ def run_generate_remote(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    if not (saves_video(args) or args.save_raw):  # as SGLang: the video is written only when asked
+        print(f"note: nothing will be written: add --save-output ({DEFAULT_OUTPUT_DIR}/<prompt>_<seed>.mp4) or --output-path",
+              file=sys.stderr)
     if args.url:
         return run_generate_remote(args)
     if not args.model_path:
@@ -361,6 +368,7 @@ def run_generate(args: argparse.Namespace) -> int:
         source = open_model_for(args.model_path, request.pipeline_class_name, args.text_encoder_path,
                                 args.spatial_upsampler_path, args.distilled_lora_path)
         request = request.resolve(source.model_version)
+        _note_unused_flags(args, request.pipeline_class_name)
         if args.seed == RANDOM_SEED:
             _print_seed(request.seed)
         options = load_options(args)
@@ -373,16 +381,29 @@ def run_generate(args: argparse.Namespace) -> int:
             torch_compile_mode=torch_compile_mode(args),
         )
     except (InvalidRequest, LoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 2
     with TqdmProgress() as progress:
         try:
             result = pipeline(request, on_step=progress)
         except InvalidRequest as error:
-            print(f"error: {error}", file=sys.stderr)
+            print_error(error, args)
             return 2
     _print_enhanced_prompt(result.enhanced_prompt)
     return _write_outputs(args, request, None, result.frames, result.audio, result.sample_rate)
+
+
+def _note_unused_flags(args: argparse.Namespace, pipeline_class_name: str) -> None:
+    """The two-stage flags a one-stage class has no use for: said, not refused (a script may pass them to every
+    class, as to a server serving several)."""
+    from ltx_backend.pipelines.registry import spec_of
+
+    spec = spec_of(pipeline_class_name)
+    for flag, given, used in (("--spatial-upsampler-path", args.spatial_upsampler_path, spec.two_stage),
+                              ("--distilled-lora-path", args.distilled_lora_path, bool(spec.distilled_lora_strengths)),
+                              ("--ltx2-two-stage-device-mode", args.ltx2_two_stage_device_mode, spec.two_stage)):
+        if given is not None and not used:
+            print(f"note: {flag} is not used by {pipeline_class_name}", file=sys.stderr)
 
 
 def _print_seed(seed: int) -> None:
@@ -405,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     add_download_parser(sub)
     add_bench_parser(sub)
     args = parser.parse_args(argv)
+    args.flag_names = flag_names(sub.choices[args.command])  # errors name the flags, not the fields
     if args.command == "generate":
         try:
             return run_generate(args)

@@ -4,7 +4,6 @@ where each lies."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_download_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,10 +24,11 @@ def resolve_for_classes(args: argparse.Namespace):
     class the version lacks or an upscaler that is not spatial x2; ModelPathError a file not found."""
 
     from ltx_backend.errors import InvalidRequest
+    from ltx_backend.loading.lora import check_lora_file
     from ltx_backend.loading.published_files import Needs
     from ltx_backend.loading.sources import open_model
     from ltx_backend.pipelines.registry import PIPELINES, classes_for, files_needed
-    from ltx_backend.runtime.loaders import latent_upsampler_config
+    from ltx_backend.runtime.loaders import check_upsampler_file
 
     model_path, class_names = args.model_path, args.pipeline_class_name
     for name in class_names or ():
@@ -43,19 +43,23 @@ def resolve_for_classes(args: argparse.Namespace):
         if name not in runnable:
             raise InvalidRequest("--pipeline-class-name", name, f"a pipeline class LTX-{version} has: {', '.join(runnable)}")
     classes = list(class_names or classes_for(version))
-    if args.spatial_upsampler_path:
-        latent_upsampler_config(args.spatial_upsampler_path)  # a temporal or x1.5 one is refused now, naming it
     needs = files_needed(classes, bool(args.spatial_upsampler_path), bool(args.distilled_lora_path))
+    # the files the flags name, checked now (a temporal or x1.5 upscaler too), not in a model's log
+    if args.spatial_upsampler_path and any(PIPELINES[c].spec.two_stage for c in classes):
+        check_upsampler_file(args.spatial_upsampler_path)
+    if args.distilled_lora_path and any(PIPELINES[c].spec.distilled_lora_strengths for c in classes):
+        check_lora_file(args.distilled_lora_path, field="distilled_lora_path")
     return open_model(model_path, needs, args.text_encoder_path), classes
 
 
 def run_download(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
+    from ltx_client.flag_errors import print_error
 
     try:
         source, classes = resolve_for_classes(args)
     except (InvalidRequest, LoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 2
     files = source.files
     print(f"LTX-{source.model_version} files for {', '.join(classes)}:")

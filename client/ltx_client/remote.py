@@ -173,6 +173,8 @@ def generate_grpc(
                 over = re.search(r"Received message larger than max \(\d+ vs\. (\d+)\)", message)  # gRPC's own words
                 if over and int(over[1]) != CLIENT_MAX_MESSAGE:  # the server's limit, not this client's on the answer
                     message += " (the largest request the server takes: ltx-triton serve --max-request-bytes)"
+                if "Cancelling all calls" in message:  # gRPC's words for calls left when a server's stop grace ends
+                    message += " (the server stopped before this request finished)"
                 raise RemoteError(message, error.status() or stream_error_status(message))
             progress = result.as_numpy("PROGRESS")
             if progress is not None:

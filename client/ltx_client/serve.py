@@ -6,7 +6,6 @@ import argparse
 import os
 import secrets
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -70,6 +69,22 @@ def check_serve_flags(args: argparse.Namespace) -> None:
     check_float("--startup-timeout", args.startup_timeout, 1.0, 7 * 86400.0)
 
 
+def check_port_free(flag: str, host: str, port: int) -> None:
+    """InvalidRequest naming the flag when something listens on host:port already (checked before anything
+    starts: tritonserver would load every model first, then fail to bind)."""
+    import socket
+
+    from ltx_backend.errors import InvalidRequest
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed port's TIME_WAIT is no use
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise InvalidRequest(flag, port, f"a free port ({host}:{port}: {error.strerror})") from None
+
+
 def repository_options(args: argparse.Namespace):
     import torch
 
@@ -96,6 +111,8 @@ def repository_options(args: argparse.Namespace):
     check_compile_mode(compile_mode, args.ltx2_two_stage_device_mode)
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     check_quantization_runs_on(load.quantization, torch.device("cuda", args.gpu_id) if gpu else torch.device("cpu"))
+    for flag, port in (("--port", args.port), ("--grpc-port", args.grpc_port), ("--metrics-port", args.metrics_port)):
+        check_port_free(flag, args.host, port)  # the last check: every flag's own first
     return RepositoryOptions(
         model_path=model_path,
         pipeline_classes=tuple(classes),
@@ -117,6 +134,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ltx_backend.errors import InvalidRequest, LoadError
     from ltx_backend.serving.client_disconnects import DIRECTORY_ENV
     from ltx_backend.serving.repository import render_repository
+    from ltx_client.flag_errors import print_error
     from ltx_client.front.runner import DRAIN_SECONDS, FrontProxies
     from ltx_client.server import ServerError, TritonServer, free_port
     from ltx_client.supervisor import Supervisor
@@ -124,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         options = repository_options(args)
     except (InvalidRequest, LoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 2
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="ltx-triton-"))
     repository = render_repository(options, run_dir / "model_repository")
@@ -175,7 +193,7 @@ def run_serve(args: argparse.Namespace) -> int:
         say_ready()
         return supervisor.watch(say_ready)
     except (ServerError, OSError) as error:  # OSError: a port taken
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error, args)
         return 1
     except KeyboardInterrupt:
         return 0

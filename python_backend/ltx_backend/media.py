@@ -141,7 +141,7 @@ def decode_image(data: bytes | str | Path) -> np.ndarray:
         with Image.open(_source(data), formats=image_formats()) as image:
             return np.array(image.convert("RGB"))
     except UnidentifiedImageError as error:
-        raise ValueError("not an image format this server reads (PNG, JPEG, WebP, AVIF, TIFF, ...)") from error
+        raise ValueError("not an image format ltx-triton reads (PNG, JPEG, WebP, AVIF, TIFF, ...)") from error
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"not a readable image: {error}") from error
 

@@ -609,7 +609,7 @@ def _check_image_data(data: bytes, name: str, shown: Any) -> tuple[int, int]:
             image.verify()
             return image.size
     except UnidentifiedImageError:
-        raise InvalidRequest(name, shown, f"{readable}: not an image format this server reads") from None
+        raise InvalidRequest(name, shown, f"{readable}: not an image format ltx-triton reads") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise InvalidRequest(name, shown, f"{readable}: {error}") from None
 

@@ -157,14 +157,15 @@ def lora_from_state_dict(
     return LoraFile(name, layers, tuple(sorted(unused)), path, format_name(wrappers, styles))
 
 
-def read_lora(path: str, weight_name: str | None = None) -> LoraFile:
+def read_lora(path: str, weight_name: str | None = None, field: str = "lora_path") -> LoraFile:
     """A LoRA from a local .safetensors file, a local folder, or a Hugging Face repo id.
 
     A folder (or repo) must hold exactly one *.safetensors file, or `weight_name` names the one to use.
     Repo ids resolve through huggingface_hub's cache (HF_HOME and HF_HUB_OFFLINE honoured). A PEFT
-    adapter_config.json beside the file supplies lora_alpha when the file has no .alpha keys.
+    adapter_config.json beside the file supplies lora_alpha when the file has no .alpha keys. Errors name the
+    path as `field` (distilled_lora_path for the distilled LoRA).
     """
-    file, name = _resolve_lora_file(path, weight_name)
+    file, name = _resolve_lora_file(path, weight_name, field)
     from safetensors import safe_open
 
     try:
@@ -172,26 +173,36 @@ def read_lora(path: str, weight_name: str | None = None) -> LoraFile:
             state_dict = {key: f.get_tensor(key) for key in f.keys()}
             metadata = f.metadata() or {}
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
-        raise LoraError(f"invalid lora_path={path!r}: cannot read {file}: {error}") from error
+        raise LoraError(f"invalid {field}={path!r}: cannot read {file}: {error}") from error
     config_path = file.parent / "adapter_config.json"
-    adapter_config = _adapter_config(config_path, path) if config_path.is_file() else None
+    adapter_config = _adapter_config(config_path, path, field) if config_path.is_file() else None
     if adapter_config and adapter_config.get("use_dora"):
         raise LoraError(f"LoRA {name}: DoRA adapters (use_dora in {config_path}) are not supported")
     lora = lora_from_state_dict(state_dict, name, adapter_config, file)
-    return replace(lora, reference_downscale_factor=_reference_downscale_factor(metadata, path))
+    return replace(lora, reference_downscale_factor=_reference_downscale_factor(metadata, path, field))
 
 
-def read_reference_downscale_factor(path: str, weight_name: str | None = None) -> int:
+def read_reference_downscale_factor(path: str, weight_name: str | None = None, field: str = "lora_path") -> int:
     """The IC-LoRA metadata of a LoRA file (folder, repo id) without reading its tensors (the pipeline model's)."""
-    file, _ = _resolve_lora_file(path, weight_name)
+    return _reference_downscale_factor(_lora_header(path, weight_name, field), path, field)
+
+
+def check_lora_file(path: str, weight_name: str | None = None, field: str = "lora_path") -> None:
+    """The errors read_lora gives for a path that names no readable .safetensors file, from its header alone:
+    before any weight is loaded (read_lora reads every tensor)."""
+    _lora_header(path, weight_name, field)
+
+
+def _lora_header(path: str, weight_name: str | None, field: str) -> dict[str, str]:
+    """The metadata of the LoRA file `path` names (resolved as read_lora resolves it)."""
+    file, _ = _resolve_lora_file(path, weight_name, field)
     from safetensors import safe_open
 
     try:
         with safe_open(str(file), framework="pt") as f:
-            metadata = f.metadata() or {}
+            return f.metadata() or {}
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for bad files
-        raise LoraError(f"invalid lora_path={path!r}: cannot read {file}: {error}") from error
-    return _reference_downscale_factor(metadata, path)
+        raise LoraError(f"invalid {field}={path!r}: cannot read {file}: {error}") from error
 
 
 def common_reference_downscale_factor(loras: list[LoraFile]) -> int:
@@ -202,7 +213,7 @@ def common_reference_downscale_factor(loras: list[LoraFile]) -> int:
     return factors.pop() if factors else 1
 
 
-def _reference_downscale_factor(metadata: dict[str, str], path: str) -> int:
+def _reference_downscale_factor(metadata: dict[str, str], path: str, field: str) -> int:
     """ltx-pipelines' IC-LoRA metadata key `reference_downscale_factor` (default 1), a positive integer."""
     raw = metadata.get("reference_downscale_factor", "1")
     try:
@@ -210,18 +221,18 @@ def _reference_downscale_factor(metadata: dict[str, str], path: str) -> int:
     except ValueError:
         factor = 0
     if factor < 1:
-        raise LoraError(f"invalid lora_path={path!r}: its metadata reference_downscale_factor={raw!r} is not a positive integer")
+        raise LoraError(f"invalid {field}={path!r}: its metadata reference_downscale_factor={raw!r} is not a positive integer")
     return factor
 
 
-def _adapter_config(config_path: Path, path: str) -> dict:
+def _adapter_config(config_path: Path, path: str, field: str) -> dict:
     """The PEFT adapter_config.json beside a LoRA file (a JSON object)."""
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise LoraError(f"invalid lora_path={path!r}: {config_path} is not a readable JSON file: {error}") from None
+        raise LoraError(f"invalid {field}={path!r}: {config_path} is not a readable JSON file: {error}") from None
     if not isinstance(config, dict):
-        raise LoraError(f"invalid lora_path={path!r}: {config_path} holds a JSON {type(config).__name__}, not an object")
+        raise LoraError(f"invalid {field}={path!r}: {config_path} holds a JSON {type(config).__name__}, not an object")
 
     patterns = config.get("alpha_pattern") or {}
     problem = None
@@ -236,55 +247,55 @@ def _adapter_config(config_path: Path, path: str) -> dict:
             except re.error as error:
                 problem = f"alpha_pattern key {pattern!r} is not a regular expression ({error})"
     if problem:
-        raise LoraError(f"invalid lora_path={path!r}: in {config_path}, {problem}")
+        raise LoraError(f"invalid {field}={path!r}: in {config_path}, {problem}")
     return config
 
 
-def _resolve_lora_file(path: str, weight_name: str | None) -> tuple[Path, str]:
+def _resolve_lora_file(path: str, weight_name: str | None, field: str) -> tuple[Path, str]:
     if weight_name is not None:
         parts = weight_name.replace("\\", "/").split("/")
         if not weight_name or weight_name.startswith(("/", "~")) or ".." in parts or not weight_name.endswith(".safetensors"):
             raise LoraError(
-                f"invalid lora_weight_name={weight_name!r}: a .safetensors file name inside lora_path's folder or repo"
+                f"invalid lora_weight_name={weight_name!r}: a .safetensors file name inside {field}'s folder or repo"
             )
     local = Path(path).expanduser()
     if local.is_file():
         if weight_name is not None and weight_name != local.name:
-            raise LoraError(f"invalid lora_weight_name={weight_name!r}: lora_path={path!r} is a file, not a folder or repo")
-        return _check_suffix(local, path), local.stem
+            raise LoraError(f"invalid lora_weight_name={weight_name!r}: {field}={path!r} is a file, not a folder or repo")
+        return _check_suffix(local, path, field), local.stem
     if local.is_dir():
-        file = _pick_file(local, weight_name, path)
+        file = _pick_file(local, weight_name, path, field)
         return file, file.stem
     if path.count("/") != 1 or path.startswith((".", "/", "~")) or path.endswith(".safetensors"):
-        raise LoraError(f"invalid lora_path={path!r}: not an existing local file or folder, and not a Hugging Face repo id (owner/name)")
-    folder = _download(path, weight_name)
-    file = _pick_file(folder, weight_name, path)
+        raise LoraError(f"invalid {field}={path!r}: not an existing local file or folder, and not a Hugging Face repo id (owner/name)")
+    folder = _download(path, weight_name, field)
+    file = _pick_file(folder, weight_name, path, field)
     return file, path if weight_name is None else f"{path}/{Path(weight_name).stem}"
 
 
-def _check_suffix(file: Path, path: str) -> Path:
+def _check_suffix(file: Path, path: str, field: str) -> Path:
     if file.suffix != ".safetensors":
-        raise LoraError(f"invalid lora_path={path!r}: only .safetensors LoRA files are supported")
+        raise LoraError(f"invalid {field}={path!r}: only .safetensors LoRA files are supported")
     return file
 
 
-def _pick_file(folder: Path, weight_name: str | None, path: str) -> Path:
+def _pick_file(folder: Path, weight_name: str | None, path: str, field: str) -> Path:
     if weight_name is not None:
         file = folder / weight_name
         if not file.is_file():
             available = ", ".join(p.name for p in sorted(folder.glob("*.safetensors"))) or "none"
             raise LoraError(f"invalid lora_weight_name={weight_name!r}: not found in {path} (*.safetensors there: {available})")
-        return _check_suffix(file, path)
+        return _check_suffix(file, path, field)
     files = sorted(folder.glob("*.safetensors"))
     if not files:
-        raise LoraError(f"invalid lora_path={path!r}: no *.safetensors file in {folder}")
+        raise LoraError(f"invalid {field}={path!r}: no *.safetensors file in {folder}")
     if len(files) > 1:
         names = ", ".join(p.name for p in files)
-        raise LoraError(f"invalid lora_path={path!r}: {len(files)} .safetensors files ({names}); choose the LoRA with lora_weight_name")
+        raise LoraError(f"invalid {field}={path!r}: {len(files)} .safetensors files ({names}); choose the LoRA with lora_weight_name")
     return files[0]
 
 
-def _download(repo_id: str, weight_name: str | None) -> Path:
+def _download(repo_id: str, weight_name: str | None, field: str) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -294,9 +305,9 @@ def _download(repo_id: str, weight_name: str | None) -> Path:
     except LocalEntryNotFoundError as error:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
         hint = "HF_HUB_OFFLINE is set and the repo is not in the cache" if offline else "the repo could not be downloaded"
-        raise LoraError(f"invalid lora_path={repo_id!r}: {hint} ({error})") from error
+        raise LoraError(f"invalid {field}={repo_id!r}: {hint} ({error})") from error
     except Exception as error:  # noqa: BLE001 - hub errors (not found, gated, network) share no base class here
-        raise LoraError(f"invalid lora_path={repo_id!r}: {type(error).__name__}: {error}") from error
+        raise LoraError(f"invalid {field}={repo_id!r}: {type(error).__name__}: {error}") from error
 
 
 # ------------------------------------------------------------------------------------------------ merging
@@ -429,7 +440,8 @@ def apply_loras(model: nn.Module, loras: Sequence[tuple[LoraFile, float]], log_c
                 modified.add(path)
     report = LoraReport(tuple(coverage), len(capable), frozenset(modified))
     if log_coverage:
-        logger.info(report.summary())
+        for line in report.summary().splitlines():  # one log record per LoRA
+            logger.info(line)
     return report
 
 

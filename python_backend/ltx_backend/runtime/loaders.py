@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ltx_backend.errors import InvalidRequest, LoadError
 from ltx_backend.loading.checkpoint import CheckpointError, load_module, read_config_metadata
 from ltx_backend.loading.quantization import TransformerWeights, check_runs_on
 from ltx_backend.loading.sources import ModelSource
@@ -69,6 +70,15 @@ def latent_upsampler_config(path: str | Path) -> tuple[dict, Path | list[Path]]:
             "pipelines upsample between the stages with a *spatial-upscaler-x2*.safetensors file"
         )
     return config, files
+
+
+def check_upsampler_file(path: str | Path) -> None:
+    """latent_upsampler_config's refusal of a path that is no spatial x2 upsampler (or no file at all) as the
+    caller's error naming spatial_upsampler_path: before any weight is loaded."""
+    try:
+        latent_upsampler_config(path)
+    except (LoadError, OSError) as error:
+        raise InvalidRequest("spatial_upsampler_path", str(path), str(error)) from None
 
 
 def load_latent_upsampler(path: str | Path, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:

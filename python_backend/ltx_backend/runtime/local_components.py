@@ -19,7 +19,7 @@ from ltx_backend.models.transformer.compile import check_compile_mode
 from ltx_backend.models.video_vae import decode_video, encode_video
 from ltx_backend.pipelines.registry import ONE_STAGE, PIPELINES, files_needed
 from ltx_backend.request import LoadOptions, check_runs_on
-from ltx_backend.runtime.loaders import default_device, load_latent_upsampler, load_transformer
+from ltx_backend.runtime.loaders import check_upsampler_file, default_device, load_latent_upsampler, load_transformer
 from ltx_backend.runtime.stage_weights import DEFAULT_DEVICE_MODE, check_device_mode, stage_weights
 from ltx_backend.runtime.weight_plan import WeightPlan, weight_plan
 from ltx_backend.sampling.denoise import GuidedStep
@@ -176,6 +176,8 @@ def load_pipeline(
         torch.cuda.set_device(device)  # Triton kernels launch on the current device (cuda:1 is not cuda:0)
     log.info("loading LTX-%s %s from %s on %s (%s)", source.model_version, spec.name, source.description, device, dtype)
     user_loras = [] if options.lora_path is None else [(read_lora(options.lora_path, options.lora_weight_name), options.lora_scale)]
+    if spec.two_stage and upsampler_path is not None:
+        check_upsampler_file(upsampler_path)
     upsampler_path = (upsampler_path or source.files.spatial_upsampler) if spec.two_stage else None
     distilled_lora_path = (distilled_lora_path or source.files.distilled_lora) if spec.distilled_lora_strengths else None
     missing = [what for what, needed, path in (
@@ -185,7 +187,7 @@ def load_pipeline(
     ) if needed and path is None]
     if missing:
         raise CheckpointError(f"{spec.name} needs the {' and the '.join(missing)}: open the model with open_model_for")
-    distilled = None if distilled_lora_path is None else read_lora(str(distilled_lora_path))
+    distilled = None if distilled_lora_path is None else read_lora(str(distilled_lora_path), field="distilled_lora_path")
     plan = weight_plan(source.model_version, [spec.name], distilled, user_loras)
     components = LocalComponents(source, device, dtype, spec.name, plan, device_mode, upsampler_path, torch_compile_mode,
                                  options.quantization, common_reference_downscale_factor([lora for lora, _ in user_loras]))

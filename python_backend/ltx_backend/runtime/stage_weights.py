@@ -59,6 +59,7 @@ class StageWeights:
         self._load = load_transformer
         self.switch_seconds: list[float] = []  # wall time of each switch (for benchmarks)
         self.current: str | None = None  # the key whose weights the transformer holds (None: none, after a failed switch)
+        self._reported: set[str] = set()  # LoRA coverage lines logged
 
     @property
     def keys(self) -> list[str]:
@@ -90,8 +91,15 @@ class StageWeights:
         model = self._load()
         loras = self.loras(key)
         if loras:
-            apply_loras(model, loras)
+            self._report(apply_loras(model, loras, log_coverage=False).summary())
         return model
+
+    def _report(self, summary: str) -> None:
+        """Each LoRA's coverage line, once (stage 2's weight set repeats the user LoRA of stage 1's)."""
+        for line in summary.splitlines():
+            if line not in self._reported:
+                self._reported.add(line)
+                log.info(line)
 
     def _timed_switch(self, key: str, switch: Callable[[], None]) -> None:
         """Run a switch to `key`, timed; a switch that fails part way (out of memory, say) leaves weights of no
@@ -165,11 +173,11 @@ class SnapshotWeights(StageWeights):
             if not loras:
                 snapshots[key] = base
             elif self._base_key is None:
-                apply_loras(model, loras)
+                self._report(apply_loras(model, loras, log_coverage=False).summary())
                 snapshots[key] = WeightSnapshot.take(model, touched)
                 base.restore(model, non_blocking=False)
             else:  # merged on the device at each switch: checked and reported now; factors pinned on CUDA
-                log.info(check_loras(model, loras))
+                self._report(check_loras(model, loras))
                 if self._device.type == "cuda":
                     pin_factors(loras)
         if touched:

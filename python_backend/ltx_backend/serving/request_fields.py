@@ -9,7 +9,10 @@ chosen when the server starts).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -58,6 +61,8 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
+# Base64 text (the alphabet, its padding, whitespace): a file's bytes sent through JSON (_file_bytes).
+BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\s]+={0,2}\s*")
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 BYTES_FIELDS = {"images", "audio", "video", "video_conditioning", "conditioning_attention_mask"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
@@ -181,12 +186,31 @@ def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:
         if field in TEXT_FIELDS:
             return _text(field, value)
         if field in BYTES_FIELDS:
-            return bytes(value) if isinstance(value, (bytes, np.bytes_)) else value
+            return _file_bytes(field, bytes(value)) if isinstance(value, (bytes, np.bytes_)) else value
         return _number(value)
     flat = array.reshape(-1)
     if field in BYTES_FIELDS:
-        return tuple(v if isinstance(v, bytes) else bytes(v) for v in flat)
+        return tuple(_file_bytes(field, bytes(v)) for v in flat)
     return tuple(_number(v) for v in flat)
+
+
+def _file_bytes(field: str, raw: bytes) -> bytes:
+    """A file's bytes as sent: raw (gRPC, HTTP binary tensor data), or as base64 text, alone or in a data URI
+    (`data:image/png;base64,...`), for the JSON transports, which cannot carry raw bytes. No image, audio or
+    video file is base64 text itself (their headers hold bytes outside its alphabet)."""
+    if raw.startswith(b"data:"):
+        header, comma, payload = raw.partition(b",")
+        if not comma or not header.endswith(b";base64"):
+            raise InvalidRequest(field, raw[:40], "a file's bytes, or base64 text of them (a data URI: data:<type>;base64,<data>)")
+        return _base64(field, payload)
+    return _base64(field, raw) if BASE64_TEXT.fullmatch(raw) else raw
+
+
+def _base64(field: str, text: bytes) -> bytes:
+    try:
+        return base64.b64decode(b"".join(text.split()), validate=True)
+    except binascii.Error as error:
+        raise InvalidRequest(field, text[:40], f"base64 text of the file's bytes ({error})") from None
 
 
 def _number(value: Any) -> Any:

@@ -37,7 +37,7 @@ class TritonPythonModel(ModelAdapter):
         needed, given = files_needed(classes).distilled_lora, p.get("distilled_lora_path") or None
         source = open_model(args.model_path(), args.needs(distilled_lora=needed and given is None))
         distilled_path = (given or source.files.distilled_lora) if needed else None
-        distilled = None if distilled_path is None else read_lora(str(distilled_path))
+        distilled = None if distilled_path is None else read_lora(str(distilled_path), field="distilled_lora_path")
         plan = weight_plan(source.model_version, classes, distilled, user)
         if p.get("stages"):
             plan = plan.for_stages([int(s) for s in p["stages"].split(",")])
