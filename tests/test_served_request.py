@@ -73,13 +73,25 @@ def _png() -> bytes:
     lambda raw: raw,  # gRPC, HTTP binary tensor data
     lambda raw: __import__("base64").b64encode(raw),  # JSON: base64 text
     lambda raw: b"data:image/png;base64," + __import__("base64").b64encode(raw),  # a data URI
+    lambda raw: b"DATA:image/png;BASE64," + __import__("base64").b64encode(raw),
     lambda raw: __import__("base64").encodebytes(raw),  # wrapped at 76 characters, with newlines
-], ids=["raw", "base64", "data-uri", "wrapped"])
+], ids=["raw", "base64", "data-uri", "data-uri-upper-case", "wrapped"])
 def test_file_inputs_come_raw_or_as_base64(encode):
     png = _png()
     served = parse_served_request({**PROMPT, "IMAGES": np.array([encode(png)], dtype=np.object_),
                                    "AUDIO": np.array([encode(b"RIFF\x24\x00\x00\x00WAVEfmt ")], dtype=np.object_)}, {})
     assert served.request.images == (png,) and served.request.audio == b"RIFF\x24\x00\x00\x00WAVEfmt "
+
+
+@pytest.mark.parametrize("raw", [
+    b"P3\n2 1\n255\n255 0 0 0 0 255\n",  # a plain PPM: digits and whitespace, yet an image file
+    b"P1\n4 4\n0101 1010 0101 1010\n",
+    b"abc",  # base64's alphabet, not base64 (its length): the bytes as sent
+    b" " * 100_000 + b"\x00",  # (a regex took O(n^2) here: 1 s at 16 kB)
+])
+def test_bytes_that_only_look_like_base64_are_taken_as_sent(raw):
+    served = parse_served_request({**PROMPT, "IMAGES": np.array([raw], dtype=np.object_)}, {})
+    assert served.request.images == (raw,)
 
 
 @pytest.mark.parametrize("sent,message", [
@@ -90,3 +102,14 @@ def test_bad_base64_file_inputs_are_refused_naming_the_field(sent, message):
     with pytest.raises(InvalidRequest) as refused:
         parse_served_request({**PROMPT, "IMAGES": np.array([sent], dtype=np.object_)}, {})
     assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_a_stream_errors_status_is_read_from_its_words():
+    """A gRPC stream's error carries no status (model_repository/README.md: triton_grpc_error): the client reads it."""
+    from ltx_backend.errors import CANCELLED_MESSAGE, INTERNAL_PREFIX
+    from ltx_client.remote import stream_error_status
+
+    assert stream_error_status(str(InvalidRequest("width", 100, "a multiple of 32"))) == "StatusCode.INVALID_ARGUMENT"
+    assert stream_error_status(f"{INTERNAL_PREFIX}invalid value encountered") == "StatusCode.INTERNAL"
+    assert stream_error_status(CANCELLED_MESSAGE) == "StatusCode.CANCELLED"
+    assert stream_error_status("[request id: <id_unknown>] unexpected inference input 'X'") == "StatusCode.UNKNOWN"

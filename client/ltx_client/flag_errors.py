@@ -15,6 +15,9 @@ FIELD_DESTS = {
     "video_conditioning_strengths": "video_conditioning",
     "conditioning_attention_mask_path": "conditioning_attention_mask",
     "device_mode": "ltx2_two_stage_device_mode",
+    "images": "image_path",  # the files' bytes, as a server names them (generate --url)
+    "audio": "audio_path",
+    "video": "video_path",
 }
 _FIELD = re.compile(r"^invalid ([a-z0-9_]+)=")
 

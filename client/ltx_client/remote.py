@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ltx_backend.errors import CANCELLED_MESSAGE, INVALID_PREFIX, InvalidRequest, utf8
+from ltx_backend.errors import CANCELLED_MESSAGE, INTERNAL_PREFIX, INVALID_PREFIX, InvalidRequest, utf8
 from ltx_backend.request import GenerationRequest, read_media_file
 from ltx_backend.serving.request_fields import PIPELINE_INPUTS
 from ltx_backend.types import StepProgress
@@ -116,10 +116,12 @@ def _result(get: Callable[[str], np.ndarray | None]) -> RemoteResult:
 
 def stream_error_status(message: str) -> str:
     """The gRPC status name of an error sent as a message in the stream (which carries none): the models' own
-    refusals (InvalidRequest) begin "invalid ", a cancelled request's error is CANCELLED_MESSAGE; anything else
-    (tritonserver's own checks, the server's faults) is UNKNOWN."""
+    refusals (InvalidRequest) begin "invalid ", their faults INTERNAL_PREFIX, a cancelled request's error is
+    CANCELLED_MESSAGE; anything else (tritonserver's own checks) is UNKNOWN."""
     if message.startswith(INVALID_PREFIX):
         return "StatusCode.INVALID_ARGUMENT"
+    if message.startswith(INTERNAL_PREFIX):
+        return "StatusCode.INTERNAL"
     if message == CANCELLED_MESSAGE:
         return "StatusCode.CANCELLED"
     return "StatusCode.UNKNOWN"

@@ -3,6 +3,7 @@ it, wait until every model is ready, print the endpoints, and stop cleanly on Ct
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import signal
@@ -70,19 +71,26 @@ def check_serve_flags(args: argparse.Namespace) -> None:
 
 
 def check_port_free(flag: str, host: str, port: int) -> None:
-    """InvalidRequest naming the flag when something listens on host:port already (checked before anything
-    starts: tritonserver would load every model first, then fail to bind)."""
+    """InvalidRequest naming the flag when something listens on host:port already, or --host when it names no
+    address of this machine (checked before anything starts: tritonserver would load every model first, then
+    fail to bind)."""
     import socket
 
     from ltx_backend.errors import InvalidRequest
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed port's TIME_WAIT is no use
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise InvalidRequest(flag, port, f"a free port ({host}:{port}: {error.strerror})") from None
+    try:
+        addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise InvalidRequest("--host", host, f"an address or host name of this machine ({error.strerror})") from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed port's TIME_WAIT is no use
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise InvalidRequest("--host", host, f"an address of this machine ({error.strerror})") from None
+                raise InvalidRequest(flag, port, f"a free port ({host}:{port}: {error.strerror})") from None
 
 
 def repository_options(args: argparse.Namespace):
@@ -97,6 +105,8 @@ def repository_options(args: argparse.Namespace):
 
     check_serve_flags(args)
     load = load_options(args)
+    for flag, port in (("--port", args.port), ("--grpc-port", args.grpc_port), ("--metrics-port", args.metrics_port)):
+        check_port_free(flag, args.host, port)  # after the flags' own checks, before any download
     # Every file the served classes need, downloaded (or checked in the cache offline) before the server starts:
     # its models resolve the same files from the cache.
     _, classes = resolve_for_classes(args)
@@ -111,8 +121,6 @@ def repository_options(args: argparse.Namespace):
     check_compile_mode(compile_mode, args.ltx2_two_stage_device_mode)
     gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     check_quantization_runs_on(load.quantization, torch.device("cuda", args.gpu_id) if gpu else torch.device("cpu"))
-    for flag, port in (("--port", args.port), ("--grpc-port", args.grpc_port), ("--metrics-port", args.metrics_port)):
-        check_port_free(flag, args.host, port)  # the last check: every flag's own first
     return RepositoryOptions(
         model_path=model_path,
         pipeline_classes=tuple(classes),

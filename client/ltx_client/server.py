@@ -95,15 +95,16 @@ LOAD_FAILURE = re.compile(r"failed to load '([^']+)' version \d+: (.*?)\"?$")
 
 
 def load_failures(log_lines: list[str]) -> dict[str, str]:
-    """{model: the error it failed to load with} from tritonserver's log (the first line of each error and the
-    last place its traceback names)."""
+    """{model: the error it failed to load with} from tritonserver's log: the error's first line and where it was
+    raised (the first frame of the stub's `At:` list, innermost first)."""
     failed = {}
     for line in log_lines:
         match = LOAD_FAILURE.search(line)
         if match and match[1] not in failed:
-            parts = [part.strip() for part in match[2].split("\\n") if part.strip()]
-            where = next((part for part in reversed(parts) if part.startswith("/") and "(" in part), None)
-            failed[match[1]] = parts[0] + (f" (at {where})" if where and where != parts[0] else "") if parts else ""
+            text = match[2].replace('\\"', '"')
+            message, _, frames = text.partition("\\n\\nAt:\\n")
+            where = next((frame.strip() for frame in frames.split("\\n") if frame.strip()), None)
+            failed[match[1]] = message.split("\\n")[0] + (f" (at {where})" if where else "")
     return failed
 
 

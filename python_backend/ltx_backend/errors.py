@@ -15,6 +15,7 @@ import numpy as np
 
 INVALID_PREFIX = "invalid "  # how every InvalidRequest message begins: "invalid <field>=<value>: <what is allowed>"
 CANCELLED_MESSAGE = "request cancelled"  # a served request's error when its client cancelled it (or went away)
+INTERNAL_PREFIX = "internal error: "  # how a served request's error begins when the fault is the server's (INTERNAL)
 
 
 class InvalidRequest(ValueError):

@@ -57,11 +57,11 @@ def make_server(upstream: str, address: str, limit: int) -> tuple[grpc.aio.Serve
     """A server on `address` relaying to `upstream` (host:port of tritonserver's gRPC endpoint); messages to it are
     at most `limit` bytes, messages from tritonserver any size."""
     # Reconnect backoff at most 0.5 s (gRPC's default grows to 120 s): after a restart of tritonserver (14 s on
-    # the tiny model) the channel had backed off, and refused calls for up to a minute after it was ready.
+    # the tiny model) the channel had backed off, and refused calls for up to a minute after it was ready. (The
+    # minimum, also each attempt's connect timeout, keeps its default.)
     channel = grpc.aio.insecure_channel(upstream, options=[("grpc.max_receive_message_length", UNLIMITED),
                                                            ("grpc.max_send_message_length", UNLIMITED),
                                                            ("grpc.initial_reconnect_backoff_ms", 100),
-                                                           ("grpc.min_reconnect_backoff_ms", 100),
                                                            ("grpc.max_reconnect_backoff_ms", 500)])
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", UNLIMITED)])

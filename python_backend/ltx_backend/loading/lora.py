@@ -182,9 +182,9 @@ def read_lora(path: str, weight_name: str | None = None, field: str = "lora_path
     return replace(lora, reference_downscale_factor=_reference_downscale_factor(metadata, path, field))
 
 
-def read_reference_downscale_factor(path: str, weight_name: str | None = None, field: str = "lora_path") -> int:
-    """The IC-LoRA metadata of a LoRA file (folder, repo id) without reading its tensors (the pipeline model's)."""
-    return _reference_downscale_factor(_lora_header(path, weight_name, field), path, field)
+def read_reference_downscale_factor(path: str, weight_name: str | None = None) -> int:
+    """The IC-LoRA metadata of a user LoRA file (folder, repo id) without reading its tensors (the pipeline model's)."""
+    return _reference_downscale_factor(_lora_header(path, weight_name, "lora_path"), path, "lora_path")
 
 
 def check_lora_file(path: str, weight_name: str | None = None, field: str = "lora_path") -> None:

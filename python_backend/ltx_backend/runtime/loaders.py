@@ -77,7 +77,7 @@ def check_upsampler_file(path: str | Path) -> None:
     caller's error naming spatial_upsampler_path: before any weight is loaded."""
     try:
         latent_upsampler_config(path)
-    except (LoadError, OSError) as error:
+    except (LoadError, OSError, ValueError, KeyError) as error:  # ValueError: a config.json that is not JSON
         raise InvalidRequest("spatial_upsampler_path", str(path), str(error)) from None
 
 

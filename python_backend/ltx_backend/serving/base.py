@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ltx_backend.errors import CANCELLED_MESSAGE
+from ltx_backend.errors import CANCELLED_MESSAGE, INTERNAL_PREFIX
 from ltx_backend.loading.checkpoint import default_dtype
 from ltx_backend.loading.published_files import Needs
 from ltx_backend.runtime.cpu_threads import use_environment_thread_count
@@ -111,8 +111,11 @@ class ModelArgs:
 
 
 def error_response(pb: Any, error: BaseException, invalid_argument: bool) -> Any:
-    code = pb.TritonError.INVALID_ARG if invalid_argument else pb.TritonError.INTERNAL
-    return pb.InferenceResponse(error=pb.TritonError(str(error), code))
+    """INVALID_ARG with the error's message (InvalidRequest: "invalid <field>=..."), or INTERNAL with it after
+    INTERNAL_PREFIX (a gRPC stream carries no status: its client tells the two apart by the words)."""
+    if invalid_argument:
+        return pb.InferenceResponse(error=pb.TritonError(str(error), pb.TritonError.INVALID_ARG))
+    return pb.InferenceResponse(error=pb.TritonError(f"{INTERNAL_PREFIX}{error}", pb.TritonError.INTERNAL))
 
 
 def cancelled_response(pb: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ltx_backend.pipelines.registry import spec_of
+from ltx_backend.pipelines.registry import PIPELINES, spec_of
 
 OUTCOMES = ("success", "invalid", "cancelled", "error")
 UNKNOWN_CLASS = "unknown"  # the label of a request whose class name is not a known one (refused: invalid or error)
@@ -27,7 +27,7 @@ class PipelineMetrics:
         self._seconds = family("ltx_generation_seconds_total", "Wall time of successful generations (s)", family.COUNTER)
         self._steps = family("ltx_denoise_steps_total", "Denoising steps completed", family.COUNTER)
         self._metrics: dict[tuple, Any] = {}
-        for name in pipeline_classes:
+        for name in (name for name in pipeline_classes if name in PIPELINES):  # (an unknown one fails its requests)
             for outcome in OUTCOMES:
                 self._metric(self._generations, pipeline_class=name, outcome=outcome)
             self._metric(self._seconds, pipeline_class=name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -61,8 +61,9 @@ PIPELINE_INPUTS: dict[str, tuple[str, str, bool]] = {
     "RETURN_RAW": ("return_raw", "TYPE_BOOL", True),
     "MP4_BASE64": ("mp4_base64", "TYPE_BOOL", True),
 }
-# Base64 text (the alphabet, its padding, whitespace): a file's bytes sent through JSON (_file_bytes).
-BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/\s]+={0,2}\s*")
+# The bytes of base64 text (its alphabet, padding, whitespace): a file's bytes sent through JSON (_file_bytes).
+BASE64_TEXT = string.ascii_letters.encode() + string.digits.encode() + b"+/=" + string.whitespace.encode()
+NETPBM_TEXT = (b"P1", b"P2", b"P3")  # plain PBM / PGM / PPM: images written in digits and whitespace
 TRANSPORT_FIELDS = ("return_raw", "mp4_base64")  # how the result is sent, not what is generated
 TEXT_FIELDS = {"prompt", "negative_prompt", "pipeline_class_name", "image_mode"}
 BYTES_FIELDS = {"images", "audio", "video", "video_conditioning", "conditioning_attention_mask"}  # file bytes: input tensors only (a JSON parameter cannot carry them)
@@ -196,21 +197,26 @@ def _from_tensor(field: str, array: np.ndarray, scalar: bool) -> Any:
 
 def _file_bytes(field: str, raw: bytes) -> bytes:
     """A file's bytes as sent: raw (gRPC, HTTP binary tensor data), or as base64 text, alone or in a data URI
-    (`data:image/png;base64,...`), for the JSON transports, which cannot carry raw bytes. No image, audio or
-    video file is base64 text itself (their headers hold bytes outside its alphabet)."""
-    if raw.startswith(b"data:"):
+    (`data:image/png;base64,...`), for the JSON transports, which cannot carry raw bytes. Bytes that are all base64
+    text but do not decode as it are taken raw, as are the text (plain) Netpbm images, P1-P3, which are files."""
+    if raw[:5].lower() == b"data:":
         header, comma, payload = raw.partition(b",")
-        if not comma or not header.endswith(b";base64"):
+        if not comma or not header.lower().endswith(b";base64"):
             raise InvalidRequest(field, raw[:40], "a file's bytes, or base64 text of them (a data URI: data:<type>;base64,<data>)")
-        return _base64(field, payload)
-    return _base64(field, raw) if BASE64_TEXT.fullmatch(raw) else raw
-
-
-def _base64(field: str, text: bytes) -> bytes:
+        try:
+            return _base64(payload)
+        except binascii.Error as error:
+            raise InvalidRequest(field, payload[:40], f"base64 text of the file's bytes ({error})") from None
+    if raw[:2] in NETPBM_TEXT or raw.translate(None, BASE64_TEXT):  # one pass over the bytes: no regex backtracking
+        return raw
     try:
-        return base64.b64decode(b"".join(text.split()), validate=True)
-    except binascii.Error as error:
-        raise InvalidRequest(field, text[:40], f"base64 text of the file's bytes ({error})") from None
+        return _base64(raw)
+    except binascii.Error:
+        return raw
+
+
+def _base64(text: bytes) -> bytes:
+    return base64.b64decode(b"".join(text.split()), validate=True)
 
 
 def _number(value: Any) -> Any:

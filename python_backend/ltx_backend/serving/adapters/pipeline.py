@@ -95,9 +95,9 @@ class TritonPythonModel:
         try:
             served = self._parse(request)
             name = served.request.pipeline_class_name
-            if isinstance(name, str) and name in PIPELINE_CLASSES:  # a metric label: only the known names
-                class_name = name
+            if isinstance(name, str) and name in PIPELINE_CLASSES:
                 check_served(name, self.settings)
+                class_name = name  # a metric label: only the served names (the series made at load)
             resolved = served.request.resolve(self.components.model_version)
             pipeline = pipeline_for(resolved, self.components, self.settings)
             mp4_base64 = served.mp4_as_base64()
