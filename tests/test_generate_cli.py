@@ -325,7 +325,7 @@ def test_audio_to_video_writes_the_soundtrack_into_the_mp4(tiny_checkpoints, tmp
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--pipeline-class-name", "LTX2AudioToVideoPipeline"], "invalid audio=None"),
+    (["--pipeline-class-name", "LTX2AudioToVideoPipeline"], "invalid --audio-path=None"),
     (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "/nonexistent.wav"], "invalid --audio-path='/nonexistent.wav'"),
     (["--pipeline-class-name", "LTX2AudioToVideoPipeline", "--audio-path", "NOT_AUDIO"], "invalid --audio-path="),
     (["--audio-path", "NOT_AUDIO"], "only with LTX2AudioToVideoPipeline"),
