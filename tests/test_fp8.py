@@ -237,7 +237,7 @@ def test_serve_refuses_fp8_scaled_mm_on_a_cpu_before_starting_anything(tiny_chec
 
     assert main(["serve", "--model-path", str(tiny_checkpoints["2"]), "--run-dir", str(tmp_path), "--device", "cpu",
                  "--quantization", "fp8-scaled-mm"]) == 2
-    assert "invalid quantization='fp8-scaled-mm'" in capsys.readouterr().err
+    assert "invalid --quantization='fp8-scaled-mm'" in capsys.readouterr().err
     assert not (tmp_path / "model_repository").exists()
 
 

@@ -183,6 +183,8 @@ def run_serve(args: argparse.Namespace) -> int:
     host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
 
     def say_ready() -> None:
+        if front is not None:  # ready on gRPC too: the relay's channel to tritonserver connected
+            front.wait_upstream_ready()
         print(
             f"ready in {time.monotonic() - supervisor.started_at:.0f} s on {'GPU ' + str(options.gpu_id) if options.gpu else 'CPU'}, serving {', '.join(options.pipeline_classes)}\n"
             f"  gRPC        {host}:{args.grpc_port}   (ltx-triton generate --url {host}:{args.grpc_port} ...)\n"

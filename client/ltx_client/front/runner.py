@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from pathlib import Path
@@ -71,6 +72,19 @@ class FrontProxies:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=60)
         return self
+
+    def wait_upstream_ready(self, timeout: float = 10.0) -> bool:
+        """Until the gRPC relay's channel to tritonserver is connected: after a restart it may still be between
+        two reconnect attempts when tritonserver is ready, and a call then fails at once. False after `timeout`."""
+
+        async def connected() -> None:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+
+        try:
+            asyncio.run_coroutine_threadsafe(connected(), self.loop).result(timeout=timeout + 5)
+            return True
+        except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
+            return False
 
     def stop(self) -> None:
         if self.thread.is_alive():
