@@ -13,7 +13,7 @@ from typing import Any
 from ltx_backend.pipelines.registry import PIPELINES, spec_of
 
 OUTCOMES = ("success", "invalid", "cancelled", "error")
-UNKNOWN_CLASS = "unknown"  # the label of a request whose class name is not a known one (refused: invalid or error)
+UNKNOWN_CLASS = "unknown"  # the label of a request for a class this server does not run (refused: invalid or error)
 
 
 class PipelineMetrics:
