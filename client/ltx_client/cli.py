@@ -396,12 +396,12 @@ def run_generate(args: argparse.Namespace) -> int:
 def _note_unused_flags(args: argparse.Namespace, pipeline_class_name: str) -> None:
     """The two-stage flags a one-stage class has no use for: said, not refused (a script may pass them to every
     class, as to a server serving several)."""
-    from ltx_backend.pipelines.registry import spec_of
+    from ltx_backend.pipelines.registry import files_needed, spec_of
 
-    spec = spec_of(pipeline_class_name)
-    for flag, given, used in (("--spatial-upsampler-path", args.spatial_upsampler_path, spec.two_stage),
-                              ("--distilled-lora-path", args.distilled_lora_path, bool(spec.distilled_lora_strengths)),
-                              ("--ltx2-two-stage-device-mode", args.ltx2_two_stage_device_mode, spec.two_stage)):
+    files = files_needed([pipeline_class_name])
+    for flag, given, used in (("--spatial-upsampler-path", args.spatial_upsampler_path, files.spatial_upsampler),
+                              ("--distilled-lora-path", args.distilled_lora_path, files.distilled_lora),
+                              ("--ltx2-two-stage-device-mode", args.ltx2_two_stage_device_mode, spec_of(pipeline_class_name).two_stage)):
         if given is not None and not used:
             print(f"note: {flag} is not used by {pipeline_class_name}", file=sys.stderr)
 

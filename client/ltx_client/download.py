@@ -44,10 +44,11 @@ def resolve_for_classes(args: argparse.Namespace):
             raise InvalidRequest("--pipeline-class-name", name, f"a pipeline class LTX-{version} has: {', '.join(runnable)}")
     classes = list(class_names or classes_for(version))
     needs = files_needed(classes, bool(args.spatial_upsampler_path), bool(args.distilled_lora_path))
-    # the files the flags name, checked now (a temporal or x1.5 upscaler too), not in a model's log
-    if args.spatial_upsampler_path and any(PIPELINES[c].spec.two_stage for c in classes):
+    # the files the flags name, where a class uses them, checked now (a temporal or x1.5 upscaler too), not in a model's log
+    used = files_needed(classes)
+    if args.spatial_upsampler_path and used.spatial_upsampler:
         check_upsampler_file(args.spatial_upsampler_path)
-    if args.distilled_lora_path and any(PIPELINES[c].spec.distilled_lora_strengths for c in classes):
+    if args.distilled_lora_path and used.distilled_lora:
         check_lora_file(args.distilled_lora_path, field="distilled_lora_path")
     return open_model(model_path, needs, args.text_encoder_path), classes
 
